@@ -1,0 +1,344 @@
+/*
+ * nbrewind.h - the public interface of libnbrewind.
+ *
+ * libnbrewind is the C core of nbrewind: data-flow analysis of notebook cells
+ * (Python and R), the notebook-level graph that plans what an edit forces to
+ * re-run, and (in later versions) the checkpoint store.  The Python and R
+ * bindings, and any other host (a C, C++ or Fortran tool, or an FFI host such
+ * as ctypes, cffi or Julia), use only what this header declares.
+ *
+ * Conventions, which hold for every function below:
+ *
+ *  - Handles are opaque.  A handle made by nbr_<noun>_new() is released by
+ *    nbr_<noun>_free(); passing NULL to a _free function does nothing.
+ *  - Every call that can fail returns an nbr_status: NBR_OK (0) on success or a
+ *    negative NBR_E* code.  After a failure, nbr_last_error() returns a message
+ *    that names the object and the cause.  The message is per thread.
+ *  - Out-parameters come first.  On failure they are set to NULL / 0.
+ *  - Strings are NUL-terminated UTF-8.  A `const char *` returned by a query is
+ *    borrowed: it stays valid until the handle it came from is freed (or, where
+ *    stated, modified).  A `char *` returned through an out-parameter is owned by
+ *    the caller and is released with nbr_free().
+ *  - A handle may be used from one thread at a time; different handles may be
+ *    used from different threads at once.  The library has no other global
+ *    mutable state.
+ *  - Lines and columns are 1-based; columns count bytes of UTF-8.
+ */
+#ifndef NBREWIND_H
+#define NBREWIND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(NBR_BUILDING_SHARED)
+#define NBR_API __declspec(dllexport)
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define NBR_API __attribute__((visibility("default")))
+#else
+#define NBR_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define NBR_VERSION_MAJOR 0
+#define NBR_VERSION_MINOR 1
+#define NBR_VERSION_PATCH 0
+#define NBR_VERSION_NUMBER \
+    (NBR_VERSION_MAJOR * 10000 + NBR_VERSION_MINOR * 100 + NBR_VERSION_PATCH)
+#define NBR_VERSION_STRING "0.1.0"
+
+/* The version of the library actually loaded, as NBR_VERSION_NUMBER computes it.
+ * Compare with NBR_VERSION_NUMBER to detect a header/library mismatch. */
+NBR_API int nbr_version(void);
+
+/* The same as a string, e.g. "0.1.0".  Static storage; never free it. */
+NBR_API const char *nbr_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Status codes and errors                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum nbr_status {
+    NBR_OK = 0,
+    NBR_ERROR = -1,        /* a failure with no more specific code */
+    NBR_EINVAL = -2,       /* an argument is invalid (NULL, out of range, ...) */
+    NBR_ENOMEM = -3,       /* out of memory */
+    NBR_ENOTFOUND = -4,    /* a named object (cell, name, ...) does not exist */
+    NBR_EEXISTS = -5,      /* the object already exists */
+    NBR_EENCODING = -6,    /* input is not valid UTF-8 or contains NUL bytes */
+    NBR_EUNSUPPORTED = -7, /* e.g. an unknown language */
+    NBR_ESTATE = -8,       /* the call is not valid in the handle's state */
+    NBR_EIO = -9           /* an operating-system I/O error */
+} nbr_status;
+
+/* The message describing the last failure of an nbr_ call on this thread, or ""
+ * if there was none.  Borrowed: valid until the next failing nbr_ call on this
+ * thread.  Never NULL. */
+NBR_API const char *nbr_last_error(void);
+
+/* Forget this thread's last error. */
+NBR_API void nbr_clear_error(void);
+
+/* A short constant name for a status code ("NBR_EINVAL", ...).  Never NULL. */
+NBR_API const char *nbr_status_name(int status);
+
+/* Release memory that the library handed to the caller through a `char **`
+ * out-parameter.  NULL is ignored. */
+NBR_API void nbr_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Analysis of one cell                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef enum nbr_language {
+    NBR_LANG_PYTHON = 1, /* Python 3, with IPython's %, %%, ! and ? syntax */
+    NBR_LANG_R = 2
+} nbr_language;
+
+/* Look a language up by name: "python" (also "python3", "ipython") or "r"
+ * (case-insensitive).  NBR_EUNSUPPORTED for any other name. */
+NBR_API nbr_status nbr_language_from_name(nbr_language *out, const char *name);
+
+/* The canonical name of a language ("python", "r"), or NULL if unknown. */
+NBR_API const char *nbr_language_name(nbr_language lang);
+
+/* What one cell reads, binds, may change in place, deletes and imports. */
+typedef struct nbr_analysis nbr_analysis;
+
+/* Which list of names to read from an analysis. */
+typedef enum nbr_names {
+    NBR_NAMES_DEFS = 0,       /* names bound at the cell's top level */
+    NBR_NAMES_USES = 1,       /* names that may be read before being bound */
+    NBR_NAMES_MAY_MUTATE = 2, /* names whose object may change in place */
+    NBR_NAMES_DELETES = 3,    /* names removed (del x, rm(x)) */
+    NBR_NAMES_IMPORTS = 4     /* modules / packages imported or referenced */
+} nbr_names;
+
+/* Which definitions to read from an analysis. */
+typedef enum nbr_definition_kind {
+    NBR_DEF_FUNCTION = 0, /* functions defined at the cell's top level */
+    NBR_DEF_CLASS = 1     /* classes (Python) defined at the top level */
+} nbr_definition_kind;
+
+/* Which globals of a definition to read. */
+typedef enum nbr_access {
+    NBR_ACCESS_READS = 0, /* globals the body may read */
+    NBR_ACCESS_WRITES = 1 /* globals the body may rebind or change in place */
+} nbr_access;
+
+/* Which diagnostics to read from an analysis. */
+typedef enum nbr_diagnostic_kind {
+    NBR_DIAG_FLAG = 0, /* a construct that defeats static analysis */
+    NBR_DIAG_ERROR = 1 /* a syntax error */
+} nbr_diagnostic_kind;
+
+/* Analyse one cell.
+ *
+ * `source` holds `length` bytes of UTF-8 (it need not be NUL-terminated and is
+ * not retained).  A cell with syntax errors is not a failure: the result holds
+ * what could be analysed plus the errors (see nbr_analysis_diagnostic).
+ * Fails with NBR_EENCODING if the source is not UTF-8 or contains a NUL byte,
+ * NBR_EUNSUPPORTED for an unknown language, NBR_ENOMEM.
+ * On success *out is a new handle owned by the caller: free it with
+ * nbr_analysis_free(). */
+NBR_API nbr_status nbr_analysis_new(nbr_analysis **out, nbr_language lang,
+                                    const char *source, size_t length);
+
+/* Release an analysis and every string borrowed from it.  NULL is ignored. */
+NBR_API void nbr_analysis_free(nbr_analysis *analysis);
+
+/* The language the analysis was made for. */
+NBR_API nbr_language nbr_analysis_language(const nbr_analysis *analysis);
+
+/* The number of names in one of the analysis' name lists. */
+NBR_API size_t nbr_analysis_name_count(const nbr_analysis *analysis, nbr_names which);
+
+/* The index-th name of a list, in order of first appearance in the cell, or NULL
+ * if index is out of range.  Borrowed from the analysis. */
+NBR_API const char *nbr_analysis_name(const nbr_analysis *analysis, nbr_names which,
+                                      size_t index);
+
+/* 1 if `name` is in the list, 0 otherwise. */
+NBR_API int nbr_analysis_has_name(const nbr_analysis *analysis, nbr_names which,
+                                  const char *name);
+
+/* The number of functions or classes defined at the top level. */
+NBR_API size_t nbr_analysis_definition_count(const nbr_analysis *analysis,
+                                             nbr_definition_kind kind);
+
+/* The name of the index-th function or class, or NULL if out of range.
+ * Borrowed from the analysis. */
+NBR_API const char *nbr_analysis_definition_name(const nbr_analysis *analysis,
+                                                 nbr_definition_kind kind, size_t index);
+
+/* The number of globals that the index-th definition reads or writes
+ * (0 if index is out of range). */
+NBR_API size_t nbr_analysis_definition_access_count(const nbr_analysis *analysis,
+                                                    nbr_definition_kind kind,
+                                                    size_t index, nbr_access access);
+
+/* The i-th global the index-th definition reads or writes, or NULL if out of
+ * range.  Borrowed from the analysis. */
+NBR_API const char *nbr_analysis_definition_access(const nbr_analysis *analysis,
+                                                   nbr_definition_kind kind, size_t index,
+                                                   nbr_access access, size_t i);
+
+/* The number of flags or syntax errors. */
+NBR_API size_t nbr_analysis_diagnostic_count(const nbr_analysis *analysis,
+                                             nbr_diagnostic_kind kind);
+
+/* Read the index-th flag or syntax error.  *message is borrowed from the
+ * analysis; *line and *column are 1-based.  Any out-parameter may be NULL.
+ * NBR_EINVAL if index is out of range. */
+NBR_API nbr_status nbr_analysis_diagnostic(const char **message, uint32_t *line,
+                                           uint32_t *column, const nbr_analysis *analysis,
+                                           nbr_diagnostic_kind kind, size_t index);
+
+/* The whole analysis as one JSON object with the keys "defs", "uses",
+ * "may_mutate", "deletes", "imports" (arrays of strings), "functions", "classes"
+ * (objects: name -> {"reads": [...], "writes": [...]}), "flags" and "errors"
+ * (arrays of {"message", "line", "column"}).  *out is owned by the caller: free
+ * it with nbr_free(). */
+NBR_API nbr_status nbr_analysis_to_json(char **out, const nbr_analysis *analysis);
+
+/* ------------------------------------------------------------------------ */
+/* The notebook graph and re-run planning                                    */
+/* ------------------------------------------------------------------------ */
+
+/* The executions of a notebook, in execution order, with what each read and
+ * wrote; answers which cells an edit forces to re-run and what to restore. */
+typedef struct nbr_graph nbr_graph;
+
+/* Make an empty graph.  *out is owned by the caller: nbr_graph_free(). */
+NBR_API nbr_status nbr_graph_new(nbr_graph **out);
+
+/* Release a graph.  Plans made from it must be freed first.  NULL is ignored. */
+NBR_API void nbr_graph_free(nbr_graph *graph);
+
+/* Append one execution of cell `cell_id` (an nbformat cell id) with its analysis.
+ * The graph copies what it needs from `analysis`, which stays the caller's.
+ * A cell id may appear once; NBR_EEXISTS if it is already in the graph.
+ * Runtime observations for this execution are added with nbr_graph_observe(). */
+NBR_API nbr_status nbr_graph_add_cell(nbr_graph *graph, const char *cell_id,
+                                      const nbr_analysis *analysis);
+
+/* The number of executions in the graph. */
+NBR_API size_t nbr_graph_cell_count(const nbr_graph *graph);
+
+/* The id of the index-th execution, or NULL.  Borrowed from the graph. */
+NBR_API const char *nbr_graph_cell_id(const nbr_graph *graph, size_t index);
+
+/* What a runtime observation says about a name. */
+typedef enum nbr_observation {
+    NBR_OBSERVED_READ = 0,   /* the cell read the name's value (hash as read) */
+    NBR_OBSERVED_WRITE = 1,  /* the cell left the name with this content hash */
+    NBR_OBSERVED_DELETE = 2  /* the cell removed the name (hash is ignored) */
+} nbr_observation;
+
+/* Attach a runtime observation to the execution of `cell_id`.  `name` is a
+ * variable, or a pseudo-name for state that is not a variable; by convention
+ * pseudo-names start with '@' ("@rng:numpy", "@file:/data/in.csv").  `hash`
+ * identifies the content (any string; equal content, equal string).
+ *
+ * Observations refine the static analysis: a name the analysis says the cell
+ * may mutate but whose WRITE hash equals the hash it had before the cell was not
+ * changed; names observed written are writes even if the analysis missed them;
+ * names observed read are inputs.  NBR_ENOTFOUND if the cell is not in the
+ * graph. */
+NBR_API nbr_status nbr_graph_observe(nbr_graph *graph, const char *cell_id,
+                                     nbr_observation what, const char *name,
+                                     const char *hash);
+
+/* Declare that after the execution of `cell_id`, `name` and `other` are bound to
+ * one and the same object, so that a later in-place change through either is a
+ * change to both.  (Plain `b = a` in a cell is detected without this call.) */
+NBR_API nbr_status nbr_graph_observe_alias(nbr_graph *graph, const char *cell_id,
+                                           const char *name, const char *other);
+
+/* Declare that the value `name` had after `cell_id` cannot be restored from a
+ * checkpoint (a Dask client, an open file, ...): a re-run that needs it must
+ * re-run the producing cell. */
+NBR_API nbr_status nbr_graph_mark_unrestorable(nbr_graph *graph, const char *cell_id,
+                                               const char *name);
+
+/* Replace the analysis of a cell whose source the user edited.  The old
+ * analysis is kept too: a name the old source wrote and the new one does not
+ * still changes for the cell's readers.  Marks the cell edited. */
+NBR_API nbr_status nbr_graph_edit_cell(nbr_graph *graph, const char *cell_id,
+                                       const nbr_analysis *new_analysis);
+
+/* Mark a cell edited without a new analysis (e.g. its inputs changed outside
+ * the notebook). */
+NBR_API nbr_status nbr_graph_mark_edited(nbr_graph *graph, const char *cell_id);
+
+/* Number of data-flow edges: producer cell -> consumer cell, through a name. */
+NBR_API size_t nbr_graph_edge_count(const nbr_graph *graph);
+
+/* Read the index-th edge.  Strings are borrowed from the graph and stay valid
+ * until the graph is modified or freed.  NBR_EINVAL if out of range. */
+NBR_API nbr_status nbr_graph_edge(const char **from_cell, const char **to_cell,
+                                  const char **name, const nbr_graph *graph, size_t index);
+
+/* A re-run plan made from a graph and its edited cells; updated cell by cell
+ * as the host reports what re-run cells wrote (early cutoff). */
+typedef struct nbr_plan nbr_plan;
+
+/* Why a cell is in a plan. */
+typedef enum nbr_plan_state {
+    NBR_PLAN_SKIP = 0,     /* its recorded results stay valid */
+    NBR_PLAN_MAY_RUN = 1,  /* depends on a re-run cell whose outputs are not known yet */
+    NBR_PLAN_MUST_RUN = 2, /* edited, or an input is known to have changed */
+    NBR_PLAN_PRODUCER = 3, /* re-runs because a value it made cannot be restored */
+    NBR_PLAN_DONE = 4      /* has been re-run and reported with nbr_plan_cell_done */
+} nbr_plan_state;
+
+/* Make a plan for the graph's current edits.  The plan refers to the graph,
+ * which must outlive it and must not be modified while it exists.
+ * *out is owned by the caller: nbr_plan_free(). */
+NBR_API nbr_status nbr_plan_new(nbr_plan **out, const nbr_graph *graph);
+
+/* Release a plan.  NULL is ignored. */
+NBR_API void nbr_plan_free(nbr_plan *plan);
+
+/* The state of a cell in the plan.  NBR_ENOTFOUND for an unknown cell. */
+NBR_API nbr_status nbr_plan_cell_state(nbr_plan_state *out, const nbr_plan *plan,
+                                       const char *cell_id);
+
+/* The id of the next cell to execute, in notebook order, or NULL in *out when no
+ * cell is left to run.  A MAY_RUN cell is returned only once nothing reported
+ * so far can rule it out; cells whose inputs turned out unchanged are skipped.
+ * Borrowed from the graph. */
+NBR_API nbr_status nbr_plan_next(const char **out, nbr_plan *plan);
+
+/* Report the content hash a re-run cell left `name` with (use
+ * NBR_OBSERVED_DELETE for a name it removed).  Call for every name the cell
+ * wrote, then nbr_plan_cell_done(). */
+NBR_API nbr_status nbr_plan_report(nbr_plan *plan, const char *cell_id,
+                                   nbr_observation what, const char *name,
+                                   const char *hash);
+
+/* Declare a re-run cell finished: names it was expected to write but that were
+ * not reported keep their recorded hashes only if the host reported nothing
+ * for the cell; otherwise every expected write not reported counts as changed. */
+NBR_API nbr_status nbr_plan_cell_done(nbr_plan *plan, const char *cell_id);
+
+/* The number of values to restore before executing `cell_id`. */
+NBR_API size_t nbr_plan_restore_count(const nbr_plan *plan, const char *cell_id);
+
+/* The index-th value to restore before `cell_id`: the name and the cell after
+ * whose execution its checkpointed value is wanted.  Borrowed strings.
+ * NBR_EINVAL if out of range, NBR_ENOTFOUND for an unknown cell. */
+NBR_API nbr_status nbr_plan_restore(const char **name, const char **as_of_cell,
+                                    const nbr_plan *plan, const char *cell_id,
+                                    size_t index);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NBREWIND_H */

@@ -1,0 +1,2 @@
+/* graph.c - placeholder */
+#include "nbrewind.h"

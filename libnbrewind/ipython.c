@@ -1,0 +1,2 @@
+/* ipython.c - placeholder */
+#include "analysis.h"

@@ -1,0 +1,2 @@
+/* json.c - placeholder */
+#include "nbrewind.h"

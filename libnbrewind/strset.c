@@ -1,0 +1,157 @@
+/* strset.c - insertion-ordered string set with a hash index. */
+#include "strset.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a: tiny keys, no need for more */
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+void nbr_strset_init(nbr_strset *set) { memset(set, 0, sizeof *set); }
+
+void nbr_strset_clear(nbr_strset *set)
+{
+    for (size_t i = 0; i < set->count; i++) free(set->items[i]);
+    free(set->items);
+    free(set->slots);
+    nbr_strset_init(set);
+}
+
+static bool rebuild_index(nbr_strset *set, size_t slot_count)
+{
+    size_t *slots = calloc(slot_count, sizeof *slots);
+    if (!slots) return false;
+    for (size_t i = 0; i < set->count; i++) {
+        size_t mask = slot_count - 1;
+        size_t at = hash_bytes(set->items[i], strlen(set->items[i])) & mask;
+        while (slots[at]) at = (at + 1) & mask;
+        slots[at] = i + 1;
+    }
+    free(set->slots);
+    set->slots = slots;
+    set->slot_count = slot_count;
+    return true;
+}
+
+long nbr_strset_find_n(const nbr_strset *set, const char *name, size_t length)
+{
+    if (!set->slot_count) { /* no index (empty, or it could not be rebuilt) */
+        for (size_t i = 0; i < set->count; i++)
+            if (strncmp(set->items[i], name, length) == 0 && set->items[i][length] == '\0')
+                return (long)i;
+        return -1;
+    }
+    size_t mask = set->slot_count - 1;
+    size_t at = hash_bytes(name, length) & mask;
+    while (set->slots[at]) {
+        const char *item = set->items[set->slots[at] - 1];
+        if (strncmp(item, name, length) == 0 && item[length] == '\0')
+            return (long)(set->slots[at] - 1);
+        at = (at + 1) & mask;
+    }
+    return -1;
+}
+
+bool nbr_strset_contains(const nbr_strset *set, const char *name)
+{
+    return nbr_strset_find_n(set, name, strlen(name)) >= 0;
+}
+
+bool nbr_strset_add_n(nbr_strset *set, const char *name, size_t length)
+{
+    if (nbr_strset_find_n(set, name, length) >= 0) return true;
+    if (set->count == set->capacity) {
+        size_t capacity = set->capacity ? set->capacity * 2 : 8;
+        char **items = realloc(set->items, capacity * sizeof *items);
+        if (!items) return false;
+        set->items = items;
+        set->capacity = capacity;
+    }
+    char *copy = malloc(length + 1);
+    if (!copy) return false;
+    memcpy(copy, name, length);
+    copy[length] = '\0';
+    set->items[set->count++] = copy;
+    /* Keep the load factor under one half so probes stay short. */
+    if (set->count * 2 > set->slot_count) {
+        size_t slot_count = set->slot_count ? set->slot_count * 2 : 16;
+        while (set->count * 2 > slot_count) slot_count *= 2;
+        if (!rebuild_index(set, slot_count)) {
+            free(set->items[--set->count]);
+            return false;
+        }
+        return true;
+    }
+    size_t mask = set->slot_count - 1;
+    size_t at = hash_bytes(copy, length) & mask;
+    while (set->slots[at]) at = (at + 1) & mask;
+    set->slots[at] = set->count;
+    return true;
+}
+
+bool nbr_strset_add(nbr_strset *set, const char *name)
+{
+    return nbr_strset_add_n(set, name, strlen(name));
+}
+
+bool nbr_strset_add_all(nbr_strset *set, const nbr_strset *other)
+{
+    for (size_t i = 0; i < other->count; i++)
+        if (!nbr_strset_add(set, other->items[i])) return false;
+    return true;
+}
+
+void nbr_strset_remove(nbr_strset *set, const char *name)
+{
+    long at = nbr_strset_find_n(set, name, strlen(name));
+    if (at < 0) return;
+    free(set->items[at]);
+    memmove(&set->items[at], &set->items[at + 1],
+            (set->count - (size_t)at - 1) * sizeof *set->items);
+    set->count--;
+    /* Indices above `at` moved.  If the index cannot be rebuilt for lack of
+     * memory, drop it: lookups then fall back to a linear scan. */
+    if (!rebuild_index(set, set->slot_count ? set->slot_count : 16)) {
+        free(set->slots);
+        set->slots = NULL;
+        set->slot_count = 0;
+    }
+}
+
+bool nbr_strset_copy(nbr_strset *set, const nbr_strset *other)
+{
+    nbr_strset copy;
+    nbr_strset_init(&copy);
+    if (!nbr_strset_add_all(&copy, other)) {
+        nbr_strset_clear(&copy);
+        return false;
+    }
+    nbr_strset_clear(set);
+    *set = copy;
+    return true;
+}
+
+void nbr_strset_intersect(nbr_strset *set, const nbr_strset *other)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < set->count; i++) {
+        if (nbr_strset_contains(other, set->items[i]))
+            set->items[kept++] = set->items[i];
+        else
+            free(set->items[i]);
+    }
+    set->count = kept;
+    if (!rebuild_index(set, set->slot_count ? set->slot_count : 16)) {
+        free(set->slots);
+        set->slots = NULL;
+        set->slot_count = 0;
+    }
+}
