@@ -1,2 +1,353 @@
-/* ipython.c - placeholder */
-#include "analysis.h"
+/* ipython.c - rewriting IPython's escapes into same-length plain Python. */
+#include "ipython.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- code-running magics ----------------------------------------------- */
+
+typedef struct code_magic {
+    const char *name;
+    const char *options_with_value; /* single-letter options taking an argument */
+} code_magic;
+
+/* Magics that execute their argument (or cell body) in the user's namespace. */
+static const code_magic code_magics[] = {
+    {"time", ""},
+    {"timeit", "nrp"},
+    {"prun", "lsDT"},
+    {"capture", ""},
+};
+
+static const code_magic *find_code_magic(const char *name, size_t length)
+{
+    for (size_t i = 0; i < sizeof code_magics / sizeof code_magics[0]; i++)
+        if (strlen(code_magics[i].name) == length && !memcmp(code_magics[i].name, name, length))
+            return &code_magics[i];
+    return NULL;
+}
+
+static size_t skip_blanks(const char *s, size_t at, size_t length)
+{
+    while (at < length && (s[at] == ' ' || s[at] == '\t')) at++;
+    return at;
+}
+
+static size_t skip_word(const char *s, size_t at, size_t length)
+{
+    while (at < length && s[at] != ' ' && s[at] != '\t') at++;
+    return at;
+}
+
+/* Skips `-x`, `-x VALUE`, `-xVALUE` and `--long` options at the start of args. */
+static size_t skip_options(const code_magic *magic, const char *args, size_t length)
+{
+    size_t at = skip_blanks(args, 0, length);
+    while (at + 1 < length && args[at] == '-' && args[at + 1] != ' ') {
+        bool takes_value = args[at + 1] != '-' && strchr(magic->options_with_value, args[at + 1]);
+        bool value_attached = at + 2 < length && args[at + 2] != ' ' && args[at + 2] != '\t';
+        at = skip_blanks(args, skip_word(args, at, length), length);
+        if (takes_value && !value_attached) at = skip_blanks(args, skip_word(args, at, length), length);
+    }
+    return at;
+}
+
+bool nbr_ipython_magic_runs_code(const char *name, size_t name_length, bool cell,
+                                 const char *args, size_t args_length, size_t *code_offset,
+                                 const char **capture, size_t *capture_length)
+{
+    const code_magic *magic = find_code_magic(name, name_length);
+    *code_offset = 0;
+    *capture = NULL;
+    *capture_length = 0;
+    if (!magic) return false;
+    bool is_capture = !strcmp(magic->name, "capture");
+    if (is_capture && !cell) return false; /* %capture is a cell magic only */
+    size_t at = skip_options(magic, args, args_length);
+    if (is_capture && at < args_length) {
+        *capture = args + at;
+        *capture_length = skip_word(args, at, args_length) - at;
+        while (*capture_length && isspace((unsigned char)(*capture)[*capture_length - 1]))
+            (*capture_length)--;
+    }
+    *code_offset = at;
+    return true;
+}
+
+/* ---- finding logical line starts --------------------------------------- */
+
+/* A light Python lexer: just enough to know whether a physical line begins a
+ * new statement (not inside brackets, a string or a backslash continuation),
+ * because only there can an escape like `%` or `!` appear. */
+typedef struct line_scanner {
+    int depth;          /* open brackets */
+    char quote;         /* the quote char of an open string, or 0 */
+    bool triple;        /* the open string is triple-quoted */
+    bool continuation;  /* the previous line ended with a backslash */
+} line_scanner;
+
+/* Advances the scanner over one physical line [start, end). */
+static void scan_line(line_scanner *sc, const char *s, size_t start, size_t end)
+{
+    sc->continuation = false;
+    for (size_t i = start; i < end; i++) {
+        char c = s[i];
+        if (sc->quote) {
+            if (c == '\\') { i++; continue; }
+            if (c != sc->quote) continue;
+            if (!sc->triple) sc->quote = 0;
+            else if (i + 2 < end && s[i + 1] == c && s[i + 2] == c) { sc->quote = 0; i += 2; }
+            continue;
+        }
+        if (isalnum((unsigned char)c) || c == '_') continue;
+        if (c == '#') break;
+        if (c == '\'' || c == '"') {
+            sc->quote = c;
+            sc->triple = i + 2 < end && s[i + 1] == c && s[i + 2] == c;
+            if (sc->triple) i += 2;
+        } else if (strchr("([{", c)) {
+            sc->depth++;
+        } else if (strchr(")]}", c) && sc->depth > 0) {
+            sc->depth--;
+        } else if (c == '\\' && i + 1 == end) {
+            sc->continuation = true;
+        }
+    }
+    /* A single-quoted string cannot span lines; an unclosed one is a syntax
+     * error the parser will report, not a reason to stop finding escapes. */
+    if (sc->quote && !sc->triple) sc->quote = 0;
+}
+
+static bool at_statement_start(const line_scanner *sc)
+{
+    return sc->depth == 0 && !sc->quote && !sc->continuation;
+}
+
+/* ---- rewriting --------------------------------------------------------- */
+
+static void blank(char *out, size_t start, size_t end)
+{
+    for (size_t i = start; i < end; i++)
+        if (out[i] != '\n' && out[i] != '\r') out[i] = ' ';
+}
+
+/* Replaces [start, end) by the expression `0` padded with blanks. */
+static void replace_with_zero(char *out, size_t start, size_t end)
+{
+    blank(out, start, end);
+    if (start < end) out[start] = '0';
+}
+
+static size_t name_end(const char *s, size_t at, size_t end)
+{
+    while (at < end && (isalnum((unsigned char)s[at]) || s[at] == '_' || s[at] == '.')) at++;
+    return at;
+}
+
+/* `%time stmt` at [at, end): moves `stmt` to where the `%` was (keeping the
+ * block's indentation) and pads the line with blanks.  Returns false if the
+ * magic does not run code. */
+static bool rewrite_code_magic(char *out, const char *s, size_t at, size_t end)
+{
+    size_t name_start = at + 1, name_stop = name_end(s, name_start, end);
+    size_t offset;
+    const char *capture;
+    size_t capture_length;
+    if (!nbr_ipython_magic_runs_code(s + name_start, name_stop - name_start, false,
+                                     s + name_stop, end - name_stop, &offset, &capture,
+                                     &capture_length))
+        return false;
+    size_t code = name_stop + offset;
+    memmove(out + at, s + code, end - code);
+    blank(out, at + (end - code), end);
+    return true;
+}
+
+/* `x = !cmd` or `x, y = %magic args`: the escape at `escape` ends the line. */
+static bool find_assigned_escape(const char *s, size_t at, size_t end, size_t *escape)
+{
+    size_t i = at;
+    while (i < end && (isalnum((unsigned char)s[i]) || strchr("_., []()*", s[i]))) i++;
+    if (i == at || i >= end || s[i] != '=' || (i + 1 < end && s[i + 1] == '=')) return false;
+    i = skip_blanks(s, i + 1, end);
+    if (i < end && (s[i] == '!' || s[i] == '%')) {
+        *escape = i;
+        return true;
+    }
+    return false;
+}
+
+/* `obj?`, `obj.attr??`: a help request. */
+static bool is_help_request(const char *s, size_t at, size_t end)
+{
+    while (end > at && isspace((unsigned char)s[end - 1])) end--;
+    if (end == at || s[end - 1] != '?') return false;
+    size_t stop = end - 1;
+    if (stop > at && s[stop - 1] == '?') stop--;
+    return stop > at && name_end(s, at, stop) == stop;
+}
+
+static void rewrite_escape_line(char *out, const char *s, size_t at, size_t end)
+{
+    size_t escape;
+    if (s[at] == '%' || s[at] == '!' || s[at] == '?') {
+        if (s[at] == '%' && at + 1 < end && s[at + 1] != '%' && rewrite_code_magic(out, s, at, end))
+            return;
+        replace_with_zero(out, at, end);
+    } else if (find_assigned_escape(s, at, end, &escape)) {
+        replace_with_zero(out, escape, end);
+    } else if (is_help_request(s, at, end)) {
+        replace_with_zero(out, at, end);
+    }
+}
+
+static size_t line_end(const char *s, size_t at, size_t length)
+{
+    while (at < length && s[at] != '\n') at++;
+    return at;
+}
+
+/* A `%%magic` on the cell's first non-blank line: blank that line, and the
+ * whole cell if the magic's body is not Python.  `%%capture out` becomes
+ * `out = 0`.  Returns where ordinary rewriting should resume. */
+static size_t rewrite_cell_magic(char *out, const char *s, size_t length)
+{
+    size_t at = 0;
+    while (at < length) { /* IPython drops leading blank lines first */
+        size_t end = line_end(s, at, length);
+        if (skip_blanks(s, at, end) != end) break;
+        at = end + 1;
+    }
+    if (at + 2 > length || s[at] != '%' || s[at + 1] != '%') return 0;
+    size_t end = line_end(s, at, length);
+    size_t name_start = at + 2, name_stop = name_end(s, name_start, end);
+    size_t offset, capture_length;
+    const char *capture;
+    bool python_body = nbr_ipython_magic_runs_code(s + name_start, name_stop - name_start, true,
+                                                   s + name_stop, end - name_stop, &offset,
+                                                   &capture, &capture_length);
+    if (!python_body) {
+        blank(out, 0, length);
+        return length;
+    }
+    blank(out, at, end);
+    if (capture_length && capture_length + 4 <= end - at) {
+        memcpy(out + at, capture, capture_length);
+        memcpy(out + at + capture_length, " = 0", 4);
+    }
+    return end;
+}
+
+char *nbr_ipython_rewrite(const char *source, size_t length)
+{
+    char *out = malloc(length + 1);
+    if (!out) return NULL;
+    memcpy(out, source, length);
+    out[length] = '\0';
+    size_t at = rewrite_cell_magic(out, source, length);
+    if (at >= length) return out;
+    if (at > 0) at++; /* past the magic line's newline */
+    line_scanner sc = {0};
+    while (at < length) {
+        size_t end = line_end(source, at, length);
+        size_t text_end = end > at && source[end - 1] == '\r' ? end - 1 : end;
+        if (at_statement_start(&sc)) {
+            size_t first = skip_blanks(source, at, text_end);
+            if (first < text_end) rewrite_escape_line(out, source, first, text_end);
+        }
+        scan_line(&sc, out, at, text_end);
+        at = end + 1;
+    }
+    return out;
+}
+
+/* ---- string literals --------------------------------------------------- */
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static size_t put_utf8(char *out, uint32_t cp)
+{
+    if (cp < 0x80) { out[0] = (char)cp; return 1; }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decodes the escape at body[*i] (just after the backslash) into out. */
+static size_t decode_escape(const char *body, size_t length, size_t *i, char *out)
+{
+    char c = body[*i];
+    static const char simple_from[] = "\\'\"nrtabfv", simple_to[] = "\\'\"\n\r\t\a\b\f\v";
+    const char *simple = strchr(simple_from, c);
+    if (simple && c) {
+        out[0] = simple_to[simple - simple_from];
+        return 1;
+    }
+    if (c == '\n') return 0; /* line continuation */
+    int digits = c == 'x' ? 2 : c == 'u' ? 4 : c == 'U' ? 8 : 0;
+    if (digits && *i + (size_t)digits < length) {
+        uint32_t cp = 0;
+        for (int k = 1; k <= digits; k++) {
+            int h = hex_value(body[*i + (size_t)k]);
+            if (h < 0) return (size_t)-1;
+            cp = cp * 16 + (uint32_t)h;
+        }
+        if (cp > 0x10FFFF) return (size_t)-1;
+        *i += (size_t)digits;
+        return put_utf8(out, cp);
+    }
+    out[0] = '\\'; /* unknown escapes keep the backslash, as Python does */
+    out[1] = c;
+    return 2;
+}
+
+char *nbr_python_string_literal(const char *literal, size_t length, size_t *out_length)
+{
+    if (length < 2) return NULL;
+    char quote = literal[0];
+    if ((quote != '\'' && quote != '"') || literal[length - 1] != quote) return NULL;
+    size_t open = length >= 6 && literal[1] == quote && literal[2] == quote ? 3 : 1;
+    if (length < 2 * open) return NULL;
+    const char *body = literal + open;
+    size_t body_length = length - 2 * open;
+    char *out = malloc(body_length * 2 + 1); /* \xhh grows at most to 2 bytes per char */
+    if (!out) return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < body_length; i++) {
+        if (body[i] != '\\' || i + 1 >= body_length) {
+            out[n++] = body[i];
+            continue;
+        }
+        i++;
+        size_t wrote = decode_escape(body, body_length, &i, out + n);
+        if (wrote == (size_t)-1) {
+            free(out);
+            return NULL;
+        }
+        n += wrote;
+    }
+    out[n] = '\0';
+    *out_length = n;
+    return out;
+}

@@ -111,7 +111,12 @@ bool nbr_strset_add_all(nbr_strset *set, const nbr_strset *other)
 
 void nbr_strset_remove(nbr_strset *set, const char *name)
 {
-    long at = nbr_strset_find_n(set, name, strlen(name));
+    nbr_strset_remove_n(set, name, strlen(name));
+}
+
+void nbr_strset_remove_n(nbr_strset *set, const char *name, size_t length)
+{
+    long at = nbr_strset_find_n(set, name, length);
     if (at < 0) return;
     free(set->items[at]);
     memmove(&set->items[at], &set->items[at + 1],

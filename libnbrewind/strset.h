@@ -34,6 +34,7 @@ bool nbr_strset_contains(const nbr_strset *set, const char *name);
 
 /* Removes `name` if present (keeps the order of the others). */
 void nbr_strset_remove(nbr_strset *set, const char *name);
+void nbr_strset_remove_n(nbr_strset *set, const char *name, size_t length);
 
 /* Makes `set` a copy of `other`.  Returns false when out of memory. */
 bool nbr_strset_copy(nbr_strset *set, const nbr_strset *other);
