@@ -67,6 +67,24 @@ static size_t first_invalid_utf8(const unsigned char *s, size_t length)
     return length;
 }
 
+/* tree-sitter 0.20 corrupts its heap on inputs nested around 65536 brackets
+ * deep, so such input is never handed to it.  Brackets inside strings count
+ * too: an over-estimate only matters for cells no person writes. */
+#define MAX_BRACKET_DEPTH 10000
+
+static bool nested_too_deep(const char *s, size_t length)
+{
+    long depth = 0;
+    for (size_t i = 0; i < length; i++) {
+        if (s[i] == '(' || s[i] == '[' || s[i] == '{') {
+            if (++depth > MAX_BRACKET_DEPTH) return true;
+        } else if ((s[i] == ')' || s[i] == ']' || s[i] == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return false;
+}
+
 /* ---- builder ----------------------------------------------------------- */
 
 #define GROW(list, what)                                                              \
@@ -179,8 +197,15 @@ nbr_status nbr_analysis_new(nbr_analysis **out, nbr_language lang, const char *s
     nbr_analysis *a = calloc(1, sizeof *a);
     if (!a) return nbr_fail_nomem("analysing a cell");
     a->language = lang;
-    nbr_status status = lang == NBR_LANG_PYTHON ? nbr_analyze_python(a, source ? source : "", length)
-                                                : nbr_analyze_r(a, source ? source : "", length);
+    nbr_status status = NBR_OK;
+    if (nested_too_deep(source, length))
+        nbr_analysis_add_diagnostic(a, NBR_DIAG_ERROR, 1, 1,
+                                    "brackets nested deeper than %d levels: cell not analysed",
+                                    MAX_BRACKET_DEPTH);
+    else if (lang == NBR_LANG_PYTHON)
+        status = nbr_analyze_python(a, source ? source : "", length);
+    else
+        status = nbr_analyze_r(a, source ? source : "", length);
     if (status == NBR_OK && a->out_of_memory) status = nbr_fail_nomem("analysing a cell");
     if (status != NBR_OK) {
         nbr_analysis_free(a);

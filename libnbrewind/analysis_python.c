@@ -58,6 +58,7 @@ static void visit_statement(walker *w, TSNode n);
 static void visit_expr(walker *w, TSNode n);
 static void visit_block(walker *w, TSNode n);
 static void collect_bindings(scope *s, const char *src, TSNode n, int depth);
+static void collect_targets(scope *s, const char *src, TSNode t, int depth);
 
 /* ---- small helpers ----------------------------------------------------- */
 
@@ -305,7 +306,7 @@ static bool is_target_group(TSNode n)
  * nothing: they read their object and change it in place. */
 static void bind_target(walker *w, TSNode t)
 {
-    if (!enter(w)) return;
+    if (ts_node_is_missing(t) || !enter(w)) return;
     size_t length;
     if (is(t, "identifier")) {
         const char *name = text(w, t, &length);
@@ -332,7 +333,7 @@ static const char *const pure_builtins[] = {
     "issubclass", "type", "id", "hash", "sorted", "sum", "min", "max", "abs", "any", "all",
     "round", "format", "hex", "oct", "bin", "chr", "ord", "divmod", "callable", "getattr",
     "hasattr", "range", "enumerate", "zip", "reversed", "list", "tuple", "set", "frozenset",
-    "dict", NULL};
+    "dict", "open", NULL};
 
 static const char *const pure_module_functions[] = {
     "sum", "mean", "std", "var", "min", "max", "argmin", "argmax", "median", "percentile",
@@ -546,7 +547,7 @@ static void visit_comprehension(walker *w, TSNode n)
     scope_init(&cs, SCOPE_COMPREHENSION, w->scope);
     for (uint32_t i = 0; i < count; i++) {
         TSNode clause = ts_node_named_child(n, i);
-        if (is(clause, "for_in_clause")) collect_bindings(&cs, w->src, field(clause, "left"), 0);
+        if (is(clause, "for_in_clause")) collect_targets(&cs, w->src, field(clause, "left"), 0);
     }
     for (uint32_t i = 0; i < count; i++) {
         TSNode clause = ts_node_named_child(n, i);
@@ -616,7 +617,8 @@ static void visit_as_pattern(walker *w, TSNode n)
 
 static void visit_expr(walker *w, TSNode n)
 {
-    if (ts_node_is_null(n) || !enter(w)) return;
+    /* MISSING nodes are the parser's guesses at error recovery: nothing to read. */
+    if (ts_node_is_null(n) || ts_node_is_missing(n) || !enter(w)) return;
     size_t length;
     if (is(n, "identifier")) {
         const char *name = text(w, n, &length);
@@ -1299,11 +1301,34 @@ static void collect_errors(walker *w, TSNode root)
     }
 }
 
+/* tree-sitter accepts a top-level statement indented deeper than the first
+ * one; Python (after IPython strips the first line's indentation from every
+ * line) does not. */
+static void check_top_level_indent(walker *w, TSNode root)
+{
+    uint32_t base = UINT32_MAX;
+    for (uint32_t i = 0; i < ts_node_named_child_count(root); i++) {
+        TSNode n = ts_node_named_child(root, i);
+        uint32_t start = ts_node_start_byte(n), column = ts_node_start_point(n).column;
+        bool starts_line = true;
+        for (uint32_t k = start - column; k < start; k++)
+            starts_line &= w->src[k] == ' ' || w->src[k] == '\t';
+        if (is(n, "comment") || !starts_line) continue;
+        if (base == UINT32_MAX) base = column;
+        else if (column != base) {
+            TSPoint at = ts_node_start_point(n);
+            nbr_analysis_add_diagnostic(w->a, NBR_DIAG_ERROR, at.row + 1 + w->line_base,
+                                        at.column + 1, "syntax error: unexpected indent");
+        }
+    }
+}
+
 static void walk_module(walker *w, TSNode root)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(root); i++)
         visit_statement(w, ts_node_named_child(root, i));
     collect_errors(w, root);
+    check_top_level_indent(w, root);
 }
 
 /* ---- entry point ------------------------------------------------------------- */

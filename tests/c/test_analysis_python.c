@@ -1,5 +1,410 @@
-/* placeholder */
+/* test_analysis_python.c - what the analysis reports for Python cells.
+ *
+ * Each case is one behaviour of docs/analysis.md.  Columns: name, source,
+ * defs, uses, may_mutate, deletes, imports, functions, classes, flags, errors
+ * (NULL = not checked, "" = must be empty). */
+#include <stdlib.h>
+
 #include "analysis_cases.h"
 #include "nbr_test.h"
-static void python_cases(void) { CHECK(1); }
-NBR_TEST_MAIN(TEST(python_cases))
+
+#define N NULL
+
+static const analysis_case cases[] = {
+    /* ---- assignment forms ---- */
+    {"simple assignment", "x = 1\n", "x", "", "", "", "", N, N, "", 0},
+    {"assignment reads its value", "y = x + 1\n", "y", "x", "", "", "", N, N, "", 0},
+    {"self reference reads first", "x = x + 1\n", "x", "x", "", "", "", N, N, "", 0},
+    {"chained assignment", "a = b = c\n", "a b", "c", "", "", "", N, N, "", 0},
+    {"tuple unpacking", "a, (b, *c) = d\n", "a b c", "d", "", "", "", N, N, "", 0},
+    {"list target", "[a, b] = 1, 2\n", "a b", "", "", "", "", N, N, "", 0},
+    {"starred target", "first, *rest = xs\n", "first rest", "xs", "", "", "", N, N, "", 0},
+    {"annotated with value", "x: int = 5\n", "x", "int", "", "", "", N, N, "", 0},
+    {"bare annotation binds nothing", "x: int\n", "", "int", "", "", "", N, N, "", 0},
+    {"bound then read", "x = 1\ny = x\n", "x y", "", "", "", "", N, N, "", 0},
+    {"read then bound", "y = x\nx = 1\n", "x y", "x", "", "", "", N, N, "", 0},
+    {"augmented assignment reads and binds", "total += 1\n", "total", "total", "total", "", "",
+     N, N, "", 0},
+    {"augmented after binding", "t = 0\nt += 1\n", "t", "", "t", "", "", N, N, "", 0},
+    {"attribute store mutates root", "obj.x = 2\n", "", "obj", "obj", "", "", N, N, "", 0},
+    {"subscript store mutates root", "a[0] = 1\n", "", "a", "a", "", "", N, N, "", 0},
+    {"nested subscript store", "a.b[i].c = v\n", "", "v a i", "a", "", "", N, N, "", 0},
+    {"augmented subscript", "counts[k] += 1\n", "", "counts k", "counts", "", "", N, N, "", 0},
+    {"walrus at top level", "if (n := len(xs)) > 3:\n    pass\nprint(n)\n", "n", "len xs print",
+     "", "", "", N, N, "", 0},
+    {"walrus in comprehension binds in cell", "ys = [y := f(v) for v in vs]\nprint(y)\n",
+     "ys y", "f vs print y", "", "", "", N, N, "", 0},
+    {"walrus after or is not definite", "ok = a or (b := 2)\nprint(b)\n", "ok b", "a print b",
+     "", "", "", N, N, "", 0},
+    {"type alias", "type Vec = list[float]\n", "Vec", "list float", "", "", "", N, N, "", 0},
+
+    /* ---- control flow ---- */
+    {"if without else is not definite", "if c:\n    x = 1\nprint(x)\n", "x", "c print x", "",
+     "", "", N, N, "", 0},
+    {"if else both bind", "if c:\n    x = 1\nelse:\n    x = 2\nprint(x)\n", "x", "c print",
+     "", "", "", N, N, "", 0},
+    {"elif chain missing else", "if a:\n    x = 1\nelif b:\n    x = 2\nx\n", "x", "a b x", "",
+     "", "", N, N, "", 0},
+    {"elif chain with else", "if a:\n    x = 1\nelif b:\n    x = 2\nelse:\n    x = 3\nx\n",
+     "x", "a b", "", "", "", N, N, "", 0},
+    {"raise ends a branch", "if not ok:\n    raise ValueError(m)\nelse:\n    y = 1\ny\n", "y",
+     "ok ValueError m", "m", "", "", N, N, "", 0},
+    {"for target not definite after loop", "for i in range(3):\n    pass\nprint(i)\n", "i",
+     "range print i", "", "", "", N, N, "", 0},
+    {"for body reads before its own binding", "for v in vs:\n    print(acc)\n    acc = v\n",
+     "v acc", "vs print acc", "", "", "", N, N, "", 0},
+    {"for else", "for v in vs:\n    break\nelse:\n    w = 1\nw\n", "v w", "vs w", "", "", "", N,
+     N, "", 0},
+    {"while condition walrus is definite", "while (line := f.readline()):\n    pass\nline\n",
+     "line", "f", "f", "", "", N, N, "", 0},
+    {"while body not definite", "while c:\n    z = 1\nz\n", "z", "c z", "", "", "", N, N, "", 0},
+    {"try except both bind", "try:\n    import numpy as np\nexcept ImportError:\n    np = None\nnp\n",
+     "np", "ImportError", "", "", "numpy", N, N, "", 0},
+    {"try handler without binding", "try:\n    v = f()\nexcept E:\n    pass\nv\n", "v", "f E v",
+     "", "", "", N, N, "", 0},
+    {"handler reads earlier binding as input", "x = 1\ntry:\n    x = g()\nexcept E:\n    print(x)\n",
+     "x", "g E print", "", "", "", N, N, "", 0},
+    {"except as is unbound after", "try:\n    f()\nexcept E as e:\n    log(e)\ne\n", "e",
+     "f E log e", "e", "", "", N, N, "", 0},
+    {"try else continues body", "try:\n    a = 1\nexcept E:\n    a = 2\nelse:\n    b = a\nb\n",
+     "a b", "E b", "", "", "", N, N, "", 0},
+    {"finally binding is definite", "try:\n    f()\nfinally:\n    done = True\ndone\n", "done",
+     "f", "", "", "", N, N, "", 0},
+    {"with as binds", "with open(p) as fh:\n    data = fh.read()\nprint(data)\n", "fh data",
+     "open p print", "fh", "", "", N, N, "", 0},
+    {"with multiple items", "with a() as x, b(x) as y:\n    pass\n", "x y", "a b", "x", "", "",
+     N, N, "", 0},
+    {"match captures", "match p:\n    case Point(x=px, y=py):\n        r = px\n",
+     "px py r", "p Point", "", "", "", N, N, "", 0},
+    {"match value pattern reads", "match c:\n    case Color.RED:\n        hit = 1\n", "hit",
+     "c Color", "", "", "", N, N, "", 0},
+    {"match sequence and star", "match xs:\n    case [first, *others]:\n        pass\n",
+     "first others", "xs", "", "", "", N, N, "", 0},
+    {"match mapping rest", "match d:\n    case {'k': v, **rest}:\n        pass\n", "v rest", "d",
+     "", "", "", N, N, "", 0},
+    {"match irrefutable makes definite",
+     "match v:\n    case 1:\n        r = 'a'\n    case _:\n        r = 'b'\nr\n", "r", "v", "", "",
+     "", N, N, "", 0},
+    {"match without default is not definite", "match v:\n    case 1:\n        r = 'a'\nr\n", "r",
+     "v r", "", "", "", N, N, "", 0},
+    {"match guard reads", "match v:\n    case [a] if a > lim:\n        pass\n", "a", "v lim", "",
+     "", "", N, N, "", 0},
+    {"match as pattern", "match v:\n    case [1, 2] as pair:\n        pass\n", "pair", "v", "",
+     "", "", N, N, "", 0},
+    {"conditional definition", "if fast:\n    def f(): return 1\nelse:\n    def f(): return 2\nf()\n",
+     "f", "fast", "", "", "", "f: r= w=", N, "", 0},
+
+    /* ---- functions ---- */
+    {"def binds name", "def f(a, b=1):\n    return a + b\n", "f", "", "", "", "", "f: r= w=", N,
+     "", 0},
+    {"function body globals are uses", "def f():\n    return g(k)\n", "f", "g k", "",
+     "", "", "f: r=g,k w=k", N, "", 0},
+    {"recursion does not use itself", "def fact(n):\n    return n * fact(n - 1)\n", "fact", "",
+     "", "", "", "fact: r=fact w=", N, "", 0},
+    {"default evaluated at def", "def f(a=default):\n    return a\n", "f", "default", "", "", "",
+     "f: r= w=", N, "", 0},
+    {"annotations evaluated at def", "def f(a: T) -> R:\n    pass\n", "f", "T R", "", "", "",
+     "f: r= w=", N, "", 0},
+    {"decorator evaluated at def", "@cache\ndef f():\n    pass\n", "f", "cache", "", "", "",
+     "f: r= w=", N, "", 0},
+    {"global declaration writes", "def bump():\n    global count\n    count += 1\n", "bump",
+     "count", "", "", "", "bump: r=count w=count", N, "", 0},
+    {"global assignment only writes", "def reset():\n    global state\n    state = {}\n", "reset",
+     "", "", "", "", "reset: r= w=state", N, "", 0},
+    {"local shadows global", "def f():\n    x = 1\n    return x\n", "f", "", "", "", "",
+     "f: r= w=", N, "", 0},
+    {"local read before assignment is local", "def f():\n    print(x)\n    x = 1\n", "f", "print",
+     "", "", "", "f: r=print w=", N, "", 0},
+    {"nonlocal is not global",
+     "def outer():\n    n = 0\n    def inner():\n        nonlocal n\n        n += 1\n    return inner\n",
+     "outer", "", "", "", "", "outer: r= w=", N, "", 0},
+    {"closure variable is not global",
+     "def outer(k):\n    def inner():\n        return k * scale\n    return inner\n", "outer",
+     "scale", "", "", "", "outer: r=scale w=", N, "", 0},
+    {"mutation of global in function", "def add(v):\n    items.append(v)\n", "add", "items", "",
+     "", "", "add: r=items w=items", N, "", 0},
+    {"subscript store on global in function", "def put(k, v):\n    table[k] = v\n", "put",
+     "table", "", "", "", "put: r=table w=table", N, "", 0},
+    {"parameter mutation is local", "def f(xs):\n    xs.append(1)\n", "f", "", "", "", "",
+     "f: r= w=", N, "", 0},
+    {"function defined after its global is bound", "g = 1\ndef f():\n    return g\n", "g f", "",
+     "", "", "", "f: r=g w=", N, "", 0},
+    {"lambda body reads", "f = lambda a: a + off\n", "f", "off", "", "", "", N, N, "", 0},
+    {"lambda default in enclosing scope", "f = lambda a=d: a\n", "f", "d", "", "", "", N, N, "",
+     0},
+    {"nested function star params", "def f(*args, **kw):\n    return g(*args, **kw)\n", "f", "g",
+     "", "", "", "f: r=g w=", N, "", 0},
+    {"keyword only params", "def f(a, *, b=c):\n    return a, b\n", "f", "c", "", "", "",
+     "f: r= w=", N, "", 0},
+    {"import inside function is local", "def f():\n    import os\n    return os.getcwd()\n", "f",
+     "", "", "", "os", "f: r= w=", N, "", 0},
+    {"two definitions merge", "def f():\n    return a\ndef f():\n    return b\n", "f", "a b", "",
+     "", "", "f: r=a,b w=", N, "", 0},
+    {"async function", "async def fetch(u):\n    return await get(u)\n", "fetch", "get", "", "",
+     "", "fetch: r=get w=", N, "", 0},
+
+    /* ---- classes ---- */
+    {"class body runs at once", "class A(Base):\n    x = y\n", "A", "Base y", "", "", "", N,
+     "A: r=y w=", "", 0},
+    {"class body reads its own binding", "class A:\n    x = 1\n    y = x\n", "A", "", "", "", "",
+     N, "A: r= w=", "", 0},
+    {"methods do not see class scope", "class A:\n    x = 1\n    def m(self):\n        return x\n",
+     "A", "x", "", "", "", N, "A: r=x w=", "", 0},
+    {"method may name its class", "class Node:\n    def copy(self):\n        return Node()\n",
+     "Node", "", "", "", "", N, "Node: r=Node w=", "", 0},
+    {"class keyword arguments", "class A(Base, metaclass=Meta):\n    pass\n", "A", "Base Meta",
+     "", "", "", N, "A: r= w=", "", 0},
+    {"class decorator", "@dataclass\nclass P:\n    x: int = 0\n", "P", "dataclass int", "", "",
+     "", N, "P: r=int w=", "", 0},
+    {"method writes global", "class C:\n    def m(self):\n        global hits\n        hits = 1\n",
+     "C", "", "", "", "", N, "C: r= w=hits", "", 0},
+    {"comprehension in class body sees globals only",
+     "class A:\n    k = 2\n    vals = [k * v for v in range(3)]\n", "A", "range k", "", "", "", N,
+     N, "", 0},
+
+    /* ---- comprehensions and lambdas ---- */
+    {"comprehension variable is local", "ys = [v * 2 for v in xs]\n", "ys", "xs", "", "", "", N,
+     N, "", 0},
+    {"comprehension condition reads", "ys = [v for v in xs if v > lo]\n", "ys", "xs lo", "", "",
+     "", N, N, "", 0},
+    {"nested comprehension clauses", "ps = [(a, b) for a in A for b in B[a]]\n", "ps", "A B", "",
+     "", "", N, N, "", 0},
+    {"first iterable in enclosing scope", "v = [x for x in x]\n", "v", "x", "", "", "", N, N, "",
+     0},
+    {"dict comprehension", "d = {k: f(v) for k, v in items}\n", "d", "f items", "", "", "", N, N,
+     "", 0},
+    {"generator argument", "s = sum(v for v in vals)\n", "s", "sum vals", "", "", "", N, N, "", 0},
+    {"set comprehension", "s = {w.lower() for w in words}\n", "s", "words", "", "", "", N, N, "",
+     0},
+    {"comprehension does not leak", "ys = [i for i in r]\ni\n", "ys", "r i", "", "", "", N, N, "",
+     0},
+
+    /* ---- may-mutate ---- */
+    {"method call receiver", "xs.append(1)\n", "", "xs", "xs", "", "", N, N, "", 0},
+    {"inplace method", "df.dropna(inplace=True)\n", "", "df", "df", "", "", N, N, "", 0},
+    {"chained attribute receiver", "a.b.c()\n", "", "a", "a", "", "", N, N, "", 0},
+    {"subscript receiver", "df['x'].fillna(0, inplace=True)\n", "", "df", "df", "", "", N, N,
+     "", 0},
+    {"argument may be mutated", "shuffle(deck)\n", "", "shuffle deck", "deck", "", "", N, N, "",
+     0},
+    {"print does not mutate", "print(big)\n", "", "print big", "", "", "", N, N, "", 0},
+    {"len and sorted do not mutate", "n = len(xs) + len(sorted(ys))\n", "n", "len xs sorted ys",
+     "", "", "", N, N, "", 0},
+    {"numpy reduction does not mutate", "m = np.mean(a) + numpy.sum(b)\n", "m", "np a numpy b",
+     "", "", "", N, N, "", 0},
+    {"pure method does not mutate", "c = df.copy()\nk = d.keys()\n", "c k", "df d", "", "", "",
+     N, N, "", 0},
+    {"keyword argument may be mutated", "fit(model, data=frame)\n", "", "fit model frame",
+     "model frame", "", "", N, N, "", 0},
+    {"star argument may be mutated", "f(*args, **opts)\n", "", "f args opts", "args opts", "",
+     "", N, N, "", 0},
+    {"attribute argument mutates root", "update(cfg.section)\n", "", "update cfg", "cfg", "", "",
+     N, N, "", 0},
+    {"call result receiver is not a name", "make().append(1)\n", "", "make", "", "", "", N, N,
+     "", 0},
+    {"literal arguments", "f(1, 'a', x + 1)\n", "", "f x", "", "", "", N, N, "", 0},
+    {"mutation inside function body is not the cell's", "def f():\n    xs.append(1)\n", "f",
+     "xs", "", "", "", "f: r=xs w=xs", N, "", 0},
+
+    /* ---- deletes ---- */
+    {"del name", "del x\n", "", "x", "", "x", "", N, N, "", 0},
+    {"del unbinds", "x = 1\ndel x\nprint(x)\n", "x", "print x", "", "x", "", N, N, "", 0},
+    {"del subscript mutates", "del d[k]\n", "", "d k", "d", "", "", N, N, "", 0},
+    {"del several", "del a, b.c\n", "", "a b", "b", "a", "", N, N, "", 0},
+    {"del in function with global", "def f():\n    global g\n    del g\n", "f", "g", "", "", "",
+     "f: r=g w=g", N, "", 0},
+
+    /* ---- imports ---- */
+    {"import dotted", "import a.b.c\n", "a", "", "", "", "a.b.c", N, N, "", 0},
+    {"import as", "import a.b.c as abc\n", "abc", "", "", "", "a.b.c", N, N, "", 0},
+    {"from import", "from m import x, y as z\n", "x z", "", "", "", "m", N, N, "", 0},
+    {"relative import", "from .pkg import mod\n", "mod", "", "", "", ".pkg", N, N, "", 0},
+    {"future import", "from __future__ import annotations\n", "annotations", "", "", "",
+     "__future__", N, N, "", 0},
+    {"several imports", "import os, sys\n", "os sys", "", "", "", "os sys", N, N, "", 0},
+
+    /* ---- flags ---- */
+    {"exec flagged", "exec(code)\n", "", "exec code", "code", "", "", N, N, "1:1", 0},
+    {"eval flagged", "y = eval(s)\n", "y", "eval s", "s", "", "", N, N, "1:5", 0},
+    {"globals flagged", "g = globals()\n", "g", "globals", "", "", "", N, N, "1:5", 0},
+    {"vars with argument not flagged", "v = vars(obj)\n", "v", "vars obj", "obj", "", "", N, N,
+     "", 0},
+    {"locals flagged", "l = locals()\n", "l", "locals", "", "", "", N, N, "1:5", 0},
+    {"star import flagged", "from m import *\n", "", "", "", "", "m", N, N, "1:1", 0},
+    {"dunder import flagged", "m = __import__(name)\n", "m", "__import__ name", "name", "", "", N,
+     N, "1:5", 0},
+    {"importlib flagged", "import importlib\nm = importlib.import_module(n)\n", "importlib m",
+     "n", "importlib n", "", "importlib", N, N, "1:8 2:5", 0},
+    {"setattr on module flagged", "import sys\nsetattr(sys.modules[__name__], 'x', 1)\n", "sys",
+     "setattr __name__", "sys", "", "sys", N, N, "2:1", 0},
+    {"setattr on imported module flagged", "import cfg\nsetattr(cfg, 'debug', True)\n", "cfg",
+     "setattr", "cfg", "", "cfg", N, N, "2:1", 0},
+    {"setattr on object not flagged", "setattr(obj, 'a', 1)\n", "", "setattr obj", "obj", "", "",
+     N, N, "", 0},
+    {"exec inside function flagged", "def f():\n    exec(s)\n", "f", "exec s", "", "", "",
+     "f: r=exec,s w=s", N, "2:5", 0},
+
+    /* ---- IPython syntax ---- */
+    {"line magic", "%matplotlib inline\nx = 1\n", "x", "", "", "", "", N, N, "", 0},
+    {"shell escape", "!ls -l\nx = 1\n", "x", "", "", "", "", N, N, "", 0},
+    {"assigned shell output", "files = !ls *.csv\n", "files", "", "", "", "", N, N, "", 0},
+    {"assigned magic output", "names = %who_ls\n", "names", "", "", "", "", N, N, "", 0},
+    {"help request", "obj?\nnp.mean??\n?thing\n", "", "", "", "", "", N, N, "", 0},
+    {"time magic runs its statement", "%time r = f(x)\n", "r", "f x", "x", "", "", N, N, "", 0},
+    {"timeit options skipped", "%timeit -n 10 -r 3 g(y)\n", "", "g y", "y", "", "", N, N, "", 0},
+    {"time cell magic is python", "%%time\nz = work(a)\n", "z", "work a", "a", "", "", N, N, "",
+     0},
+    {"capture cell magic binds", "%%capture out\nprint(v)\n", "out", "print v", "", "", "", N, N,
+     "", 0},
+    {"other cell magic body is not python", "%%bash\necho $x; y=1\n", "", "", "", "", "", N, N,
+     "", 0},
+    {"magic inside block", "if debug:\n    %load_ext autoreload\n    level = 2\n", "level",
+     "debug", "", "", "", N, N, "", 0},
+    {"time magic inside block keeps indentation", "for i in r:\n    %time f(i)\n    g(i)\n", "i",
+     "r f g", "i", "", "", N, N, "", 0},
+    {"percent inside string is not magic", "s = '''\n%not a magic\n'''\n", "s", "", "", "", "",
+     N, N, "", 0},
+    {"percent operator continues a line", "v = (a\n%b)\n", "v", "a b", "", "", "", N, N, "", 0},
+    {"translated line magic", "get_ipython().run_line_magic('matplotlib', 'inline')\n", "", "",
+     "", "", "", N, N, "", 0},
+    {"translated time magic", "get_ipython().run_line_magic('time', 'r = f(x)')\n", "r", "f x",
+     "x", "", "", N, N, "", 0},
+    {"translated cell magic", "get_ipython().run_cell_magic('time', '', 'z = work(a)\\n')\n", "z",
+     "work a", "a", "", "", N, N, "", 0},
+    {"translated getoutput", "files = get_ipython().getoutput('ls')\n", "files", "", "", "", "",
+     N, N, "", 0},
+
+    /* ---- syntax errors and odd input ---- */
+    {"empty cell", "", "", "", "", "", "", "", "", "", 0},
+    {"only comments", "# nothing here\n", "", "", "", "", "", "", "", "", 0},
+    {"unclosed paren still reports", "y = f(x\nz = 2\n", N, N, N, N, N, N, N, N, 1},
+    {"bad indentation", "x = 1\n    y = 2\n", N, N, N, N, N, N, N, N, 1},
+    {"partial result before error", "a = b\nif :\n", "a", "b", N, N, N, N, N, N, 1},
+    {"python 2 print", "print 'hello'\n", N, N, N, N, N, N, N, N, -1},
+    {"unicode identifiers", "π = 3.14\nrésumé = π * r\n", "π résumé", "r", "", "", "", N, N, "",
+     0},
+    {"crlf line endings", "x = 1\r\ny = x\r\n", "x y", "", "", "", "", N, N, "", 0},
+    {"no trailing newline", "x = y", "x", "y", "", "", "", N, N, "", 0},
+    {"f-string reads", "s = f'{name!r:>{width}}'\n", "s", "name width", "", "", "", N, N, "", 0},
+    {"assert reads", "assert ok, msg\n", "", "ok msg", "", "", "", N, N, "", 0},
+    {"global at top level", "global x\nx = 1\n", "x", "", "", "", "", N, N, "", 0},
+};
+
+static void python_cases(void)
+{
+    CHECK(run_analysis_cases(NBR_LANG_PYTHON, cases, sizeof cases / sizeof cases[0]) == 0);
+}
+
+static char *analyse_to_json(const char *source)
+{
+    nbr_analysis *a = NULL;
+    char *json = NULL;
+    CHECK_OK(nbr_analysis_new(&a, NBR_LANG_PYTHON, source, strlen(source)));
+    CHECK_OK(nbr_analysis_to_json(&json, a));
+    nbr_analysis_free(a);
+    return json;
+}
+
+/* A raw cell and IPython's translation of it give the same analysis. */
+static void raw_and_translated_cells_agree(void)
+{
+    static const char *const pairs[][2] = {
+        {"%time y = f(x)\n", "get_ipython().run_line_magic('time', 'y = f(x)')\n"},
+        {"%%time\ny = f(x)\n", "get_ipython().run_cell_magic('time', '', 'y = f(x)\\n')\n"},
+        {"%%capture cap\nprint(q)\n",
+         "get_ipython().run_cell_magic('capture', 'cap', 'print(q)\\n')\n"},
+        {"files = !ls\n", "files = get_ipython().getoutput('ls')\n"},
+        {"x = %who_ls\n", "x = get_ipython().run_line_magic('who_ls', '')\n"},
+        {"!pip list\n", "get_ipython().system('pip list')\n"},
+        {"obj?\n", "get_ipython().run_line_magic('pinfo', 'obj')\n"},
+        {"%timeit -n 3 g(v)\n", "get_ipython().run_line_magic('timeit', '-n 3 g(v)')\n"},
+    };
+    for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+        char *raw = analyse_to_json(pairs[i][0]);
+        char *translated = analyse_to_json(pairs[i][1]);
+        CHECK(raw && translated);
+        if (raw && translated && strcmp(raw, translated)) {
+            fprintf(stderr, "raw:        %s\ntranslated: %s\n", raw, translated);
+            CHECK(!"raw and translated analyses differ");
+        }
+        nbr_free(raw);
+        nbr_free(translated);
+    }
+}
+
+static void invalid_utf8_is_rejected(void)
+{
+    nbr_analysis *a = (nbr_analysis *)1;
+    CHECK_STATUS(NBR_EENCODING, nbr_analysis_new(&a, NBR_LANG_PYTHON, "x = '\xff'\n", 8));
+    CHECK(a == NULL);
+    CHECK(strstr(nbr_last_error(), "byte 5") != NULL);
+}
+
+static void nul_byte_is_rejected(void)
+{
+    nbr_analysis *a = NULL;
+    CHECK_STATUS(NBR_EENCODING, nbr_analysis_new(&a, NBR_LANG_PYTHON, "x = 1\0y", 7));
+    CHECK(strstr(nbr_last_error(), "NUL") != NULL);
+}
+
+static void syntax_error_has_position(void)
+{
+    nbr_analysis *a = NULL;
+    const char *src = "x = 1\ny = (2,\n";
+    CHECK_OK(nbr_analysis_new(&a, NBR_LANG_PYTHON, src, strlen(src)));
+    CHECK(nbr_analysis_diagnostic_count(a, NBR_DIAG_ERROR) >= 1);
+    const char *message = NULL;
+    uint32_t line = 0, column = 0;
+    CHECK_OK(nbr_analysis_diagnostic(&message, &line, &column, a, NBR_DIAG_ERROR, 0));
+    CHECK(message && strstr(message, "syntax error") != NULL);
+    CHECK(line >= 2);
+    CHECK(nbr_analysis_has_name(a, NBR_NAMES_DEFS, "x"));
+    nbr_analysis_free(a);
+}
+
+static char *repeat(const char *unit, size_t times, const char *tail)
+{
+    size_t u = strlen(unit), t = strlen(tail);
+    char *s = malloc(u * times + t + 1);
+    for (size_t i = 0; i < times; i++) memcpy(s + i * u, unit, u);
+    memcpy(s + u * times, tail, t + 1);
+    return s;
+}
+
+/* Adversarial nesting must end in an error, not a stack overflow. */
+static void deep_nesting_does_not_crash(void)
+{
+    static const char *const units[] = {"(", "[", "f(", "-", "not ", "lambda: "};
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        char *src = repeat(units[i], 100000, "x\n");
+        nbr_analysis *a = NULL;
+        CHECK_OK(nbr_analysis_new(&a, NBR_LANG_PYTHON, src, strlen(src)));
+        nbr_analysis_free(a);
+        free(src);
+    }
+}
+
+static void many_statements(void)
+{
+    char *src = repeat("a = b + 1\nb = a\n", 20000, "");
+    nbr_analysis *a = NULL;
+    CHECK_OK(nbr_analysis_new(&a, NBR_LANG_PYTHON, src, strlen(src)));
+    CHECK(nbr_analysis_name_count(a, NBR_NAMES_USES) == 1);
+    CHECK_STR("b", nbr_analysis_name(a, NBR_NAMES_USES, 0));
+    nbr_analysis_free(a);
+    free(src);
+}
+
+static void aliases_are_recorded(void)
+{
+    nbr_analysis *a = NULL;
+    const char *src = "b = a\nc = b.copy()\n";
+    CHECK_OK(nbr_analysis_new(&a, NBR_LANG_PYTHON, src, strlen(src)));
+    CHECK(nbr_analysis_name_count(a, NBR_NAMES_DEFS) == 2);
+    nbr_analysis_free(a);
+}
+
+NBR_TEST_MAIN(TEST(python_cases), TEST(raw_and_translated_cells_agree),
+              TEST(invalid_utf8_is_rejected), TEST(nul_byte_is_rejected),
+              TEST(syntax_error_has_position), TEST(deep_nesting_does_not_crash),
+              TEST(many_statements), TEST(aliases_are_recorded))
