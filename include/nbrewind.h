@@ -212,7 +212,30 @@ NBR_API nbr_status nbr_analysis_to_json(char **out, const nbr_analysis *analysis
 /* ------------------------------------------------------------------------ */
 
 /* The executions of a notebook, in execution order, with what each read and
- * wrote; answers which cells an edit forces to re-run and what to restore. */
+ * wrote; answers which cells an edit forces to re-run and what to restore.
+ *
+ * What an execution reads and writes is derived from its analysis and the
+ * host's observations (see nbr_graph_cell_name):
+ *  - reads: the analysis' uses and may-mutate names (changing an object in
+ *    place needs it), names observed read, and the global reads of every
+ *    notebook function or class it reads (below);
+ *  - writes: defs, deletes and may-mutate names, names observed written or
+ *    deleted, and the global writes of the functions and classes it reads;
+ *  - a name the cell does not bind itself (a may-mutate name, a function's
+ *    global write) whose observed WRITE hash equals the WRITE hash observed
+ *    after its previous writer was not changed: it is not a write (it stays a
+ *    read).  Not applied to edited cells, whose observations describe the
+ *    old source;
+ *  - functions and classes: when a cell reads f and the latest earlier
+ *    execution writing f defined f as a function or class, the cell also
+ *    reads f's global reads and writes f's global writes; transitively, each
+ *    name resolved at the reading cell's position;
+ *  - aliases: after `b = a` (found by the analysis) or nbr_graph_observe_alias,
+ *    an in-place change of a or b is a write of both, until the cell that
+ *    rebinds one of them.  Alias groups are transitive.
+ * The producer of a value a cell reads is the latest earlier execution that
+ * writes the name.  Pseudo-names ("@rng:numpy", "@file:/x") are ordinary
+ * names that come only from observations. */
 typedef struct nbr_graph nbr_graph;
 
 /* Make an empty graph.  *out is owned by the caller: nbr_graph_free(). */
@@ -221,10 +244,12 @@ NBR_API nbr_status nbr_graph_new(nbr_graph **out);
 /* Release a graph.  Plans made from it must be freed first.  NULL is ignored. */
 NBR_API void nbr_graph_free(nbr_graph *graph);
 
-/* Append one execution of cell `cell_id` (an nbformat cell id) with its analysis.
- * The graph copies what it needs from `analysis`, which stays the caller's.
- * A cell id may appear once; NBR_EEXISTS if it is already in the graph.
- * Runtime observations for this execution are added with nbr_graph_observe(). */
+/* Append one execution of cell `cell_id` (an nbformat cell id, not empty) with
+ * its analysis.  The graph copies what it needs from `analysis`, which stays
+ * the caller's.  A cell id may appear once; NBR_EEXISTS if it is already in
+ * the graph.  Runtime observations for this execution are added with
+ * nbr_graph_observe().  This call and every other one that changes the graph
+ * fail with NBR_ESTATE while a plan made from the graph exists. */
 NBR_API nbr_status nbr_graph_add_cell(nbr_graph *graph, const char *cell_id,
                                       const nbr_analysis *analysis);
 
@@ -241,52 +266,89 @@ typedef enum nbr_observation {
     NBR_OBSERVED_DELETE = 2  /* the cell removed the name (hash is ignored) */
 } nbr_observation;
 
-/* Attach a runtime observation to the execution of `cell_id`.  `name` is a
- * variable, or a pseudo-name for state that is not a variable; by convention
- * pseudo-names start with '@' ("@rng:numpy", "@file:/data/in.csv").  `hash`
- * identifies the content (any string; equal content, equal string).
+/* Attach a runtime observation to the audited execution of `cell_id`.  `name`
+ * is a variable, or a pseudo-name for state that is not a variable; by
+ * convention pseudo-names start with '@' ("@rng:numpy", "@file:/data/in.csv").
+ * `hash` identifies the content (any string; equal content, equal string); it
+ * may be NULL when the value could not be hashed, which makes it compare
+ * unequal to everything.  A later observation of the same name and kind
+ * replaces an earlier one (WRITE and DELETE are one kind).
  *
- * Observations refine the static analysis: a name the analysis says the cell
- * may mutate but whose WRITE hash equals the hash it had before the cell was not
- * changed; names observed written are writes even if the analysis missed them;
- * names observed read are inputs.  NBR_ENOTFOUND if the cell is not in the
- * graph. */
+ * Observations refine the static analysis: names observed read are inputs;
+ * names observed written or deleted are writes even if the analysis missed
+ * them; a name the cell does not bind itself (a may-mutate name, say) whose
+ * WRITE hash equals the one observed after its previous writer was not
+ * changed (see nbr_graph).  The WRITE hashes are also
+ * what re-run cells are compared with (nbr_plan_cell_done).
+ * NBR_EINVAL for a NULL or empty name or an unknown `what`; NBR_ENOTFOUND if
+ * the cell is not in the graph. */
 NBR_API nbr_status nbr_graph_observe(nbr_graph *graph, const char *cell_id,
                                      nbr_observation what, const char *name,
                                      const char *hash);
 
 /* Declare that after the execution of `cell_id`, `name` and `other` are bound to
  * one and the same object, so that a later in-place change through either is a
- * change to both.  (Plain `b = a` in a cell is detected without this call.) */
+ * change to both (their alias groups merge).  Plain `b = a` in a cell is
+ * detected without this call. */
 NBR_API nbr_status nbr_graph_observe_alias(nbr_graph *graph, const char *cell_id,
                                            const char *name, const char *other);
 
 /* Declare that the value `name` had after `cell_id` cannot be restored from a
  * checkpoint (a Dask client, an open file, ...): a re-run that needs it must
- * re-run the producing cell. */
+ * re-run the producing cell (NBR_PLAN_PRODUCER). */
 NBR_API nbr_status nbr_graph_mark_unrestorable(nbr_graph *graph, const char *cell_id,
                                                const char *name);
 
-/* Replace the analysis of a cell whose source the user edited.  The old
- * analysis is kept too: a name the old source wrote and the new one does not
- * still changes for the cell's readers.  Marks the cell edited. */
+/* Give a cell whose source the user edited its new analysis, and mark it
+ * edited.  The audited analysis is kept too: the cell's writes are the union
+ * of both (a name the old source wrote and the new one does not still changes
+ * for the cell's readers); its static reads are the new source's (observed
+ * reads are kept: pseudo-names come only from there).  Editing a cell again
+ * replaces only the new analysis. */
 NBR_API nbr_status nbr_graph_edit_cell(nbr_graph *graph, const char *cell_id,
                                        const nbr_analysis *new_analysis);
 
 /* Mark a cell edited without a new analysis (e.g. its inputs changed outside
- * the notebook). */
+ * the notebook).  Its observations no longer refute may-mutate writes. */
 NBR_API nbr_status nbr_graph_mark_edited(nbr_graph *graph, const char *cell_id);
 
-/* Number of data-flow edges: producer cell -> consumer cell, through a name. */
+/* Number of data-flow edges: producer cell -> consumer cell, through a name.
+ * 0 if the graph is NULL (or, rarely, if memory ran out deriving the edges:
+ * nbr_graph_edge then reports NBR_ENOMEM). */
 NBR_API size_t nbr_graph_edge_count(const nbr_graph *graph);
 
-/* Read the index-th edge.  Strings are borrowed from the graph and stay valid
- * until the graph is modified or freed.  NBR_EINVAL if out of range. */
+/* Read the index-th edge: for each execution in order (the consumer), one
+ * edge per name it reads that an earlier execution wrote, from the latest
+ * such execution, in the order of the consumer's reads.  Strings are borrowed
+ * from the graph and stay valid until the graph is modified or freed.
+ * NBR_EINVAL if out of range. */
 NBR_API nbr_status nbr_graph_edge(const char **from_cell, const char **to_cell,
                                   const char **name, const nbr_graph *graph, size_t index);
 
+/* The number of names the execution of `cell_id` reads (NBR_ACCESS_READS) or
+ * writes (NBR_ACCESS_WRITES) as derived above; 0 for an unknown cell.  The
+ * writes are the names a host should report after re-running the cell, plus
+ * the analysis' may-mutate names (a may-mutate name refuted by its hash in the
+ * audit is not a write, but a re-run may change it). */
+NBR_API size_t nbr_graph_cell_name_count(const nbr_graph *graph, const char *cell_id,
+                                         nbr_access which);
+
+/* The index-th of those names, in order of first appearance, or NULL if out of
+ * range or the cell is unknown.  Borrowed from the graph; valid until the
+ * graph is modified or freed. */
+NBR_API const char *nbr_graph_cell_name(const nbr_graph *graph, const char *cell_id,
+                                        nbr_access which, size_t index);
+
 /* A re-run plan made from a graph and its edited cells; updated cell by cell
- * as the host reports what re-run cells wrote (early cutoff). */
+ * as the host reports what re-run cells wrote (early cutoff).  Typical use:
+ *
+ *     while (nbr_plan_next(&id, plan) == NBR_OK && id) {
+ *         restore each nbr_plan_restore(&name, &as_of, plan, id, i);
+ *         execute the cell;
+ *         nbr_plan_report(plan, id, NBR_OBSERVED_WRITE, name, hash) per write;
+ *         nbr_plan_cell_done(plan, id);
+ *     }
+ */
 typedef struct nbr_plan nbr_plan;
 
 /* Why a cell is in a plan. */
@@ -299,36 +361,65 @@ typedef enum nbr_plan_state {
 } nbr_plan_state;
 
 /* Make a plan for the graph's current edits.  The plan refers to the graph,
- * which must outlive it and must not be modified while it exists.
- * *out is owned by the caller: nbr_plan_free(). */
+ * which must outlive it and cannot be modified while it exists.
+ *
+ * The initial states, in notebook order: edited cells are MUST_RUN; a cell
+ * reading a value whose producer is MUST_RUN or MAY_RUN is MAY_RUN; the rest
+ * SKIP.  Then every cell that will or may run and reads a value marked
+ * unrestorable whose producer is SKIP or MAY_RUN makes that producer a
+ * PRODUCER (which always runs), to a fixpoint.  A PRODUCER does not make its
+ * readers MAY_RUN: only a reported change to what it wrote does (see
+ * nbr_plan_next).  *out is owned by the caller: nbr_plan_free(). */
 NBR_API nbr_status nbr_plan_new(nbr_plan **out, const nbr_graph *graph);
 
 /* Release a plan.  NULL is ignored. */
 NBR_API void nbr_plan_free(nbr_plan *plan);
 
-/* The state of a cell in the plan.  NBR_ENOTFOUND for an unknown cell. */
+/* The state of a cell in the plan (it changes as nbr_plan_next and
+ * nbr_plan_cell_done proceed).  NBR_ENOTFOUND for an unknown cell. */
 NBR_API nbr_status nbr_plan_cell_state(nbr_plan_state *out, const nbr_plan *plan,
                                        const char *cell_id);
 
 /* The id of the next cell to execute, in notebook order, or NULL in *out when no
- * cell is left to run.  A MAY_RUN cell is returned only once nothing reported
- * so far can rule it out; cells whose inputs turned out unchanged are skipped.
- * Borrowed from the graph. */
+ * cell is left to run.  Each cell is returned at most once.  MUST_RUN and
+ * PRODUCER cells are always returned.  Any other cell is returned if one of
+ * its inputs may have changed: its producer was returned and reported the
+ * name changed, or has not called nbr_plan_cell_done yet; its state becomes
+ * MUST_RUN (a change was reported) or MAY_RUN (not known yet).  A cell whose
+ * inputs all turned out unchanged becomes SKIP and is passed over.  Borrowed
+ * from the graph. */
 NBR_API nbr_status nbr_plan_next(const char **out, nbr_plan *plan);
 
-/* Report the content hash a re-run cell left `name` with (use
- * NBR_OBSERVED_DELETE for a name it removed).  Call for every name the cell
- * wrote, then nbr_plan_cell_done(). */
+/* Report the content hash a re-run cell left `name` with (NBR_OBSERVED_WRITE;
+ * a NULL hash counts as changed), or that it removed it (NBR_OBSERVED_DELETE).
+ * Call for every name the cell wrote (see nbr_graph_cell_name), then
+ * nbr_plan_cell_done().  NBR_ESTATE unless nbr_plan_next returned the cell and
+ * it is not done yet; NBR_EINVAL for NBR_OBSERVED_READ. */
 NBR_API nbr_status nbr_plan_report(nbr_plan *plan, const char *cell_id,
                                    nbr_observation what, const char *name,
                                    const char *hash);
 
-/* Declare a re-run cell finished: names it was expected to write but that were
- * not reported keep their recorded hashes only if the host reported nothing
- * for the cell; otherwise every expected write not reported counts as changed. */
+/* Declare a re-run cell finished and compare what it reported with the audit.
+ * Each name the cell was expected to write (its writes in the graph) is
+ * unchanged if its reported hash equals the WRITE hash observed in the audit
+ * (or it was deleted both times), and changed otherwise: a different hash, no
+ * recorded hash, or not reported at all (if the host reported nothing at all
+ * for the cell, every expected write is changed; if it reported other names,
+ * an unreported one was not written by the re-run, so its readers see the
+ * earlier value, a change too).  Reported names that were not expected are
+ * new writes, hence changes, unless the audit observed the same hash for them.
+ * The cell's state becomes NBR_PLAN_DONE.  NBR_ESTATE unless nbr_plan_next
+ * returned the cell and it is not done yet. */
 NBR_API nbr_status nbr_plan_cell_done(nbr_plan *plan, const char *cell_id);
 
-/* The number of values to restore before executing `cell_id`. */
+/* The number of values to restore before executing `cell_id` (0 for an
+ * unknown cell).  From nbr_plan_new on, every cell that will or may run has
+ * the list a dry run shows (assuming every MUST_RUN, MAY_RUN and PRODUCER
+ * cell re-runs); when nbr_plan_next returns a cell, its list is recomputed
+ * from what has been reported.  For each name the cell reads whose producer
+ * did not re-run (SKIP, or dropped by early cutoff): that name as of that
+ * producer.  Values a re-run cell left in the kernel, and names no execution
+ * wrote (builtins, outside state), are not restored. */
 NBR_API size_t nbr_plan_restore_count(const nbr_plan *plan, const char *cell_id);
 
 /* The index-th value to restore before `cell_id`: the name and the cell after

@@ -9,6 +9,7 @@
  *   - the top-level def/class whose body is being walked, which collects the
  *     globals that body reads and writes.
  * docs/analysis.md is the specification this file implements. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <tree_sitter/api.h>
@@ -60,14 +61,273 @@ static void visit_block(walker *w, TSNode n);
 static void collect_bindings(scope *s, const char *src, TSNode n, int depth);
 static void collect_targets(scope *s, const char *src, TSNode t, int depth);
 
-/* ---- small helpers ----------------------------------------------------- */
+/* ---- node kinds and fields ------------------------------------------------ */
 
-static bool is(TSNode n, const char *type) { return !strcmp(ts_node_type(n), type); }
+/* Node types and field names are looked up once per process and then compared
+ * as numbers: comparing type strings at every node cost a third of the walk. */
+typedef enum node_kind {
+    K_OTHER = 0,
+    K_ALIASED_IMPORT,
+    K_ARGUMENT_LIST,
+    K_AS_PATTERN,
+    K_AS_PATTERN_TARGET,
+    K_ASSIGNMENT,
+    K_ATTRIBUTE,
+    K_AUGMENTED_ASSIGNMENT,
+    K_BLOCK,
+    K_BOOLEAN_OPERATOR,
+    K_BREAK_STATEMENT,
+    K_CALL,
+    K_CASE_CLAUSE,
+    K_CASE_PATTERN,
+    K_CLASS_DEFINITION,
+    K_CLASS_PATTERN,
+    K_COMMENT,
+    K_CONDITIONAL_EXPRESSION,
+    K_CONTINUE_STATEMENT,
+    K_DECORATED_DEFINITION,
+    K_DECORATOR,
+    K_DEFAULT_PARAMETER,
+    K_DELETE_STATEMENT,
+    K_DICT_PATTERN,
+    K_DICTIONARY_COMPREHENSION,
+    K_DICTIONARY_SPLAT,
+    K_DICTIONARY_SPLAT_PATTERN,
+    K_DOTTED_NAME,
+    K_ELIF_CLAUSE,
+    K_ELSE_CLAUSE,
+    K_EXCEPT_CLAUSE,
+    K_EXCEPT_GROUP_CLAUSE,
+    K_EXEC_STATEMENT,
+    K_EXPRESSION_LIST,
+    K_EXPRESSION_STATEMENT,
+    K_FINALLY_CLAUSE,
+    K_FOR_IN_CLAUSE,
+    K_FOR_STATEMENT,
+    K_FUNCTION_DEFINITION,
+    K_FUTURE_IMPORT_STATEMENT,
+    K_GENERATOR_EXPRESSION,
+    K_GLOBAL_STATEMENT,
+    K_IDENTIFIER,
+    K_IF_CLAUSE,
+    K_IF_STATEMENT,
+    K_IMPORT_FROM_STATEMENT,
+    K_IMPORT_STATEMENT,
+    K_KEYWORD_ARGUMENT,
+    K_KEYWORD_PATTERN,
+    K_LAMBDA,
+    K_LIST,
+    K_LIST_COMPREHENSION,
+    K_LIST_PATTERN,
+    K_LIST_SPLAT,
+    K_LIST_SPLAT_PATTERN,
+    K_MATCH_STATEMENT,
+    K_NAMED_EXPRESSION,
+    K_NONLOCAL_STATEMENT,
+    K_PARENTHESIZED_EXPRESSION,
+    K_PASS_STATEMENT,
+    K_PATTERN_LIST,
+    K_RAISE_STATEMENT,
+    K_RETURN_STATEMENT,
+    K_SET_COMPREHENSION,
+    K_SPLAT_PATTERN,
+    K_STRING,
+    K_SUBSCRIPT,
+    K_TRY_STATEMENT,
+    K_TUPLE,
+    K_TUPLE_PATTERN,
+    K_TYPE_ALIAS_STATEMENT,
+    K_TYPED_DEFAULT_PARAMETER,
+    K_TYPED_PARAMETER,
+    K_UNION_PATTERN,
+    K_WHILE_STATEMENT,
+    K_WILDCARD_IMPORT,
+    K_WITH_CLAUSE,
+    K_WITH_ITEM,
+    K_WITH_STATEMENT,
+    K_COUNT
+} node_kind;
 
-static TSNode field(TSNode n, const char *name)
+static const char *const kind_names[K_COUNT] = {
+    [K_ALIASED_IMPORT] = "aliased_import",
+    [K_ARGUMENT_LIST] = "argument_list",
+    [K_AS_PATTERN] = "as_pattern",
+    [K_AS_PATTERN_TARGET] = "as_pattern_target",
+    [K_ASSIGNMENT] = "assignment",
+    [K_ATTRIBUTE] = "attribute",
+    [K_AUGMENTED_ASSIGNMENT] = "augmented_assignment",
+    [K_BLOCK] = "block",
+    [K_BOOLEAN_OPERATOR] = "boolean_operator",
+    [K_BREAK_STATEMENT] = "break_statement",
+    [K_CALL] = "call",
+    [K_CASE_CLAUSE] = "case_clause",
+    [K_CASE_PATTERN] = "case_pattern",
+    [K_CLASS_DEFINITION] = "class_definition",
+    [K_CLASS_PATTERN] = "class_pattern",
+    [K_COMMENT] = "comment",
+    [K_CONDITIONAL_EXPRESSION] = "conditional_expression",
+    [K_CONTINUE_STATEMENT] = "continue_statement",
+    [K_DECORATED_DEFINITION] = "decorated_definition",
+    [K_DECORATOR] = "decorator",
+    [K_DEFAULT_PARAMETER] = "default_parameter",
+    [K_DELETE_STATEMENT] = "delete_statement",
+    [K_DICT_PATTERN] = "dict_pattern",
+    [K_DICTIONARY_COMPREHENSION] = "dictionary_comprehension",
+    [K_DICTIONARY_SPLAT] = "dictionary_splat",
+    [K_DICTIONARY_SPLAT_PATTERN] = "dictionary_splat_pattern",
+    [K_DOTTED_NAME] = "dotted_name",
+    [K_ELIF_CLAUSE] = "elif_clause",
+    [K_ELSE_CLAUSE] = "else_clause",
+    [K_EXCEPT_CLAUSE] = "except_clause",
+    [K_EXCEPT_GROUP_CLAUSE] = "except_group_clause",
+    [K_EXEC_STATEMENT] = "exec_statement",
+    [K_EXPRESSION_LIST] = "expression_list",
+    [K_EXPRESSION_STATEMENT] = "expression_statement",
+    [K_FINALLY_CLAUSE] = "finally_clause",
+    [K_FOR_IN_CLAUSE] = "for_in_clause",
+    [K_FOR_STATEMENT] = "for_statement",
+    [K_FUNCTION_DEFINITION] = "function_definition",
+    [K_FUTURE_IMPORT_STATEMENT] = "future_import_statement",
+    [K_GENERATOR_EXPRESSION] = "generator_expression",
+    [K_GLOBAL_STATEMENT] = "global_statement",
+    [K_IDENTIFIER] = "identifier",
+    [K_IF_CLAUSE] = "if_clause",
+    [K_IF_STATEMENT] = "if_statement",
+    [K_IMPORT_FROM_STATEMENT] = "import_from_statement",
+    [K_IMPORT_STATEMENT] = "import_statement",
+    [K_KEYWORD_ARGUMENT] = "keyword_argument",
+    [K_KEYWORD_PATTERN] = "keyword_pattern",
+    [K_LAMBDA] = "lambda",
+    [K_LIST] = "list",
+    [K_LIST_COMPREHENSION] = "list_comprehension",
+    [K_LIST_PATTERN] = "list_pattern",
+    [K_LIST_SPLAT] = "list_splat",
+    [K_LIST_SPLAT_PATTERN] = "list_splat_pattern",
+    [K_MATCH_STATEMENT] = "match_statement",
+    [K_NAMED_EXPRESSION] = "named_expression",
+    [K_NONLOCAL_STATEMENT] = "nonlocal_statement",
+    [K_PARENTHESIZED_EXPRESSION] = "parenthesized_expression",
+    [K_PASS_STATEMENT] = "pass_statement",
+    [K_PATTERN_LIST] = "pattern_list",
+    [K_RAISE_STATEMENT] = "raise_statement",
+    [K_RETURN_STATEMENT] = "return_statement",
+    [K_SET_COMPREHENSION] = "set_comprehension",
+    [K_SPLAT_PATTERN] = "splat_pattern",
+    [K_STRING] = "string",
+    [K_SUBSCRIPT] = "subscript",
+    [K_TRY_STATEMENT] = "try_statement",
+    [K_TUPLE] = "tuple",
+    [K_TUPLE_PATTERN] = "tuple_pattern",
+    [K_TYPE_ALIAS_STATEMENT] = "type_alias_statement",
+    [K_TYPED_DEFAULT_PARAMETER] = "typed_default_parameter",
+    [K_TYPED_PARAMETER] = "typed_parameter",
+    [K_UNION_PATTERN] = "union_pattern",
+    [K_WHILE_STATEMENT] = "while_statement",
+    [K_WILDCARD_IMPORT] = "wildcard_import",
+    [K_WITH_CLAUSE] = "with_clause",
+    [K_WITH_ITEM] = "with_item",
+    [K_WITH_STATEMENT] = "with_statement"};
+
+typedef enum field_name {
+    F_ALIAS,
+    F_ALTERNATIVE,
+    F_ARGUMENTS,
+    F_ATTRIBUTE,
+    F_BODY,
+    F_CONDITION,
+    F_CONSEQUENCE,
+    F_DEFINITION,
+    F_FUNCTION,
+    F_GUARD,
+    F_LEFT,
+    F_MODULE_NAME,
+    F_NAME,
+    F_OBJECT,
+    F_PARAMETERS,
+    F_RETURN_TYPE,
+    F_RIGHT,
+    F_SUPERCLASSES,
+    F_TYPE,
+    F_VALUE,
+    F_COUNT
+} field_name;
+
+static const char *const field_names[F_COUNT] = {
+    [F_ALIAS] = "alias",
+    [F_ALTERNATIVE] = "alternative",
+    [F_ARGUMENTS] = "arguments",
+    [F_ATTRIBUTE] = "attribute",
+    [F_BODY] = "body",
+    [F_CONDITION] = "condition",
+    [F_CONSEQUENCE] = "consequence",
+    [F_DEFINITION] = "definition",
+    [F_FUNCTION] = "function",
+    [F_GUARD] = "guard",
+    [F_LEFT] = "left",
+    [F_MODULE_NAME] = "module_name",
+    [F_NAME] = "name",
+    [F_OBJECT] = "object",
+    [F_PARAMETERS] = "parameters",
+    [F_RETURN_TYPE] = "return_type",
+    [F_RIGHT] = "right",
+    [F_SUPERCLASSES] = "superclasses",
+    [F_TYPE] = "type",
+    [F_VALUE] = "value"};
+
+#define MAX_SYMBOLS 1024
+
+static struct {
+    uint8_t kind[MAX_SYMBOLS];
+    bool statement_like[MAX_SYMBOLS]; /* visited as a statement inside ERROR recovery */
+    TSFieldId field[F_COUNT];
+} python_grammar;
+
+static pthread_once_t python_grammar_once = PTHREAD_ONCE_INIT;
+
+static bool ends_with(const char *s, const char *suffix)
 {
-    return ts_node_child_by_field_name(n, name, (uint32_t)strlen(name));
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
 }
+
+static void load_python_grammar(void)
+{
+    const TSLanguage *language = tree_sitter_python();
+    uint32_t count = ts_language_symbol_count(language);
+    for (uint32_t symbol = 0; symbol < count && symbol < MAX_SYMBOLS; symbol++) {
+        const char *name = ts_language_symbol_name(language, (TSSymbol)symbol);
+        if (!name) continue;
+        for (int k = 1; k < K_COUNT; k++)
+            if (!strcmp(name, kind_names[k])) python_grammar.kind[symbol] = (uint8_t)k;
+        python_grammar.statement_like[symbol] =
+            ends_with(name, "_statement") || !strcmp(name, "block") ||
+            ends_with(name, "_definition");
+    }
+    for (int f = 0; f < F_COUNT; f++)
+        python_grammar.field[f] =
+            ts_language_field_id_for_name(language, field_names[f], (uint32_t)strlen(field_names[f]));
+}
+
+static node_kind kind(TSNode n)
+{
+    TSSymbol symbol = ts_node_symbol(n);
+    return symbol < MAX_SYMBOLS ? (node_kind)python_grammar.kind[symbol] : K_OTHER;
+}
+
+static bool statement_like(TSNode n)
+{
+    TSSymbol symbol = ts_node_symbol(n);
+    return symbol < MAX_SYMBOLS && python_grammar.statement_like[symbol];
+}
+
+static bool is_error_node(TSNode n) { return !strcmp(ts_node_type(n), "ERROR"); }
+
+static TSNode field(TSNode n, field_name name)
+{
+    return ts_node_child_by_field_id(n, python_grammar.field[name]);
+}
+
+/* ---- small helpers ----------------------------------------------------- */
 
 static const char *text(const walker *w, TSNode n, size_t *length)
 {
@@ -269,13 +529,13 @@ static void record_mutation(walker *w, const char *name, size_t length)
 static bool root_name(TSNode n, TSNode *root)
 {
     for (;;) {
-        if (is(n, "identifier")) {
+        if ((kind(n) == K_IDENTIFIER)) {
             *root = n;
             return true;
         }
-        if (is(n, "attribute")) n = field(n, "object");
-        else if (is(n, "subscript")) n = field(n, "value");
-        else if (is(n, "parenthesized_expression") && ts_node_named_child_count(n) == 1)
+        if ((kind(n) == K_ATTRIBUTE)) n = field(n, F_OBJECT);
+        else if ((kind(n) == K_SUBSCRIPT)) n = field(n, F_VALUE);
+        else if ((kind(n) == K_PARENTHESIZED_EXPRESSION) && ts_node_named_child_count(n) == 1)
             n = ts_node_named_child(n, 0);
         else return false;
         if (ts_node_is_null(n)) return false;
@@ -296,10 +556,10 @@ static void mutate_root(walker *w, TSNode n)
 
 static bool is_target_group(TSNode n)
 {
-    return is(n, "pattern_list") || is(n, "tuple_pattern") || is(n, "list_pattern") ||
-           is(n, "tuple") || is(n, "list") || is(n, "parenthesized_expression") ||
-           is(n, "expression_list") || is(n, "list_splat_pattern") || is(n, "list_splat") ||
-           is(n, "as_pattern_target");
+    return (kind(n) == K_PATTERN_LIST) || (kind(n) == K_TUPLE_PATTERN) || (kind(n) == K_LIST_PATTERN) ||
+           (kind(n) == K_TUPLE) || (kind(n) == K_LIST) || (kind(n) == K_PARENTHESIZED_EXPRESSION) ||
+           (kind(n) == K_EXPRESSION_LIST) || (kind(n) == K_LIST_SPLAT_PATTERN) || (kind(n) == K_LIST_SPLAT) ||
+           (kind(n) == K_AS_PATTERN_TARGET);
 }
 
 /* Binds an assignment/for/with target.  Attribute and subscript targets bind
@@ -308,19 +568,19 @@ static void bind_target(walker *w, TSNode t)
 {
     if (ts_node_is_missing(t) || !enter(w)) return;
     size_t length;
-    if (is(t, "identifier")) {
+    if ((kind(t) == K_IDENTIFIER)) {
         const char *name = text(w, t, &length);
         record_bind(w, name, length);
     } else if (is_target_group(t)) {
         for (uint32_t i = 0; i < ts_node_named_child_count(t); i++)
             bind_target(w, ts_node_named_child(t, i));
-    } else if (is(t, "attribute") || is(t, "subscript")) {
+    } else if ((kind(t) == K_ATTRIBUTE) || (kind(t) == K_SUBSCRIPT)) {
         for (uint32_t i = 0; i < ts_node_named_child_count(t); i++) {
             TSNode part = ts_node_named_child(t, i);
-            if (!(is(t, "attribute") && ts_node_eq(part, field(t, "attribute")))) visit_expr(w, part);
+            if (!((kind(t) == K_ATTRIBUTE) && ts_node_eq(part, field(t, F_ATTRIBUTE)))) visit_expr(w, part);
         }
         mutate_root(w, t);
-    } else if (!is(t, "comment")) {
+    } else if (!(kind(t) == K_COMMENT)) {
         visit_expr(w, t);
     }
     leave(w);
@@ -351,25 +611,25 @@ static const char *const pure_methods[] = {
 static bool is_pure_callee(const walker *w, TSNode fn)
 {
     size_t length, module_length;
-    if (is(fn, "identifier")) {
+    if ((kind(fn) == K_IDENTIFIER)) {
         const char *name = text(w, fn, &length);
         return in_list(name, length, pure_builtins);
     }
-    if (!is(fn, "attribute")) return false;
-    TSNode object = field(fn, "object");
-    if (!is(object, "identifier")) return false;
+    if (!(kind(fn) == K_ATTRIBUTE)) return false;
+    TSNode object = field(fn, F_OBJECT);
+    if (!(kind(object) == K_IDENTIFIER)) return false;
     const char *module = text(w, object, &module_length);
-    const char *name = text(w, field(fn, "attribute"), &length);
+    const char *name = text(w, field(fn, F_ATTRIBUTE), &length);
     return in_list(module, module_length, pure_modules) &&
            in_list(name, length, pure_module_functions);
 }
 
 static bool is_module_target(const walker *w, TSNode target)
 {
-    if (is(target, "subscript")) return text_is(w, field(target, "value"), "sys.modules");
+    if ((kind(target) == K_SUBSCRIPT)) return text_is(w, field(target, F_VALUE), "sys.modules");
     size_t length;
     const char *name = text(w, target, &length);
-    return is(target, "identifier") && nbr_strset_find_n(&w->imported, name, length) >= 0;
+    return (kind(target) == K_IDENTIFIER) && nbr_strset_find_n(&w->imported, name, length) >= 0;
 }
 
 static void flag_dynamic_call(walker *w, TSNode call, TSNode fn, TSNode args)
@@ -379,12 +639,12 @@ static void flag_dynamic_call(walker *w, TSNode call, TSNode fn, TSNode args)
     static const char *const set_attributes[] = {"setattr", "delattr", NULL};
     size_t length;
     bool no_args = ts_node_named_child_count(args) == 0;
-    if (is(fn, "attribute") && text_is(w, fn, "importlib.import_module")) {
+    if ((kind(fn) == K_ATTRIBUTE) && text_is(w, fn, "importlib.import_module")) {
         add_flag(w, call, "%.*s() imports a module chosen at run time", "importlib.import_module",
                  23);
         return;
     }
-    if (!is(fn, "identifier")) return;
+    if (!(kind(fn) == K_IDENTIFIER)) return;
     const char *name = text(w, fn, &length);
     if (in_list(name, length, run_code))
         add_flag(w, call, "%.*s() runs code the analysis cannot see", name, length);
@@ -403,7 +663,7 @@ static bool visit_magic_call(walker *w, TSNode fn, TSNode args);
 
 static void visit_call(walker *w, TSNode call)
 {
-    TSNode fn = field(call, "function"), args = field(call, "arguments");
+    TSNode fn = field(call, F_FUNCTION), args = field(call, F_ARGUMENTS);
     if (ts_node_is_null(fn) || ts_node_is_null(args)) {
         for (uint32_t i = 0; i < ts_node_named_child_count(call); i++)
             visit_expr(w, ts_node_named_child(call, i));
@@ -412,23 +672,23 @@ static void visit_call(walker *w, TSNode call)
     if (visit_magic_call(w, fn, args)) return;
     flag_dynamic_call(w, call, fn, args);
     visit_expr(w, fn);
-    if (is(fn, "attribute")) {
+    if ((kind(fn) == K_ATTRIBUTE)) {
         size_t length;
-        const char *method = text(w, field(fn, "attribute"), &length);
-        if (!in_list(method, length, pure_methods)) mutate_root(w, field(fn, "object"));
+        const char *method = text(w, field(fn, F_ATTRIBUTE), &length);
+        if (!in_list(method, length, pure_methods)) mutate_root(w, field(fn, F_OBJECT));
     }
-    if (!is(args, "argument_list")) { /* f(x for x in xs) */
+    if (!(kind(args) == K_ARGUMENT_LIST)) { /* f(x for x in xs) */
         visit_expr(w, args);
         return;
     }
     bool pure = is_pure_callee(w, fn);
     for (uint32_t i = 0; i < ts_node_named_child_count(args); i++) {
         TSNode arg = ts_node_named_child(args, i);
-        if (is(arg, "keyword_argument")) arg = field(arg, "value");
-        else if ((is(arg, "list_splat") || is(arg, "dictionary_splat")) &&
+        if ((kind(arg) == K_KEYWORD_ARGUMENT)) arg = field(arg, F_VALUE);
+        else if (((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) &&
                  ts_node_named_child_count(arg) == 1)
             arg = ts_node_named_child(arg, 0);
-        if (ts_node_is_null(arg) || is(arg, "comment")) continue;
+        if (ts_node_is_null(arg) || (kind(arg) == K_COMMENT)) continue;
         visit_expr(w, arg);
         if (!pure) mutate_root(w, arg);
     }
@@ -456,13 +716,13 @@ static void visit_parameters(walker *w, TSNode params, scope *fs)
     if (ts_node_is_null(params)) return;
     for (uint32_t i = 0; i < ts_node_named_child_count(params); i++) {
         TSNode p = ts_node_named_child(params, i);
-        TSNode name = p, value = field(p, "value"), type = field(p, "type");
+        TSNode name = p, value = field(p, F_VALUE), type = field(p, F_TYPE);
         if (!ts_node_is_null(type)) visit_expr(w, type);
         if (!ts_node_is_null(value)) visit_expr(w, value);
-        if (is(p, "default_parameter") || is(p, "typed_default_parameter")) name = field(p, "name");
-        else if (is(p, "typed_parameter")) name = ts_node_named_child(p, 0);
+        if ((kind(p) == K_DEFAULT_PARAMETER) || (kind(p) == K_TYPED_DEFAULT_PARAMETER)) name = field(p, F_NAME);
+        else if ((kind(p) == K_TYPED_PARAMETER)) name = ts_node_named_child(p, 0);
         collect_bindings(fs, w->src, name, 0);
-        if (is(name, "list_splat_pattern") || is(name, "dictionary_splat_pattern"))
+        if ((kind(name) == K_LIST_SPLAT_PATTERN) || (kind(name) == K_DICTIONARY_SPLAT_PATTERN))
             collect_bindings(fs, w->src, ts_node_named_child(name, 0), 0);
     }
 }
@@ -471,8 +731,8 @@ static void visit_lambda(walker *w, TSNode n)
 {
     scope fs;
     scope_init(&fs, SCOPE_FUNCTION, w->scope);
-    visit_parameters(w, field(n, "parameters"), &fs);
-    TSNode body = field(n, "body");
+    visit_parameters(w, field(n, F_PARAMETERS), &fs);
+    TSNode body = field(n, F_BODY);
     if (!ts_node_is_null(body)) {
         collect_bindings(&fs, w->src, body, 0);
         walk_function_scope(w, &fs, body, false);
@@ -490,11 +750,11 @@ static nbr_definition *begin_definition(walker *w, nbr_definition_kind kind, TSN
 
 static void visit_function(walker *w, TSNode n)
 {
-    TSNode name = field(n, "name"), body = field(n, "body");
+    TSNode name = field(n, F_NAME), body = field(n, F_BODY);
     scope fs;
     scope_init(&fs, SCOPE_FUNCTION, w->scope);
-    visit_parameters(w, field(n, "parameters"), &fs);
-    TSNode returns = field(n, "return_type");
+    visit_parameters(w, field(n, F_PARAMETERS), &fs);
+    TSNode returns = field(n, F_RETURN_TYPE);
     if (!ts_node_is_null(returns)) visit_expr(w, returns);
     if (!ts_node_is_null(name)) bind_target(w, name);
     if (!ts_node_is_null(body) && !ts_node_is_null(name)) {
@@ -509,11 +769,11 @@ static void visit_function(walker *w, TSNode n)
 
 static void visit_class(walker *w, TSNode n)
 {
-    TSNode name = field(n, "name"), body = field(n, "body"), bases = field(n, "superclasses");
+    TSNode name = field(n, F_NAME), body = field(n, F_BODY), bases = field(n, F_SUPERCLASSES);
     if (!ts_node_is_null(bases)) {
         for (uint32_t i = 0; i < ts_node_named_child_count(bases); i++) {
             TSNode base = ts_node_named_child(bases, i);
-            visit_expr(w, is(base, "keyword_argument") ? field(base, "value") : base);
+            visit_expr(w, (kind(base) == K_KEYWORD_ARGUMENT) ? field(base, F_VALUE) : base);
         }
     }
     if (ts_node_is_null(name)) return;
@@ -540,19 +800,19 @@ static void visit_class(walker *w, TSNode n)
 
 static void visit_comprehension(walker *w, TSNode n)
 {
-    TSNode body = field(n, "body");
+    TSNode body = field(n, F_BODY);
     uint32_t count = ts_node_named_child_count(n);
     bool first_iterable_done = false;
     scope cs;
     scope_init(&cs, SCOPE_COMPREHENSION, w->scope);
     for (uint32_t i = 0; i < count; i++) {
         TSNode clause = ts_node_named_child(n, i);
-        if (is(clause, "for_in_clause")) collect_targets(&cs, w->src, field(clause, "left"), 0);
+        if ((kind(clause) == K_FOR_IN_CLAUSE)) collect_targets(&cs, w->src, field(clause, F_LEFT), 0);
     }
     for (uint32_t i = 0; i < count; i++) {
         TSNode clause = ts_node_named_child(n, i);
-        if (!is(clause, "for_in_clause") && !is(clause, "if_clause")) continue;
-        if (is(clause, "if_clause")) {
+        if (!(kind(clause) == K_FOR_IN_CLAUSE) && !(kind(clause) == K_IF_CLAUSE)) continue;
+        if ((kind(clause) == K_IF_CLAUSE)) {
             scope *outer = w->scope;
             w->scope = &cs;
             visit_expr(w, ts_node_named_child(clause, 0));
@@ -564,7 +824,7 @@ static void visit_comprehension(walker *w, TSNode n)
         if (first_iterable_done) w->scope = &cs;
         for (uint32_t k = 0; k < ts_node_named_child_count(clause); k++) {
             TSNode part = ts_node_named_child(clause, k);
-            if (!ts_node_eq(part, field(clause, "left"))) visit_expr(w, part);
+            if (!ts_node_eq(part, field(clause, F_LEFT))) visit_expr(w, part);
         }
         w->scope = outer;
         first_iterable_done = true;
@@ -584,12 +844,7 @@ static void visit_children(walker *w, TSNode n)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode child = ts_node_named_child(n, i);
-        const char *type = ts_node_type(child);
-        size_t length = strlen(type);
-        bool statement = (length > 10 && !strcmp(type + length - 10, "_statement")) ||
-                         is(child, "block") || is(child, "function_definition") ||
-                         is(child, "class_definition") || is(child, "decorated_definition");
-        if (statement) visit_statement(w, child);
+        if (statement_like(child)) visit_statement(w, child);
         else visit_expr(w, child);
     }
 }
@@ -607,7 +862,7 @@ static void visit_conditional(walker *w, TSNode n)
 
 static void visit_as_pattern(walker *w, TSNode n)
 {
-    TSNode alias = field(n, "alias");
+    TSNode alias = field(n, F_ALIAS);
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode child = ts_node_named_child(n, i);
         if (!ts_node_eq(child, alias)) visit_expr(w, child);
@@ -620,39 +875,39 @@ static void visit_expr(walker *w, TSNode n)
     /* MISSING nodes are the parser's guesses at error recovery: nothing to read. */
     if (ts_node_is_null(n) || ts_node_is_missing(n) || !enter(w)) return;
     size_t length;
-    if (is(n, "identifier")) {
+    if ((kind(n) == K_IDENTIFIER)) {
         const char *name = text(w, n, &length);
         record_read(w, name, length);
-    } else if (is(n, "attribute")) {
-        visit_expr(w, field(n, "object"));
-    } else if (is(n, "call")) {
+    } else if ((kind(n) == K_ATTRIBUTE)) {
+        visit_expr(w, field(n, F_OBJECT));
+    } else if ((kind(n) == K_CALL)) {
         visit_call(w, n);
-    } else if (is(n, "lambda")) {
+    } else if ((kind(n) == K_LAMBDA)) {
         visit_lambda(w, n);
-    } else if (is(n, "list_comprehension") || is(n, "set_comprehension") ||
-               is(n, "dictionary_comprehension") || is(n, "generator_expression")) {
+    } else if ((kind(n) == K_LIST_COMPREHENSION) || (kind(n) == K_SET_COMPREHENSION) ||
+               (kind(n) == K_DICTIONARY_COMPREHENSION) || (kind(n) == K_GENERATOR_EXPRESSION)) {
         visit_comprehension(w, n);
-    } else if (is(n, "named_expression")) {
-        visit_expr(w, field(n, "value"));
-        TSNode name = field(n, "name");
+    } else if ((kind(n) == K_NAMED_EXPRESSION)) {
+        visit_expr(w, field(n, F_VALUE));
+        TSNode name = field(n, F_NAME);
         if (!ts_node_is_null(name)) {
             const char *t = text(w, name, &length);
             record_walrus(w, t, length);
         }
-    } else if (is(n, "boolean_operator")) {
-        visit_expr(w, field(n, "left"));
+    } else if ((kind(n) == K_BOOLEAN_OPERATOR)) {
+        visit_expr(w, field(n, F_LEFT));
         w->conditional++;
-        visit_expr(w, field(n, "right"));
+        visit_expr(w, field(n, F_RIGHT));
         w->conditional--;
-    } else if (is(n, "conditional_expression")) {
+    } else if ((kind(n) == K_CONDITIONAL_EXPRESSION)) {
         visit_conditional(w, n);
-    } else if (is(n, "keyword_argument")) {
-        visit_expr(w, field(n, "value"));
-    } else if (is(n, "as_pattern")) {
+    } else if ((kind(n) == K_KEYWORD_ARGUMENT)) {
+        visit_expr(w, field(n, F_VALUE));
+    } else if ((kind(n) == K_AS_PATTERN)) {
         visit_as_pattern(w, n);
-    } else if (is(n, "assignment")) { /* inside ERROR recovery */
+    } else if ((kind(n) == K_ASSIGNMENT)) { /* inside ERROR recovery */
         visit_statement(w, n);
-    } else if (!is(n, "comment")) {
+    } else if (!(kind(n) == K_COMMENT)) {
         visit_children(w, n);
     }
     leave(w);
@@ -672,10 +927,10 @@ static void visit_assignment(walker *w, TSNode n)
     /* `a = b = value`: the value first, then the targets left to right. */
     TSNode targets[64];
     size_t count = 0;
-    TSNode value = n, type = field(n, "type");
-    while (is(value, "assignment") && count < 64) {
-        targets[count++] = field(value, "left");
-        value = field(value, "right");
+    TSNode value = n, type = field(n, F_TYPE);
+    while ((kind(value) == K_ASSIGNMENT) && count < 64) {
+        targets[count++] = field(value, F_LEFT);
+        value = field(value, F_RIGHT);
         if (ts_node_is_null(value)) break;
     }
     if (!ts_node_is_null(value)) visit_expr(w, value);
@@ -683,8 +938,8 @@ static void visit_assignment(walker *w, TSNode n)
     for (size_t i = 0; i < count && binds; i++)
         if (!ts_node_is_null(targets[i])) bind_target(w, targets[i]);
     if (!ts_node_is_null(type)) visit_expr(w, type);
-    if (binds && count == 1 && w->scope == w->cell && is(targets[0], "identifier") &&
-        is(value, "identifier")) {
+    if (binds && count == 1 && w->scope == w->cell && (kind(targets[0]) == K_IDENTIFIER) &&
+        (kind(value) == K_IDENTIFIER)) {
         size_t nl, vl;
         const char *name = text(w, targets[0], &nl), *other = text(w, value, &vl);
         nbr_analysis_add_alias(w->a, name, nl, other, vl);
@@ -693,29 +948,29 @@ static void visit_assignment(walker *w, TSNode n)
 
 static void visit_augmented(walker *w, TSNode n)
 {
-    TSNode target = field(n, "left");
+    TSNode target = field(n, F_LEFT);
     size_t length;
-    if (is(target, "identifier")) {
+    if ((kind(target) == K_IDENTIFIER)) {
         const char *name = text(w, target, &length);
         record_read(w, name, length);
-        visit_expr(w, field(n, "right"));
+        visit_expr(w, field(n, F_RIGHT));
         record_bind(w, name, length);
         record_mutation(w, name, length);
     } else {
         for (uint32_t i = 0; i < ts_node_named_child_count(target); i++) {
             TSNode part = ts_node_named_child(target, i);
-            if (!(is(target, "attribute") && ts_node_eq(part, field(target, "attribute"))))
+            if (!((kind(target) == K_ATTRIBUTE) && ts_node_eq(part, field(target, F_ATTRIBUTE))))
                 visit_expr(w, part);
         }
         mutate_root(w, target);
-        visit_expr(w, field(n, "right"));
+        visit_expr(w, field(n, F_RIGHT));
     }
 }
 
 static void delete_target(walker *w, TSNode t)
 {
     size_t length;
-    if (is(t, "identifier")) {
+    if ((kind(t) == K_IDENTIFIER)) {
         const char *name = text(w, t, &length);
         record_delete(w, name, length);
     } else if (is_target_group(t)) {
@@ -728,25 +983,25 @@ static void delete_target(walker *w, TSNode t)
 
 static void visit_if(walker *w, TSNode n)
 {
-    visit_expr(w, field(n, "condition"));
+    visit_expr(w, field(n, F_CONDITION));
     nbr_flow after_conditions, result;
     snapshot(w, &after_conditions);
-    visit_block(w, field(n, "consequence"));
+    visit_block(w, field(n, F_CONSEQUENCE));
     snapshot(w, &result);
     bool has_else = false;
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode alt = ts_node_named_child(n, i);
-        if (is(alt, "elif_clause")) {
+        if ((kind(alt) == K_ELIF_CLAUSE)) {
             restore(w, &after_conditions);
-            visit_expr(w, field(alt, "condition"));
+            visit_expr(w, field(alt, F_CONDITION));
             nbr_flow_clear(&after_conditions);
             snapshot(w, &after_conditions);
-            visit_block(w, field(alt, "consequence"));
+            visit_block(w, field(alt, F_CONSEQUENCE));
             meet_current(w, &result);
-        } else if (is(alt, "else_clause")) {
+        } else if ((kind(alt) == K_ELSE_CLAUSE)) {
             has_else = true;
             restore(w, &after_conditions);
-            visit_block(w, field(alt, "body"));
+            visit_block(w, field(alt, F_BODY));
             meet_current(w, &result);
         }
     }
@@ -759,18 +1014,18 @@ static void visit_if(walker *w, TSNode n)
 /* for / while: the body may not run; nothing it binds is definite after. */
 static void visit_loop(walker *w, TSNode n)
 {
-    bool is_for = is(n, "for_statement");
-    visit_expr(w, field(n, is_for ? "right" : "condition"));
+    bool is_for = (kind(n) == K_FOR_STATEMENT);
+    visit_expr(w, field(n, is_for ? F_RIGHT : F_CONDITION));
     nbr_flow before, result;
     snapshot(w, &before);
     snapshot(w, &result);
-    if (is_for) bind_target(w, field(n, "left"));
-    visit_block(w, field(n, "body"));
+    if (is_for) bind_target(w, field(n, F_LEFT));
+    visit_block(w, field(n, F_BODY));
     meet_current(w, &result);
-    TSNode alternative = field(n, "alternative");
+    TSNode alternative = field(n, F_ALTERNATIVE);
     if (!ts_node_is_null(alternative)) {
         restore(w, &before);
-        visit_block(w, field(alternative, "body"));
+        visit_block(w, field(alternative, F_BODY));
         meet_current(w, &result);
     }
     restore(w, &result);
@@ -781,20 +1036,20 @@ static void visit_loop(walker *w, TSNode n)
 /* `except E as e:` - E is read, e is bound in the handler and deleted after it. */
 static void visit_handler(walker *w, TSNode clause)
 {
-    TSNode alias = field(clause, "alias");
+    TSNode alias = field(clause, F_ALIAS);
     for (uint32_t i = 0; i < ts_node_named_child_count(clause); i++) {
         TSNode child = ts_node_named_child(clause, i);
-        if (!is(child, "block") && !(!ts_node_is_null(alias) && ts_node_eq(child, alias)))
+        if (!(kind(child) == K_BLOCK) && !(!ts_node_is_null(alias) && ts_node_eq(child, alias)))
             visit_expr(w, child); /* except* E as e arrives as an as_pattern */
     }
     size_t length = 0;
     const char *name = NULL;
-    if (!ts_node_is_null(alias) && is(alias, "identifier")) {
+    if (!ts_node_is_null(alias) && (kind(alias) == K_IDENTIFIER)) {
         name = text(w, alias, &length);
         record_bind(w, name, length);
     }
     for (uint32_t i = 0; i < ts_node_named_child_count(clause); i++)
-        if (is(ts_node_named_child(clause, i), "block")) visit_block(w, ts_node_named_child(clause, i));
+        if ((kind(ts_node_named_child(clause, i)) == K_BLOCK)) visit_block(w, ts_node_named_child(clause, i));
     nbr_flow *f = current_flow(w);
     if (name && f) nbr_flow_unbind(f, name, length);
 }
@@ -803,7 +1058,7 @@ static void visit_try(walker *w, TSNode n)
 {
     nbr_flow before, body_end, handlers, normal;
     snapshot(w, &before);
-    visit_block(w, field(n, "body"));
+    visit_block(w, field(n, F_BODY));
     snapshot(w, &body_end);
     start_meet(&handlers);
     TSNode finally = {0};
@@ -812,16 +1067,16 @@ static void visit_try(walker *w, TSNode n)
     nbr_flow_copy(&normal, &body_end);
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode clause = ts_node_named_child(n, i);
-        if (is(clause, "except_clause") || is(clause, "except_group_clause")) {
+        if ((kind(clause) == K_EXCEPT_CLAUSE) || (kind(clause) == K_EXCEPT_GROUP_CLAUSE)) {
             restore(w, &before);
             visit_handler(w, clause);
             meet_current(w, &handlers);
-        } else if (is(clause, "else_clause")) {
+        } else if ((kind(clause) == K_ELSE_CLAUSE)) {
             restore(w, &body_end);
-            visit_block(w, field(clause, "body"));
+            visit_block(w, field(clause, F_BODY));
             nbr_flow_clear(&normal);
             snapshot(w, &normal);
-        } else if (is(clause, "finally_clause")) {
+        } else if ((kind(clause) == K_FINALLY_CLAUSE)) {
             finally = clause;
             has_finally = true;
         }
@@ -860,13 +1115,13 @@ static void visit_with(walker *w, TSNode n)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode clause = ts_node_named_child(n, i);
-        if (!is(clause, "with_clause")) continue;
+        if (!(kind(clause) == K_WITH_CLAUSE)) continue;
         for (uint32_t k = 0; k < ts_node_named_child_count(clause); k++) {
             TSNode item = ts_node_named_child(clause, k);
-            visit_expr(w, is(item, "with_item") ? field(item, "value") : item);
+            visit_expr(w, (kind(item) == K_WITH_ITEM) ? field(item, F_VALUE) : item);
         }
     }
-    visit_block(w, field(n, "body"));
+    visit_block(w, field(n, F_BODY));
 }
 
 /* ---- match ------------------------------------------------------------------ */
@@ -883,39 +1138,39 @@ static void visit_pattern(walker *w, TSNode p)
 {
     if (!enter(w)) return;
     size_t length;
-    if (is(p, "dotted_name")) {
+    if ((kind(p) == K_DOTTED_NAME)) {
         TSNode first = ts_node_named_child(p, 0);
         const char *name = text(w, first, &length);
         if (ts_node_named_child_count(p) > 1) record_read(w, name, length); /* Color.RED */
         else if (!(length == 1 && name[0] == '_')) record_bind(w, name, length);
-    } else if (is(p, "identifier")) { /* **rest, *rest, as-alias */
+    } else if ((kind(p) == K_IDENTIFIER)) { /* **rest, *rest, as-alias */
         const char *name = text(w, p, &length);
         if (!(length == 1 && name[0] == '_')) record_bind(w, name, length);
-    } else if (is(p, "class_pattern")) {
+    } else if ((kind(p) == K_CLASS_PATTERN)) {
         for (uint32_t i = 0; i < ts_node_named_child_count(p); i++) {
             TSNode part = ts_node_named_child(p, i);
-            if (i == 0 && is(part, "dotted_name")) visit_expr(w, ts_node_named_child(part, 0));
+            if (i == 0 && (kind(part) == K_DOTTED_NAME)) visit_expr(w, ts_node_named_child(part, 0));
             else visit_pattern(w, part);
         }
-    } else if (is(p, "keyword_pattern")) {
+    } else if ((kind(p) == K_KEYWORD_PATTERN)) {
         for (uint32_t i = 1; i < ts_node_named_child_count(p); i++)
             visit_pattern(w, ts_node_named_child(p, i));
-    } else if (is(p, "as_pattern")) {
-        TSNode alias = field(p, "alias");
+    } else if ((kind(p) == K_AS_PATTERN)) {
+        TSNode alias = field(p, F_ALIAS);
         for (uint32_t i = 0; i < ts_node_named_child_count(p); i++) {
             TSNode part = ts_node_named_child(p, i);
             if (!ts_node_eq(part, alias)) visit_pattern(w, part);
         }
         if (!ts_node_is_null(alias)) bind_target(w, alias);
-    } else if (is(p, "dict_pattern")) {
+    } else if ((kind(p) == K_DICT_PATTERN)) {
         for (uint32_t i = 0; i < ts_node_named_child_count(p); i++) {
             TSNode part = ts_node_named_child(p, i);
-            if (is(part, "dotted_name") && ts_node_named_child_count(part) > 1)
+            if ((kind(part) == K_DOTTED_NAME) && ts_node_named_child_count(part) > 1)
                 visit_expr(w, ts_node_named_child(part, 0)); /* a value-pattern key */
-            else if (!is(part, "dotted_name")) visit_pattern(w, part);
+            else if (!(kind(part) == K_DOTTED_NAME)) visit_pattern(w, part);
         }
-    } else if (is(p, "case_pattern") || is(p, "list_pattern") || is(p, "tuple_pattern") ||
-               is(p, "union_pattern") || is(p, "splat_pattern")) {
+    } else if ((kind(p) == K_CASE_PATTERN) || (kind(p) == K_LIST_PATTERN) || (kind(p) == K_TUPLE_PATTERN) ||
+               (kind(p) == K_UNION_PATTERN) || (kind(p) == K_SPLAT_PATTERN)) {
         visit_pattern_children(w, p);
     }
     leave(w);
@@ -923,12 +1178,12 @@ static void visit_pattern(walker *w, TSNode p)
 
 static bool is_irrefutable(const walker *w, TSNode clause)
 {
-    if (!ts_node_is_null(field(clause, "guard"))) return false;
+    if (!ts_node_is_null(field(clause, F_GUARD))) return false;
     uint32_t patterns = 0;
     TSNode pattern = {0};
     for (uint32_t i = 0; i < ts_node_named_child_count(clause); i++) {
         TSNode part = ts_node_named_child(clause, i);
-        if (is(part, "case_pattern")) {
+        if ((kind(part) == K_CASE_PATTERN)) {
             patterns++;
             pattern = part;
         }
@@ -937,31 +1192,31 @@ static bool is_irrefutable(const walker *w, TSNode clause)
     if (text_is(w, pattern, "_")) return true;
     if (ts_node_named_child_count(pattern) != 1) return false;
     TSNode only = ts_node_named_child(pattern, 0);
-    return is(only, "dotted_name") && ts_node_named_child_count(only) == 1;
+    return (kind(only) == K_DOTTED_NAME) && ts_node_named_child_count(only) == 1;
 }
 
 static void visit_match(walker *w, TSNode n)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode child = ts_node_named_child(n, i);
-        if (!is(child, "block")) visit_expr(w, child);
+        if (!(kind(child) == K_BLOCK)) visit_expr(w, child);
     }
     nbr_flow after_subject, result;
     snapshot(w, &after_subject);
     start_meet(&result);
     bool exhaustive = false;
-    TSNode body = field(n, "body");
+    TSNode body = field(n, F_BODY);
     for (uint32_t i = 0; !ts_node_is_null(body) && i < ts_node_named_child_count(body); i++) {
         TSNode clause = ts_node_named_child(body, i);
-        if (!is(clause, "case_clause")) continue;
+        if (!(kind(clause) == K_CASE_CLAUSE)) continue;
         restore(w, &after_subject);
         for (uint32_t k = 0; k < ts_node_named_child_count(clause); k++) {
             TSNode part = ts_node_named_child(clause, k);
-            if (is(part, "case_pattern")) visit_pattern(w, part);
+            if ((kind(part) == K_CASE_PATTERN)) visit_pattern(w, part);
         }
-        TSNode guard = field(clause, "guard");
+        TSNode guard = field(clause, F_GUARD);
         if (!ts_node_is_null(guard)) visit_expr(w, guard);
-        visit_block(w, field(clause, "consequence"));
+        visit_block(w, field(clause, F_CONSEQUENCE));
         meet_current(w, &result);
         exhaustive |= is_irrefutable(w, clause);
     }
@@ -999,13 +1254,13 @@ static void visit_import(walker *w, TSNode n)
     size_t length;
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode item = ts_node_named_child(n, i);
-        if (is(item, "dotted_name")) {
+        if ((kind(item) == K_DOTTED_NAME)) {
             add_import(w, item);
             const char *first = text(w, ts_node_named_child(item, 0), &length);
             bind_import(w, first, length); /* `import a.b` binds a */
-        } else if (is(item, "aliased_import")) {
-            add_import(w, field(item, "name"));
-            const char *alias = text(w, field(item, "alias"), &length);
+        } else if ((kind(item) == K_ALIASED_IMPORT)) {
+            add_import(w, field(item, F_NAME));
+            const char *alias = text(w, field(item, F_ALIAS), &length);
             bind_import(w, alias, length);
         }
     }
@@ -1013,9 +1268,9 @@ static void visit_import(walker *w, TSNode n)
 
 static void visit_import_from(walker *w, TSNode n)
 {
-    TSNode module = field(n, "module_name");
+    TSNode module = field(n, F_MODULE_NAME);
     size_t length;
-    if (is(n, "future_import_statement")) {
+    if ((kind(n) == K_FUTURE_IMPORT_STATEMENT)) {
         nbr_analysis_add_name(w->a, NBR_NAMES_IMPORTS, "__future__", 10);
     } else if (!ts_node_is_null(module)) {
         add_import(w, module);
@@ -1023,13 +1278,13 @@ static void visit_import_from(walker *w, TSNode n)
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode item = ts_node_named_child(n, i);
         if (!ts_node_is_null(module) && ts_node_eq(item, module)) continue;
-        if (is(item, "dotted_name")) {
+        if ((kind(item) == K_DOTTED_NAME)) {
             const char *name = text(w, item, &length);
             bind_import(w, name, length);
-        } else if (is(item, "aliased_import")) {
-            const char *alias = text(w, field(item, "alias"), &length);
+        } else if ((kind(item) == K_ALIASED_IMPORT)) {
+            const char *alias = text(w, field(item, F_ALIAS), &length);
             bind_import(w, alias, length);
-        } else if (is(item, "wildcard_import")) {
+        } else if ((kind(item) == K_WILDCARD_IMPORT)) {
             add_flag(w, n, "%.*sfrom ... import * binds names the analysis cannot know", "", 0);
         }
     }
@@ -1041,21 +1296,21 @@ static void visit_expression_statement(walker *w, TSNode n)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode child = ts_node_named_child(n, i);
-        if (is(child, "assignment")) visit_assignment(w, child);
-        else if (is(child, "augmented_assignment")) visit_augmented(w, child);
+        if ((kind(child) == K_ASSIGNMENT)) visit_assignment(w, child);
+        else if ((kind(child) == K_AUGMENTED_ASSIGNMENT)) visit_augmented(w, child);
         else visit_expr(w, child);
     }
 }
 
 static void visit_decorated(walker *w, TSNode n)
 {
-    TSNode definition = field(n, "definition");
+    TSNode definition = field(n, F_DEFINITION);
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode child = ts_node_named_child(n, i);
-        if (is(child, "decorator")) visit_children(w, child);
+        if ((kind(child) == K_DECORATOR)) visit_children(w, child);
     }
     if (ts_node_is_null(definition)) return;
-    if (is(definition, "class_definition")) visit_class(w, definition);
+    if ((kind(definition) == K_CLASS_DEFINITION)) visit_class(w, definition);
     else visit_function(w, definition);
 }
 
@@ -1068,37 +1323,37 @@ static void visit_delete(walker *w, TSNode n)
 static void visit_statement(walker *w, TSNode n)
 {
     if (ts_node_is_null(n) || !enter(w)) return;
-    if (is(n, "expression_statement")) visit_expression_statement(w, n);
-    else if (is(n, "assignment")) visit_assignment(w, n);
-    else if (is(n, "augmented_assignment")) visit_augmented(w, n);
-    else if (is(n, "if_statement")) visit_if(w, n);
-    else if (is(n, "for_statement") || is(n, "while_statement")) visit_loop(w, n);
-    else if (is(n, "try_statement")) visit_try(w, n);
-    else if (is(n, "with_statement")) visit_with(w, n);
-    else if (is(n, "match_statement")) visit_match(w, n);
-    else if (is(n, "function_definition")) visit_function(w, n);
-    else if (is(n, "class_definition")) visit_class(w, n);
-    else if (is(n, "decorated_definition")) visit_decorated(w, n);
-    else if (is(n, "import_statement")) visit_import(w, n);
-    else if (is(n, "import_from_statement") || is(n, "future_import_statement"))
+    if ((kind(n) == K_EXPRESSION_STATEMENT)) visit_expression_statement(w, n);
+    else if ((kind(n) == K_ASSIGNMENT)) visit_assignment(w, n);
+    else if ((kind(n) == K_AUGMENTED_ASSIGNMENT)) visit_augmented(w, n);
+    else if ((kind(n) == K_IF_STATEMENT)) visit_if(w, n);
+    else if ((kind(n) == K_FOR_STATEMENT) || (kind(n) == K_WHILE_STATEMENT)) visit_loop(w, n);
+    else if ((kind(n) == K_TRY_STATEMENT)) visit_try(w, n);
+    else if ((kind(n) == K_WITH_STATEMENT)) visit_with(w, n);
+    else if ((kind(n) == K_MATCH_STATEMENT)) visit_match(w, n);
+    else if ((kind(n) == K_FUNCTION_DEFINITION)) visit_function(w, n);
+    else if ((kind(n) == K_CLASS_DEFINITION)) visit_class(w, n);
+    else if ((kind(n) == K_DECORATED_DEFINITION)) visit_decorated(w, n);
+    else if ((kind(n) == K_IMPORT_STATEMENT)) visit_import(w, n);
+    else if ((kind(n) == K_IMPORT_FROM_STATEMENT) || (kind(n) == K_FUTURE_IMPORT_STATEMENT))
         visit_import_from(w, n);
-    else if (is(n, "delete_statement")) visit_delete(w, n);
-    else if (is(n, "return_statement") || is(n, "raise_statement")) {
+    else if ((kind(n) == K_DELETE_STATEMENT)) visit_delete(w, n);
+    else if ((kind(n) == K_RETURN_STATEMENT) || (kind(n) == K_RAISE_STATEMENT)) {
         visit_children(w, n);
         end_path(w);
-    } else if (is(n, "break_statement") || is(n, "continue_statement")) {
+    } else if ((kind(n) == K_BREAK_STATEMENT) || (kind(n) == K_CONTINUE_STATEMENT)) {
         end_path(w);
-    } else if (is(n, "global_statement") || is(n, "nonlocal_statement") || is(n, "comment") ||
-               is(n, "pass_statement")) {
+    } else if ((kind(n) == K_GLOBAL_STATEMENT) || (kind(n) == K_NONLOCAL_STATEMENT) || (kind(n) == K_COMMENT) ||
+               (kind(n) == K_PASS_STATEMENT)) {
         /* declarations were collected with the scope's bindings */
-    } else if (is(n, "block")) {
+    } else if ((kind(n) == K_BLOCK)) {
         visit_block(w, n);
-    } else if (is(n, "exec_statement")) {
+    } else if ((kind(n) == K_EXEC_STATEMENT)) {
         add_flag(w, n, "%.*sexec runs code the analysis cannot see", "", 0);
         visit_children(w, n);
-    } else if (is(n, "type_alias_statement")) {
-        TSNode left = field(n, "left");
-        visit_expr(w, field(n, "right"));
+    } else if ((kind(n) == K_TYPE_ALIAS_STATEMENT)) {
+        TSNode left = field(n, F_LEFT);
+        visit_expr(w, field(n, F_RIGHT));
         if (!ts_node_is_null(left) && ts_node_named_child_count(left) > 0)
             bind_target(w, ts_node_named_child(left, 0));
     } else {
@@ -1111,7 +1366,7 @@ static void visit_statement(walker *w, TSNode n)
 
 static void add_binding(scope *s, const char *src, TSNode n)
 {
-    if (ts_node_is_null(n) || !is(n, "identifier")) return;
+    if (ts_node_is_null(n) || !(kind(n) == K_IDENTIFIER)) return;
     uint32_t start = ts_node_start_byte(n);
     nbr_strset_add_n(&s->locals, src + start, ts_node_end_byte(n) - start);
 }
@@ -1119,7 +1374,7 @@ static void add_binding(scope *s, const char *src, TSNode n)
 static void collect_targets(scope *s, const char *src, TSNode t, int depth)
 {
     if (ts_node_is_null(t) || depth > MAX_DEPTH) return;
-    if (is(t, "identifier")) add_binding(s, src, t);
+    if ((kind(t) == K_IDENTIFIER)) add_binding(s, src, t);
     else if (is_target_group(t))
         for (uint32_t i = 0; i < ts_node_named_child_count(t); i++)
             collect_targets(s, src, ts_node_named_child(t, i), depth + 1);
@@ -1129,7 +1384,7 @@ static void collect_declarations(nbr_strset *set, const char *src, TSNode n)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode id = ts_node_named_child(n, i);
-        if (!is(id, "identifier")) continue;
+        if (!(kind(id) == K_IDENTIFIER)) continue;
         uint32_t start = ts_node_start_byte(id);
         nbr_strset_add_n(set, src + start, ts_node_end_byte(id) - start);
     }
@@ -1138,19 +1393,19 @@ static void collect_declarations(nbr_strset *set, const char *src, TSNode n)
 static void collect_pattern_captures(scope *s, const char *src, TSNode p, int depth)
 {
     if (ts_node_is_null(p) || depth > MAX_DEPTH) return;
-    if (is(p, "dotted_name")) {
+    if ((kind(p) == K_DOTTED_NAME)) {
         if (ts_node_named_child_count(p) == 1) add_binding(s, src, ts_node_named_child(p, 0));
         return;
     }
-    if (is(p, "identifier")) {
+    if ((kind(p) == K_IDENTIFIER)) {
         add_binding(s, src, p);
         return;
     }
-    if (is(p, "as_pattern_target")) {
+    if ((kind(p) == K_AS_PATTERN_TARGET)) {
         collect_targets(s, src, ts_node_named_child(p, 0), depth + 1);
         return;
     }
-    uint32_t first = is(p, "keyword_pattern") || is(p, "class_pattern") ? 1 : 0;
+    uint32_t first = (kind(p) == K_KEYWORD_PATTERN) || (kind(p) == K_CLASS_PATTERN) ? 1 : 0;
     for (uint32_t i = first; i < ts_node_named_child_count(p); i++)
         collect_pattern_captures(s, src, ts_node_named_child(p, i), depth + 1);
 }
@@ -1162,39 +1417,39 @@ static void collect_pattern_captures(scope *s, const char *src, TSNode p, int de
 static void collect_bindings(scope *s, const char *src, TSNode n, int depth)
 {
     if (ts_node_is_null(n) || depth > MAX_DEPTH) return;
-    if (is(n, "identifier")) {
+    if ((kind(n) == K_IDENTIFIER)) {
         if (depth == 0) add_binding(s, src, n); /* a parameter */
         return;
     }
-    if (is(n, "function_definition") || is(n, "class_definition")) {
-        add_binding(s, src, field(n, "name"));
+    if ((kind(n) == K_FUNCTION_DEFINITION) || (kind(n) == K_CLASS_DEFINITION)) {
+        add_binding(s, src, field(n, F_NAME));
         return;
     }
-    if (is(n, "lambda")) return;
-    if (is(n, "global_statement")) return collect_declarations(&s->globals, src, n);
-    if (is(n, "nonlocal_statement")) return collect_declarations(&s->nonlocals, src, n);
-    if (is(n, "assignment") || is(n, "augmented_assignment")) collect_targets(s, src, field(n, "left"), depth);
-    else if (is(n, "for_statement")) collect_targets(s, src, field(n, "left"), depth);
-    else if (is(n, "named_expression")) add_binding(s, src, field(n, "name"));
-    else if (is(n, "as_pattern") && !ts_node_is_null(field(n, "alias")))
-        collect_targets(s, src, ts_node_named_child(field(n, "alias"), 0), depth);
-    else if (is(n, "except_clause")) add_binding(s, src, field(n, "alias"));
-    else if (is(n, "delete_statement")) collect_targets(s, src, ts_node_named_child(n, 0), depth);
-    else if (is(n, "case_pattern")) return collect_pattern_captures(s, src, n, depth);
-    else if (is(n, "import_statement") || is(n, "import_from_statement") ||
-             is(n, "future_import_statement")) {
-        TSNode module = field(n, "module_name");
+    if ((kind(n) == K_LAMBDA)) return;
+    if ((kind(n) == K_GLOBAL_STATEMENT)) return collect_declarations(&s->globals, src, n);
+    if ((kind(n) == K_NONLOCAL_STATEMENT)) return collect_declarations(&s->nonlocals, src, n);
+    if ((kind(n) == K_ASSIGNMENT) || (kind(n) == K_AUGMENTED_ASSIGNMENT)) collect_targets(s, src, field(n, F_LEFT), depth);
+    else if ((kind(n) == K_FOR_STATEMENT)) collect_targets(s, src, field(n, F_LEFT), depth);
+    else if ((kind(n) == K_NAMED_EXPRESSION)) add_binding(s, src, field(n, F_NAME));
+    else if ((kind(n) == K_AS_PATTERN) && !ts_node_is_null(field(n, F_ALIAS)))
+        collect_targets(s, src, ts_node_named_child(field(n, F_ALIAS), 0), depth);
+    else if ((kind(n) == K_EXCEPT_CLAUSE)) add_binding(s, src, field(n, F_ALIAS));
+    else if ((kind(n) == K_DELETE_STATEMENT)) collect_targets(s, src, ts_node_named_child(n, 0), depth);
+    else if ((kind(n) == K_CASE_PATTERN)) return collect_pattern_captures(s, src, n, depth);
+    else if ((kind(n) == K_IMPORT_STATEMENT) || (kind(n) == K_IMPORT_FROM_STATEMENT) ||
+             (kind(n) == K_FUTURE_IMPORT_STATEMENT)) {
+        TSNode module = field(n, F_MODULE_NAME);
         for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
             TSNode item = ts_node_named_child(n, i);
             if (!ts_node_is_null(module) && ts_node_eq(item, module)) continue;
-            if (is(item, "aliased_import")) add_binding(s, src, field(item, "alias"));
-            else if (is(item, "dotted_name")) add_binding(s, src, ts_node_named_child(item, 0));
+            if ((kind(item) == K_ALIASED_IMPORT)) add_binding(s, src, field(item, F_ALIAS));
+            else if ((kind(item) == K_DOTTED_NAME)) add_binding(s, src, ts_node_named_child(item, 0));
         }
         return;
     }
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode child = ts_node_named_child(n, i);
-        if (is(n, "for_in_clause") && ts_node_eq(child, field(n, "left"))) continue;
+        if ((kind(n) == K_FOR_IN_CLAUSE) && ts_node_eq(child, field(n, F_LEFT))) continue;
         collect_bindings(s, src, child, depth + 1);
     }
 }
@@ -1230,7 +1485,7 @@ static char *string_argument(const walker *w, TSNode args, uint32_t index, size_
 {
     if (index >= ts_node_named_child_count(args)) return NULL;
     TSNode arg = ts_node_named_child(args, index);
-    if (!is(arg, "string")) return NULL;
+    if (!(kind(arg) == K_STRING)) return NULL;
     size_t raw_length;
     const char *raw = text(w, arg, &raw_length);
     return nbr_python_string_literal(raw, raw_length, length);
@@ -1238,11 +1493,11 @@ static char *string_argument(const walker *w, TSNode args, uint32_t index, size_
 
 static bool visit_magic_call(walker *w, TSNode fn, TSNode args)
 {
-    if (!is(fn, "attribute") || !is(args, "argument_list")) return false;
-    TSNode object = field(fn, "object");
-    if (!is(object, "call") || !text_is(w, field(object, "function"), "get_ipython")) return false;
-    bool cell = text_is(w, field(fn, "attribute"), "run_cell_magic");
-    if (!cell && !text_is(w, field(fn, "attribute"), "run_line_magic")) return false;
+    if (!(kind(fn) == K_ATTRIBUTE) || !(kind(args) == K_ARGUMENT_LIST)) return false;
+    TSNode object = field(fn, F_OBJECT);
+    if (!(kind(object) == K_CALL) || !text_is(w, field(object, F_FUNCTION), "get_ipython")) return false;
+    bool cell = text_is(w, field(fn, F_ATTRIBUTE), "run_cell_magic");
+    if (!cell && !text_is(w, field(fn, F_ATTRIBUTE), "run_line_magic")) return false;
     size_t name_length, args_length, body_length = 0, offset, capture_length;
     const char *capture;
     char *name = string_argument(w, args, 0, &name_length);
@@ -1289,7 +1544,7 @@ static void collect_errors(walker *w, TSNode root)
     TSTreeCursor cursor = ts_tree_cursor_new(root);
     for (;;) {
         TSNode n = ts_tree_cursor_current_node(&cursor);
-        bool error = ts_node_is_missing(n) || is(n, "ERROR");
+        bool error = ts_node_is_missing(n) || is_error_node(n);
         if (error) report_error_node(w, n);
         if (!error && ts_node_has_error(n) && ts_tree_cursor_goto_first_child(&cursor)) continue;
         while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
@@ -1313,7 +1568,7 @@ static void check_top_level_indent(walker *w, TSNode root)
         bool starts_line = true;
         for (uint32_t k = start - column; k < start; k++)
             starts_line &= w->src[k] == ' ' || w->src[k] == '\t';
-        if (is(n, "comment") || !starts_line) continue;
+        if ((kind(n) == K_COMMENT) || !starts_line) continue;
         if (base == UINT32_MAX) base = column;
         else if (column != base) {
             TSPoint at = ts_node_start_point(n);
@@ -1336,6 +1591,7 @@ static void walk_module(walker *w, TSNode root)
 nbr_status nbr_analyze_python(nbr_analysis *a, const char *source, size_t length)
 {
     if (length > UINT32_MAX) return nbr_fail(NBR_EINVAL, "cell source is larger than 4 GiB");
+    pthread_once(&python_grammar_once, load_python_grammar);
     char *python = nbr_ipython_rewrite(source, length);
     TSParser *parser = ts_parser_new();
     if (!python || !parser || !ts_parser_set_language(parser, tree_sitter_python())) {

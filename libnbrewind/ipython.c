@@ -240,12 +240,20 @@ static size_t rewrite_cell_magic(char *out, const char *s, size_t length)
     return end;
 }
 
+/* Whether the cell has any character an IPython escape starts with; most
+ * cells have none, and then there is nothing to rewrite. */
+static bool may_have_escapes(const char *s, size_t length)
+{
+    return memchr(s, '%', length) || memchr(s, '!', length) || memchr(s, '?', length);
+}
+
 char *nbr_ipython_rewrite(const char *source, size_t length)
 {
     char *out = malloc(length + 1);
     if (!out) return NULL;
     memcpy(out, source, length);
     out[length] = '\0';
+    if (!may_have_escapes(source, length)) return out;
     size_t at = rewrite_cell_magic(out, source, length);
     if (at >= length) return out;
     if (at > 0) at++; /* past the magic line's newline */
