@@ -64,6 +64,9 @@ NBR_API const char *nbr_version_string(void);
 /* Status codes and errors                                                   */
 /* ------------------------------------------------------------------------ */
 
+/* What every fallible call returns: NBR_OK, or a negative code whose details
+ * nbr_last_error() describes.  New codes may be added; treat unknown negative
+ * values as NBR_ERROR. */
 typedef enum nbr_status {
     NBR_OK = 0,
     NBR_ERROR = -1,        /* a failure with no more specific code */
