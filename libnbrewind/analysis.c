@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "buf.h"
+#include "utf8.h"
 
 /* ---- languages -------------------------------------------------------- */
 
@@ -40,31 +41,13 @@ const char *nbr_language_name(nbr_language lang)
 
 /* ---- input checks ------------------------------------------------------ */
 
-/* Returns the byte offset of the first invalid UTF-8 sequence or NUL, or
- * `length` if the whole input is valid. */
-static size_t first_invalid_utf8(const unsigned char *s, size_t length)
+/* The offset of the first NUL byte or invalid UTF-8 sequence, or `length`. */
+static size_t first_invalid_text(const char *s, size_t length)
 {
-    size_t i = 0;
-    while (i < length) {
-        unsigned char c = s[i];
-        size_t extra;
-        uint32_t min;
-        if (c == 0) return i;
-        if (c < 0x80) { i++; continue; }
-        if ((c & 0xE0) == 0xC0) { extra = 1; min = 0x80; }
-        else if ((c & 0xF0) == 0xE0) { extra = 2; min = 0x800; }
-        else if ((c & 0xF8) == 0xF0) { extra = 3; min = 0x10000; }
-        else return i;
-        if (i + extra >= length) return i; /* truncated sequence */
-        uint32_t cp = c & (0x3F >> extra);
-        for (size_t k = 1; k <= extra; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return i;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return i;
-        i += extra + 1;
-    }
-    return length;
+    const char *nul = memchr(s, '\0', length);
+    size_t limit = nul ? (size_t)(nul - s) : length;
+    size_t bad = nbr_utf8_first_invalid(s, limit);
+    return bad < limit ? bad : (nul ? limit : length);
 }
 
 /* tree-sitter 0.20 corrupts its heap on inputs nested around 65536 brackets
@@ -190,7 +173,7 @@ nbr_status nbr_analysis_new(nbr_analysis **out, nbr_language lang, const char *s
     if (!source && length) return nbr_fail(NBR_EINVAL, "nbr_analysis_new: source is NULL");
     if (!nbr_language_name(lang))
         return nbr_fail(NBR_EUNSUPPORTED, "nbr_analysis_new: unknown language %d", (int)lang);
-    size_t bad = first_invalid_utf8((const unsigned char *)source, length);
+    size_t bad = source ? first_invalid_text(source, length) : length;
     if (bad < length)
         return nbr_fail(NBR_EENCODING, "cell source is not UTF-8 text: %s at byte %zu",
                         source[bad] ? "invalid UTF-8 sequence" : "NUL byte", bad);

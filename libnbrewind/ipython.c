@@ -1,6 +1,8 @@
 /* ipython.c - rewriting IPython's escapes into same-length plain Python. */
 #include "ipython.h"
 
+#include "utf8.h"
+
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -281,27 +283,6 @@ static int hex_value(char c)
     return -1;
 }
 
-static size_t put_utf8(char *out, uint32_t cp)
-{
-    if (cp < 0x80) { out[0] = (char)cp; return 1; }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Decodes the escape at body[*i] (just after the backslash) into out. */
 static size_t decode_escape(const char *body, size_t length, size_t *i, char *out)
 {
@@ -323,7 +304,7 @@ static size_t decode_escape(const char *body, size_t length, size_t *i, char *ou
         }
         if (cp > 0x10FFFF) return (size_t)-1;
         *i += (size_t)digits;
-        return put_utf8(out, cp);
+        return nbr_utf8_encode(out, cp);
     }
     out[0] = '\\'; /* unknown escapes keep the backslash, as Python does */
     out[1] = c;
