@@ -33,7 +33,10 @@ typedef struct scope {
     nbr_strset locals;    /* function/comprehension: every name bound in it */
     nbr_strset globals;   /* declared `global` */
     nbr_strset nonlocals; /* declared `nonlocal` */
-    nbr_flow flow;        /* cell/class: definitely bound so far */
+    nbr_flow flow;        /* cell/class: definitely bound so far; comprehension:
+                             names its walruses bound so far */
+    const char *class_name; /* class scope: its name, for private-name mangling */
+    size_t class_name_length;
 } scope;
 
 typedef struct walker {
@@ -45,7 +48,9 @@ typedef struct walker {
     scope *cell;
     nbr_definition *definition; /* top-level def/class being walked, or NULL */
     int deferred;               /* >0 inside a function or lambda body (runs later) */
-    int conditional;            /* >0 where a walrus binding is not definite */
+    nbr_flow *break_exits;      /* innermost loop: state at each break, or NULL */
+    nbr_flow *continue_exits;   /* innermost loop: state at each continue, or NULL */
+    TSNode with_target;         /* the as_pattern a with-item binds after its value */
     /* Class names bound by the time nested function bodies can run. */
     const char *later[MAX_LATER_NAMES];
     size_t later_length[MAX_LATER_NAMES];
@@ -145,10 +150,14 @@ typedef enum node_kind {
     K_WITH_CLAUSE,
     K_WITH_ITEM,
     K_WITH_STATEMENT,
+    K_COMPARISON_OPERATOR,
+    K_ASSERT_STATEMENT,
     K_COUNT
 } node_kind;
 
 static const char *const kind_names[K_COUNT] = {
+    [K_COMPARISON_OPERATOR] = "comparison_operator",
+    [K_ASSERT_STATEMENT] = "assert_statement",
     [K_ALIASED_IMPORT] = "aliased_import",
     [K_ARGUMENT_LIST] = "argument_list",
     [K_AS_PATTERN] = "as_pattern",
@@ -229,6 +238,7 @@ static const char *const kind_names[K_COUNT] = {
     [K_WITH_STATEMENT] = "with_statement"};
 
 typedef enum field_name {
+    F_OPERATOR,
     F_ALIAS,
     F_ALTERNATIVE,
     F_ARGUMENTS,
@@ -253,6 +263,7 @@ typedef enum field_name {
 } field_name;
 
 static const char *const field_names[F_COUNT] = {
+    [F_OPERATOR] = "operator",
     [F_ALIAS] = "alias",
     [F_ALTERNATIVE] = "alternative",
     [F_ARGUMENTS] = "arguments",
@@ -437,10 +448,17 @@ static resolution resolve(const walker *w, const char *name, size_t length)
     const scope *s = w->scope;
     if (s->kind == SCOPE_CLASS) {
         if (nbr_flow_has(&s->flow, name, length)) return RESOLVES_LOCAL;
+        /* A name the class body binds somewhere is read with LOAD_NAME, which
+         * skips enclosing functions and falls back to the globals. */
+        if (nbr_strset_find_n(&s->locals, name, length) >= 0) return RESOLVES_GLOBAL;
         s = s->parent;
     }
     for (; s->kind != SCOPE_CELL; s = s->parent) {
-        if (s->kind == SCOPE_CLASS) continue;
+        if (s->kind == SCOPE_CLASS) {
+            /* Methods see their class through the implicit __class__ cell. */
+            if (length == 9 && !memcmp(name, "__class__", 9)) return RESOLVES_LOCAL;
+            continue;
+        }
         if (nbr_strset_find_n(&s->globals, name, length) >= 0) return RESOLVES_GLOBAL;
         if (nbr_strset_find_n(&s->locals, name, length) >= 0 ||
             nbr_strset_find_n(&s->nonlocals, name, length) >= 0)
@@ -459,11 +477,45 @@ static bool bound_later(const walker *w, const char *name, size_t length)
 
 /* ---- recording reads, binds, deletes and mutations ---------------------- */
 
+/* Inside a class, `__x` means `_Class__x` (CPython's private-name mangling);
+ * the globals see the mangled name.  Returns the name to report. */
+static const char *mangled(const walker *w, const char *name, size_t *length, char *buffer,
+                           size_t size)
+{
+    if (*length < 3 || name[0] != '_' || name[1] != '_' ||
+        (name[*length - 1] == '_' && name[*length - 2] == '_'))
+        return name;
+    const scope *s = w->scope;
+    while (s && s->kind != SCOPE_CLASS) s = s->parent;
+    if (!s) return name;
+    const char *cls = s->class_name;
+    size_t cls_length = s->class_name_length;
+    while (cls_length && *cls == '_') { cls++; cls_length--; }
+    if (!cls_length || cls_length + *length + 2 > size) return name;
+    buffer[0] = '_';
+    memcpy(buffer + 1, cls, cls_length);
+    memcpy(buffer + 1 + cls_length, name, *length);
+    *length += cls_length + 1;
+    return buffer;
+}
+
+/* A walrus in a comprehension binds a global, and a later read of it in the
+ * same iteration reads that fresh binding, not an input of the cell. */
+static bool bound_in_comprehension(const walker *w, const char *name, size_t length)
+{
+    for (const scope *s = w->scope; s->kind == SCOPE_COMPREHENSION; s = s->parent)
+        if (nbr_flow_has(&s->flow, name, length)) return true;
+    return false;
+}
+
 static void record_read(walker *w, const char *name, size_t length)
 {
     /* IPython's accessor is the translation of % and ! syntax, not data. */
     if (length == 11 && !memcmp(name, "get_ipython", 11)) return;
-    if (resolve(w, name, length) != RESOLVES_GLOBAL) return;
+    if (resolve(w, name, length) != RESOLVES_GLOBAL || bound_in_comprehension(w, name, length))
+        return;
+    char buffer[256];
+    name = mangled(w, name, &length, buffer, sizeof buffer);
     if (!nbr_flow_has(&w->cell->flow, name, length) && !bound_later(w, name, length))
         nbr_analysis_add_name(w->a, NBR_NAMES_USES, name, length);
     if (w->definition) nbr_definition_add_access(w->a, w->definition, NBR_ACCESS_READS, name, length);
@@ -471,13 +523,15 @@ static void record_read(walker *w, const char *name, size_t length)
 
 static void record_global_write(walker *w, const char *name, size_t length)
 {
+    char buffer[256];
+    name = mangled(w, name, &length, buffer, sizeof buffer);
     if (w->definition)
         nbr_definition_add_access(w->a, w->definition, NBR_ACCESS_WRITES, name, length);
 }
 
 static void flow_bind(walker *w, nbr_flow *flow, const char *name, size_t length)
 {
-    if (!w->conditional && !nbr_flow_bind(flow, name, length)) w->a->out_of_memory = true;
+    if (!nbr_flow_bind(flow, name, length)) w->a->out_of_memory = true;
 }
 
 static void record_bind(walker *w, const char *name, size_t length)
@@ -486,10 +540,14 @@ static void record_bind(walker *w, const char *name, size_t length)
     if (s->kind == SCOPE_CELL) {
         nbr_analysis_add_name(w->a, NBR_NAMES_DEFS, name, length);
         flow_bind(w, &s->flow, name, length);
-    } else if (s->kind == SCOPE_CLASS) {
-        flow_bind(w, &s->flow, name, length);
     } else if (nbr_strset_find_n(&s->globals, name, length) >= 0) {
         record_global_write(w, name, length);
+        if (s->kind == SCOPE_CLASS && s->parent == w->cell) { /* runs now, at top level */
+            nbr_analysis_add_name(w->a, NBR_NAMES_DEFS, name, length);
+            flow_bind(w, &w->cell->flow, name, length);
+        }
+    } else if (s->kind == SCOPE_CLASS) {
+        flow_bind(w, &s->flow, name, length);
     }
 }
 
@@ -497,7 +555,8 @@ static void record_bind(walker *w, const char *name, size_t length)
 static void record_walrus(walker *w, const char *name, size_t length)
 {
     scope *s = w->scope;
-    while (s->kind == SCOPE_COMPREHENSION) s = s->parent;
+    for (; s->kind == SCOPE_COMPREHENSION; s = s->parent)
+        flow_bind(w, &s->flow, name, length);
     if (s == w->scope) {
         record_bind(w, name, length);
     } else if (s->kind == SCOPE_CELL) {
@@ -509,8 +568,8 @@ static void record_walrus(walker *w, const char *name, size_t length)
 
 static void record_delete(walker *w, const char *name, size_t length)
 {
-    record_read(w, name, length);
     scope *s = w->scope;
+    if (s->kind != SCOPE_CLASS) record_read(w, name, length); /* DELETE_NAME reads no global */
     if (s->kind == SCOPE_CELL) nbr_analysis_add_name(w->a, NBR_NAMES_DELETES, name, length);
     if (has_flow(s)) nbr_flow_unbind(&s->flow, name, length);
     else if (nbr_strset_find_n(&s->globals, name, length) >= 0)
@@ -559,7 +618,7 @@ static bool is_target_group(TSNode n)
     return (kind(n) == K_PATTERN_LIST) || (kind(n) == K_TUPLE_PATTERN) || (kind(n) == K_LIST_PATTERN) ||
            (kind(n) == K_TUPLE) || (kind(n) == K_LIST) || (kind(n) == K_PARENTHESIZED_EXPRESSION) ||
            (kind(n) == K_EXPRESSION_LIST) || (kind(n) == K_LIST_SPLAT_PATTERN) || (kind(n) == K_LIST_SPLAT) ||
-           (kind(n) == K_AS_PATTERN_TARGET);
+           (kind(n) == K_AS_PATTERN_TARGET) || (kind(n) == K_DICTIONARY_SPLAT_PATTERN);
 }
 
 /* Binds an assignment/for/with target.  Attribute and subscript targets bind
@@ -696,17 +755,38 @@ static void visit_call(walker *w, TSNode call)
 
 /* ---- nested scopes -------------------------------------------------------- */
 
+/* Loops inside a nested body are that body's own: break and continue there
+ * never reach a loop of the enclosing scope. */
+typedef struct loop_exits {
+    nbr_flow *break_exits, *continue_exits;
+} loop_exits;
+
+static loop_exits hide_loop_exits(walker *w)
+{
+    loop_exits saved = {w->break_exits, w->continue_exits};
+    w->break_exits = w->continue_exits = NULL;
+    return saved;
+}
+
+static void restore_loop_exits(walker *w, loop_exits saved)
+{
+    w->break_exits = saved.break_exits;
+    w->continue_exits = saved.continue_exits;
+}
+
 /* Walks `body` as the body of a new function-like scope whose locals were
  * collected beforehand. */
 static void walk_function_scope(walker *w, scope *fs, TSNode body, bool is_block)
 {
     scope *outer = w->scope;
+    loop_exits exits = hide_loop_exits(w);
     w->scope = fs;
     w->deferred++;
     if (is_block) visit_block(w, body);
     else visit_expr(w, body);
     w->deferred--;
     w->scope = outer;
+    restore_loop_exits(w, exits);
 }
 
 /* Default values and annotations run at the def, in the enclosing scope;
@@ -721,9 +801,7 @@ static void visit_parameters(walker *w, TSNode params, scope *fs)
         if (!ts_node_is_null(value)) visit_expr(w, value);
         if ((kind(p) == K_DEFAULT_PARAMETER) || (kind(p) == K_TYPED_DEFAULT_PARAMETER)) name = field(p, F_NAME);
         else if ((kind(p) == K_TYPED_PARAMETER)) name = ts_node_named_child(p, 0);
-        collect_bindings(fs, w->src, name, 0);
-        if ((kind(name) == K_LIST_SPLAT_PATTERN) || (kind(name) == K_DICTIONARY_SPLAT_PATTERN))
-            collect_bindings(fs, w->src, ts_node_named_child(name, 0), 0);
+        collect_targets(fs, w->src, name, 0);
     }
 }
 
@@ -767,6 +845,40 @@ static void visit_function(walker *w, TSNode n)
     scope_clear(&fs);
 }
 
+/* A class namespace starts with these before its body runs. */
+static void seed_class_namespace(walker *w, scope *cs)
+{
+    static const char *const implicit[] = {"__module__", "__qualname__", "__doc__"};
+    for (size_t i = 0; i < sizeof implicit / sizeof implicit[0]; i++)
+        flow_bind(w, &cs->flow, implicit[i], strlen(implicit[i]));
+}
+
+static void walk_class_body(walker *w, TSNode name, TSNode body)
+{
+    scope cs;
+    scope_init(&cs, SCOPE_CLASS, w->scope);
+    cs.class_name = text(w, name, &cs.class_name_length);
+    seed_class_namespace(w, &cs);
+    collect_bindings(&cs, w->src, body, 0);
+    nbr_definition *outer = w->definition;
+    w->definition = begin_definition(w, NBR_DEF_CLASS, name);
+    /* Methods of a top-level class run once the class name is bound. */
+    bool pushed = w->scope == w->cell && w->later_count < MAX_LATER_NAMES;
+    if (pushed) {
+        w->later[w->later_count] = cs.class_name;
+        w->later_length[w->later_count++] = cs.class_name_length;
+    }
+    scope *outer_scope = w->scope;
+    loop_exits exits = hide_loop_exits(w);
+    w->scope = &cs;
+    visit_block(w, body);
+    w->scope = outer_scope;
+    restore_loop_exits(w, exits);
+    if (pushed) w->later_count--;
+    w->definition = outer;
+    scope_clear(&cs);
+}
+
 static void visit_class(walker *w, TSNode n)
 {
     TSNode name = field(n, F_NAME), body = field(n, F_BODY), bases = field(n, F_SUPERCLASSES);
@@ -777,24 +889,7 @@ static void visit_class(walker *w, TSNode n)
         }
     }
     if (ts_node_is_null(name)) return;
-    if (!ts_node_is_null(body)) {
-        scope cs;
-        scope_init(&cs, SCOPE_CLASS, w->scope);
-        nbr_definition *outer = w->definition;
-        w->definition = begin_definition(w, NBR_DEF_CLASS, name);
-        bool pushed = w->later_count < MAX_LATER_NAMES;
-        if (pushed) { /* methods run once the class name is bound */
-            w->later[w->later_count] = text(w, name, &w->later_length[w->later_count]);
-            w->later_count++;
-        }
-        scope *outer_scope = w->scope;
-        w->scope = &cs;
-        visit_block(w, body);
-        w->scope = outer_scope;
-        if (pushed) w->later_count--;
-        w->definition = outer;
-        scope_clear(&cs);
-    }
+    if (!ts_node_is_null(body)) walk_class_body(w, name, body);
     bind_target(w, name);
 }
 
@@ -849,25 +944,105 @@ static void visit_children(walker *w, TSNode n)
     }
 }
 
-static void visit_conditional(walker *w, TSNode n)
+/* ---- expressions that may not run ---------------------------------------------
+ * Inside an expression the flow state only grows (walrus), so "what this
+ * part bound" is the tail of the insertion-ordered bound set after a mark, and
+ * undoing it is a truncation. */
+
+static size_t flow_mark(walker *w)
 {
-    /* `a if c else b`: c runs first; bindings in a or b are not definite. */
-    uint32_t count = ts_node_named_child_count(n);
-    if (count == 3) visit_expr(w, ts_node_named_child(n, 1));
-    w->conditional++;
-    for (uint32_t i = 0; i < count; i++)
-        if (count != 3 || i != 1) visit_expr(w, ts_node_named_child(n, i));
-    w->conditional--;
+    nbr_flow *f = current_flow(w);
+    return f && !f->top ? f->bound.count : SIZE_MAX;
 }
 
+static void flow_undo(walker *w, size_t mark)
+{
+    nbr_flow *f = current_flow(w);
+    if (f && !f->top && mark != SIZE_MAX) nbr_strset_truncate(&f->bound, mark);
+}
+
+/* Visits `n`, which may not be evaluated: what it binds is not definite
+ * afterwards (it is while `n` itself is evaluated). */
+static void visit_maybe(walker *w, TSNode n)
+{
+    size_t mark = flow_mark(w);
+    visit_expr(w, n);
+    flow_undo(w, mark);
+}
+
+/* `a if c else b`: c runs first; afterwards, what both branches bound. */
+static void visit_conditional(walker *w, TSNode n)
+{
+    if (ts_node_named_child_count(n) != 3) {
+        for (uint32_t i = 0; i < ts_node_named_child_count(n); i++)
+            visit_maybe(w, ts_node_named_child(n, i));
+        return;
+    }
+    visit_expr(w, ts_node_named_child(n, 1));
+    size_t mark = flow_mark(w);
+    visit_expr(w, ts_node_named_child(n, 0));
+    nbr_flow *f = current_flow(w);
+    nbr_strset from_first;
+    nbr_strset_init(&from_first);
+    for (size_t i = mark; f && mark != SIZE_MAX && i < f->bound.count; i++)
+        if (!nbr_strset_add(&from_first, f->bound.items[i])) w->a->out_of_memory = true;
+    flow_undo(w, mark);
+    visit_expr(w, ts_node_named_child(n, 2));
+    if (f && mark != SIZE_MAX) {
+        nbr_strset from_second;
+        nbr_strset_init(&from_second);
+        for (size_t i = mark; i < f->bound.count; i++)
+            if (!nbr_strset_add(&from_second, f->bound.items[i])) w->a->out_of_memory = true;
+        flow_undo(w, mark);
+        nbr_strset_intersect(&from_second, &from_first);
+        for (size_t i = 0; i < from_second.count; i++)
+            flow_bind(w, f, from_second.items[i], strlen(from_second.items[i]));
+        nbr_strset_clear(&from_second);
+    }
+    nbr_strset_clear(&from_first);
+}
+
+/* `a and b and c`: operands after the first may not run, but each runs only
+ * after the ones before it did, so a walrus in b is bound while c runs.  A
+ * chain is the left-nested run of one operator (`a and b or c` is not one). */
+static void visit_boolean(walker *w, TSNode n)
+{
+    TSNode chain[64];
+    size_t count = 0;
+    TSNode op = field(n, F_OPERATOR), left = n;
+    while (count < 63 && kind(left) == K_BOOLEAN_OPERATOR &&
+           ts_node_symbol(field(left, F_OPERATOR)) == ts_node_symbol(op)) {
+        chain[count++] = field(left, F_RIGHT);
+        left = field(left, F_LEFT);
+    }
+    visit_expr(w, left);
+    size_t mark = flow_mark(w);
+    while (count) visit_expr(w, chain[--count]);
+    flow_undo(w, mark);
+}
+
+/* `a < b < c`: operands after the second run only if the first test held. */
+static void visit_comparison(walker *w, TSNode n)
+{
+    size_t mark = SIZE_MAX;
+    for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
+        if (i == 2) mark = flow_mark(w);
+        visit_expr(w, ts_node_named_child(n, i));
+    }
+    flow_undo(w, mark);
+}
+
+/* `value as target`: the value is read; the target is bound by the with
+ * statement (or except clause) that owns the pattern, after the value. */
 static void visit_as_pattern(walker *w, TSNode n)
 {
     TSNode alias = field(n, F_ALIAS);
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
         TSNode child = ts_node_named_child(n, i);
-        if (!ts_node_eq(child, alias)) visit_expr(w, child);
+        if (ts_node_is_null(alias) || !ts_node_eq(child, alias)) visit_expr(w, child);
     }
-    if (!ts_node_is_null(alias)) bind_target(w, alias);
+    bool owned = !ts_node_is_null(w->with_target) && ts_node_eq(n, w->with_target);
+    if (!ts_node_is_null(alias) && !owned) bind_target(w, alias);
 }
 
 static void visit_expr(walker *w, TSNode n)
@@ -895,12 +1070,11 @@ static void visit_expr(walker *w, TSNode n)
             record_walrus(w, t, length);
         }
     } else if ((kind(n) == K_BOOLEAN_OPERATOR)) {
-        visit_expr(w, field(n, F_LEFT));
-        w->conditional++;
-        visit_expr(w, field(n, F_RIGHT));
-        w->conditional--;
+        visit_boolean(w, n);
     } else if ((kind(n) == K_CONDITIONAL_EXPRESSION)) {
         visit_conditional(w, n);
+    } else if ((kind(n) == K_COMPARISON_OPERATOR)) {
+        visit_comparison(w, n);
     } else if ((kind(n) == K_KEYWORD_ARGUMENT)) {
         visit_expr(w, field(n, F_VALUE));
     } else if ((kind(n) == K_AS_PATTERN)) {
@@ -922,6 +1096,16 @@ static void visit_block(walker *w, TSNode n)
         visit_statement(w, ts_node_named_child(n, i));
 }
 
+/* `a.b` or `a[i]` as a target: a (and i) are read. */
+static void visit_target_parts(walker *w, TSNode t)
+{
+    TSNode attribute = kind(t) == K_ATTRIBUTE ? field(t, F_ATTRIBUTE) : (TSNode){0};
+    for (uint32_t i = 0; i < ts_node_named_child_count(t); i++) {
+        TSNode part = ts_node_named_child(t, i);
+        if (ts_node_is_null(attribute) || !ts_node_eq(part, attribute)) visit_expr(w, part);
+    }
+}
+
 static void visit_assignment(walker *w, TSNode n)
 {
     /* `a = b = value`: the value first, then the targets left to right. */
@@ -935,8 +1119,11 @@ static void visit_assignment(walker *w, TSNode n)
     }
     if (!ts_node_is_null(value)) visit_expr(w, value);
     bool binds = !ts_node_is_null(value);
-    for (size_t i = 0; i < count && binds; i++)
-        if (!ts_node_is_null(targets[i])) bind_target(w, targets[i]);
+    for (size_t i = 0; i < count; i++) {
+        if (ts_node_is_null(targets[i])) continue;
+        if (binds) bind_target(w, targets[i]);
+        else if (kind(targets[i]) != K_IDENTIFIER) visit_target_parts(w, targets[i]);
+    }
     if (!ts_node_is_null(type)) visit_expr(w, type);
     if (binds && count == 1 && w->scope == w->cell && (kind(targets[0]) == K_IDENTIFIER) &&
         (kind(value) == K_IDENTIFIER)) {
@@ -1011,45 +1198,75 @@ static void visit_if(walker *w, TSNode n)
     nbr_flow_clear(&result);
 }
 
-/* for / while: the body may not run; nothing it binds is definite after. */
+/* for / while.  The loop test fails before the first iteration, after any
+ * iteration, or after a continue: that state runs the else clause; the state
+ * after the loop is the else clause's end met with every break. */
 static void visit_loop(walker *w, TSNode n)
 {
     bool is_for = (kind(n) == K_FOR_STATEMENT);
     visit_expr(w, field(n, is_for ? F_RIGHT : F_CONDITION));
-    nbr_flow before, result;
-    snapshot(w, &before);
-    snapshot(w, &result);
+    nbr_flow loop_test, breaks, continues;
+    snapshot(w, &loop_test);
+    start_meet(&breaks);
+    start_meet(&continues);
+    nbr_flow *outer_breaks = w->break_exits, *outer_continues = w->continue_exits;
+    w->break_exits = &breaks;
+    w->continue_exits = &continues;
     if (is_for) bind_target(w, field(n, F_LEFT));
     visit_block(w, field(n, F_BODY));
-    meet_current(w, &result);
+    w->break_exits = outer_breaks;
+    w->continue_exits = outer_continues;
+    meet_current(w, &loop_test);
+    nbr_flow_meet(&loop_test, &continues);
+    restore(w, &loop_test);
     TSNode alternative = field(n, F_ALTERNATIVE);
-    if (!ts_node_is_null(alternative)) {
-        restore(w, &before);
-        visit_block(w, field(alternative, F_BODY));
-        meet_current(w, &result);
-    }
-    restore(w, &result);
-    nbr_flow_clear(&before);
-    nbr_flow_clear(&result);
+    if (!ts_node_is_null(alternative)) visit_block(w, field(alternative, F_BODY));
+    nbr_flow *f = current_flow(w);
+    if (f) nbr_flow_meet(f, &breaks);
+    nbr_flow_clear(&loop_test);
+    nbr_flow_clear(&breaks);
+    nbr_flow_clear(&continues);
 }
 
-/* `except E as e:` - E is read, e is bound in the handler and deleted after it. */
+/* break / continue: the current state leaves for the loop's exit. */
+static void visit_jump(walker *w, nbr_flow *exits)
+{
+    nbr_flow *f = current_flow(w);
+    if (f && exits) nbr_flow_meet(exits, f);
+    end_path(w);
+}
+
+/* `except E as e:` - E is read, e is bound in the handler and deleted after
+ * it.  tree-sitter gives the `as` either as the clause's alias or as an
+ * as_pattern value. */
 static void visit_handler(walker *w, TSNode clause)
 {
     TSNode alias = field(clause, F_ALIAS);
     for (uint32_t i = 0; i < ts_node_named_child_count(clause); i++) {
         TSNode child = ts_node_named_child(clause, i);
-        if (!(kind(child) == K_BLOCK) && !(!ts_node_is_null(alias) && ts_node_eq(child, alias)))
-            visit_expr(w, child); /* except* E as e arrives as an as_pattern */
+        if (kind(child) == K_BLOCK || (!ts_node_is_null(alias) && ts_node_eq(child, alias)))
+            continue;
+        if (kind(child) == K_AS_PATTERN) {
+            alias = field(child, F_ALIAS);
+            if (!ts_node_is_null(alias) && ts_node_named_child_count(alias) == 1)
+                alias = ts_node_named_child(alias, 0);
+            TSNode outer = w->with_target;
+            w->with_target = child;
+            visit_expr(w, child);
+            w->with_target = outer;
+        } else {
+            visit_expr(w, child);
+        }
     }
     size_t length = 0;
     const char *name = NULL;
-    if (!ts_node_is_null(alias) && (kind(alias) == K_IDENTIFIER)) {
+    if (!ts_node_is_null(alias) && kind(alias) == K_IDENTIFIER) {
         name = text(w, alias, &length);
         record_bind(w, name, length);
     }
     for (uint32_t i = 0; i < ts_node_named_child_count(clause); i++)
-        if ((kind(ts_node_named_child(clause, i)) == K_BLOCK)) visit_block(w, ts_node_named_child(clause, i));
+        if (kind(ts_node_named_child(clause, i)) == K_BLOCK)
+            visit_block(w, ts_node_named_child(clause, i));
     nbr_flow *f = current_flow(w);
     if (name && f) nbr_flow_unbind(f, name, length);
 }
@@ -1092,13 +1309,20 @@ static void visit_try(walker *w, TSNode n)
             visit_block(w, ts_node_named_child(finally, i));
         nbr_flow *f = current_flow(w);
         if (f && !f->top && !normal.top) {
+            /* The normal paths' bindings, less what the clause deleted, plus
+             * what the clause bound. */
             nbr_flow result;
             nbr_flow_init(&result);
             nbr_flow_copy(&result, &normal);
-            nbr_flow_meet(&result, f);
-            for (size_t k = 0; k < f->bound.count; k++)
-                if (!nbr_flow_has(&before, f->bound.items[k], strlen(f->bound.items[k])))
-                    nbr_flow_bind(&result, f->bound.items[k], strlen(f->bound.items[k]));
+            for (size_t k = 0; k < before.bound.count; k++) {
+                const char *name = before.bound.items[k];
+                if (!nbr_flow_has(f, name, strlen(name))) nbr_flow_unbind(&result, name, strlen(name));
+            }
+            for (size_t k = 0; k < f->bound.count; k++) {
+                const char *name = f->bound.items[k];
+                if (!nbr_flow_has(&before, name, strlen(name)))
+                    nbr_flow_bind(&result, name, strlen(name));
+            }
             restore(w, &result);
             nbr_flow_clear(&result);
         } else if (f && normal.top) {
@@ -1111,6 +1335,31 @@ static void visit_try(walker *w, TSNode n)
     nbr_flow_clear(&normal);
 }
 
+/* tree-sitter reads `with a if b else c as t:` as `a if b else (c as t)`:
+ * the as_pattern that names the with-target is the last one on the rightmost
+ * path of the item's value. */
+static TSNode with_item_target(TSNode value)
+{
+    TSNode n = value;
+    while (!ts_node_is_null(n) && kind(n) != K_AS_PATTERN) {
+        uint32_t count = ts_node_named_child_count(n);
+        if (!count || kind(n) == K_LAMBDA || kind(n) == K_CALL) return (TSNode){0};
+        n = ts_node_named_child(n, count - 1);
+    }
+    return n;
+}
+
+static void visit_with_item(walker *w, TSNode value)
+{
+    TSNode target = with_item_target(value);
+    TSNode outer = w->with_target;
+    w->with_target = target;
+    visit_expr(w, value);
+    w->with_target = outer;
+    TSNode alias = ts_node_is_null(target) ? target : field(target, F_ALIAS);
+    if (!ts_node_is_null(alias)) bind_target(w, alias);
+}
+
 static void visit_with(walker *w, TSNode n)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
@@ -1118,7 +1367,7 @@ static void visit_with(walker *w, TSNode n)
         if (!(kind(clause) == K_WITH_CLAUSE)) continue;
         for (uint32_t k = 0; k < ts_node_named_child_count(clause); k++) {
             TSNode item = ts_node_named_child(clause, k);
-            visit_expr(w, (kind(item) == K_WITH_ITEM) ? field(item, F_VALUE) : item);
+            visit_with_item(w, (kind(item) == K_WITH_ITEM) ? field(item, F_VALUE) : item);
         }
     }
     visit_block(w, field(n, F_BODY));
@@ -1314,6 +1563,27 @@ static void visit_decorated(walker *w, TSNode n)
     else visit_function(w, definition);
 }
 
+/* `type X = ...`.  tree-sitter also reads `type(m).x = 1` and `type[0] = 1`
+ * this way; then `type` is an ordinary name and the "alias" a target. */
+static void visit_type_alias(walker *w, TSNode n)
+{
+    TSNode left = field(n, F_LEFT);
+    TSNode target = !ts_node_is_null(left) && ts_node_named_child_count(left) == 1
+                        ? ts_node_named_child(left, 0)
+                        : (TSNode){0};
+    visit_expr(w, field(n, F_RIGHT));
+    if (ts_node_is_null(target)) return;
+    /* A real alias has a blank between `type` and its name. */
+    bool misread = ts_node_start_byte(left) < ts_node_start_byte(n) + 5;
+    if (!misread) {
+        bind_target(w, kind(target) == K_IDENTIFIER ? target : ts_node_named_child(target, 0));
+        return;
+    }
+    record_read(w, "type", 4);
+    visit_expr(w, target);
+    if (kind(target) == K_LIST) record_mutation(w, "type", 4);
+}
+
 static void visit_delete(walker *w, TSNode n)
 {
     for (uint32_t i = 0; i < ts_node_named_child_count(n); i++)
@@ -1341,8 +1611,14 @@ static void visit_statement(walker *w, TSNode n)
     else if ((kind(n) == K_RETURN_STATEMENT) || (kind(n) == K_RAISE_STATEMENT)) {
         visit_children(w, n);
         end_path(w);
-    } else if ((kind(n) == K_BREAK_STATEMENT) || (kind(n) == K_CONTINUE_STATEMENT)) {
-        end_path(w);
+    } else if ((kind(n) == K_BREAK_STATEMENT)) {
+        visit_jump(w, w->break_exits);
+    } else if ((kind(n) == K_CONTINUE_STATEMENT)) {
+        visit_jump(w, w->continue_exits);
+    } else if ((kind(n) == K_ASSERT_STATEMENT)) {
+        for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) /* the message runs on failure */
+            if (i == 0) visit_expr(w, ts_node_named_child(n, i));
+            else visit_maybe(w, ts_node_named_child(n, i));
     } else if ((kind(n) == K_GLOBAL_STATEMENT) || (kind(n) == K_NONLOCAL_STATEMENT) || (kind(n) == K_COMMENT) ||
                (kind(n) == K_PASS_STATEMENT)) {
         /* declarations were collected with the scope's bindings */
@@ -1352,10 +1628,7 @@ static void visit_statement(walker *w, TSNode n)
         add_flag(w, n, "%.*sexec runs code the analysis cannot see", "", 0);
         visit_children(w, n);
     } else if ((kind(n) == K_TYPE_ALIAS_STATEMENT)) {
-        TSNode left = field(n, F_LEFT);
-        visit_expr(w, field(n, F_RIGHT));
-        if (!ts_node_is_null(left) && ts_node_named_child_count(left) > 0)
-            bind_target(w, ts_node_named_child(left, 0));
+        visit_type_alias(w, n);
     } else {
         visit_children(w, n); /* assert, print, ERROR recovery, ... */
     }
@@ -1417,15 +1690,20 @@ static void collect_pattern_captures(scope *s, const char *src, TSNode p, int de
 static void collect_bindings(scope *s, const char *src, TSNode n, int depth)
 {
     if (ts_node_is_null(n) || depth > MAX_DEPTH) return;
-    if ((kind(n) == K_IDENTIFIER)) {
-        if (depth == 0) add_binding(s, src, n); /* a parameter */
-        return;
-    }
+    if ((kind(n) == K_IDENTIFIER)) return;
+    /* Nested functions, lambdas and classes have their own scope, but their
+     * defaults, annotations, decorators and bases run in this one. */
     if ((kind(n) == K_FUNCTION_DEFINITION) || (kind(n) == K_CLASS_DEFINITION)) {
         add_binding(s, src, field(n, F_NAME));
+        collect_bindings(s, src, field(n, F_PARAMETERS), depth + 1);
+        collect_bindings(s, src, field(n, F_RETURN_TYPE), depth + 1);
+        collect_bindings(s, src, field(n, F_SUPERCLASSES), depth + 1);
         return;
     }
-    if ((kind(n) == K_LAMBDA)) return;
+    if ((kind(n) == K_LAMBDA)) {
+        collect_bindings(s, src, field(n, F_PARAMETERS), depth + 1);
+        return;
+    }
     if ((kind(n) == K_GLOBAL_STATEMENT)) return collect_declarations(&s->globals, src, n);
     if ((kind(n) == K_NONLOCAL_STATEMENT)) return collect_declarations(&s->nonlocals, src, n);
     if ((kind(n) == K_ASSIGNMENT) || (kind(n) == K_AUGMENTED_ASSIGNMENT)) collect_targets(s, src, field(n, F_LEFT), depth);

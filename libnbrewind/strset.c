@@ -160,3 +160,15 @@ void nbr_strset_intersect(nbr_strset *set, const nbr_strset *other)
         set->slot_count = 0;
     }
 }
+
+void nbr_strset_truncate(nbr_strset *set, size_t count)
+{
+    if (count >= set->count) return;
+    for (size_t i = count; i < set->count; i++) free(set->items[i]);
+    set->count = count;
+    if (!rebuild_index(set, set->slot_count ? set->slot_count : 16)) {
+        free(set->slots);
+        set->slots = NULL;
+        set->slot_count = 0;
+    }
+}

@@ -39,6 +39,9 @@ void nbr_strset_remove_n(nbr_strset *set, const char *name, size_t length);
 /* Makes `set` a copy of `other`.  Returns false when out of memory. */
 bool nbr_strset_copy(nbr_strset *set, const nbr_strset *other);
 
+/* Removes the members added after the first `count` (an undo point). */
+void nbr_strset_truncate(nbr_strset *set, size_t count);
+
 /* Keeps only the members also in `other`. */
 void nbr_strset_intersect(nbr_strset *set, const nbr_strset *other);
 
