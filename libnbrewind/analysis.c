@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "utf8.h"
 
@@ -70,29 +71,7 @@ static bool nested_too_deep(const char *s, size_t length)
 
 /* ---- builder ----------------------------------------------------------- */
 
-#define GROW(list, what)                                                              \
-    ((list).count < (list).capacity ||                                               \
-     grow_array((void **)&(list).items, &(list).capacity, sizeof *(list).items, what))
-
-static bool grow_array(void **items, size_t *capacity, size_t item_size, const char *what)
-{
-    (void)what;
-    size_t wanted = *capacity ? *capacity * 2 : 4;
-    void *grown = realloc(*items, wanted * item_size);
-    if (!grown) return false;
-    *items = grown;
-    *capacity = wanted;
-    return true;
-}
-
-static char *copy_n(const char *s, size_t n)
-{
-    char *copy = malloc(n + 1);
-    if (!copy) return NULL;
-    memcpy(copy, s, n);
-    copy[n] = '\0';
-    return copy;
-}
+#define GROW(list) NBR_RESERVE((list).items, (list).capacity, (list).count + 1)
 
 void nbr_analysis_add_name(nbr_analysis *a, nbr_names which, const char *name, size_t length)
 {
@@ -106,8 +85,8 @@ nbr_definition *nbr_analysis_add_definition(nbr_analysis *a, nbr_definition_kind
         nbr_definition *def = &a->definitions[kind].items[i];
         if (strlen(def->name) == length && !memcmp(def->name, name, length)) return def;
     }
-    char *copy = copy_n(name, length);
-    if (!copy || !GROW(a->definitions[kind], "definitions")) {
+    char *copy = nbr_copy_n(name, length);
+    if (!copy || !GROW(a->definitions[kind])) {
         free(copy);
         a->out_of_memory = true;
         return NULL;
@@ -133,8 +112,8 @@ void nbr_analysis_add_diagnostic(nbr_analysis *a, nbr_diagnostic_kind kind, uint
     va_start(args, fmt);
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    char *copy = copy_n(message, strlen(message));
-    if (!copy || !GROW(a->diagnostics[kind], "diagnostics")) {
+    char *copy = nbr_copy_n(message, strlen(message));
+    if (!copy || !GROW(a->diagnostics[kind])) {
         free(copy);
         a->out_of_memory = true;
         return;
@@ -146,8 +125,8 @@ void nbr_analysis_add_diagnostic(nbr_analysis *a, nbr_diagnostic_kind kind, uint
 void nbr_analysis_add_alias(nbr_analysis *a, const char *name, size_t name_length,
                             const char *other, size_t other_length)
 {
-    char *n = copy_n(name, name_length), *o = copy_n(other, other_length);
-    if (!n || !o || !GROW(a->aliases, "aliases")) {
+    char *n = nbr_copy_n(name, name_length), *o = nbr_copy_n(other, other_length);
+    if (!n || !o || !GROW(a->aliases)) {
         free(n);
         free(o);
         a->out_of_memory = true;

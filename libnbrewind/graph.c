@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "analysis.h"
 #include "error.h"
 #include "strset.h"
@@ -32,32 +33,7 @@
 /* Small containers                                                          */
 /* ======================================================================== */
 
-static char *copy_string(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *copy = malloc(n);
-    if (copy) memcpy(copy, s, n);
-    return copy;
-}
-
 static bool same_string(const char *a, const char *b) { return a && b && !strcmp(a, b); }
-
-/* Grows `*items` to hold at least `needed` elements of `size` bytes. */
-static bool reserve(void **items, size_t *capacity, size_t needed, size_t size)
-{
-    if (needed <= *capacity) return true;
-    size_t wanted = *capacity ? *capacity : 4;
-    while (wanted < needed) wanted *= 2;
-    if (wanted > SIZE_MAX / size) return false;
-    void *grown = realloc(*items, wanted * size);
-    if (!grown) return false;
-    *items = grown;
-    *capacity = wanted;
-    return true;
-}
-
-#define RESERVE(items, capacity, needed) \
-    reserve((void **)&(items), &(capacity), (needed), sizeof *(items))
 
 static long find_name(const nbr_strset *set, const char *name)
 {
@@ -91,7 +67,7 @@ static bool name_table_set(name_table *t, const char *name, long value)
 {
     long at = find_name(&t->names, name);
     if (at < 0) {
-        if (!RESERVE(t->values, t->capacity, t->names.count + 1)) return false;
+        if (!NBR_RESERVE(t->values, t->capacity, t->names.count + 1)) return false;
         if (!nbr_strset_add(&t->names, name)) return false;
         at = (long)t->names.count - 1;
     }
@@ -130,10 +106,10 @@ static const observed_value *observations_get(const observations *o, const char 
 static bool observations_put(observations *o, const char *name, const char *hash, bool deleted)
 {
     char *copy = NULL;
-    if (hash && !deleted && !(copy = copy_string(hash))) return false;
+    if (hash && !deleted && !(copy = nbr_copy(hash))) return false;
     long at = find_name(&o->names, name);
     if (at < 0) {
-        if (!RESERVE(o->values, o->capacity, o->names.count + 1) ||
+        if (!NBR_RESERVE(o->values, o->capacity, o->names.count + 1) ||
             !nbr_strset_add(&o->names, name)) {
             free(copy);
             return false;
@@ -169,8 +145,8 @@ static void pair_list_clear(pair_list *list)
 
 static bool pair_list_add(pair_list *list, const char *name, const char *other)
 {
-    char *n = copy_string(name), *o = copy_string(other);
-    if (!n || !o || !RESERVE(list->items, list->capacity, list->count + 1)) {
+    char *n = nbr_copy(name), *o = nbr_copy(other);
+    if (!n || !o || !NBR_RESERVE(list->items, list->capacity, list->count + 1)) {
         free(n);
         free(o);
         return false;
@@ -225,7 +201,7 @@ static bool copy_callables(facts *f, const nbr_analysis *a)
         for (size_t i = 0; i < a->definitions[kind].count; i++) {
             const nbr_definition *def = &a->definitions[kind].items[i];
             callable *c = &f->callables[f->callable_count++];
-            if (!(c->name = copy_string(def->name)) ||
+            if (!(c->name = nbr_copy(def->name)) ||
                 !nbr_strset_copy(&c->reads, &def->access[NBR_ACCESS_READS]) ||
                 !nbr_strset_copy(&c->writes, &def->access[NBR_ACCESS_WRITES]))
                 return false;
@@ -376,7 +352,7 @@ nbr_status nbr_graph_add_cell(nbr_graph *graph, const char *cell_id, const nbr_a
     if (find_name(&graph->ids, cell_id) >= 0)
         return nbr_fail(NBR_EEXISTS, "%s: cell '%s' is already in the graph", __func__, cell_id);
     facts *source = facts_from_analysis(analysis);
-    if (!source || !RESERVE(graph->cells, graph->capacity, graph->ids.count + 1) ||
+    if (!source || !NBR_RESERVE(graph->cells, graph->capacity, graph->ids.count + 1) ||
         !nbr_strset_add(&graph->ids, cell_id)) {
         facts_free(source);
         return nbr_fail_nomem("adding a cell to the graph");
@@ -684,7 +660,7 @@ static bool propagate_to_aliases(resolver *r, execution *e)
 
 static bool add_edge(nbr_graph *g, size_t from, size_t to, const char *name)
 {
-    if (!RESERVE(g->edges, g->edge_capacity, g->edge_count + 1)) return false;
+    if (!NBR_RESERVE(g->edges, g->edge_capacity, g->edge_count + 1)) return false;
     g->edges[g->edge_count++] = (edge){.from = from, .to = to, .name = name};
     return true;
 }
@@ -851,7 +827,7 @@ static bool restore_list_add(restore_list *list, const char *name, size_t as_of)
 {
     for (size_t i = 0; i < list->count; i++)
         if (list->items[i].as_of == as_of && !strcmp(list->items[i].name, name)) return true;
-    if (!RESERVE(list->items, list->capacity, list->count + 1)) return false;
+    if (!NBR_RESERVE(list->items, list->capacity, list->count + 1)) return false;
     list->items[list->count++] = (restore_item){.name = name, .as_of = as_of};
     return true;
 }
@@ -1185,7 +1161,7 @@ nbr_status nbr_plan_cell_done(nbr_plan *plan, const char *cell_id)
     nbr_strset_init(&unexpected);
     bool ok = (!e->writes.count || (outcomes = malloc(e->writes.count))) &&
               collect_unexpected(e, pc, &unexpected) &&
-              (!unexpected.count || RESERVE(plan->unexpected_writers, plan->unexpected_capacity,
+              (!unexpected.count || NBR_RESERVE(plan->unexpected_writers, plan->unexpected_capacity,
                                             plan->unexpected_count + 1));
     if (!ok) {
         free(outcomes);

@@ -1,0 +1,23 @@
+/* alloc.h - string copies and growable arrays (private).  Every container in
+ * the core grows the same way; this is that one way. */
+#ifndef NBR_ALLOC_H
+#define NBR_ALLOC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* A malloc'd NUL-terminated copy of the first `length` bytes of `s`, or NULL. */
+char *nbr_copy_n(const char *s, size_t length);
+
+/* A malloc'd copy of the string `s`, or NULL. */
+char *nbr_copy(const char *s);
+
+/* Grows `*items` (of `*capacity` elements of `size` bytes) to hold at least
+ * `needed` elements, doubling.  Returns false, leaving it as it was, when out
+ * of memory or on overflow. */
+bool nbr_reserve(void **items, size_t *capacity, size_t needed, size_t size);
+
+#define NBR_RESERVE(items, capacity, needed) \
+    nbr_reserve((void **)&(items), &(capacity), (needed), sizeof *(items))
+
+#endif
