@@ -23,6 +23,7 @@
 
 #include <tree_sitter/api.h>
 
+#include "alloc.h"
 #include "analysis.h"
 #include "flow.h"
 
@@ -264,35 +265,12 @@ typedef struct walker {
 
 static void out_of_memory(walker *w) { w->a->out_of_memory = true; }
 
-/* A bigger copy of a stack's array (its old one on failure, NULL then). */
-static void *grown(walker *w, void *items, size_t *capacity, size_t item_size)
-{
-    size_t wanted = *capacity ? *capacity * 2 : 16;
-    void *bigger = realloc(items, wanted * item_size);
-    if (!bigger) {
-        out_of_memory(w);
-        return NULL;
-    }
-    *capacity = wanted;
-    return bigger;
-}
-
-/* push_operands(), push_args(), push_flat(): push onto one of the walker's
- * stacks; false when out of memory. */
-#define DEFINE_PUSH(stack, type)                                                                   \
-    static bool push_##stack(walker *w, type item)                                                 \
-    {                                                                                              \
-        if (w->stack.count == w->stack.capacity) {                                                 \
-            type *bigger = grown(w, w->stack.items, &w->stack.capacity, sizeof item);              \
-            if (!bigger) return false;                                                             \
-            w->stack.items = bigger;                                                               \
-        }                                                                                          \
-        w->stack.items[w->stack.count++] = item;                                                   \
-        return true;                                                                               \
-    }
-DEFINE_PUSH(operands, TSNode)
-DEFINE_PUSH(args, call_arg)
-DEFINE_PUSH(flat, flat_frame)
+/* Pushes onto one of the walker's stacks (operands, args, flat); false when
+ * out of memory. */
+#define PUSH(w, stack, item)                                                                       \
+    (NBR_RESERVE((w)->stack.items, (w)->stack.capacity, (w)->stack.count + 1)                      \
+         ? ((w)->stack.items[(w)->stack.count++] = (item), true)                                   \
+         : (out_of_memory(w), false))
 
 static void set_add(walker *w, nbr_strset *set, const char *s, size_t n)
 {
@@ -1025,7 +1003,7 @@ static NOINLINE void walk_operator_chain(walker *w, TSNode n)
 {
     size_t base = w->operands.count;
     while (kind_of(n) == N_BINARY && op_of(&w->f, w->src, n) == OP_PLAIN) {
-        if (!push_operands(w, child(n, w->f.rhs))) break;
+        if (!PUSH(w, operands, child(n, w->f.rhs))) break;
         n = child(n, w->f.lhs);
     }
     walk(w, n);
@@ -1129,7 +1107,7 @@ static size_t collect_arguments(walker *w, TSNode args, size_t *count)
                 } else {
                     continue;
                 }
-                if (!push_args(w, item)) break;
+                if (!PUSH(w, args, item)) break;
             } while (ts_tree_cursor_goto_next_sibling(&c));
         }
         ts_tree_cursor_delete(&c);
@@ -1880,7 +1858,7 @@ static NOINLINE void walk_flat(walker *w, TSNode n)
             flat_identifier(w, each, ts_tree_cursor_current_field_id(&c), parent);
         flat_frame frame = {k, k == N_BINARY ? op_of(&w->f, w->src, each) : OP_PLAIN};
         if (ts_tree_cursor_goto_first_child(&c)) {
-            if (!push_flat(w, frame)) break;
+            if (!PUSH(w, flat, frame)) break;
             continue;
         }
         bool done = false;
