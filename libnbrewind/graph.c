@@ -596,10 +596,13 @@ static bool merge_alias_groups(resolver *r, const char *name, const char *other)
 
 /* Names the cell rebinds, which leave their alias groups.  After an edit only
  * names both sources rebind: keeping an alias is the cautious error (it can
- * only add writes), dropping one could lose a change. */
+ * only add writes), dropping one could lose a change.  A name the cell both
+ * binds and may change in place (`x += [1]`, R's `f$x <- 1` on an
+ * environment) may still share its object, so it keeps its group. */
 static bool rebinds(const execution *e, const char *name)
 {
-    return facts_bind(e->source, name) && (!e->audited || facts_bind(e->audited, name));
+    return facts_bind(e->source, name) && (!e->audited || facts_bind(e->audited, name)) &&
+           !may_mutate(e, name);
 }
 
 static void leave_groups_of(resolver *r, const execution *e, const nbr_strset *names)

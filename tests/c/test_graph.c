@@ -392,6 +392,31 @@ static void rebinding_ends_an_alias(void)
     nbr_graph_free(g);
 }
 
+static void augmented_assignment_changes_the_shared_object(void)
+{
+    nbr_graph *g = notebook("c1", "a = []", "c2", "b = a", "c3", "b += [1]", "c4", "print(a)", NULL);
+    CHECK_STR("b a", names(g, "c3", NBR_ACCESS_WRITES));
+    CHECK_STR("c1->c2:a c2->c3:b c3->c4:a", edges(g));
+    nbr_graph_free(g);
+}
+
+static void r_replacement_on_an_alias_reaches_the_original(void)
+{
+    nbr_graph *g = NULL;
+    static const char *const cells[][2] = {
+        {"c1", "e <- new.env()"}, {"c2", "f <- e"}, {"c3", "f$x <- 1"}, {"c4", "print(e$x)"}};
+    CHECK_OK(nbr_graph_new(&g));
+    for (size_t i = 0; i < 4; i++) {
+        nbr_analysis *a = NULL;
+        CHECK_OK(nbr_analysis_new(&a, NBR_LANG_R, cells[i][1], strlen(cells[i][1])));
+        CHECK_OK(nbr_graph_add_cell(g, cells[i][0], a));
+        nbr_analysis_free(a);
+    }
+    CHECK(nbr_graph_cell_name_count(g, "c3", NBR_ACCESS_WRITES) >= 2);
+    CHECK(strstr(edges(g), "c3->c4:e") != NULL);
+    nbr_graph_free(g);
+}
+
 static void alias_in_the_same_cell_as_the_mutation(void)
 {
     nbr_graph *g = notebook("c1", "a = []", "c2", "b = a\nb.append(1)", "c3", "print(a)", NULL);
@@ -1302,6 +1327,8 @@ NBR_TEST_MAIN(TEST(graph_lists_cells_in_execution_order),
               TEST(marked_edited_cell_observations_do_not_refute_may_mutate),
               TEST(later_observation_of_a_name_replaces_the_earlier),
               TEST(static_alias_mutation_writes_both_names),
+              TEST(augmented_assignment_changes_the_shared_object),
+              TEST(r_replacement_on_an_alias_reaches_the_original),
               TEST(alias_is_not_a_write_of_the_original),
               TEST(rebinding_ends_an_alias),
               TEST(alias_in_the_same_cell_as_the_mutation),
