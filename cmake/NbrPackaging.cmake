@@ -21,7 +21,31 @@ write_basic_package_version_file("${PROJECT_BINARY_DIR}/nbrewindConfigVersion.cm
 install(FILES "${PROJECT_BINARY_DIR}/nbrewindConfig.cmake"
   "${PROJECT_BINARY_DIR}/nbrewindConfigVersion.cmake" DESTINATION "${NBR_CMAKE_DIR}")
 
+# The pkg-config file names the prefix the library is installed into, which
+# `cmake --install --prefix DIR` may change after configuring: it is written at
+# install time, from CMAKE_INSTALL_PREFIX as the install step sees it (with
+# DESTDIR staging, the final prefix, as pkg-config files want).  The copy in
+# the build tree names the configured prefix.
+foreach(_kind LIBDIR INCLUDEDIR)
+  if(IS_ABSOLUTE "${CMAKE_INSTALL_${_kind}}")
+    set(NBR_PC_${_kind} "${CMAKE_INSTALL_${_kind}}")
+  else()
+    set(NBR_PC_${_kind} "\${prefix}/${CMAKE_INSTALL_${_kind}}")
+  endif()
+endforeach()
+# Threads: empty where pthreads live in libc (glibc >= 2.34), else -pthread.
+set(NBR_PC_THREADS "${CMAKE_THREAD_LIBS_INIT}")
+set(NBR_PC_PREFIX "${CMAKE_INSTALL_PREFIX}")
 configure_file("${PROJECT_SOURCE_DIR}/cmake/nbrewind.pc.in"
   "${PROJECT_BINARY_DIR}/nbrewind.pc" @ONLY)
-install(FILES "${PROJECT_BINARY_DIR}/nbrewind.pc"
+# The template for the install step: everything but the prefix filled in.
+set(NBR_PC_PREFIX "@NBR_PC_PREFIX@")
+configure_file("${PROJECT_SOURCE_DIR}/cmake/nbrewind.pc.in"
+  "${PROJECT_BINARY_DIR}/pkgconfig-install/nbrewind.pc.in" @ONLY)
+install(CODE "
+  set(NBR_PC_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file([[${PROJECT_BINARY_DIR}/pkgconfig-install/nbrewind.pc.in]]
+    [[${PROJECT_BINARY_DIR}/pkgconfig-install/nbrewind.pc]] @ONLY)
+")
+install(FILES "${PROJECT_BINARY_DIR}/pkgconfig-install/nbrewind.pc"
   DESTINATION "${CMAKE_INSTALL_LIBDIR}/pkgconfig")

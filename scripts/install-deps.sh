@@ -22,8 +22,8 @@ debian_packages=(
   libtree-sitter-dev libhdf5-dev libblosc-dev libxxhash-dev libffi-dev
   hdf5-filter-plugin-blosc-serial hdf5-tools
   libopenmpi-dev openmpi-bin
-  # sanitizers and fuzzing
-  clang libclang-rt-14-dev
+  # sanitizers and fuzzing (llvm-14 brings llvm-symbolizer for readable reports)
+  clang libclang-rt-14-dev llvm-14
   # grammar download
   nodejs npm
   # Python (Debian's /usr/bin/python3, never a PATH lookup)
@@ -36,14 +36,21 @@ debian_packages=(
   r-base-dev r-cran-irkernel r-cran-testthat r-cran-hdf5r
 )
 
+# Prints the packages of the list that are not installed.  One dpkg-query for the
+# whole list (it lists what it knows and complains about the rest), so a machine
+# that has everything pays a few milliseconds, not one process per package.
 missing_packages() {
-  local pkg
+  local -A installed=()
+  local pkg status
+  while read -r pkg status; do
+    if [[ $status == 'install ok installed' ]]; then installed[$pkg]=1; fi
+  done < <(dpkg-query -W -f='${Package} ${Status}\n' "${debian_packages[@]}" 2>/dev/null || true)
   for pkg in "${debian_packages[@]}"; do
+    if [[ -n ${installed[$pkg]:-} ]]; then continue; fi
     # nodejs/npm may come from a newer non-Debian build already on the machine.
-    if [[ $pkg == nodejs && -x "$(command -v node)" ]]; then continue; fi
-    if [[ $pkg == npm && -x "$(command -v npm)" ]]; then continue; fi
-    dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$' \
-      || printf '%s\n' "$pkg"
+    if [[ $pkg == nodejs ]] && command -v node >/dev/null; then continue; fi
+    if [[ $pkg == npm ]] && command -v npm >/dev/null; then continue; fi
+    printf '%s\n' "$pkg"
   done
 }
 

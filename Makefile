@@ -1,0 +1,130 @@
+# nbrewind: the two commands a user needs are `make demo` and `make test`.
+#
+#   make deps    install the Debian packages and fetch the tree-sitter grammars
+#                (scripts/install-deps.sh; quick when everything is there)
+#   make build   deps, then configure and build into build/
+#   make test    deps, build, then EVERY test suite (see TEST_PHASES below);
+#                fails if any of them fails, after running all of them
+#   make demo    deps, build, then analyse the bundled example notebook
+#   make bench   run benchmarks/run.sh (if there is one)
+#   make clean   remove build/ and build-asan/ (the fetched grammars are kept;
+#                `make distclean` removes them too)
+#
+# Output is kept quiet: cmake's progress lines are filtered out, compiler
+# warnings and errors and every test runner's summary are shown.
+#
+# Knobs: JOBS (default 2, the size of the project's machines), BUILD_TYPE,
+# CMAKE_ARGS (extra -D options for both builds), CTEST_ARGS.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := build
+.DELETE_ON_ERROR:
+
+# Debian's interpreter, never a PATH lookup (which may find a pyenv that sees
+# none of the Debian packages).
+PYTHON := /usr/bin/python3
+
+JOBS ?= 2
+BUILD_TYPE ?= RelWithDebInfo
+BUILD_DIR := build
+ASAN_DIR := build-asan
+CMAKE_ARGS ?=
+CTEST_ARGS ?=
+
+# cmake drives its own make with -j$(JOBS); it must not also inherit a job
+# server or flags from the make that runs this file.
+CMAKE := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL cmake
+CTEST := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL ctest
+# Both builds use the grammars that `make deps` fetched into $(BUILD_DIR)/grammars.
+COMMON_CMAKE_ARGS := -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DPython3_EXECUTABLE=$(PYTHON) \
+	-DNBR_GRAMMAR_DIR=$(abspath $(BUILD_DIR))/grammars --no-warn-unused-cli --log-level=NOTICE \
+	$(CMAKE_ARGS)
+CTEST_COMMON := --output-on-failure --no-tests=error -j$(JOBS) $(CTEST_ARGS)
+
+# Drop cmake's "configuring done"/progress chatter; keep everything else
+# (warnings, errors).  sed, unlike grep -v, succeeds on empty output.
+QUIET_CMAKE := sed -u -E \
+	-e '/^-- (Configuring done|Generating done|Build files have been written)/d' \
+	-e '/^\[ *[0-9]+%\] (Built target|Building|Linking|Generating|Scanning)/d' \
+	-e '/^Consolidate compiler generated dependencies/d' \
+	-e '/^Not searching for unused variables given on the command line/d'
+
+# The sanitizer build: clang, ASan + UBSan, and the libFuzzer harnesses.
+ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+.PHONY: all deps build configure test test-c test-asan test-python test-r demo bench clean distclean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh $(BUILD_DIR)
+
+configure: deps
+	@$(CMAKE) -S . -B $(BUILD_DIR) $(COMMON_CMAKE_ARGS) 2>&1 | $(QUIET_CMAKE)
+
+build: configure
+	@$(CMAKE) --build $(BUILD_DIR) --parallel $(JOBS) 2>&1 | $(QUIET_CMAKE)
+	@echo "make build: libnbrewind and tools built in $(BUILD_DIR)/"
+
+# ---------------------------------------------------------------- tests ----
+# Every phase runs even when an earlier one failed; `make test` then fails and
+# names the phases that did.  Each phase prints its runner's summary line.
+TEST_PHASES := test-c test-asan test-python test-r
+
+test: deps
+	@failed=(); \
+	for phase in $(TEST_PHASES); do \
+	  start=$$(date +%s); \
+	  echo "==== make test: $$phase"; \
+	  if $(MAKE) --no-print-directory $$phase; then result=passed; \
+	  else result=FAILED; failed+=("$$phase"); fi; \
+	  echo "==== make test: $$phase $$result in $$(( $$(date +%s) - start )) s"; \
+	done; \
+	if (( $${#failed[@]} )); then \
+	  echo "==== make test: FAILED: $${failed[*]}"; exit 1; \
+	fi; \
+	echo "==== make test: every phase passed"
+
+# 1. The regular build's ctest: C unit and table tests, symbols, FFI, install,
+#    CLI, differential.
+test-c: build
+	@cd $(BUILD_DIR) && $(CTEST) $(CTEST_COMMON)
+
+# 2. The same tests built with clang, ASan + UBSan, plus the bounded libFuzzer
+#    runs (NBR_FUZZ=ON builds them).
+test-asan: deps
+	@$(CMAKE) -S . -B $(ASAN_DIR) -DCMAKE_C_COMPILER=clang -DNBR_SANITIZE=ON -DNBR_FUZZ=ON \
+	  $(COMMON_CMAKE_ARGS) 2>&1 | $(QUIET_CMAKE)
+	@$(CMAKE) --build $(ASAN_DIR) --parallel $(JOBS) 2>&1 | $(QUIET_CMAKE)
+	@cd $(ASAN_DIR) && $(ASAN_ENV) $(CTEST) $(CTEST_COMMON)
+
+# ---- Python and R test suites ---------------------------------------------
+# Later issues add the bindings' suites here (pytest through $(PYTHON) -m
+# pytest, testthat through Rscript).  Each must print its runner's summary,
+# and a pytest run that collects nothing (exit 5) must be treated as a failure
+# or handled explicitly, never silently passed.
+test-python: build
+	@echo "make test: no Python test suite yet"
+
+test-r: build
+	@echo "make test: no R test suite yet"
+# ---------------------------------------------------------------------------
+
+demo: build
+	$(BUILD_DIR)/tools/nbr/nbr analyze --notebook examples/demo.ipynb
+
+bench: build
+	@if [[ -f benchmarks/run.sh ]]; then bash benchmarks/run.sh $(abspath $(BUILD_DIR)); \
+	else echo "make bench: benchmarks/run.sh does not exist yet"; fi
+
+# Keep the fetched grammars (build/grammars): they are checked downloads, and
+# the next build would only fetch them again.
+clean:
+	@if [[ -d $(BUILD_DIR) ]]; then \
+	  find $(BUILD_DIR) -mindepth 1 -maxdepth 1 ! -name grammars -exec rm -rf {} +; fi
+	@rm -rf $(ASAN_DIR)
+
+distclean: clean
+	@rm -rf $(BUILD_DIR)

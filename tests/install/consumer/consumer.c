@@ -1,0 +1,29 @@
+/* A program outside the nbrewind tree, built against the installed library
+ * (by find_package(nbrewind) or by pkg-config).  It prints the library's
+ * version, whether it matches the installed header, and one cell's analysis. */
+#include <nbrewind.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void)
+{
+    printf("version %s\n", nbr_version_string());
+    printf("header matches library: %s\n",
+           nbr_version() == NBR_VERSION_NUMBER ? "yes" : "no");
+    static const char cell[] = "y = x + 1\n";
+    nbr_analysis *a = NULL;
+    if (nbr_analysis_new(&a, NBR_LANG_PYTHON, cell, strlen(cell)) != NBR_OK) {
+        fprintf(stderr, "nbr_analysis_new: %s\n", nbr_last_error());
+        return 1;
+    }
+    char *json = NULL;
+    if (nbr_analysis_to_json(&json, a) != NBR_OK) {
+        fprintf(stderr, "nbr_analysis_to_json: %s\n", nbr_last_error());
+        nbr_analysis_free(a);
+        return 1;
+    }
+    printf("analysis %s\n", json);
+    nbr_free(json);
+    nbr_analysis_free(a);
+    return 0;
+}
