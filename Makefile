@@ -113,7 +113,11 @@ test-r: build
 # ---------------------------------------------------------------------------
 
 demo: build
-	$(BUILD_DIR)/tools/nbr/nbr analyze --notebook examples/demo.ipynb
+	@echo "== examples/demo.ipynb (Python): each cell's inputs and outputs, then the data flow"
+	@$(BUILD_DIR)/tools/nbr/nbr analyze --notebook examples/demo.ipynb --format text
+	@echo
+	@echo "== examples/demo_r.ipynb (R)"
+	@$(BUILD_DIR)/tools/nbr/nbr analyze --notebook examples/demo_r.ipynb --format text
 
 bench: build
 	@if [[ -f benchmarks/run.sh ]]; then bash benchmarks/run.sh $(abspath $(BUILD_DIR)); \
