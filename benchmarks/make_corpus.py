@@ -1,27 +1,50 @@
-"""Builds the benchmark corpus: real Python cells cut from Debian's standard library.
+"""Builds the benchmark corpus: real cells cut from code Debian ships.
 
-Consecutive top-level statements of each module are grouped into cells of about
-20 lines (the size of a typical notebook cell), the way a person splits a script
-into cells.  Cells are written NUL-separated so the C benchmark can read them
-without a parser.  Usage: make_corpus.py OUT [--cells N] [--lines L]
+Python: Debian's standard library.  R: the demos of R's base packages and the
+tests of the r-cran-* packages (their top-level expressions found by R itself,
+benchmarks/r_expression_lines.R).  Consecutive top-level statements of each file
+are grouped into cells of about 20 lines (the size of a typical notebook cell),
+the way a person splits a script into cells.  Cells are written NUL-separated so
+the C benchmark can read them without a parser.
+Usage: make_corpus.py OUT [--lang python|r] [--cells N] [--lines L]
 """
 import argparse
 import ast
 import pathlib
 import random
+import subprocess
 
+HERE = pathlib.Path(__file__).resolve().parent
 STDLIB = pathlib.Path("/usr/lib/python3.11")
+R_SOURCES = [pathlib.Path("/usr/lib/R/library"), pathlib.Path("/usr/share/doc")]
 
 
-def cells_of(path, target_lines):
+def python_statements(path):
+    """(first line, last line) of each top-level statement, 1-based."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    for stmt in tree.body:
+        first = stmt.decorator_list[0].lineno if getattr(stmt, "decorator_list", None) else stmt.lineno
+        yield first, stmt.end_lineno
+
+
+def r_statements_by_file(paths):
+    """R's own parser finds the top-level expressions of every file at once."""
+    out = subprocess.run(["Rscript", "--vanilla", str(HERE / "r_expression_lines.R")],
+                         input="\n".join(map(str, paths)), capture_output=True, text=True,
+                         check=True).stdout
+    spans = {}
+    for line in out.splitlines():
+        path, first, last = line.split("\t")
+        spans.setdefault(path, []).append((int(first), int(last)))
+    return spans
+
+
+def cells_of(path, statements, target_lines):
     source = path.read_text(encoding="utf-8")
-    tree = ast.parse(source)
     lines = [line + "\n" for line in source.split("\n")]  # not splitlines: it splits on \f too
     cell, cell_lines = [], 0
-    for stmt in tree.body:
-        start = (stmt.decorator_list[0].lineno if getattr(stmt, "decorator_list", None)
-                 else stmt.lineno) - 1
-        chunk = lines[start:stmt.end_lineno]
+    for first, last in statements:
+        chunk = lines[first - 1:last]
         if len(chunk) > target_lines:
             continue  # whole classes/functions of hundreds of lines are not typical cells
         if cell and cell_lines + len(chunk) > target_lines * 5 // 4:
@@ -37,17 +60,24 @@ def cells_of(path, target_lines):
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("out")
+    parser.add_argument("--lang", choices=["python", "r"], default="python")
     parser.add_argument("--cells", type=int, default=2000)
     parser.add_argument("--lines", type=int, default=20)
     args = parser.parse_args()
-    files = sorted(p for p in STDLIB.rglob("*.py")
-                   if "site-packages" not in p.parts and "test" not in p.parts
-                   and "lib2to3" not in p.parts)
+    if args.lang == "python":
+        files = sorted(p for p in STDLIB.rglob("*.py")
+                       if "site-packages" not in p.parts and "test" not in p.parts
+                       and "lib2to3" not in p.parts)
+    else:
+        files = sorted(p for root in R_SOURCES for p in root.rglob("*.R"))
+        spans = r_statements_by_file(files)
     random.Random(1).shuffle(files)
     corpus = []
     for path in files:
         try:
-            corpus.extend(cells_of(path, args.lines))
+            statements = (list(python_statements(path)) if args.lang == "python"
+                          else spans.get(str(path), []))
+            corpus.extend(cells_of(path, statements, args.lines))
         except (SyntaxError, UnicodeDecodeError, ValueError):
             continue
         if len(corpus) >= args.cells:
