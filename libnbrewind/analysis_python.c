@@ -16,6 +16,7 @@
 
 #include "analysis.h"
 #include "flow.h"
+#include "grammar.h"
 #include "ipython.h"
 
 const TSLanguage *tree_sitter_python(void);
@@ -285,14 +286,9 @@ static const char *const field_names[F_COUNT] = {
     [F_TYPE] = "type",
     [F_VALUE] = "value"};
 
-#define MAX_SYMBOLS 1024
-
-static struct {
-    uint8_t kind[MAX_SYMBOLS];
-    bool statement_like[MAX_SYMBOLS]; /* visited as a statement inside ERROR recovery */
-    TSFieldId field[F_COUNT];
-} python_grammar;
-
+static nbr_grammar python_grammar;
+/* Visited as a statement inside ERROR recovery: *_statement, *_definition, block. */
+static bool python_statement_like[NBR_GRAMMAR_MAX_SYMBOLS];
 static pthread_once_t python_grammar_once = PTHREAD_ONCE_INIT;
 
 static bool ends_with(const char *s, const char *suffix)
@@ -304,31 +300,22 @@ static bool ends_with(const char *s, const char *suffix)
 static void load_python_grammar(void)
 {
     const TSLanguage *language = tree_sitter_python();
+    nbr_grammar_load(&python_grammar, language, kind_names, K_COUNT, field_names, F_COUNT);
     uint32_t count = ts_language_symbol_count(language);
-    for (uint32_t symbol = 0; symbol < count && symbol < MAX_SYMBOLS; symbol++) {
+    for (uint32_t symbol = 0; symbol < count && symbol < NBR_GRAMMAR_MAX_SYMBOLS; symbol++) {
         const char *name = ts_language_symbol_name(language, (TSSymbol)symbol);
-        if (!name) continue;
-        for (int k = 1; k < K_COUNT; k++)
-            if (!strcmp(name, kind_names[k])) python_grammar.kind[symbol] = (uint8_t)k;
-        python_grammar.statement_like[symbol] =
-            ends_with(name, "_statement") || !strcmp(name, "block") ||
-            ends_with(name, "_definition");
+        python_statement_like[symbol] = name && (ends_with(name, "_statement") ||
+                                                 !strcmp(name, "block") ||
+                                                 ends_with(name, "_definition"));
     }
-    for (int f = 0; f < F_COUNT; f++)
-        python_grammar.field[f] =
-            ts_language_field_id_for_name(language, field_names[f], (uint32_t)strlen(field_names[f]));
 }
 
-static node_kind kind(TSNode n)
-{
-    TSSymbol symbol = ts_node_symbol(n);
-    return symbol < MAX_SYMBOLS ? (node_kind)python_grammar.kind[symbol] : K_OTHER;
-}
+static node_kind kind(TSNode n) { return (node_kind)nbr_grammar_kind(&python_grammar, n); }
 
 static bool statement_like(TSNode n)
 {
     TSSymbol symbol = ts_node_symbol(n);
-    return symbol < MAX_SYMBOLS && python_grammar.statement_like[symbol];
+    return symbol < NBR_GRAMMAR_MAX_SYMBOLS && python_statement_like[symbol];
 }
 
 static bool is_error_node(TSNode n) { return !strcmp(ts_node_type(n), "ERROR"); }

@@ -16,6 +16,7 @@
  * scanned flat with an explicit stack (see walk_flat), so hostile input cannot
  * overflow the C stack.  What R semantics this implements, and where it is
  * approximate, is written down in docs/analysis-r.md. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "alloc.h"
 #include "analysis.h"
 #include "flow.h"
+#include "grammar.h"
 
 const TSLanguage *tree_sitter_r(void);
 
@@ -89,7 +91,7 @@ typedef enum op_kind {
     OP_HELP           /* ? : nothing is evaluated */
 } op_kind;
 
-/* Field ids of the grammar, looked up once per analysis. */
+/* Field ids of the grammar, looked up once per process. */
 typedef struct fields {
     TSFieldId lhs, rhs, op, function, arguments, name, value, body, condition, consequence,
         alternative, variable, sequence, parameters, parameter, default_value, content;
@@ -118,63 +120,48 @@ static void load_fields(fields *f, const TSLanguage *lang)
 #undef FIELD
 }
 
-/* Dispatches on the first character so that classifying a node costs about
- * one string comparison. */
+static const char *const kind_names[] = {
+    [N_IDENTIFIER] = "identifier",
+    [N_STRING] = "string",
+    [N_BINARY] = "binary_operator",
+    [N_UNARY] = "unary_operator",
+    [N_EXTRACT] = "extract_operator",
+    [N_NAMESPACE] = "namespace_operator",
+    [N_CALL] = "call",
+    [N_SUBSET] = "subset",
+    [N_SUBSET2] = "subset2",
+    [N_PAREN] = "parenthesized_expression",
+    [N_BRACE] = "braced_expression",
+    [N_IF] = "if_statement",
+    [N_FOR] = "for_statement",
+    [N_WHILE] = "while_statement",
+    [N_REPEAT] = "repeat_statement",
+    [N_FUNCTION] = "function_definition",
+    [N_RETURN] = "return",
+    [N_BREAK] = "break",
+    [N_NEXT] = "next",
+    [N_ARGUMENT] = "argument",
+    [N_ARGUMENTS] = "arguments",
+};
+
+static nbr_grammar r_grammar;
+static fields r_fields;
+static pthread_once_t r_grammar_once = PTHREAD_ONCE_INIT;
+
+static void load_r_grammar(void)
+{
+    const TSLanguage *language = tree_sitter_r();
+    nbr_grammar_load(&r_grammar, language, kind_names, sizeof kind_names / sizeof kind_names[0],
+                     NULL, 0);
+    load_fields(&r_fields, language);
+}
+
 static node_kind kind_of(TSNode n)
 {
-    if (ts_node_is_null(n) || !ts_node_is_named(n)) return N_OTHER;
-    const char *t = ts_node_type(n);
-    switch (t[0]) {
-    case 'i':
-        if (!strcmp(t, "identifier")) return N_IDENTIFIER;
-        if (!strcmp(t, "if_statement")) return N_IF;
-        break;
-    case 's':
-        if (!strcmp(t, "string")) return N_STRING;
-        if (!strcmp(t, "subset")) return N_SUBSET;
-        if (!strcmp(t, "subset2")) return N_SUBSET2;
-        break;
-    case 'b':
-        if (!strcmp(t, "binary_operator")) return N_BINARY;
-        if (!strcmp(t, "braced_expression")) return N_BRACE;
-        if (!strcmp(t, "break")) return N_BREAK;
-        break;
-    case 'u':
-        if (!strcmp(t, "unary_operator")) return N_UNARY;
-        break;
-    case 'e':
-        if (!strcmp(t, "extract_operator")) return N_EXTRACT;
-        break;
-    case 'n':
-        if (!strcmp(t, "namespace_operator")) return N_NAMESPACE;
-        if (!strcmp(t, "next")) return N_NEXT;
-        break;
-    case 'c':
-        if (!strcmp(t, "call")) return N_CALL;
-        break;
-    case 'p':
-        if (!strcmp(t, "parenthesized_expression")) return N_PAREN;
-        break;
-    case 'f':
-        if (!strcmp(t, "function_definition")) return N_FUNCTION;
-        if (!strcmp(t, "for_statement")) return N_FOR;
-        break;
-    case 'w':
-        if (!strcmp(t, "while_statement")) return N_WHILE;
-        break;
-    case 'r':
-        if (!strcmp(t, "repeat_statement")) return N_REPEAT;
-        if (!strcmp(t, "return")) return N_RETURN;
-        break;
-    case 'E':
-        if (!strcmp(t, "ERROR")) return N_ERROR;
-        break;
-    case 'a':
-        if (!strcmp(t, "argument")) return N_ARGUMENT;
-        if (!strcmp(t, "arguments")) return N_ARGUMENTS;
-        break;
-    }
-    return N_OTHER;
+    node_kind k = (node_kind)nbr_grammar_kind(&r_grammar, n);
+    /* ERROR is a builtin symbol outside the grammar's own table. */
+    if (k == N_OTHER && !ts_node_is_null(n) && ts_node_symbol(n) == (TSSymbol)-1) return N_ERROR;
+    return k;
 }
 
 static TSNode child(TSNode n, TSFieldId id) { return ts_node_child_by_field_id(n, id); }
@@ -2002,12 +1989,12 @@ static nbr_status parse_cell(TSTree **out, const char *source, size_t length)
 
 nbr_status nbr_analyze_r(nbr_analysis *a, const char *source, size_t length)
 {
+    pthread_once(&r_grammar_once, load_r_grammar);
     TSTree *tree;
     nbr_status status = parse_cell(&tree, source, length);
     if (status != NBR_OK) return status;
 
-    walker w = {.a = a, .src = source, .length = length};
-    load_fields(&w.f, ts_tree_language(tree));
+    walker w = {.a = a, .src = source, .length = length, .f = r_fields};
     scope cell = {.kind = SCOPE_CELL};
     nbr_flow_init(&cell.flow);
     w.scope = &cell;

@@ -27,7 +27,7 @@ debian_packages=(
   # grammar download
   nodejs npm
   # Python (Debian's /usr/bin/python3, never a PATH lookup)
-  python3 python3-dev python3-venv python3-setuptools python3-pip python3-wheel
+  python3{,-dev,-venv,-setuptools,-pip,-wheel}
   python3-pytest python3-numpy python3-h5py python3-mpi4py python3-dill
   python3-cloudpickle python3-pandas python3-hdf5plugin python3-tqdm
   python3-ipykernel python3-jupyter-client python3-nbformat python3-nbclient
