@@ -89,15 +89,20 @@ static const char analyze_help[] =
     "standard error names the input and the cause).\n";
 
 /* Prints "nbr: <message>" on stderr: every failure is one line naming its input. */
+static void vcomplain(const char *fmt, va_list args)
+{
+    fputs("nbr: ", stderr);
+    vfprintf(stderr, fmt, args);
+    fputc('\n', stderr);
+}
+
 static void complain(const char *fmt, ...) NBR_PRINTF(1, 2);
 
 static void complain(const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    fputs("nbr: ", stderr);
-    vfprintf(stderr, fmt, args);
-    fputc('\n', stderr);
+    vcomplain(fmt, args);
     va_end(args);
 }
 
@@ -108,9 +113,7 @@ static int usage_error(const char *usage, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
-    fputs("nbr: ", stderr);
-    vfprintf(stderr, fmt, args);
-    fputc('\n', stderr);
+    vcomplain(fmt, args);
     va_end(args);
     fputs(usage, stderr);
     return EXIT_USAGE;
