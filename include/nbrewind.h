@@ -432,6 +432,53 @@ NBR_API nbr_status nbr_plan_restore(const char **name, const char **as_of_cell,
                                     const nbr_plan *plan, const char *cell_id,
                                     size_t index);
 
+/* ------------------------------------------------------------------------ */
+/* Content hashing                                                           */
+/* ------------------------------------------------------------------------ */
+
+/* The identity of stored content: the XXH3-128 hash of its bytes (plus, for
+ * store objects, their type metadata).  A plain 16-byte value, passed by
+ * value or pointer; its layout is fixed for good. */
+typedef struct nbr_object_id {
+    uint8_t bytes[16]; /* the XXH3-128 digest, high 64 bits first, big-endian */
+} nbr_object_id;
+
+/* A streaming XXH3-128 hasher: feed bytes in any number of pieces, read the
+ * digest at any point. */
+typedef struct nbr_hasher nbr_hasher;
+
+/* Make a hasher with nothing fed yet.  *out is owned by the caller:
+ * nbr_hasher_free(). */
+NBR_API nbr_status nbr_hasher_new(nbr_hasher **out);
+
+/* Feed `size` bytes (data may be NULL when size is 0).  The bytes are not
+ * retained. */
+NBR_API nbr_status nbr_hasher_update(nbr_hasher *hasher, const void *data, size_t size);
+
+/* The digest of everything fed since the hasher was made or reset; feeding
+ * may continue afterwards. */
+NBR_API nbr_status nbr_hasher_digest(nbr_object_id *out, const nbr_hasher *hasher);
+
+/* Forget everything fed, as if the hasher were new. */
+NBR_API nbr_status nbr_hasher_reset(nbr_hasher *hasher);
+
+/* Release a hasher.  NULL is ignored. */
+NBR_API void nbr_hasher_free(nbr_hasher *hasher);
+
+/* One-shot: the digest of `size` bytes. */
+NBR_API nbr_status nbr_hash_bytes(nbr_object_id *out, const void *data, size_t size);
+
+/* Write the id as 32 lowercase hex digits plus a NUL into `out`, which has
+ * room for 33 bytes. */
+NBR_API nbr_status nbr_object_id_to_hex(char *out, const nbr_object_id *id);
+
+/* Parse 32 hex digits (either case, nothing else) into *out.  NBR_EINVAL,
+ * naming the text, for anything else. */
+NBR_API nbr_status nbr_object_id_from_hex(nbr_object_id *out, const char *hex);
+
+/* 1 if the two ids are equal, 0 otherwise. */
+NBR_API int nbr_object_id_equal(const nbr_object_id *a, const nbr_object_id *b);
+
 #ifdef __cplusplus
 }
 #endif

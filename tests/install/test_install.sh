@@ -8,8 +8,10 @@
 #   3. cc $(pkg-config --cflags --libs nbrewind)               (shared)
 #   4. cc $(pkg-config --static --cflags --libs nbrewind)      (from a prefix
 #      that holds only the archive, as a static-only install does)
-# and checks what each prints and what each binary links.  Prints
-# "N passed, N failed".
+#   5. as 2, with CMake's pkg-config support disabled: nbrewindConfig.cmake's
+#      fallbacks (plain -ltree-sitter, the serial libhdf5, -lblosc, -lxxhash)
+# and checks what each prints (the version, an analysis, a content hash) and
+# what each binary links.  Prints "N passed, N failed".
 set -euo pipefail
 
 cmake=$1 build=$2 cc=$3 consumer_src=$4 version=$5 pkg_config=$6
@@ -51,6 +53,8 @@ check_run() {
     fail "$name: header and library versions differ: $out"
   elif [[ $out != *'analysis {'*'"defs"'* ]]; then
     fail "$name: no analysis JSON in: $out"
+  elif [[ $out != *"hash abc 06b05ab6733a618578af5f94892f3950"* ]]; then
+    fail "$name: wrong or no XXH3-128 of \"abc\" in: $out"
   else
     local needed
     needed=$(readelf -d "$bin" | grep NEEDED || true)
@@ -111,6 +115,18 @@ if PKG_CONFIG_PATH=$static_libdir/pkgconfig \
 else
   cat "$work/pc-static.log" >&2
   fail "pkg-config consumer (static) did not build"
+fi
+
+# 5: the static library's dependencies without pkg-config.
+b=$work/cmake-static-no-pkg-config
+if "$cmake" -S "$work/src" -B "$b" -DCMAKE_C_COMPILER="$cc" -DNBR_LINK=static \
+      -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON \
+      -DCMAKE_PREFIX_PATH="$prefix" >"$b.log" 2>&1 &&
+   "$cmake" --build "$b" >>"$b.log" 2>&1; then
+  check_run "find_package, nbrewind::nbrewind_static without pkg-config" "$b/consumer" no
+else
+  cat "$b.log" >&2
+  fail "find_package consumer (static, without pkg-config) did not build"
 fi
 
 # The installed command-line tool runs from the prefix.

@@ -1,6 +1,7 @@
 /* A program outside the nbrewind tree, built against the installed library
  * (by find_package(nbrewind) or by pkg-config).  It prints the library's
- * version, whether it matches the installed header, and one cell's analysis. */
+ * version, whether it matches the installed header, one cell's analysis and
+ * the content id of "abc" (which, linked statically, needs libxxhash). */
 #include <nbrewind.h>
 #include <stdio.h>
 #include <string.h>
@@ -25,5 +26,13 @@ int main(void)
     printf("analysis %s\n", json);
     nbr_free(json);
     nbr_analysis_free(a);
+
+    nbr_object_id id;
+    char hex[33];
+    if (nbr_hash_bytes(&id, "abc", 3) != NBR_OK || nbr_object_id_to_hex(hex, &id) != NBR_OK) {
+        fprintf(stderr, "nbr_hash_bytes: %s\n", nbr_last_error());
+        return 1;
+    }
+    printf("hash abc %s\n", hex);
     return 0;
 }
