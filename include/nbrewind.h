@@ -3,14 +3,17 @@
  *
  * libnbrewind is the C core of nbrewind: data-flow analysis of notebook cells
  * (Python and R), the notebook-level graph that plans what an edit forces to
- * re-run, and (in later versions) the checkpoint store.  The Python and R
+ * re-run, content hashing, and the checkpoint store.  The Python and R
  * bindings, and any other host (a C, C++ or Fortran tool, or an FFI host such
  * as ctypes, cffi or Julia), use only what this header declares.
  *
  * Conventions, which hold for every function below:
  *
  *  - Handles are opaque.  A handle made by nbr_<noun>_new() is released by
- *    nbr_<noun>_free(); passing NULL to a _free function does nothing.
+ *    nbr_<noun>_free(), one made by nbr_<noun>_open() by nbr_<noun>_close(),
+ *    one made by nbr_<noun>_begin() by the call that ends it (commit, finish)
+ *    or by nbr_<noun>_abort(); passing NULL to a _free, _close or _abort
+ *    function does nothing.
  *  - Every call that can fail returns an nbr_status: NBR_OK (0) on success or a
  *    negative NBR_E* code.  After a failure, nbr_last_error() returns a message
  *    that names the object and the cause.  The message is per thread.
@@ -77,7 +80,9 @@ typedef enum nbr_status {
     NBR_EENCODING = -6,    /* input is not valid UTF-8 or contains NUL bytes */
     NBR_EUNSUPPORTED = -7, /* e.g. an unknown language */
     NBR_ESTATE = -8,       /* the call is not valid in the handle's state */
-    NBR_EIO = -9           /* an operating-system I/O error */
+    NBR_EIO = -9,          /* an operating-system I/O error */
+    NBR_ELOCKED = -10,     /* another writer holds the store's lock */
+    NBR_ECORRUPT = -11     /* stored data fails its checks (hash, format, ...) */
 } nbr_status;
 
 /* The message describing the last failure of an nbr_ call on this thread, or ""
@@ -478,6 +483,266 @@ NBR_API nbr_status nbr_object_id_from_hex(nbr_object_id *out, const char *hex);
 
 /* 1 if the two ids are equal, 0 otherwise. */
 NBR_API int nbr_object_id_equal(const nbr_object_id *a, const nbr_object_id *b);
+
+/* ------------------------------------------------------------------------ */
+/* Checkpoint store                                                          */
+/* ------------------------------------------------------------------------ */
+
+/* A content-addressed checkpoint store: a directory of HDF5 segment files and
+ * JSON manifests (docs/store-format.md).  Objects are typed n-d arrays (native
+ * HDF5 datasets that h5py reads) and opaque blobs; a checkpoint maps names to
+ * object ids.  One writer at a time holds the store's lock; any number of
+ * readers, in any process, never block and see only committed checkpoints.
+ * A handle caches what it read of the store: it sees checkpoints committed by
+ * others after nbr_store_refresh(). */
+typedef struct nbr_store nbr_store;
+
+/* How nbr_store_open opens a store (OR them together). */
+typedef enum nbr_store_flags {
+    NBR_STORE_READONLY = 1, /* read only: never takes the lock, never writes */
+    NBR_STORE_WRITE = 2,    /* take the writer lock at open, allow checkpoints */
+    NBR_STORE_CREATE = 4    /* create the directory and FORMAT if missing (needs WRITE) */
+} nbr_store_flags;
+
+/* Open the store at directory `path`.  `flags` is NBR_STORE_READONLY (0 means
+ * the same) or NBR_STORE_WRITE, optionally with NBR_STORE_CREATE.
+ *
+ * A writer removes what a failed or killed earlier writer left behind (files
+ * in tmp/, segments no manifest names).  Fails with NBR_ENOTFOUND if there is
+ * no store at `path` (and CREATE was not given), NBR_ELOCKED if another
+ * handle or process holds the writer lock (the message names the holder's
+ * pid, host and start time and the LOCK file), NBR_ECORRUPT for a damaged
+ * FORMAT, NBR_EUNSUPPORTED for a store written by a newer format version,
+ * NBR_EIO for an operating-system error (naming the file).  A damaged
+ * manifest does not fail the open: see nbr_store_checkpoint_info.  *out is
+ * owned by the caller: nbr_store_close(). */
+NBR_API nbr_status nbr_store_open(nbr_store **out, const char *path, unsigned flags);
+
+/* Release a store handle and its lock.  A checkpoint still open on it is
+ * aborted.  NULL is ignored. */
+NBR_API void nbr_store_close(nbr_store *store);
+
+/* Read manifests committed since the handle was opened or last refreshed, so
+ * that the queries below see them.  Borrowed strings stay valid. */
+NBR_API nbr_status nbr_store_refresh(nbr_store *store);
+
+/* Blosc compressors a store can use (numbered as hdf5-blosc numbers them). */
+typedef enum nbr_codec {
+    NBR_CODEC_BLOSCLZ = 0,
+    NBR_CODEC_LZ4 = 1, /* the default */
+    NBR_CODEC_LZ4HC = 2,
+    NBR_CODEC_ZLIB = 4,
+    NBR_CODEC_ZSTD = 5
+} nbr_codec;
+
+/* Store options, persisted in FORMAT. */
+typedef enum nbr_store_option {
+    NBR_STORE_OPT_CODEC = 1,      /* an nbr_codec; default NBR_CODEC_LZ4 */
+    NBR_STORE_OPT_LEVEL = 2,      /* Blosc level 0-9; default 5 */
+    NBR_STORE_OPT_SHUFFLE = 3,    /* 1 = byte shuffle by element size (default), 0 = none */
+    NBR_STORE_OPT_CHUNK_BYTES = 4 /* target HDF5 chunk size, 4 KiB - 1 GiB; default 1 MiB */
+} nbr_store_option;
+
+/* Set an option of a store this handle has just created (opened with
+ * NBR_STORE_CREATE | NBR_STORE_WRITE, FORMAT missing before, no checkpoint
+ * begun yet); the FORMAT file is rewritten.  NBR_ESTATE on any other handle,
+ * NBR_EINVAL for an unknown option or a value out of range. */
+NBR_API nbr_status nbr_store_set_option(nbr_store *store, nbr_store_option option, int64_t value);
+
+/* The current value of an option.  NBR_EINVAL for an unknown option. */
+NBR_API nbr_status nbr_store_get_option(int64_t *out, const nbr_store *store,
+                                        nbr_store_option option);
+
+/* A checkpoint being written.  Objects put into it are written to a
+ * temporary segment file at once; nothing becomes visible to readers until
+ * nbr_checkpoint_commit. */
+typedef struct nbr_checkpoint nbr_checkpoint;
+
+/* Begin a checkpoint on a store opened with NBR_STORE_WRITE; one at a time
+ * per store (NBR_ESTATE otherwise).  `cell_id` (not empty) and
+ * `execution_count` describe the cell that produced it.  `host_json` is any
+ * JSON text the host wants kept with it (NULL for none; NBR_EINVAL if it is
+ * not JSON).  Arguments are copied.  *out is owned by the caller until it is
+ * passed to nbr_checkpoint_commit or nbr_checkpoint_abort, which free it. */
+NBR_API nbr_status nbr_checkpoint_begin(nbr_checkpoint **out, nbr_store *store,
+                                        const char *cell_id, int64_t execution_count,
+                                        const char *host_json);
+
+/* Bind `name` to an n-d array and store it unless the store (or this
+ * checkpoint) already has it.
+ *
+ * `dtype` is a NumPy dtype string ("<f8", "|b1", "<U8", "<M8[ns]", or a
+ * structured dtype's descr as JSON); `shape` has `ndim` dimensions (ndim 0 is
+ * a scalar; shape may be NULL then).  `strides` gives the byte step of each
+ * dimension (negative allowed), or NULL for C order; Fortran order and any
+ * strided view are stored as their C-order copy, without making one.  `data`
+ * points at element [0, 0, ...]; it may be NULL if the array is empty.  The
+ * data is read during the call only.
+ *
+ * The id (hash of dtype, shape and C-order bytes) goes to *id_out (may be
+ * NULL).  An array the store already has costs only its hashing.  NBR_EINVAL
+ * for a bad dtype, shape or name; NBR_EIO for a write failure (naming the
+ * segment file): the checkpoint can then only be aborted.  The name binding
+ * replaces an earlier one in the same checkpoint. */
+NBR_API nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *checkpoint,
+                                            const char *name, const char *dtype, size_t ndim,
+                                            const uint64_t *shape, const int64_t *strides,
+                                            const void *data);
+
+/* Bind `name` to an opaque blob of `size` bytes tagged with `codec` (how the
+ * host encoded it: "pickle5", "rds", "raw", ...; not empty).  `data` may be
+ * NULL when size is 0.  Otherwise as nbr_checkpoint_put_array. */
+NBR_API nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *checkpoint,
+                                           const char *name, const char *codec,
+                                           const void *data, size_t size);
+
+/* A blob written in pieces (a pickle stream, an R serialization), hashed as
+ * it arrives and never held whole in memory. */
+typedef struct nbr_blob_writer nbr_blob_writer;
+
+/* Begin a blob to be bound to `name` in `checkpoint`, tagged with `codec` (as
+ * nbr_checkpoint_put_blob).  One writer at a time per checkpoint
+ * (NBR_ESTATE otherwise); other puts may go on meanwhile.  The bytes are
+ * written to the checkpoint's segment as they come; if the finished blob
+ * turns out to be one the store already has, it is bound to that object and
+ * the bytes written stay unreferenced in the segment.  *out is owned by the
+ * caller until nbr_blob_writer_finish or nbr_blob_writer_abort frees it; it
+ * must be one of them before the checkpoint is committed (the commit fails
+ * with NBR_ESTATE otherwise).  If the checkpoint is aborted first, the
+ * writer's calls fail with NBR_ESTATE and it must still be freed. */
+NBR_API nbr_status nbr_blob_writer_begin(nbr_blob_writer **out, nbr_checkpoint *checkpoint,
+                                         const char *name, const char *codec);
+
+/* Append `size` bytes (`data` may be NULL when size is 0); not retained.
+ * NBR_EIO naming the segment on a write failure (the checkpoint can then
+ * only be aborted). */
+NBR_API nbr_status nbr_blob_writer_write(nbr_blob_writer *writer, const void *data, size_t size);
+
+/* End the blob, bind the name, give its id in *id_out (may be NULL), and
+ * free the writer whatever happens. */
+NBR_API nbr_status nbr_blob_writer_finish(nbr_object_id *id_out, nbr_blob_writer *writer);
+
+/* Drop an unfinished blob and free the writer.  NULL is ignored. */
+NBR_API void nbr_blob_writer_abort(nbr_blob_writer *writer);
+
+/* Bind `name` to an object the store already holds (committed, or put
+ * earlier in this checkpoint).  NBR_ENOTFOUND if it holds no such object. */
+NBR_API nbr_status nbr_checkpoint_put_ref(nbr_checkpoint *checkpoint, const char *name,
+                                          const nbr_object_id *id);
+
+/* Record that `name` was deleted by this checkpoint's cell. */
+NBR_API nbr_status nbr_checkpoint_delete(nbr_checkpoint *checkpoint, const char *name);
+
+/* Make the checkpoint durable and visible in one atomic step (the rename of
+ * its manifest), and give its id (16 decimal digits) in *checkpoint_id_out,
+ * owned by the caller (nbr_free; the argument may be NULL).  Frees
+ * `checkpoint` whatever happens.  On failure (NBR_EIO naming the file, ...)
+ * nothing of it becomes visible, what it wrote is removed (or left in tmp/
+ * for the next writer to remove), and the store stays usable. */
+NBR_API nbr_status nbr_checkpoint_commit(char **checkpoint_id_out, nbr_checkpoint *checkpoint);
+
+/* Drop a checkpoint and everything it wrote, and free it.  NULL is ignored. */
+NBR_API void nbr_checkpoint_abort(nbr_checkpoint *checkpoint);
+
+/* The number of committed checkpoints the handle knows of. */
+NBR_API size_t nbr_store_checkpoint_count(const nbr_store *store);
+
+/* The id of the index-th checkpoint, oldest first, or NULL if out of range.
+ * Borrowed from the store handle (valid until it is closed). */
+NBR_API const char *nbr_store_checkpoint_id(const nbr_store *store, size_t index);
+
+/* What a checkpoint records.  Every out-parameter may be NULL; strings are
+ * borrowed from the handle: `cell_id`, `started` and `committed` (UTC times
+ * as "2026-11-25T17:30:00.123Z") and `host_json` (compact JSON, "null" if the
+ * host gave none).  NBR_ENOTFOUND for an unknown id; NBR_ECORRUPT, naming the
+ * file, if the checkpoint's manifest is damaged. */
+NBR_API nbr_status nbr_store_checkpoint_info(const char **cell_id, int64_t *execution_count,
+                                             const char **started, const char **committed,
+                                             const char **host_json, const nbr_store *store,
+                                             const char *checkpoint_id);
+
+/* The object `name` is bound to as of `checkpoint_id` (NULL: the latest):
+ * its binding in the latest checkpoint at or before it that mentions it.
+ * *deleted_out (may be NULL) is 1 if that binding is a deletion, and *id_out
+ * is then all zeros.  NBR_ENOTFOUND if the name was never bound by then (or
+ * the checkpoint is unknown); NBR_ECORRUPT if a damaged manifest on the way
+ * may hold the answer. */
+NBR_API nbr_status nbr_store_resolve(nbr_object_id *id_out, int *deleted_out,
+                                     const nbr_store *store, const char *checkpoint_id,
+                                     const char *name);
+
+/* The two kinds of stored object. */
+typedef enum nbr_object_kind {
+    NBR_OBJECT_ARRAY = 1,
+    NBR_OBJECT_BLOB = 2
+} nbr_object_kind;
+
+/* Describe a stored object.  Every out-parameter may be NULL.  `type` is the
+ * dtype of an array or the codec tag of a blob; `shape` has `ndim` entries
+ * (blobs: ndim 1, shape = {size}); `logical_bytes` is the content's size.
+ * Borrowed from the store handle.  NBR_ENOTFOUND if the store lacks it. */
+NBR_API nbr_status nbr_store_object_info(nbr_object_kind *kind, const char **type, size_t *ndim,
+                                         const uint64_t **shape, uint64_t *logical_bytes,
+                                         const nbr_store *store, const nbr_object_id *id);
+
+/* Read an array straight into `buffer` (C order, `buffer_size` bytes at least
+ * its logical size), verifying its content hash.  `expected_dtype`, `ndim`
+ * and `shape` must match the stored array: otherwise NBR_EINVAL naming the
+ * object, what it is and what was asked.  NBR_ENOTFOUND for an unknown id,
+ * NBR_ECORRUPT (naming the object and segment file) if the data is damaged or
+ * fails its hash; the buffer's content is then unspecified. */
+NBR_API nbr_status nbr_store_read_array(void *buffer, size_t buffer_size, nbr_store *store,
+                                        const nbr_object_id *id, const char *expected_dtype,
+                                        size_t ndim, const uint64_t *shape);
+
+/* Read a blob's bytes into `buffer` (at least its size, from
+ * nbr_store_object_info), verifying its hash; errors as nbr_store_read_array. */
+NBR_API nbr_status nbr_store_read_blob(void *buffer, size_t buffer_size, nbr_store *store,
+                                       const nbr_object_id *id);
+
+/* How a name differs between two checkpoints. */
+typedef enum nbr_change {
+    NBR_CHANGE_ADDED = 1,   /* bound in `to`, unbound or deleted in `from` */
+    NBR_CHANGE_CHANGED = 2, /* bound to different objects */
+    NBR_CHANGE_DELETED = 3  /* bound in `from`, deleted in `to` */
+} nbr_change;
+
+/* The names that differ between two checkpoints' namespaces. */
+typedef struct nbr_diff nbr_diff;
+
+/* Compare the namespace as of checkpoint `from` (NULL: before the first
+ * checkpoint, i.e. empty) with the one as of `to`.  NBR_ENOTFOUND for an
+ * unknown id, NBR_ECORRUPT if a damaged manifest lies at or before `to`.
+ * *out is owned by the caller: nbr_diff_free(). */
+NBR_API nbr_status nbr_store_diff(nbr_diff **out, const nbr_store *store, const char *from,
+                                  const char *to);
+
+/* The number of names in a diff. */
+NBR_API size_t nbr_diff_count(const nbr_diff *diff);
+
+/* The index-th differing name (sorted by name) and how it changed.  The name
+ * is borrowed from the diff.  NBR_EINVAL if out of range. */
+NBR_API nbr_status nbr_diff_entry(const char **name, nbr_change *change, const nbr_diff *diff,
+                                  size_t index);
+
+/* Release a diff.  NULL is ignored. */
+NBR_API void nbr_diff_free(nbr_diff *diff);
+
+/* Byte counts of one checkpoint (`checkpoint_id`) or of the whole store
+ * (NULL).  logical: the uncompressed size of the objects the checkpoint's
+ * bindings name (whole store: the sum over checkpoints); stored: what the
+ * objects first written by it occupy in their segment (HDF5 dataset storage;
+ * file metadata not counted).  Either out-parameter may be NULL.
+ * NBR_ENOTFOUND for an unknown id. */
+NBR_API nbr_status nbr_store_stats(uint64_t *logical_bytes, uint64_t *stored_bytes,
+                                   const nbr_store *store, const char *checkpoint_id);
+
+/* Re-read and re-hash every object of every committed checkpoint, and check
+ * every manifest.  *report_out (may be NULL) gets a text report, one line per
+ * problem naming the object id, its segment file and the cause (or the
+ * damaged manifest), or "" when all is well; owned by the caller (nbr_free).
+ * NBR_ECORRUPT if anything is bad; NBR_OK otherwise. */
+NBR_API nbr_status nbr_store_verify(char **report_out, nbr_store *store);
 
 #ifdef __cplusplus
 }

@@ -33,6 +33,8 @@ const char *nbr_status_name(int status)
     case NBR_EUNSUPPORTED: return "NBR_EUNSUPPORTED";
     case NBR_ESTATE: return "NBR_ESTATE";
     case NBR_EIO: return "NBR_EIO";
+    case NBR_ELOCKED: return "NBR_ELOCKED";
+    case NBR_ECORRUPT: return "NBR_ECORRUPT";
     default: return "NBR_E?";
     }
 }

@@ -130,6 +130,8 @@ static void status_names_cover_every_code(void)
     CHECK_STR("NBR_OK", nbr_status_name(NBR_OK));
     CHECK_STR("NBR_EENCODING", nbr_status_name(NBR_EENCODING));
     CHECK_STR("NBR_EIO", nbr_status_name(NBR_EIO));
+    CHECK_STR("NBR_ELOCKED", nbr_status_name(NBR_ELOCKED));
+    CHECK_STR("NBR_ECORRUPT", nbr_status_name(NBR_ECORRUPT));
     CHECK_STR("NBR_E?", nbr_status_name(-12345));
 }
 

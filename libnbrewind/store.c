@@ -1,0 +1,424 @@
+/* store.c - opening a checkpoint store: FORMAT, the writer lock, loading the
+ * manifests, cleaning up after a failed writer, options.
+ *
+ * Writing checkpoints is store_checkpoint.c, reading them store_query.c; the
+ * format is docs/store-format.md. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "json.h"
+#include "store_internal.h"
+#include "store_io.h"
+
+#define FORMAT_NAME "nbrewind-store"
+#define FORMAT_VERSION 1
+
+static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20};
+
+/* ---- FORMAT ------------------------------------------------------------ */
+
+static nbr_status render_format(char **out, const nbr_store_options *o)
+{
+    nbr_buf b;
+    nbr_buf_init(&b);
+    nbr_buf_printf(&b,
+                   "{\"format\": \"%s\", \"version\": %d,\n \"codec\": \"%s\", \"level\": %d, "
+                   "\"shuffle\": %s, \"chunk_bytes\": %" PRIu64 "}\n",
+                   FORMAT_NAME, FORMAT_VERSION, nbr_blosc_codec_name(o->codec), o->level,
+                   o->shuffle ? "true" : "false", o->chunk_bytes);
+    *out = nbr_buf_take(&b);
+    return *out ? NBR_OK : nbr_fail_nomem("writing FORMAT");
+}
+
+static nbr_status parse_options(nbr_store_options *o, const nbr_json *root, const char *path)
+{
+    int64_t level = -1, chunk = 0;
+    const char *codec = nbr_json_string(nbr_json_get(root, "codec"));
+    const nbr_json *shuffle = nbr_json_get(root, "shuffle");
+    if (!codec || nbr_blosc_codec_from_name(&o->codec, codec) != NBR_OK)
+        return nbr_fail(NBR_ECORRUPT, "%s: \"codec\" is not a Blosc compressor name", path);
+    if (!nbr_json_number_int64(nbr_json_get(root, "level"), &level) || level < 0 || level > 9)
+        return nbr_fail(NBR_ECORRUPT, "%s: \"level\" is not 0-9", path);
+    if (!nbr_json_is_bool(shuffle))
+        return nbr_fail(NBR_ECORRUPT, "%s: \"shuffle\" is not true or false", path);
+    if (!nbr_json_number_int64(nbr_json_get(root, "chunk_bytes"), &chunk) || chunk < 1)
+        return nbr_fail(NBR_ECORRUPT, "%s: \"chunk_bytes\" is not a positive size", path);
+    o->level = (int)level;
+    o->shuffle = nbr_json_is_true(shuffle);
+    o->chunk_bytes = (uint64_t)chunk;
+    return NBR_OK;
+}
+
+static nbr_status check_format(nbr_store_options *o, const nbr_json *root, const char *path)
+{
+    const char *name = nbr_json_string(nbr_json_get(root, "format"));
+    int64_t version = 0;
+    if (!nbr_json_is_object(root) || !name || strcmp(name, FORMAT_NAME) != 0)
+        return nbr_fail(NBR_ECORRUPT, "%s: not an nbrewind store (\"format\" is not \"%s\")",
+                        path, FORMAT_NAME);
+    if (!nbr_json_number_int64(nbr_json_get(root, "version"), &version) || version < 1)
+        return nbr_fail(NBR_ECORRUPT, "%s: \"version\" is not a positive integer", path);
+    if (version > FORMAT_VERSION)
+        return nbr_fail(NBR_EUNSUPPORTED,
+                        "%s: the store has format version %" PRId64
+                        ", newer than this library reads (version %d): upgrade nbrewind",
+                        path, version, FORMAT_VERSION);
+    return parse_options(o, root, path);
+}
+
+/* Reads FORMAT into the options.  NBR_ENOTFOUND if there is none. */
+static nbr_status read_format(nbr_store *s)
+{
+    char *path = nbr_io_join(s->root, "FORMAT"), *text = NULL;
+    size_t length = 0;
+    if (!path) return nbr_fail_nomem("opening a store");
+    nbr_status st = nbr_io_read_file(&text, &length, path);
+    if (st == NBR_ENOTFOUND)
+        st = nbr_fail(NBR_ENOTFOUND, "%s: no checkpoint store here (no FORMAT file)", s->root);
+    nbr_json_doc *doc = NULL;
+    nbr_json_error err;
+    if (st == NBR_OK && nbr_json_parse(&doc, text, length, path, NULL, &err) != NBR_OK)
+        st = nbr_fail(NBR_ECORRUPT, "%s is damaged (truncated or not JSON: %s at line %u)", path,
+                      err.message, err.line);
+    if (st == NBR_OK) st = check_format(&s->options, nbr_json_root(doc), path);
+    nbr_json_doc_free(doc);
+    free(text);
+    free(path);
+    return st;
+}
+
+static nbr_status write_format(const nbr_store *s)
+{
+    char *text = NULL, tmp_name[64];
+    snprintf(tmp_name, sizeof tmp_name, "tmp/FORMAT-%08" PRIx32, nbr_io_random32());
+    char *tmp = nbr_io_join(s->root, tmp_name), *path = nbr_io_join(s->root, "FORMAT");
+    nbr_status st = tmp && path ? render_format(&text, &s->options)
+                                : nbr_fail_nomem("writing FORMAT");
+    if (st == NBR_OK) st = nbr_io_write_atomic(tmp, path, text, strlen(text));
+    free(text);
+    free(tmp);
+    free(path);
+    return st;
+}
+
+/* ---- the directory ----------------------------------------------------- */
+
+static nbr_status make_dirs(const nbr_store *s)
+{
+    static const char *const dirs[] = {"segments", "checkpoints", "tmp"};
+    nbr_status st = nbr_io_mkdir(s->root);
+    for (size_t i = 0; st == NBR_OK && i < sizeof dirs / sizeof dirs[0]; i++) {
+        char *path = nbr_io_join(s->root, dirs[i]);
+        st = path ? nbr_io_mkdir(path) : nbr_fail_nomem("creating a store");
+        free(path);
+    }
+    return st;
+}
+
+static nbr_status take_lock(nbr_store *s)
+{
+    char *path = nbr_io_join(s->root, "LOCK");
+    if (!path) return nbr_fail_nomem("locking a store");
+    nbr_status st = nbr_io_lock(&s->lock_fd, path);
+    free(path);
+    return st;
+}
+
+/* Removes every file in a store subdirectory for which `keep` says no. */
+static nbr_status sweep(const nbr_store *s, const char *sub,
+                        bool (*keep)(const nbr_store *, const char *))
+{
+    char *dir = nbr_io_join(s->root, sub), **names = NULL;
+    size_t count = 0;
+    if (!dir) return nbr_fail_nomem("cleaning a store");
+    nbr_status st = nbr_io_list(&names, &count, dir);
+    for (size_t i = 0; st == NBR_OK && i < count; i++) {
+        if (keep && keep(s, names[i])) continue;
+        char *path = nbr_io_join(dir, names[i]);
+        if (path) nbr_io_remove(path);
+        free(path);
+    }
+    nbr_io_free_list(names, count);
+    free(dir);
+    return st;
+}
+
+/* A segment stays if a readable manifest names it, or if the manifest of its
+ * seq is damaged (we cannot tell what that one names). */
+static bool segment_in_use(const nbr_store *s, const char *name)
+{
+    char rel[64];
+    snprintf(rel, sizeof rel, "segments/%s", name);
+    if (!nbr_segment_name_valid(rel)) return true; /* not ours: leave it */
+    uint64_t seq = strtoull(name, NULL, 10);
+    for (size_t i = 0; i < s->checkpoint_count; i++) {
+        const nbr_manifest *m = s->checkpoints[i];
+        if (m->seq != seq) continue;
+        if (m->damaged) return true;
+        for (size_t k = 0; k < m->object_count; k++)
+            if (!strcmp(m->objects[k].segment, rel)) return true;
+    }
+    return false;
+}
+
+/* What a killed or failed writer left: files in tmp/, segments that no
+ * manifest names (renamed in, but the manifest's rename never happened). */
+static nbr_status clean_up(const nbr_store *s)
+{
+    nbr_status st = sweep(s, "tmp", NULL);
+    if (st == NBR_OK) st = sweep(s, "segments", segment_in_use);
+    if (st == NBR_OK) {
+        char *dir = nbr_io_join(s->root, "segments");
+        st = dir ? nbr_io_fsync_dir(dir) : nbr_fail_nomem("cleaning a store");
+        free(dir);
+    }
+    return st;
+}
+
+/* ---- manifests --------------------------------------------------------- */
+
+nbr_status nbr_store_add_manifest(nbr_store *s, nbr_manifest *m)
+{
+    if (!NBR_RESERVE(s->checkpoints, s->checkpoint_cap, s->checkpoint_count + 1)) {
+        nbr_manifest_clear(m);
+        free(m);
+        return nbr_fail_nomem("loading a manifest");
+    }
+    size_t at = s->checkpoint_count++;
+    s->checkpoints[at] = m;
+    if (m->seq > s->last_seq) s->last_seq = m->seq;
+    for (size_t i = 0; i < m->object_count; i++)
+        if (!nbr_object_index_add(&s->objects, &m->objects[i].id, at, i))
+            return nbr_fail_nomem("indexing objects");
+    return NBR_OK;
+}
+
+/* Reads one manifest; a damaged one is kept, marked with why, so that its
+ * seq is never reused and queries that need it say so. */
+static nbr_status load_manifest(nbr_store *s, const char *dir, const char *name, uint64_t seq)
+{
+    char *path = nbr_io_join(dir, name), *text = NULL;
+    size_t length = 0;
+    nbr_manifest *m = malloc(sizeof *m);
+    if (!path || !m) {
+        free(path);
+        free(m);
+        return nbr_fail_nomem("loading a manifest");
+    }
+    nbr_manifest_init(m, seq);
+    nbr_status st = nbr_io_read_file(&text, &length, path);
+    if (st == NBR_OK) st = nbr_manifest_parse(m, text, length, path);
+    free(text);
+    free(path);
+    if (st == NBR_ENOMEM) {
+        nbr_manifest_clear(m);
+        free(m);
+        return st;
+    }
+    if (st != NBR_OK) {
+        char *why = nbr_copy(nbr_last_error());
+        nbr_manifest_clear(m); /* drop what was half read */
+        m->damaged = why ? why : nbr_copy("damaged");
+    }
+    return nbr_store_add_manifest(s, m);
+}
+
+/* "<16 digits>.json" -> seq, or 0 for any other name. */
+static uint64_t manifest_seq(const char *name)
+{
+    if (strlen(name) != 21 || strcmp(name + 16, ".json") != 0) return 0;
+    for (int i = 0; i < 16; i++)
+        if (name[i] < '0' || name[i] > '9') return 0;
+    return strtoull(name, NULL, 10);
+}
+
+nbr_status nbr_store_refresh(nbr_store *s)
+{
+    if (!s) return nbr_fail(NBR_EINVAL, "nbr_store_refresh: store is NULL");
+    char *dir = nbr_io_join(s->root, "checkpoints"), **names = NULL;
+    size_t count = 0;
+    if (!dir) return nbr_fail_nomem("reading manifests");
+    nbr_status st = nbr_io_list(&names, &count, dir);
+    if (st == NBR_ENOTFOUND)
+        st = nbr_fail(NBR_ECORRUPT, "%s: the store has no checkpoints directory", dir);
+    /* Sorted names: sequence numbers in increasing order. */
+    for (size_t i = 0; st == NBR_OK && i < count; i++) {
+        uint64_t seq = manifest_seq(names[i]);
+        if (seq > s->last_seq) st = load_manifest(s, dir, names[i], seq);
+    }
+    nbr_io_free_list(names, count);
+    free(dir);
+    return st;
+}
+
+/* ---- open / close ------------------------------------------------------ */
+
+static nbr_status check_flags(unsigned flags)
+{
+    unsigned known = NBR_STORE_READONLY | NBR_STORE_WRITE | NBR_STORE_CREATE;
+    if (flags & ~known) return nbr_fail(NBR_EINVAL, "nbr_store_open: unknown flags 0x%x", flags);
+    if ((flags & NBR_STORE_READONLY) && (flags & NBR_STORE_WRITE))
+        return nbr_fail(NBR_EINVAL, "nbr_store_open: READONLY and WRITE together");
+    if ((flags & NBR_STORE_CREATE) && !(flags & NBR_STORE_WRITE))
+        return nbr_fail(NBR_EINVAL, "nbr_store_open: CREATE needs WRITE");
+    return NBR_OK;
+}
+
+/* A writer: lock first, so that creating, cleaning and the next seq are ours. */
+static nbr_status open_writer(nbr_store *s)
+{
+    nbr_status st = NBR_OK;
+    if (s->flags & NBR_STORE_CREATE) st = make_dirs(s);
+    if (st == NBR_OK) st = read_format(s);
+    if (st == NBR_ENOTFOUND && (s->flags & NBR_STORE_CREATE)) st = NBR_OK, s->created = true;
+    if (st == NBR_OK) st = make_dirs(s);
+    if (st == NBR_OK) st = take_lock(s);
+    if (st == NBR_OK && s->created) {
+        /* Another creator may have won the race before we took the lock. */
+        st = read_format(s);
+        if (st == NBR_OK) s->created = false;
+        else if (st == NBR_ENOTFOUND) st = write_format(s);
+    }
+    if (st == NBR_OK) st = nbr_store_refresh(s);
+    if (st == NBR_OK) st = clean_up(s);
+    return st;
+}
+
+nbr_status nbr_store_open(nbr_store **out, const char *path, unsigned flags)
+{
+    if (!out) return nbr_fail(NBR_EINVAL, "nbr_store_open: out is NULL");
+    *out = NULL;
+    if (!path || !*path) return nbr_fail(NBR_EINVAL, "nbr_store_open: path is NULL or empty");
+    nbr_status st = check_flags(flags);
+    if (st == NBR_OK) st = nbr_blosc_register();
+    if (st != NBR_OK) return st;
+    nbr_store *s = calloc(1, sizeof *s);
+    if (!s || !(s->root = nbr_copy(path))) {
+        free(s);
+        return nbr_fail_nomem("opening a store");
+    }
+    s->flags = flags;
+    s->lock_fd = -1;
+    s->options = default_options;
+    nbr_object_index_init(&s->objects);
+    nbr_strset_init(&s->segment_names);
+    if (flags & NBR_STORE_WRITE) st = open_writer(s);
+    else st = read_format(s);
+    if (st == NBR_OK && !(flags & NBR_STORE_WRITE)) st = nbr_store_refresh(s);
+    if (st != NBR_OK) {
+        char *why = nbr_copy(nbr_last_error());
+        nbr_store_close(s);
+        if (why) nbr_fail(st, "%s", why);
+        free(why);
+        return st;
+    }
+    *out = s;
+    return NBR_OK;
+}
+
+void nbr_store_close(nbr_store *s)
+{
+    if (!s) return;
+    if (s->writing) nbr_checkpoint_abort(s->writing);
+    for (size_t i = 0; i < s->segment_names.count; i++)
+        nbr_segment_close(s->segment_files[i]);
+    free(s->segment_files);
+    nbr_strset_clear(&s->segment_names);
+    for (size_t i = 0; i < s->checkpoint_count; i++) {
+        nbr_manifest_clear(s->checkpoints[i]);
+        free(s->checkpoints[i]);
+    }
+    free(s->checkpoints);
+    nbr_object_index_clear(&s->objects);
+    nbr_io_unlock(s->lock_fd);
+    free(s->root);
+    free(s);
+}
+
+nbr_status nbr_store_segment(hid_t *out, nbr_store *s, const char *segment)
+{
+    long at = nbr_strset_find_n(&s->segment_names, segment, strlen(segment));
+    if (at >= 0) {
+        *out = s->segment_files[at];
+        return NBR_OK;
+    }
+    char *path = nbr_io_join(s->root, segment);
+    if (!path) return nbr_fail_nomem("opening a segment");
+    hid_t file = -1;
+    nbr_status st = nbr_segment_open(&file, path);
+    free(path);
+    if (st != NBR_OK) return st;
+    size_t n = s->segment_names.count, cap = s->segment_cap;
+    if (!NBR_RESERVE(s->segment_files, cap, n + 1) || !nbr_strset_add(&s->segment_names, segment)) {
+        nbr_segment_close(file);
+        return nbr_fail_nomem("opening a segment");
+    }
+    s->segment_cap = cap;
+    s->segment_files[n] = file;
+    *out = file;
+    return NBR_OK;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static nbr_status apply_option(nbr_store_options *o, nbr_store_option option, int64_t value)
+{
+    nbr_blosc_codec codec = (nbr_blosc_codec)value;
+    switch (option) {
+    case NBR_STORE_OPT_CODEC:
+        if (value < 0 || value > 5 || value == NBR_BLOSC_SNAPPY || !nbr_blosc_codec_name(codec))
+            return nbr_fail(NBR_EINVAL, "store option CODEC: %" PRId64 " is not an nbr_codec",
+                            value);
+        o->codec = codec;
+        return NBR_OK;
+    case NBR_STORE_OPT_LEVEL:
+        if (value < 0 || value > 9)
+            return nbr_fail(NBR_EINVAL, "store option LEVEL: %" PRId64 " is not 0-9", value);
+        o->level = (int)value;
+        return NBR_OK;
+    case NBR_STORE_OPT_SHUFFLE:
+        if (value != 0 && value != 1)
+            return nbr_fail(NBR_EINVAL, "store option SHUFFLE: %" PRId64 " is not 0 or 1", value);
+        o->shuffle = (int)value;
+        return NBR_OK;
+    case NBR_STORE_OPT_CHUNK_BYTES:
+        if (value < 4096 || value > (1 << 30))
+            return nbr_fail(NBR_EINVAL, "store option CHUNK_BYTES: %" PRId64
+                            " is not between 4 KiB and 1 GiB", value);
+        o->chunk_bytes = (uint64_t)value;
+        return NBR_OK;
+    }
+    return nbr_fail(NBR_EINVAL, "unknown store option %d", (int)option);
+}
+
+nbr_status nbr_store_set_option(nbr_store *s, nbr_store_option option, int64_t value)
+{
+    if (!s) return nbr_fail(NBR_EINVAL, "nbr_store_set_option: store is NULL");
+    if (!s->created || s->checkpoint_count || s->writing)
+        return nbr_fail(NBR_ESTATE, "%s: options can be set only by the handle that created the "
+                        "store, before its first checkpoint", s->root);
+    nbr_store_options o = s->options;
+    nbr_status st = apply_option(&o, option, value);
+    if (st != NBR_OK) return st;
+    nbr_store_options before = s->options;
+    s->options = o;
+    st = write_format(s);
+    if (st != NBR_OK) s->options = before;
+    return st;
+}
+
+nbr_status nbr_store_get_option(int64_t *out, const nbr_store *s, nbr_store_option option)
+{
+    if (!out || !s) return nbr_fail(NBR_EINVAL, "nbr_store_get_option: NULL argument");
+    *out = 0;
+    switch (option) {
+    case NBR_STORE_OPT_CODEC: *out = s->options.codec; return NBR_OK;
+    case NBR_STORE_OPT_LEVEL: *out = s->options.level; return NBR_OK;
+    case NBR_STORE_OPT_SHUFFLE: *out = s->options.shuffle; return NBR_OK;
+    case NBR_STORE_OPT_CHUNK_BYTES: *out = (int64_t)s->options.chunk_bytes; return NBR_OK;
+    }
+    return nbr_fail(NBR_EINVAL, "unknown store option %d", (int)option);
+}

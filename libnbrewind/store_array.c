@@ -1,0 +1,172 @@
+/* store_array.c - arrays walked in C order, and their ids (see store_array.h). */
+#include "store_array.h"
+
+#include <string.h>
+
+nbr_status nbr_array_view_init(nbr_array_view *view, const void *data, size_t ndim,
+                               const uint64_t *shape, const int64_t *strides, size_t itemsize,
+                               const char *what)
+{
+    memset(view, 0, offsetof(nbr_array_view, shape));
+    if (ndim > NBR_MAX_DIMS)
+        return nbr_fail(NBR_EINVAL, "%s: %zu dimensions (at most %d)", what, ndim, NBR_MAX_DIMS);
+    if (ndim > 0 && !shape) return nbr_fail(NBR_EINVAL, "%s: shape is NULL", what);
+    view->data = data;
+    view->ndim = ndim;
+    view->itemsize = itemsize;
+    uint64_t count = 1;
+    for (size_t i = 0; i < ndim; i++) {
+        view->shape[i] = shape[i];
+        if (shape[i] && count > UINT64_MAX / shape[i])
+            return nbr_fail(NBR_EINVAL, "%s: the shape's size overflows", what);
+        count *= shape[i];
+    }
+    if (itemsize && count > (uint64_t)SIZE_MAX / itemsize)
+        return nbr_fail(NBR_EINVAL, "%s: the array's size in bytes overflows", what);
+    view->count = count;
+    view->bytes = count * itemsize;
+    /* C strides, then the caller's; a dimension of extent 1 may have any
+     * stride (NumPy's rule), so it does not break contiguity. */
+    int64_t step = (int64_t)itemsize;
+    view->c_contiguous = true;
+    for (size_t i = ndim; i-- > 0;) {
+        view->strides[i] = strides ? strides[i] : step;
+        if (shape[i] != 1 && view->strides[i] != step) view->c_contiguous = false;
+        step *= (int64_t)(shape[i] ? shape[i] : 1);
+    }
+    if (count && !data) return nbr_fail(NBR_EINVAL, "%s: data is NULL", what);
+    return NBR_OK;
+}
+
+void nbr_array_view_box(nbr_array_view *out, const nbr_array_view *view, const uint64_t *start,
+                        const uint64_t *count)
+{
+    *out = *view;
+    uint64_t n = 1;
+    for (size_t i = 0; i < view->ndim; i++) {
+        out->data += (int64_t)start[i] * view->strides[i];
+        out->shape[i] = count[i];
+        n *= count[i];
+    }
+    out->count = n;
+    out->bytes = n * view->itemsize;
+    out->c_contiguous = false; /* only a hint; walking is always right */
+}
+
+void nbr_array_walker_init(nbr_array_walker *walker, const nbr_array_view *view)
+{
+    memset(walker, 0, sizeof *walker);
+    walker->view = view;
+}
+
+/* The address of the walker's next element. */
+static const char *walker_at(const nbr_array_walker *w)
+{
+    const char *p = w->view->data;
+    for (size_t i = 0; i < w->view->ndim; i++) p += (int64_t)w->index[i] * w->view->strides[i];
+    return p;
+}
+
+/* Moves the multi-index `steps` elements on along the last axis, carrying. */
+static void walker_advance(nbr_array_walker *w, uint64_t steps)
+{
+    const nbr_array_view *v = w->view;
+    w->done += steps;
+    if (v->ndim == 0) return;
+    size_t i = v->ndim - 1;
+    w->index[i] += steps;
+    while (i > 0 && w->index[i] >= v->shape[i]) {
+        w->index[i] = 0;
+        w->index[--i]++;
+    }
+}
+
+size_t nbr_array_walker_next(nbr_array_walker *w, void *buffer, size_t capacity)
+{
+    const nbr_array_view *v = w->view;
+    size_t item = v->itemsize, room = item ? capacity / item : 0, copied = 0;
+    char *out = buffer;
+    while (copied < room && w->done < v->count) {
+        const char *src = walker_at(w);
+        /* The rest of the current row along the last axis. */
+        uint64_t row = v->ndim ? v->shape[v->ndim - 1] - w->index[v->ndim - 1] : 1;
+        uint64_t n = row < room - copied ? row : room - copied;
+        int64_t stride = v->ndim ? v->strides[v->ndim - 1] : (int64_t)item;
+        if (stride == (int64_t)item) {
+            memcpy(out + copied * item, src, (size_t)n * item);
+        } else {
+            for (uint64_t k = 0; k < n; k++)
+                memcpy(out + (copied + k) * item, src + (int64_t)k * stride, item);
+        }
+        copied += (size_t)n;
+        walker_advance(w, n);
+    }
+    return copied * item;
+}
+
+static void le64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++) out[i] = (uint8_t)(v >> (8 * i));
+}
+
+nbr_status nbr_hash_array_header(nbr_hasher *hasher, const char *dtype, size_t ndim,
+                                 const uint64_t *shape)
+{
+    uint8_t word[8];
+    nbr_status st = nbr_hasher_update(hasher, "nbr-array", sizeof "nbr-array");
+    if (st == NBR_OK) st = nbr_hasher_update(hasher, dtype, strlen(dtype) + 1);
+    le64(word, ndim);
+    if (st == NBR_OK) st = nbr_hasher_update(hasher, word, 8);
+    for (size_t i = 0; st == NBR_OK && i < ndim; i++) {
+        le64(word, shape[i]);
+        st = nbr_hasher_update(hasher, word, 8);
+    }
+    return st;
+}
+
+nbr_status nbr_hash_blob_header(nbr_hasher *hasher, const char *codec)
+{
+    nbr_status st = nbr_hasher_update(hasher, "nbr-blob", sizeof "nbr-blob");
+    if (st == NBR_OK) st = nbr_hasher_update(hasher, codec, strlen(codec) + 1);
+    return st;
+}
+
+nbr_status nbr_hash_array(nbr_object_id *out, const char *dtype, const nbr_array_view *view,
+                          void *scratch, size_t scratch_size)
+{
+    nbr_hasher *hasher;
+    nbr_status st = nbr_hasher_new(&hasher);
+    if (st != NBR_OK) return st;
+    st = nbr_hash_array_header(hasher, dtype, view->ndim, view->shape);
+    if (st == NBR_OK && view->c_contiguous) {
+        st = nbr_hasher_update(hasher, view->data, (size_t)view->bytes);
+    } else if (st == NBR_OK) {
+        nbr_array_walker w;
+        nbr_array_walker_init(&w, view);
+        size_t got;
+        while (st == NBR_OK && (got = nbr_array_walker_next(&w, scratch, scratch_size)) > 0)
+            st = nbr_hasher_update(hasher, scratch, got);
+    }
+    if (st == NBR_OK) st = nbr_hasher_digest(out, hasher);
+    nbr_hasher_free(hasher);
+    return st;
+}
+
+void nbr_chunk_shape(uint64_t *chunk, size_t ndim, const uint64_t *shape, size_t itemsize,
+                     uint64_t chunk_bytes)
+{
+    for (size_t i = 0; i < ndim; i++) chunk[i] = shape[i] ? shape[i] : 1;
+    uint64_t budget = itemsize ? chunk_bytes / itemsize : chunk_bytes;
+    if (budget == 0) budget = 1;
+    for (size_t i = 0; i < ndim; i++) {
+        uint64_t inner = 1; /* elements in one step along axis i */
+        for (size_t j = i + 1; j < ndim; j++) inner *= chunk[j];
+        if (chunk[i] * inner <= budget) return;
+        uint64_t fit = budget / inner;
+        if (fit >= 1) {
+            chunk[i] = fit;
+            return;
+        }
+        chunk[i] = 1; /* still too big: cut the next axis as well */
+    }
+}

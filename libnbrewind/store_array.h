@@ -1,0 +1,70 @@
+/* store_array.h - an n-d array as the caller laid it out, walked in C order
+ * (private).
+ *
+ * Hashing and writing both need the elements in C (row-major) order, whatever
+ * the caller's strides: Fortran order, negative strides, any view.  A walker
+ * copies them out in that order through a caller-sized buffer, so no full
+ * copy is ever made.  A box of the array (a chunk) is walked the same way,
+ * as a view with its own origin and shape. */
+#ifndef NBR_STORE_ARRAY_H
+#define NBR_STORE_ARRAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* NumPy 1.x and HDF5 (H5S_MAX_RANK) both stop at 32. */
+#define NBR_MAX_DIMS 32
+
+typedef struct nbr_array_view {
+    const char *data;         /* element [0, 0, ...] */
+    size_t ndim;
+    uint64_t shape[NBR_MAX_DIMS];
+    int64_t strides[NBR_MAX_DIMS]; /* bytes */
+    size_t itemsize;
+    uint64_t count;           /* elements */
+    uint64_t bytes;           /* count * itemsize */
+    bool c_contiguous;        /* the C-order bytes are data[0 .. bytes) */
+} nbr_array_view;
+
+/* Fills a view from the caller's description (strides NULL = C order).
+ * NBR_EINVAL, naming `what`, for too many dimensions or a size overflow. */
+nbr_status nbr_array_view_init(nbr_array_view *view, const void *data, size_t ndim,
+                               const uint64_t *shape, const int64_t *strides, size_t itemsize,
+                               const char *what);
+
+/* The sub-view [start, start + count) of a view. */
+void nbr_array_view_box(nbr_array_view *out, const nbr_array_view *view, const uint64_t *start,
+                        const uint64_t *count);
+
+/* Copies a view's elements out in C order. */
+typedef struct nbr_array_walker {
+    const nbr_array_view *view;
+    uint64_t index[NBR_MAX_DIMS]; /* the next element's multi-index */
+    uint64_t done;                /* elements copied so far */
+} nbr_array_walker;
+
+void nbr_array_walker_init(nbr_array_walker *walker, const nbr_array_view *view);
+
+/* Copies the next elements into `buffer` (room for at least one element),
+ * as many as fit; returns the bytes copied, 0 at the end. */
+size_t nbr_array_walker_next(nbr_array_walker *walker, void *buffer, size_t capacity);
+
+/* Feeds an object's type header into a hasher (docs/store-format.md). */
+nbr_status nbr_hash_array_header(nbr_hasher *hasher, const char *dtype, size_t ndim,
+                                 const uint64_t *shape);
+nbr_status nbr_hash_blob_header(nbr_hasher *hasher, const char *codec);
+
+/* The id of an array: its header, then its C-order bytes, walked through
+ * `scratch` (of `scratch_size` bytes) when the view is not C-contiguous. */
+nbr_status nbr_hash_array(nbr_object_id *out, const char *dtype, const nbr_array_view *view,
+                          void *scratch, size_t scratch_size);
+
+/* The HDF5 chunk shape of an array: the leading axes are cut down until a
+ * chunk holds at most about `chunk_bytes` (one element at least). */
+void nbr_chunk_shape(uint64_t *chunk, size_t ndim, const uint64_t *shape, size_t itemsize,
+                     uint64_t chunk_bytes);
+
+#endif

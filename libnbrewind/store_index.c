@@ -1,0 +1,64 @@
+/* store_index.c - open-addressing table of object ids (see store_index.h). */
+#include "store_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void nbr_object_index_init(nbr_object_index *index) { memset(index, 0, sizeof *index); }
+
+void nbr_object_index_clear(nbr_object_index *index)
+{
+    free(index->slots);
+    nbr_object_index_init(index);
+}
+
+static size_t slot_of(const nbr_object_id *id, size_t slot_count)
+{
+    uint64_t h;
+    memcpy(&h, id->bytes, sizeof h);
+    return (size_t)h & (slot_count - 1);
+}
+
+static nbr_index_slot *probe(nbr_index_slot *slots, size_t slot_count, const nbr_object_id *id)
+{
+    size_t i = slot_of(id, slot_count);
+    while (slots[i].used && memcmp(slots[i].id.bytes, id->bytes, 16) != 0)
+        i = (i + 1) & (slot_count - 1);
+    return &slots[i];
+}
+
+static bool grow(nbr_object_index *index)
+{
+    size_t count = index->slot_count ? index->slot_count * 2 : 64;
+    nbr_index_slot *slots = calloc(count, sizeof *slots);
+    if (!slots) return false;
+    for (size_t i = 0; i < index->slot_count; i++)
+        if (index->slots[i].used) *probe(slots, count, &index->slots[i].id) = index->slots[i];
+    free(index->slots);
+    index->slots = slots;
+    index->slot_count = count;
+    return true;
+}
+
+bool nbr_object_index_add(nbr_object_index *index, const nbr_object_id *id, size_t checkpoint,
+                          size_t object)
+{
+    /* Keep the load at most 1/2, so probes stay short. */
+    if ((index->count + 1) * 2 > index->slot_count && !grow(index)) return false;
+    nbr_index_slot *slot = probe(index->slots, index->slot_count, id);
+    if (slot->used) return true;
+    slot->id = *id;
+    slot->checkpoint = checkpoint;
+    slot->object = object;
+    slot->used = true;
+    index->count++;
+    return true;
+}
+
+const nbr_index_slot *nbr_object_index_find(const nbr_object_index *index,
+                                            const nbr_object_id *id)
+{
+    if (!index->slot_count) return NULL;
+    const nbr_index_slot *slot = probe(index->slots, index->slot_count, id);
+    return slot->used ? slot : NULL;
+}

@@ -1,0 +1,74 @@
+/* store_internal.h - the store handle and a checkpoint being written, shared
+ * by store.c (open, format, lock, commit) and store_query.c (reads). */
+#ifndef NBR_STORE_INTERNAL_H
+#define NBR_STORE_INTERNAL_H
+
+#include <hdf5.h>
+#include <stdbool.h>
+
+#include "store_index.h"
+#include "store_manifest.h"
+#include "store_segment.h"
+#include "strset.h"
+
+struct nbr_store {
+    char *root;
+    unsigned flags;
+    int lock_fd;          /* -1 unless this handle is the writer */
+    bool created;         /* this handle wrote FORMAT: options may still change */
+    nbr_store_options options;
+    nbr_manifest **checkpoints; /* by seq, oldest first; damaged ones included */
+    size_t checkpoint_count;
+    size_t checkpoint_cap;
+    uint64_t last_seq;    /* the highest manifest seq seen */
+    nbr_object_index objects; /* id -> (checkpoint, entry) */
+    nbr_strset segment_names; /* open segment files, for reading */
+    hid_t *segment_files;
+    size_t segment_cap;
+    nbr_checkpoint *writing; /* the checkpoint in progress, if any */
+};
+
+struct nbr_checkpoint {
+    nbr_store *store;
+    nbr_manifest m;       /* seq, metadata, bindings, the objects it wrote */
+    nbr_object_index own; /* ids of m.objects */
+    char segment[64];     /* "segments/<seq>-<rand>.h5" */
+    char *tmp_path;       /* where the segment is being written */
+    nbr_segment_out out;  /* out.file is -1 until the first new object */
+    char *failure;        /* set when a write failed: only abort remains */
+    nbr_blob_writer *writer; /* the open blob writer, if any */
+    unsigned streams;     /* blob writers begun, for their temporary names */
+};
+
+/* Shared by the puts (store_checkpoint.c) and the blob writer (store_blob.c). */
+nbr_status nbr_checkpoint_check_put(nbr_checkpoint *c, const char *name, const char *fn);
+bool nbr_checkpoint_has_object(const nbr_checkpoint *c, const nbr_object_id *id);
+/* A write failure poisons the checkpoint (its segment is in an unknown
+ * state): only abort remains.  Returns `status`. */
+nbr_status nbr_checkpoint_poison(nbr_checkpoint *c, nbr_status status);
+/* Creates the checkpoint's segment file on first use. */
+nbr_status nbr_checkpoint_open_segment(nbr_checkpoint *c);
+/* Records an object just written into the segment. */
+nbr_status nbr_checkpoint_record(nbr_checkpoint *c, const nbr_object_id *id, nbr_object_kind kind,
+                                 const char *type, size_t ndim, const uint64_t *shape,
+                                 uint64_t logical_bytes, uint64_t stored_bytes);
+
+/* The name a blob writer binds; and cutting a writer loose from a checkpoint
+ * that is being aborted (its later calls fail with NBR_ESTATE). */
+const char *nbr_blob_writer_name(const nbr_blob_writer *writer);
+void nbr_blob_writer_orphan(nbr_blob_writer *writer);
+
+/* The index of the checkpoint with this id, or -1 (with NBR_ENOTFOUND set). */
+long nbr_store_find_checkpoint(const nbr_store *store, const char *checkpoint_id);
+
+/* The object entry of `id`, or NULL. */
+const nbr_object_entry *nbr_store_find_object(const nbr_store *store, const nbr_object_id *id);
+
+/* The open HDF5 file of a committed segment (opened on first use, cached). */
+nbr_status nbr_store_segment(hid_t *out, nbr_store *store, const char *segment);
+
+/* Adds a parsed or just-committed manifest (taking ownership) and indexes
+ * its objects. */
+nbr_status nbr_store_add_manifest(nbr_store *store, nbr_manifest *manifest);
+
+#endif

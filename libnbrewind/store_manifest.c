@@ -1,0 +1,320 @@
+/* store_manifest.c - manifests to and from JSON (see store_manifest.h). */
+#include "store_manifest.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+
+void nbr_manifest_init(nbr_manifest *m, uint64_t seq)
+{
+    memset(m, 0, sizeof *m);
+    m->seq = seq;
+    snprintf(m->id, sizeof m->id, "%016" PRIu64, seq);
+    nbr_strset_init(&m->names);
+}
+
+void nbr_object_entry_clear(nbr_object_entry *e)
+{
+    free(e->type);
+    free(e->shape);
+    free(e->segment);
+    memset(e, 0, sizeof *e);
+}
+
+void nbr_manifest_clear(nbr_manifest *m)
+{
+    free(m->cell_id);
+    free(m->started);
+    free(m->committed);
+    free(m->host_json);
+    nbr_strset_clear(&m->names);
+    free(m->ids);
+    free(m->deleted);
+    for (size_t i = 0; i < m->object_count; i++) nbr_object_entry_clear(&m->objects[i]);
+    free(m->objects);
+    free(m->damaged);
+    nbr_manifest_init(m, m->seq);
+}
+
+nbr_status nbr_manifest_bind(nbr_manifest *m, const char *name, const nbr_object_id *id)
+{
+    long at = nbr_strset_find_n(&m->names, name, strlen(name));
+    if (at < 0) {
+        size_t n = m->names.count, cap = m->binding_cap;
+        if (!NBR_RESERVE(m->ids, cap, n + 1)) return nbr_fail_nomem("binding a name");
+        cap = m->binding_cap;
+        if (!NBR_RESERVE(m->deleted, cap, n + 1)) return nbr_fail_nomem("binding a name");
+        m->binding_cap = cap;
+        if (!nbr_strset_add(&m->names, name)) return nbr_fail_nomem("binding a name");
+        at = (long)n;
+    }
+    memset(&m->ids[at], 0, sizeof m->ids[at]);
+    if (id) m->ids[at] = *id;
+    m->deleted[at] = id == NULL;
+    return NBR_OK;
+}
+
+nbr_status nbr_manifest_add_object(nbr_manifest *m, nbr_object_entry *entry)
+{
+    if (!NBR_RESERVE(m->objects, m->object_cap, m->object_count + 1)) {
+        nbr_object_entry_clear(entry);
+        return nbr_fail_nomem("recording an object");
+    }
+    m->objects[m->object_count++] = *entry;
+    memset(entry, 0, sizeof *entry);
+    return NBR_OK;
+}
+
+/* ---- rendering --------------------------------------------------------- */
+
+/* A JSON string of `length` bytes (which may hold NULs, from "\u0000"). */
+static void json_string_n(nbr_buf *buf, const char *text, size_t length)
+{
+    nbr_buf_puts(buf, "\"");
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c == '"' || c == '\\') nbr_buf_printf(buf, "\\%c", c);
+        else if (c < 0x20) nbr_buf_printf(buf, "\\u%04x", c);
+        else nbr_buf_append(buf, (const char *)&c, 1);
+    }
+    nbr_buf_puts(buf, "\"");
+}
+
+void nbr_json_render(nbr_buf *buf, const nbr_json *v)
+{
+    size_t n = nbr_json_length(v);
+    switch (nbr_json_type_of(v)) {
+    case NBR_JSON_BOOL: nbr_buf_puts(buf, nbr_json_is_true(v) ? "true" : "false"); break;
+    case NBR_JSON_NUMBER: nbr_buf_puts(buf, nbr_json_number_text(v)); break;
+    case NBR_JSON_STRING: json_string_n(buf, nbr_json_string(v), nbr_json_string_length(v)); break;
+    case NBR_JSON_ARRAY:
+        nbr_buf_puts(buf, "[");
+        for (size_t i = 0; i < n; i++) {
+            if (i) nbr_buf_puts(buf, ",");
+            nbr_json_render(buf, nbr_json_at(v, i));
+        }
+        nbr_buf_puts(buf, "]");
+        break;
+    case NBR_JSON_OBJECT:
+        nbr_buf_puts(buf, "{");
+        for (size_t i = 0; i < n; i++) {
+            if (i) nbr_buf_puts(buf, ",");
+            json_string_n(buf, nbr_json_key_at(v, i), nbr_json_key_length(v, i));
+            nbr_buf_puts(buf, ":");
+            nbr_json_render(buf, nbr_json_at(v, i));
+        }
+        nbr_buf_puts(buf, "}");
+        break;
+    default: nbr_buf_puts(buf, "null"); break;
+    }
+}
+
+static void render_object(nbr_buf *b, const nbr_object_entry *e)
+{
+    char hex[33];
+    nbr_object_id_to_hex(hex, &e->id);
+    nbr_buf_printf(b, "\n  \"%s\": {\"kind\": \"%s\", \"segment\": ", hex,
+                   e->kind == NBR_OBJECT_ARRAY ? "array" : "blob");
+    nbr_buf_json_string(b, e->segment);
+    nbr_buf_puts(b, e->kind == NBR_OBJECT_ARRAY ? ", \"dtype\": " : ", \"codec\": ");
+    nbr_buf_json_string(b, e->type);
+    if (e->kind == NBR_OBJECT_ARRAY) {
+        nbr_buf_puts(b, ", \"shape\": [");
+        for (size_t i = 0; i < e->ndim; i++)
+            nbr_buf_printf(b, "%s%" PRIu64, i ? ", " : "", e->shape[i]);
+        nbr_buf_puts(b, "]");
+    }
+    nbr_buf_printf(b, ", \"logical_bytes\": %" PRIu64 ", \"stored_bytes\": %" PRIu64 "}",
+                   e->logical_bytes, e->stored_bytes);
+}
+
+nbr_status nbr_manifest_render(char **out, const nbr_manifest *m)
+{
+    nbr_buf b;
+    nbr_buf_init(&b);
+    nbr_buf_printf(&b, "{\"format\": 1, \"seq\": %" PRIu64 ", \"parent\": %" PRIu64 ",\n",
+                   m->seq, m->parent);
+    nbr_buf_puts(&b, " \"cell_id\": ");
+    nbr_buf_json_string(&b, m->cell_id);
+    nbr_buf_printf(&b, ", \"execution_count\": %" PRId64 ",\n \"started\": ", m->execution_count);
+    nbr_buf_json_string(&b, m->started);
+    nbr_buf_puts(&b, ", \"committed\": ");
+    nbr_buf_json_string(&b, m->committed);
+    nbr_buf_printf(&b, ",\n \"host\": %s,\n \"bindings\": {", m->host_json);
+    for (size_t i = 0; i < m->names.count; i++) {
+        char hex[33];
+        nbr_buf_puts(&b, i ? ",\n  " : "\n  ");
+        nbr_buf_json_string(&b, m->names.items[i]);
+        nbr_object_id_to_hex(hex, &m->ids[i]);
+        if (m->deleted[i]) nbr_buf_puts(&b, ": null");
+        else nbr_buf_printf(&b, ": \"%s\"", hex);
+    }
+    nbr_buf_puts(&b, "},\n \"objects\": {");
+    for (size_t i = 0; i < m->object_count; i++) {
+        if (i) nbr_buf_puts(&b, ",");
+        render_object(&b, &m->objects[i]);
+    }
+    nbr_buf_puts(&b, "}}\n");
+    *out = nbr_buf_take(&b);
+    return *out ? NBR_OK : nbr_fail_nomem("rendering a manifest");
+}
+
+/* ---- parsing ----------------------------------------------------------- */
+
+static nbr_status bad(const char *path, const char *fmt, ...) NBR_PRINTF(2, 3);
+static nbr_status bad(const char *path, const char *fmt, ...)
+{
+    char why[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why, sizeof why, fmt, args);
+    va_end(args);
+    return nbr_fail(NBR_ECORRUPT, "manifest %s is damaged: %s", path, why);
+}
+
+static bool get_u64(const nbr_json *v, uint64_t *out)
+{
+    int64_t n;
+    if (!nbr_json_number_int64(v, &n) || n < 0) return false;
+    *out = (uint64_t)n;
+    return true;
+}
+
+/* A string member, copied; NULL if missing or not a string. */
+static char *get_string(const nbr_json *obj, const char *key)
+{
+    const char *s = nbr_json_string(nbr_json_get(obj, key));
+    return s ? nbr_copy(s) : NULL;
+}
+
+bool nbr_segment_name_valid(const char *s)
+{
+    /* "segments/" + 16 digits + "-" + 8 hex digits + ".h5" */
+    if (strlen(s) != 9 + 16 + 1 + 8 + 3 || strncmp(s, "segments/", 9) != 0) return false;
+    for (int i = 9; i < 25; i++)
+        if (s[i] < '0' || s[i] > '9') return false;
+    if (s[25] != '-') return false;
+    for (int i = 26; i < 34; i++)
+        if (!strchr("0123456789abcdef", s[i])) return false;
+    return strcmp(s + 34, ".h5") == 0;
+}
+
+static nbr_status parse_shape(nbr_object_entry *e, const nbr_json *shape, const char *path,
+                              const char *hex)
+{
+    if (!nbr_json_is_array(shape) || nbr_json_length(shape) > 32)
+        return bad(path, "object %s: \"shape\" is not an array of at most 32 sizes", hex);
+    e->ndim = nbr_json_length(shape);
+    e->shape = calloc(e->ndim ? e->ndim : 1, sizeof *e->shape);
+    if (!e->shape) return nbr_fail_nomem("reading a manifest");
+    for (size_t i = 0; i < e->ndim; i++)
+        if (!get_u64(nbr_json_at(shape, i), &e->shape[i]))
+            return bad(path, "object %s: shape[%zu] is not a size", hex, i);
+    return NBR_OK;
+}
+
+static nbr_status parse_object(nbr_object_entry *e, const char *hex, const nbr_json *o,
+                               const char *path)
+{
+    if (nbr_object_id_from_hex(&e->id, hex) != NBR_OK)
+        return bad(path, "\"%s\" in \"objects\" is not an object id", hex);
+    const char *kind = nbr_json_string(nbr_json_get(o, "kind"));
+    bool array = kind && !strcmp(kind, "array");
+    if (!kind || (!array && strcmp(kind, "blob")))
+        return bad(path, "object %s: \"kind\" is not \"array\" or \"blob\"", hex);
+    e->kind = array ? NBR_OBJECT_ARRAY : NBR_OBJECT_BLOB;
+    e->type = get_string(o, array ? "dtype" : "codec");
+    e->segment = get_string(o, "segment");
+    if (!e->type || !e->segment) return bad(path, "object %s: a string field is missing", hex);
+    if (!nbr_segment_name_valid(e->segment))
+        return bad(path, "object %s: \"%s\" is not a segment file name", hex, e->segment);
+    if (!get_u64(nbr_json_get(o, "logical_bytes"), &e->logical_bytes) ||
+        !get_u64(nbr_json_get(o, "stored_bytes"), &e->stored_bytes))
+        return bad(path, "object %s: logical_bytes/stored_bytes missing", hex);
+    if (!array) {
+        e->ndim = 1;
+        e->shape = malloc(sizeof *e->shape);
+        if (!e->shape) return nbr_fail_nomem("reading a manifest");
+        e->shape[0] = e->logical_bytes;
+        return NBR_OK;
+    }
+    return parse_shape(e, nbr_json_get(o, "shape"), path, hex);
+}
+
+static nbr_status parse_bindings(nbr_manifest *m, const nbr_json *b, const char *path)
+{
+    if (!nbr_json_is_object(b)) return bad(path, "\"bindings\" is not an object");
+    for (size_t i = 0; i < nbr_json_length(b); i++) {
+        const char *name = nbr_json_key_at(b, i);
+        const nbr_json *v = nbr_json_at(b, i);
+        nbr_object_id id;
+        if (strlen(name) != nbr_json_key_length(b, i) || !*name)
+            return bad(path, "binding %zu has an empty name or one with a NUL", i);
+        if (!nbr_json_is_null(v) && (!nbr_json_string(v) ||
+                                     nbr_object_id_from_hex(&id, nbr_json_string(v)) != NBR_OK))
+            return bad(path, "binding \"%s\" is neither an object id nor null", name);
+        nbr_status st = nbr_manifest_bind(m, name, nbr_json_is_null(v) ? NULL : &id);
+        if (st != NBR_OK) return st;
+    }
+    return NBR_OK;
+}
+
+static nbr_status parse_header(nbr_manifest *m, const nbr_json *root, const char *path)
+{
+    uint64_t format = 0, seq = 0;
+    if (!nbr_json_is_object(root)) return bad(path, "not a JSON object");
+    if (!get_u64(nbr_json_get(root, "format"), &format) || format != 1)
+        return bad(path, "\"format\" is not 1");
+    if (!get_u64(nbr_json_get(root, "seq"), &seq) || seq != m->seq)
+        return bad(path, "\"seq\" does not match the file name (%s)", m->id);
+    if (!get_u64(nbr_json_get(root, "parent"), &m->parent)) return bad(path, "no \"parent\"");
+    if (!nbr_json_number_int64(nbr_json_get(root, "execution_count"), &m->execution_count))
+        return bad(path, "no \"execution_count\"");
+    m->cell_id = get_string(root, "cell_id");
+    m->started = get_string(root, "started");
+    m->committed = get_string(root, "committed");
+    if (!m->cell_id || !m->started || !m->committed)
+        return bad(path, "\"cell_id\", \"started\" or \"committed\" is missing");
+    nbr_buf b;
+    nbr_buf_init(&b);
+    const nbr_json *host = nbr_json_get(root, "host");
+    if (host) nbr_json_render(&b, host);
+    else nbr_buf_puts(&b, "null");
+    m->host_json = nbr_buf_take(&b);
+    return m->host_json ? NBR_OK : nbr_fail_nomem("reading a manifest");
+}
+
+static nbr_status parse_root(nbr_manifest *m, const nbr_json *root, const char *path)
+{
+    nbr_status st = parse_header(m, root, path);
+    if (st == NBR_OK) st = parse_bindings(m, nbr_json_get(root, "bindings"), path);
+    const nbr_json *objects = nbr_json_get(root, "objects");
+    if (st == NBR_OK && !nbr_json_is_object(objects))
+        st = bad(path, "\"objects\" is not an object");
+    for (size_t i = 0; st == NBR_OK && i < nbr_json_length(objects); i++) {
+        nbr_object_entry e;
+        memset(&e, 0, sizeof e);
+        st = parse_object(&e, nbr_json_key_at(objects, i), nbr_json_at(objects, i), path);
+        if (st == NBR_OK) st = nbr_manifest_add_object(m, &e);
+        else nbr_object_entry_clear(&e);
+    }
+    return st;
+}
+
+nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path)
+{
+    nbr_json_doc *doc;
+    nbr_json_error err;
+    nbr_status st = nbr_json_parse(&doc, text, length, path, NULL, &err);
+    if (st == NBR_ENOMEM) return st;
+    if (st != NBR_OK)
+        return bad(path, "invalid JSON at line %u, column %u: %s", err.line, err.column,
+                   err.message);
+    st = parse_root(m, nbr_json_root(doc), path);
+    nbr_json_doc_free(doc);
+    return st;
+}

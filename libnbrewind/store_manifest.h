@@ -1,0 +1,70 @@
+/* store_manifest.h - a checkpoint's manifest in memory, and its JSON form
+ * (private).  docs/store-format.md ("Manifests") is the format. */
+#ifndef NBR_STORE_MANIFEST_H
+#define NBR_STORE_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "json.h"
+#include "strset.h"
+
+/* One object a checkpoint first stored. */
+typedef struct nbr_object_entry {
+    nbr_object_id id;
+    nbr_object_kind kind;
+    char *type;      /* dtype (arrays) or codec (blobs) */
+    size_t ndim;
+    uint64_t *shape; /* ndim entries; blobs: {size} */
+    uint64_t logical_bytes;
+    uint64_t stored_bytes;
+    char *segment;   /* "segments/<seq>-<rand>.h5", relative to the store */
+} nbr_object_entry;
+
+typedef struct nbr_manifest {
+    uint64_t seq;
+    uint64_t parent;
+    char id[24];     /* seq as 16 digits: the checkpoint id */
+    char *cell_id;
+    int64_t execution_count;
+    char *started;
+    char *committed;
+    char *host_json; /* compact JSON text, "null" if none */
+    nbr_strset names;        /* bound or deleted names, in order */
+    nbr_object_id *ids;      /* per name; zeros when deleted */
+    bool *deleted;           /* per name */
+    size_t binding_cap;
+    nbr_object_entry *objects;
+    size_t object_count;
+    size_t object_cap;
+    char *damaged;   /* non-NULL: the manifest could not be read; why */
+} nbr_manifest;
+
+void nbr_manifest_init(nbr_manifest *m, uint64_t seq);
+void nbr_manifest_clear(nbr_manifest *m);
+void nbr_object_entry_clear(nbr_object_entry *e);
+
+/* Binds `name` to `id`, or records its deletion (id NULL); a later binding of
+ * the same name replaces the earlier one. */
+nbr_status nbr_manifest_bind(nbr_manifest *m, const char *name, const nbr_object_id *id);
+
+/* Appends an object; takes ownership of the entry's strings and shape (also
+ * on failure). */
+nbr_status nbr_manifest_add_object(nbr_manifest *m, nbr_object_entry *entry);
+
+/* The manifest as JSON text, malloc'd. */
+nbr_status nbr_manifest_render(char **out, const nbr_manifest *m);
+
+/* Reads a manifest's JSON text (`path` names it in errors).  NBR_ECORRUPT
+ * with a message naming the file and what is wrong. */
+nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path);
+
+/* Appends `value` as compact JSON text (the host's document, re-rendered). */
+void nbr_json_render(nbr_buf *buf, const nbr_json *value);
+
+/* Whether `text` is a segment path this format allows (no path escapes). */
+bool nbr_segment_name_valid(const char *text);
+
+#endif

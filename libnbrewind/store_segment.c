@@ -1,0 +1,574 @@
+/* store_segment.c - objects as HDF5 datasets (see store_segment.h). */
+#include "store_segment.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dtype.h"
+#include "store_vfd.h"
+
+/* Large enough that re-hashing streams at memory speed, small enough to
+ * allocate for every object checked. */
+#define CHECK_BUFFER (4u << 20)
+
+/* HDF5 prints its error stack to stderr unless told not to; a library must
+ * not print, so every HDF5 call runs inside QUIET. */
+#define QUIET(...)                       \
+    do {                                 \
+        H5E_BEGIN_TRY { __VA_ARGS__; }   \
+        H5E_END_TRY;                     \
+    } while (0)
+
+static herr_t innermost(unsigned n, const H5E_error2_t *err, void *data)
+{
+    if (n == 0 && err->desc) snprintf(data, 320, "%s", err->desc);
+    return 0;
+}
+
+/* Fails with `status`, naming the file, the object (if any), the step and
+ * HDF5's most specific error (which carries errno's text for I/O). */
+static nbr_status h5_fail(nbr_status status, const char *path, const nbr_object_id *id,
+                          const char *what)
+{
+    char cause[320] = "", hex[33] = "";
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost, cause);
+    if (id) nbr_object_id_to_hex(hex, id);
+    return nbr_fail(status, "%s%s%s: %s failed%s%s", path, id ? ": object " : "", hex, what,
+                    *cause ? ": " : "", cause);
+}
+
+static void dataset_name(char *out, size_t size, const nbr_object_id *id)
+{
+    char hex[33];
+    nbr_object_id_to_hex(hex, id);
+    snprintf(out, size, "/objects/%s", hex);
+}
+
+/* The first write error the driver recorded, as a failure naming the file,
+ * the object (if any) and the step. */
+static nbr_status io_failed(const nbr_segment_out *seg, const nbr_object_id *id, const char *what)
+{
+    char hex[33] = "";
+    if (id) nbr_object_id_to_hex(hex, id);
+    return nbr_fail(NBR_EIO, "%s%s%s: %s failed: %s", seg->path, id ? ": object " : "", hex, what,
+                    strerror(seg->io_errno));
+}
+
+static nbr_status create_impl(nbr_segment_out *seg)
+{
+    hid_t fapl = nbr_vfd_fapl(&seg->io_errno);
+    if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    hid_t file = fapl < 0 ? -1 : H5Fcreate(seg->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (file < 0) return h5_fail(NBR_EIO, seg->path, NULL, "creating the segment");
+    hid_t group = H5Gcreate2(file, "objects", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (group >= 0) H5Gclose(group);
+    seg->file = file;
+    if (group < 0) return h5_fail(NBR_EIO, seg->path, NULL, "creating /objects");
+    return seg->io_errno ? io_failed(seg, NULL, "creating the segment") : NBR_OK;
+}
+
+nbr_status nbr_segment_create(nbr_segment_out *seg, const char *path)
+{
+    nbr_status st = NBR_OK;
+    seg->file = -1;
+    seg->io_errno = 0;
+    seg->path = path;
+    QUIET(st = create_impl(seg));
+    if (st != NBR_OK) nbr_segment_discard(seg);
+    return st;
+}
+
+nbr_status nbr_segment_open(hid_t *out, const char *path)
+{
+    nbr_status st = NBR_OK;
+    hid_t file = -1;
+    QUIET({
+        hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        /* Segments are immutable and the store has its own lock: HDF5's
+         * flock adds nothing and fails on some NFS and Lustre mounts. */
+        if (fapl >= 0) H5Pset_file_locking(fapl, 0, 1);
+        file = fapl < 0 ? -1 : H5Fopen(path, H5F_ACC_RDONLY, fapl);
+        H5Pclose(fapl);
+        if (file < 0) st = h5_fail(NBR_ECORRUPT, path, NULL, "opening the segment");
+    });
+    *out = file;
+    return st;
+}
+
+void nbr_segment_close(hid_t file)
+{
+    if (file >= 0) QUIET(H5Fclose(file));
+}
+
+nbr_status nbr_segment_finish(nbr_segment_out *seg)
+{
+    nbr_status st = NBR_OK;
+    if (seg->file < 0) return NBR_OK;
+    QUIET({
+        if (H5Fclose(seg->file) < 0) st = h5_fail(NBR_EIO, seg->path, NULL, "closing the segment");
+    });
+    seg->file = -1;
+    if (st == NBR_OK && seg->io_errno) st = io_failed(seg, NULL, "writing the segment");
+    return st;
+}
+
+void nbr_segment_discard(nbr_segment_out *seg)
+{
+    /* The driver drops every write after the first failure, and reports
+     * none to HDF5, so closing cannot fail here. */
+    if (seg->io_errno == 0) seg->io_errno = ECANCELED;
+    nbr_segment_close(seg->file);
+    seg->file = -1;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static herr_t put_string_attr(hid_t ds, const char *name, const char *value)
+{
+    hid_t type = H5Tcopy(H5T_C_S1), space = H5Screate(H5S_SCALAR);
+    size_t len = strlen(value);
+    H5Tset_size(type, len ? len : 1);
+    H5Tset_strpad(type, H5T_STR_NULLPAD);
+    hid_t attr = H5Acreate2(ds, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t rc = attr < 0 ? -1 : H5Awrite(attr, type, value);
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    H5Tclose(type);
+    return rc;
+}
+
+static herr_t put_attributes(hid_t ds, nbr_object_kind kind, const char *type, uint64_t logical)
+{
+    int array = kind == NBR_OBJECT_ARRAY;
+    herr_t rc = put_string_attr(ds, "nbr_kind", array ? "array" : "blob");
+    if (rc >= 0) rc = put_string_attr(ds, array ? "nbr_dtype" : "nbr_codec", type);
+    hid_t space = H5Screate(H5S_SCALAR);
+    hid_t attr =
+        H5Acreate2(ds, "nbr_logical_bytes", H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (rc >= 0) rc = attr < 0 ? -1 : H5Awrite(attr, H5T_NATIVE_UINT64, &logical);
+    if (attr >= 0) H5Aclose(attr);
+    H5Sclose(space);
+    return rc;
+}
+
+static hid_t make_space(const nbr_array_view *v)
+{
+    if (v->ndim == 0) return H5Screate(H5S_SCALAR);
+    hsize_t dims[NBR_MAX_DIMS];
+    for (size_t i = 0; i < v->ndim; i++) dims[i] = v->shape[i];
+    return H5Screate_simple((int)v->ndim, dims, NULL);
+}
+
+/* Chunking and (if a sample chunk compresses) the Blosc filter.  Fills
+ * `chunk`; `buffer` (one chunk) holds the sample when the view is strided. */
+static nbr_status layout(hid_t dcpl, uint64_t *chunk, const nbr_array_view *v, void *buffer,
+                         size_t chunk_size, const nbr_store_options *o)
+{
+    hsize_t dims[NBR_MAX_DIMS];
+    nbr_chunk_shape(chunk, v->ndim, v->shape, v->itemsize, o->chunk_bytes);
+    for (size_t i = 0; i < v->ndim; i++) dims[i] = chunk[i];
+    if (H5Pset_chunk(dcpl, (int)v->ndim, dims) < 0) return NBR_EIO;
+    const void *sample = v->data;
+    size_t sample_size = v->bytes < chunk_size ? (size_t)v->bytes : chunk_size;
+    if (!v->c_contiguous) {
+        nbr_array_walker w;
+        nbr_array_walker_init(&w, v);
+        sample_size = nbr_array_walker_next(&w, buffer, chunk_size);
+        sample = buffer;
+    }
+    if (!nbr_blosc_worth_compressing(sample, sample_size, v->itemsize, o->level, o->shuffle,
+                                     o->codec))
+        return NBR_OK;
+    return nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec);
+}
+
+/* Writes a strided view chunk by chunk, each gathered into `buffer`. */
+static herr_t write_chunks(hid_t ds, hid_t type, hid_t space, const nbr_array_view *v,
+                           const uint64_t *chunk, void *buffer, size_t buffer_size)
+{
+    uint64_t start[NBR_MAX_DIMS] = {0}, count[NBR_MAX_DIMS];
+    hsize_t hstart[NBR_MAX_DIMS], hcount[NBR_MAX_DIMS];
+    for (;;) {
+        for (size_t i = 0; i < v->ndim; i++) {
+            count[i] = v->shape[i] - start[i] < chunk[i] ? v->shape[i] - start[i] : chunk[i];
+            hstart[i] = start[i];
+            hcount[i] = count[i];
+        }
+        nbr_array_view box;
+        nbr_array_walker w;
+        nbr_array_view_box(&box, v, start, count);
+        nbr_array_walker_init(&w, &box);
+        nbr_array_walker_next(&w, buffer, buffer_size);
+        hid_t mem = H5Screate_simple((int)v->ndim, hcount, NULL);
+        herr_t rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, hstart, NULL, hcount, NULL);
+        if (rc >= 0) rc = H5Dwrite(ds, type, mem, space, H5P_DEFAULT, buffer);
+        H5Sclose(mem);
+        if (rc < 0) return rc;
+        size_t i = v->ndim - 1; /* next chunk, C order */
+        while ((start[i] += chunk[i]) >= v->shape[i]) {
+            start[i] = 0;
+            if (i-- == 0) return 0;
+        }
+    }
+}
+
+typedef struct write_job {
+    hid_t type, space, dcpl, ds;
+    void *buffer;
+    size_t buffer_size;
+    uint64_t chunk[NBR_MAX_DIMS];
+} write_job;
+
+static nbr_status write_data(write_job *j, const nbr_array_view *v, const char *path,
+                             const nbr_object_id *id)
+{
+    herr_t rc = 0;
+    if (v->count == 0) return NBR_OK;
+    if (v->c_contiguous || v->ndim == 0)
+        rc = H5Dwrite(j->ds, j->type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v->data);
+    else
+        rc = write_chunks(j->ds, j->type, j->space, v, j->chunk, j->buffer, j->buffer_size);
+    return rc < 0 ? h5_fail(NBR_EIO, path, id, "writing the data") : NBR_OK;
+}
+
+static nbr_status write_impl(uint64_t *stored, hid_t file, const char *path,
+                             const nbr_object_id *id, nbr_object_kind kind, const char *type,
+                             const nbr_array_view *v, const nbr_store_options *o, write_job *j)
+{
+    size_t itemsize;
+    nbr_status st = nbr_dtype_to_hdf5(&j->type, &itemsize, kind == NBR_OBJECT_ARRAY ? type : "|u1");
+    if (st != NBR_OK) return st;
+    j->space = make_space(v);
+    j->dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (j->space < 0 || j->dcpl < 0) return h5_fail(NBR_EIO, path, id, "preparing a dataset");
+    H5Pset_obj_track_times(j->dcpl, 0); /* same content, same bytes */
+    H5Pset_fill_time(j->dcpl, H5D_FILL_TIME_NEVER);
+    if (v->count > 0 && v->ndim > 0) {
+        uint64_t cells = 1;
+        nbr_chunk_shape(j->chunk, v->ndim, v->shape, v->itemsize, o->chunk_bytes);
+        for (size_t i = 0; i < v->ndim; i++) cells *= j->chunk[i];
+        j->buffer_size = (size_t)(cells * v->itemsize);
+        if (!v->c_contiguous && !(j->buffer = malloc(j->buffer_size)))
+            return nbr_fail_nomem("writing an array");
+        if (layout(j->dcpl, j->chunk, v, j->buffer, j->buffer_size, o) != NBR_OK)
+            return h5_fail(NBR_EIO, path, id, "setting the chunk layout");
+    }
+    char name[64];
+    dataset_name(name, sizeof name, id);
+    j->ds = H5Dcreate2(file, name, j->type, j->space, H5P_DEFAULT, j->dcpl, H5P_DEFAULT);
+    if (j->ds < 0) return h5_fail(NBR_EIO, path, id, "creating the dataset");
+    st = write_data(j, v, path, id);
+    if (st == NBR_OK && put_attributes(j->ds, kind, type, v->bytes) < 0)
+        st = h5_fail(NBR_EIO, path, id, "writing the attributes");
+    /* Flush now, so that a write error is this object's (see store_vfd.h). */
+    if (st == NBR_OK && H5Dflush(j->ds) < 0) st = h5_fail(NBR_EIO, path, id, "flushing the data");
+    if (st == NBR_OK) {
+        *stored = H5Dget_storage_size(j->ds);
+        if (*stored == 0 && v->count > 0) st = h5_fail(NBR_EIO, path, id, "measuring the data");
+    }
+    return st;
+}
+
+nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
+                             const nbr_object_id *id, nbr_object_kind kind, const char *type,
+                             const nbr_array_view *view, const nbr_store_options *options)
+{
+    write_job j = {-1, -1, -1, -1, NULL, 0, {0}};
+    nbr_status st = NBR_OK;
+    const char *path = seg->path;
+    *stored_bytes = 0;
+    QUIET({
+        st = write_impl(stored_bytes, seg->file, path, id, kind, type, view, options, &j);
+        if (j.ds >= 0 && H5Dclose(j.ds) < 0 && st == NBR_OK)
+            st = h5_fail(NBR_EIO, path, id, "closing the dataset");
+        if (j.dcpl >= 0) H5Pclose(j.dcpl);
+        if (j.space >= 0) H5Sclose(j.space);
+        if (j.type >= 0) H5Tclose(j.type);
+    });
+    free(j.buffer);
+    /* A write error outranks whatever HDF5 made of the data it never got. */
+    if (seg->io_errno) st = io_failed(seg, id, "writing the data");
+    return st;
+}
+
+/* ---- streams ----------------------------------------------------------- */
+
+nbr_status nbr_segment_stream_begin(nbr_segment_stream *st, unsigned serial,
+                                    const nbr_store_options *o)
+{
+    memset(st, 0, sizeof *st);
+    st->ds = -1;
+    snprintf(st->name, sizeof st->name, "/objects/partial-%u", serial);
+    st->chunk_size = (size_t)o->chunk_bytes;
+    st->chunk = malloc(st->chunk_size);
+    return st->chunk ? NBR_OK : nbr_fail_nomem("beginning a blob stream");
+}
+
+/* The dataset, made when the first chunk is full (it is the sample that
+ * decides compression) or the stream ends. */
+static herr_t stream_create(nbr_segment_stream *st, hid_t file, const nbr_store_options *o)
+{
+    hsize_t zero = 0, unlimited = H5S_UNLIMITED, chunk = st->chunk_size;
+    hid_t space = H5Screate_simple(1, &zero, &unlimited);
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    herr_t rc = space < 0 || dcpl < 0 ? -1 : H5Pset_chunk(dcpl, 1, &chunk);
+    H5Pset_obj_track_times(dcpl, 0);
+    if (rc >= 0 &&
+        nbr_blosc_worth_compressing(st->chunk, st->fill, 1, o->level, o->shuffle, o->codec))
+        rc = nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec) == NBR_OK ? 0 : -1;
+    if (rc >= 0) st->ds = H5Dcreate2(file, st->name, H5T_NATIVE_UINT8, space, H5P_DEFAULT, dcpl,
+                                     H5P_DEFAULT);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    if (space >= 0) H5Sclose(space);
+    return rc < 0 || st->ds < 0 ? -1 : 0;
+}
+
+/* Appends the filled part of the chunk buffer to the dataset. */
+static herr_t stream_flush(nbr_segment_stream *st, hid_t file, const nbr_store_options *o)
+{
+    if (st->ds < 0 && stream_create(st, file, o) < 0) return -1;
+    if (st->fill == 0) return 0;
+    hsize_t start = st->length, count = st->fill, size = st->length + st->fill;
+    if (H5Dset_extent(st->ds, &size) < 0) return -1;
+    hid_t space = H5Dget_space(st->ds), mem = H5Screate_simple(1, &count, NULL);
+    herr_t rc = -1;
+    if (space >= 0 && mem >= 0)
+        rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, &start, NULL, &count, NULL);
+    if (rc >= 0) rc = H5Dwrite(st->ds, H5T_NATIVE_UINT8, mem, space, H5P_DEFAULT, st->chunk);
+    if (mem >= 0) H5Sclose(mem);
+    if (space >= 0) H5Sclose(space);
+    st->length += st->fill;
+    st->fill = 0;
+    return rc;
+}
+
+nbr_status nbr_segment_stream_write(nbr_segment_stream *st, nbr_segment_out *seg,
+                                    const void *data, size_t size, const nbr_store_options *o)
+{
+    const char *p = data;
+    nbr_status status = NBR_OK;
+    QUIET({
+        while (size > 0 && status == NBR_OK) {
+            size_t n = st->chunk_size - st->fill < size ? st->chunk_size - st->fill : size;
+            memcpy(st->chunk + st->fill, p, n);
+            st->fill += n, p += n, size -= n;
+            if (st->fill == st->chunk_size && stream_flush(st, seg->file, o) < 0)
+                status = h5_fail(NBR_EIO, seg->path, NULL, "writing a blob stream");
+        }
+    });
+    if (seg->io_errno) status = io_failed(seg, NULL, "writing a blob stream");
+    return status;
+}
+
+static herr_t stream_keep(uint64_t *stored, nbr_segment_stream *st, hid_t file,
+                          const nbr_object_id *id, const char *codec)
+{
+    char final[64];
+    herr_t rc = put_attributes(st->ds, NBR_OBJECT_BLOB, codec, st->length);
+    if (rc >= 0) rc = H5Dflush(st->ds);
+    if (rc >= 0) *stored = H5Dget_storage_size(st->ds);
+    if (H5Dclose(st->ds) < 0) rc = -1;
+    st->ds = -1;
+    dataset_name(final, sizeof final, id);
+    if (rc >= 0) rc = H5Lmove(file, st->name, file, final, H5P_DEFAULT, H5P_DEFAULT);
+    return rc;
+}
+
+nbr_status nbr_segment_stream_end(uint64_t *stored, nbr_segment_stream *st, nbr_segment_out *seg,
+                                  const nbr_object_id *id, const char *codec,
+                                  const nbr_store_options *o)
+{
+    nbr_status status = NBR_OK;
+    *stored = 0;
+    QUIET({
+        herr_t rc = stream_flush(st, seg->file, o);
+        if (rc >= 0 && id) {
+            rc = stream_keep(stored, st, seg->file, id, codec);
+        } else if (rc >= 0) {
+            H5Dclose(st->ds);
+            st->ds = -1;
+            rc = H5Ldelete(seg->file, st->name, H5P_DEFAULT);
+        }
+        if (rc < 0) status = h5_fail(NBR_EIO, seg->path, id, "finishing a blob stream");
+    });
+    if (seg->io_errno) status = io_failed(seg, id, "writing a blob stream");
+    return status;
+}
+
+void nbr_segment_stream_clear(nbr_segment_stream *st)
+{
+    if (st->ds >= 0) QUIET(H5Dclose(st->ds));
+    st->ds = -1;
+    free(st->chunk);
+    st->chunk = NULL;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static nbr_status corrupt(const char *path, const nbr_object_entry *e, const char *why)
+{
+    char hex[33];
+    nbr_object_id_to_hex(hex, &e->id);
+    return nbr_fail(NBR_ECORRUPT, "%s: object %s: %s", path, hex, why);
+}
+
+/* Opens the object's dataset and checks that its shape is the manifest's. */
+static nbr_status open_object(hid_t *ds, hid_t *type, size_t *itemsize, hid_t file,
+                              const char *path, const nbr_object_entry *e)
+{
+    char name[64];
+    hsize_t dims[NBR_MAX_DIMS];
+    dataset_name(name, sizeof name, &e->id);
+    *ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (*ds < 0) return h5_fail(NBR_ECORRUPT, path, &e->id, "opening the dataset");
+    hid_t space = H5Dget_space(*ds);
+    int rank = space < 0 ? -1 : H5Sget_simple_extent_ndims(space);
+    int ok = rank == (int)(e->kind == NBR_OBJECT_ARRAY ? e->ndim : 1) && rank <= NBR_MAX_DIMS;
+    if (ok && rank > 0) H5Sget_simple_extent_dims(space, dims, NULL);
+    for (int i = 0; ok && i < rank; i++) ok = dims[i] == e->shape[i];
+    if (space >= 0) H5Sclose(space);
+    if (!ok) return corrupt(path, e, "the dataset's shape is not the manifest's");
+    const char *dtype = e->kind == NBR_OBJECT_ARRAY ? e->type : "|u1";
+    nbr_status st = nbr_dtype_to_hdf5(type, itemsize, dtype);
+    if (st != NBR_OK) return corrupt(path, e, "the manifest's dtype is not valid");
+    return NBR_OK;
+}
+
+static nbr_status start_hash(nbr_hasher **h, const nbr_object_entry *e)
+{
+    nbr_status st = nbr_hasher_new(h);
+    if (st != NBR_OK) return st;
+    if (e->kind == NBR_OBJECT_ARRAY) return nbr_hash_array_header(*h, e->type, e->ndim, e->shape);
+    return nbr_hash_blob_header(*h, e->type);
+}
+
+static nbr_status finish_hash(nbr_hasher *h, const char *path, const nbr_object_entry *e)
+{
+    nbr_object_id got;
+    nbr_status st = nbr_hasher_digest(&got, h);
+    if (st != NBR_OK) return st;
+    if (nbr_object_id_equal(&got, &e->id)) return NBR_OK;
+    char hex[33];
+    nbr_object_id_to_hex(hex, &got);
+    char why[96];
+    snprintf(why, sizeof why, "the content does not match its id (it hashes to %s)", hex);
+    return corrupt(path, e, why);
+}
+
+static nbr_status read_impl(void *buffer, hid_t ds, hid_t type, size_t itemsize,
+                            const char *path, const nbr_object_entry *e)
+{
+    uint64_t count = 1;
+    for (size_t i = 0; i < e->ndim; i++) count *= e->shape[i];
+    if (count * itemsize != e->logical_bytes)
+        return corrupt(path, e, "logical_bytes disagrees with dtype and shape");
+    if (count && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0)
+        return h5_fail(NBR_ECORRUPT, path, &e->id, "reading the data");
+    nbr_hasher *h = NULL;
+    nbr_status st = start_hash(&h, e);
+    if (st == NBR_OK) st = nbr_hasher_update(h, buffer, (size_t)e->logical_bytes);
+    if (st == NBR_OK) st = finish_hash(h, path, e);
+    nbr_hasher_free(h);
+    return st;
+}
+
+nbr_status nbr_segment_read(void *buffer, hid_t file, const char *path,
+                            const nbr_object_entry *object)
+{
+    nbr_status st = NBR_OK;
+    QUIET({
+        hid_t ds = -1, type = -1;
+        size_t itemsize = 0;
+        st = open_object(&ds, &type, &itemsize, file, path, object);
+        if (st == NBR_OK) st = read_impl(buffer, ds, type, itemsize, path, object);
+        if (type >= 0) H5Tclose(type);
+        if (ds >= 0) H5Dclose(ds);
+    });
+    return st;
+}
+
+/* Reads the dataset in C-order blocks of at most `size` bytes (a run of
+ * whole sub-arrays along one axis) and feeds them to the hasher. */
+static nbr_status hash_blocks(nbr_hasher *h, hid_t ds, hid_t type, size_t itemsize,
+                              const char *path, const nbr_object_entry *e, char *buf, size_t size)
+{
+    size_t n = e->ndim, d = n - 1;
+    uint64_t inner = 1, start[NBR_MAX_DIMS] = {0};
+    hsize_t hstart[NBR_MAX_DIMS], hcount[NBR_MAX_DIMS];
+    /* d: the outermost axis along which one step (a sub-array of the axes
+     * after it) still fits in the buffer. */
+    while (d > 0 && inner * e->shape[d] * itemsize <= size) inner *= e->shape[d--];
+    uint64_t step = size / (inner * itemsize);
+    hid_t space = H5Dget_space(ds);
+    nbr_status st = NBR_OK;
+    for (;;) {
+        for (size_t i = 0; i < n; i++) {
+            hstart[i] = start[i];
+            uint64_t left = e->shape[i] - start[i];
+            hcount[i] = i < d ? 1 : i > d ? e->shape[i] : left < step ? left : step;
+        }
+        hid_t mem = H5Screate_simple((int)n, hcount, NULL);
+        herr_t rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, hstart, NULL, hcount, NULL);
+        if (rc >= 0) rc = H5Dread(ds, type, mem, space, H5P_DEFAULT, buf);
+        H5Sclose(mem);
+        if (rc < 0) {
+            st = h5_fail(NBR_ECORRUPT, path, &e->id, "reading the data");
+            break;
+        }
+        st = nbr_hasher_update(h, buf, (size_t)(hcount[d] * inner * itemsize));
+        size_t i = d;
+        uint64_t inc = step;
+        while (st == NBR_OK && (start[i] += inc) >= e->shape[i]) {
+            start[i] = 0;
+            inc = 1;
+            if (i-- == 0) goto done;
+        }
+        if (st != NBR_OK) break;
+    }
+done:
+    H5Sclose(space);
+    return st;
+}
+
+static nbr_status check_impl(hid_t ds, hid_t type, size_t itemsize, const char *path,
+                             const nbr_object_entry *e)
+{
+    uint64_t count = 1;
+    for (size_t i = 0; i < e->ndim; i++) count *= e->shape[i];
+    if (count * itemsize != e->logical_bytes)
+        return corrupt(path, e, "logical_bytes disagrees with dtype and shape");
+    size_t size = itemsize > CHECK_BUFFER ? itemsize : CHECK_BUFFER;
+    char *buf = malloc(size);
+    if (!buf) return nbr_fail_nomem("verifying an object");
+    nbr_hasher *h = NULL;
+    nbr_status st = start_hash(&h, e);
+    if (st == NBR_OK && count && e->ndim == 0) {
+        if (H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+            st = h5_fail(NBR_ECORRUPT, path, &e->id, "reading the data");
+        else
+            st = nbr_hasher_update(h, buf, itemsize);
+    } else if (st == NBR_OK && count) {
+        st = hash_blocks(h, ds, type, itemsize, path, e, buf, size);
+    }
+    if (st == NBR_OK) st = finish_hash(h, path, e);
+    nbr_hasher_free(h);
+    free(buf);
+    return st;
+}
+
+nbr_status nbr_segment_check(hid_t file, const char *path, const nbr_object_entry *object)
+{
+    nbr_status st = NBR_OK;
+    QUIET({
+        hid_t ds = -1, type = -1;
+        size_t itemsize = 0;
+        st = open_object(&ds, &type, &itemsize, file, path, object);
+        if (st == NBR_OK) st = check_impl(ds, type, itemsize, path, object);
+        if (type >= 0) H5Tclose(type);
+        if (ds >= 0) H5Dclose(ds);
+    });
+    return st;
+}

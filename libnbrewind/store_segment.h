@@ -1,0 +1,93 @@
+/* store_segment.h - objects in HDF5 segment files (private).
+ *
+ * A segment is one HDF5 file per checkpoint holding each new object as the
+ * dataset /objects/<id> (docs/store-format.md, "In a segment").  This file is
+ * the only part of the store that talks to HDF5; HDF5's own error printing is
+ * off inside it, and its innermost error (the errno text of a failed write,
+ * say) is put into our messages. */
+#ifndef NBR_STORE_SEGMENT_H
+#define NBR_STORE_SEGMENT_H
+
+#include <hdf5.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "h5blosc.h"
+#include "store_array.h"
+#include "store_manifest.h"
+
+typedef struct nbr_store_options {
+    nbr_blosc_codec codec;
+    int level;
+    int shuffle;
+    uint64_t chunk_bytes;
+} nbr_store_options;
+
+/* A segment being written.  `io_errno` is where the file driver records the
+ * first write error (see store_vfd.h); it must stay at one address while the
+ * file is open. */
+typedef struct nbr_segment_out {
+    hid_t file;
+    int io_errno;
+    const char *path; /* borrowed */
+} nbr_segment_out;
+
+/* Creates a new segment file (exclusively) with its /objects group. */
+nbr_status nbr_segment_create(nbr_segment_out *seg, const char *path);
+
+/* Writes one object as /objects/<hex id>.  `type` is the dtype (arrays) or
+ * codec (blobs; the view is then 1-D "|u1").  *stored_bytes gets the
+ * dataset's storage size.  NBR_EIO naming the file, object and cause. */
+nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
+                             const nbr_object_id *id, nbr_object_kind kind, const char *type,
+                             const nbr_array_view *view, const nbr_store_options *options);
+
+/* Closes a segment being written; NBR_EIO if any write of it failed. */
+nbr_status nbr_segment_finish(nbr_segment_out *seg);
+
+/* Closes a segment being written without caring for its content (abort);
+ * never fails, whatever failed before. */
+void nbr_segment_discard(nbr_segment_out *seg);
+
+/* A blob written in pieces of unknown total size: an extendible 1-D uint8
+ * dataset under a temporary name, renamed to /objects/<id> when its id is
+ * known (or deleted if the store already has that id: its space is then
+ * wasted in the segment, the price of not buffering the stream). */
+typedef struct nbr_segment_stream {
+    hid_t ds;
+    char name[64];  /* the temporary name */
+    char *chunk;    /* one chunk being filled */
+    size_t chunk_size;
+    size_t fill;
+    uint64_t length; /* bytes already in the dataset */
+} nbr_segment_stream;
+
+nbr_status nbr_segment_stream_begin(nbr_segment_stream *stream, unsigned serial,
+                                    const nbr_store_options *options);
+nbr_status nbr_segment_stream_write(nbr_segment_stream *stream, nbr_segment_out *seg,
+                                    const void *data, size_t size,
+                                    const nbr_store_options *options);
+/* Keeps the blob as /objects/<id> (`id` non-NULL: *stored_bytes gets its
+ * storage size) or drops it (NULL). */
+nbr_status nbr_segment_stream_end(uint64_t *stored_bytes, nbr_segment_stream *stream,
+                                  nbr_segment_out *seg, const nbr_object_id *id,
+                                  const char *codec, const nbr_store_options *options);
+/* Releases the stream's memory and dataset handle (after end, or instead). */
+void nbr_segment_stream_clear(nbr_segment_stream *stream);
+
+/* Opens a committed segment for reading.  NBR_ECORRUPT if it is missing or
+ * not an HDF5 file. */
+nbr_status nbr_segment_open(hid_t *out, const char *path);
+
+/* Closes a segment opened for reading. */
+void nbr_segment_close(hid_t file);
+
+/* Reads a whole object into `buffer` (its logical size, C order) and checks
+ * its hash.  NBR_ECORRUPT naming the object and file when either fails. */
+nbr_status nbr_segment_read(void *buffer, hid_t file, const char *path,
+                            const nbr_object_entry *object);
+
+/* Re-reads an object through a bounded buffer and checks its hash (verify). */
+nbr_status nbr_segment_check(hid_t file, const char *path, const nbr_object_entry *object);
+
+#endif

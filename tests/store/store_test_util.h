@@ -1,0 +1,42 @@
+/* store_test_util.h - what the store tests share: scratch directories, file
+ * pokes, and a one-call checkpoint. */
+#ifndef NBR_STORE_TEST_UTIL_H
+#define NBR_STORE_TEST_UTIL_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#include "nbrewind.h"
+
+/* A fresh empty directory under $TMPDIR (or /tmp); malloc'd path. */
+char *st_tempdir(const char *tag);
+
+/* rm -rf. */
+void st_remove_tree(const char *path);
+
+/* "<dir>/<name>" in a static rotating buffer (valid for 8 calls). */
+const char *st_path(const char *dir, const char *name);
+
+/* Total bytes of regular files under `dir`. */
+uint64_t st_tree_bytes(const char *dir);
+
+/* Number of entries in a directory (no . and ..), -1 if missing. */
+int st_count_entries(const char *dir);
+
+/* The first entry of a directory whose name starts with `prefix` and ends
+ * with `suffix`, or NULL (static buffer). */
+const char *st_find_entry(const char *dir, const char *prefix, const char *suffix);
+
+/* XOR one byte of a file at `offset` (negative: from the end). */
+int st_flip_byte(const char *path, long offset);
+
+/* Truncate a file to `size` bytes / write `text` over it. */
+int st_truncate(const char *path, long size);
+int st_write_text(const char *path, const char *text);
+
+/* Store with one checkpoint binding `name` to `count` float64 values
+ * value[i] = seed + i; returns the checkpoint id (malloc'd) or NULL. */
+char *st_commit_doubles(nbr_store *store, const char *cell, const char *name, size_t count,
+                        double seed, nbr_object_id *id_out);
+
+#endif

@@ -1,0 +1,104 @@
+#!/usr/bin/python3
+"""Writes a checkpoint store through libnbrewind (ctypes) from NumPy arrays of
+every kind, and saves what it put (expected.npz, ids.json) for
+test_store_h5py.py, which reads the store back with h5py alone in another
+process.  Usage: store_writer.py LIBRARY STORE OUTDIR"""
+import ctypes
+import json
+import sys
+
+import numpy as np
+
+c_void_pp = ctypes.POINTER(ctypes.c_void_p)
+
+
+def load(path):
+    lib = ctypes.CDLL(path)
+    lib.nbr_last_error.restype = ctypes.c_char_p
+    lib.nbr_store_open.argtypes = [c_void_pp, ctypes.c_char_p, ctypes.c_uint]
+    lib.nbr_store_close.argtypes = [ctypes.c_void_p]
+    lib.nbr_store_set_option.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_int64]
+    lib.nbr_checkpoint_begin.argtypes = [c_void_pp, ctypes.c_void_p, ctypes.c_char_p,
+                                         ctypes.c_int64, ctypes.c_char_p]
+    lib.nbr_checkpoint_put_array.argtypes = [
+        ctypes.c_char_p, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_size_t,
+        ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
+    lib.nbr_checkpoint_commit.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.nbr_object_id_to_hex.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    return lib
+
+
+def check(lib, status):
+    if status != 0:
+        raise RuntimeError(f"status {status}: {lib.nbr_last_error().decode()}")
+
+
+def dtype_string(dt):
+    return json.dumps(dt.descr) if dt.fields else dt.str
+
+
+def put(lib, cp, name, array):
+    shape = (ctypes.c_uint64 * max(array.ndim, 1))(*array.shape)
+    strides = (ctypes.c_int64 * max(array.ndim, 1))(*array.strides)
+    data = array.__array_interface__["data"][0] if array.size else None
+    raw = ctypes.create_string_buffer(16)
+    check(lib, lib.nbr_checkpoint_put_array(raw, cp, name.encode(),
+                                            dtype_string(array.dtype).encode(), array.ndim,
+                                            shape, strides, data))
+    hexid = ctypes.create_string_buffer(33)
+    lib.nbr_object_id_to_hex(hexid, raw)
+    return hexid.value.decode()
+
+
+def arrays():
+    rng = np.random.default_rng(42)
+    smooth = np.sin(np.linspace(0, 50, 300_000)).reshape(1000, 300)
+    out = {
+        "bool": rng.random((17, 3)) > 0.5,
+        "int8": rng.integers(-128, 127, 100, dtype=np.int8),
+        "uint16": rng.integers(0, 65535, (5, 6, 7), dtype=np.uint16),
+        "int64_be": rng.integers(-2**40, 2**40, 50).astype(">i8"),
+        "float16": rng.random(33).astype(np.float16),
+        "float32": rng.random((20, 20), dtype=np.float32),
+        "float64_smooth": smooth,
+        "float64_fortran": np.asfortranarray(smooth[:200, :50]),
+        "float64_reversed": smooth[::-1, ::-2],
+        "float64_strided": smooth[10:500:7, 3:250:5],
+        "complex64": (rng.random(40) + 1j * rng.random(40)).astype(np.complex64),
+        "complex128": rng.random((4, 4)) + 1j * rng.random((4, 4)),
+        "bytes": np.array([b"abc", b"", b"hello"], dtype="S5"),
+        "unicode": np.array(["x", "\u00e9t\u00e9", "\U0001f600ok"], dtype="U4"),
+        "datetime": np.array(["2026-11-25T17:30", "1970-01-01"], dtype="datetime64[ns]"),
+        "timedelta": np.array([1, -5, 7], dtype="timedelta64[s]"),
+        "structured": np.array([(1, 2.5, b"ab"), (-3, 0.25, b"xyz")],
+                               dtype=[("a", "<i4"), ("b", "<f8"), ("c", "S3")]),
+        "scalar": np.array(3.5),
+        "empty": np.zeros((0, 4)),
+        "big_noise": np.frombuffer(rng.bytes(16_000_000), dtype="<u8"),
+    }
+    return out
+
+
+def main():
+    library, store, outdir = sys.argv[1:4]
+    lib = load(library)
+    handle = ctypes.c_void_p()
+    check(lib, lib.nbr_store_open(ctypes.byref(handle), store.encode(), 2 | 4))
+    check(lib, lib.nbr_store_set_option(handle, 4, 256 * 1024))  # CHUNK_BYTES: many chunks
+    ids = {}
+    expected = arrays()
+    names = list(expected)
+    for half in (names[::2], names[1::2]):  # two checkpoints
+        cp = ctypes.c_void_p()
+        check(lib, lib.nbr_checkpoint_begin(ctypes.byref(cp), handle, b"cell", 1, b"{}"))
+        for name in half:
+            ids[name] = put(lib, cp, name, expected[name])
+        check(lib, lib.nbr_checkpoint_commit(None, cp))
+    lib.nbr_store_close(handle)
+    np.savez(f"{outdir}/expected.npz", **{k: np.array(v, order="C") for k, v in expected.items()})
+    with open(f"{outdir}/ids.json", "w") as f:
+        json.dump({k: [v, dtype_string(expected[k].dtype)] for k, v in ids.items()}, f)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,814 @@
+/* test_store.c - the checkpoint store through its public API: round trips,
+ * dedup, resolution, diffs, locking, readers, verification and damaged
+ * input.  I/O faults are test_store_faults.c, kills test_store_crash.c. */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nbr_test.h"
+#include "store_test_util.h"
+
+static nbr_store *create_store(char **dir, const char *tag)
+{
+    nbr_store *s = NULL;
+    *dir = st_tempdir(tag);
+    CHECK_OK(nbr_store_open(&s, *dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    return s;
+}
+
+static void fill_random(void *data, size_t size, unsigned seed)
+{
+    unsigned char *p = data;
+    uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t i = 0; i < size; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        p[i] = (unsigned char)x;
+    }
+}
+
+/* put -> commit -> read back, bit for bit; returns the id. */
+static nbr_object_id round_trip(nbr_store *s, const char *dtype, size_t ndim,
+                                const uint64_t *shape, const int64_t *strides, const void *data,
+                                const void *c_order, size_t bytes)
+{
+    nbr_checkpoint *c = NULL;
+    nbr_object_id id = {{0}};
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&id, c, "a", dtype, ndim, shape, strides, data));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    void *back = malloc(bytes ? bytes : 1);
+    CHECK_OK(nbr_store_read_array(back, bytes, s, &id, dtype, ndim, shape));
+    if (bytes && memcmp(back, c_order, bytes) != 0) {
+        fprintf(stderr, "dtype %s: data differs after the round trip\n", dtype);
+        nbr_test_failures++;
+    }
+    nbr_object_kind kind;
+    const char *type;
+    size_t nd;
+    uint64_t logical;
+    CHECK_OK(nbr_store_object_info(&kind, &type, &nd, NULL, &logical, s, &id));
+    CHECK(kind == NBR_OBJECT_ARRAY && nd == ndim && logical == bytes);
+    CHECK_STR(dtype, type);
+    free(back);
+    return id;
+}
+
+static void test_create_reopen_and_missing(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "create");
+    CHECK(st_count_entries(st_path(dir, "checkpoints")) == 0);
+    CHECK(nbr_store_checkpoint_count(s) == 0);
+    nbr_store_close(s);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK(nbr_store_checkpoint_count(s) == 0);
+    nbr_store_close(s);
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_store_open(&s, st_path(dir, "nothing"), NBR_STORE_READONLY));
+    CHECK(s == NULL);
+    CHECK(strstr(nbr_last_error(), "nothing") != NULL);
+    CHECK_STATUS(NBR_EINVAL, nbr_store_open(&s, dir, NBR_STORE_READONLY | NBR_STORE_WRITE));
+    CHECK_STATUS(NBR_EINVAL, nbr_store_open(&s, dir, NBR_STORE_CREATE));
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_options_only_on_a_new_store(void)
+{
+    char *dir;
+    int64_t v;
+    nbr_store *s = create_store(&dir, "options");
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CODEC, NBR_CODEC_ZSTD));
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_LEVEL, 3));
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, 65536));
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_SHUFFLE, 0));
+    CHECK_STATUS(NBR_EINVAL, nbr_store_set_option(s, NBR_STORE_OPT_LEVEL, 10));
+    CHECK_STATUS(NBR_EINVAL, nbr_store_set_option(s, NBR_STORE_OPT_CODEC, 3));
+    free(st_commit_doubles(s, "c1", "x", 100000, 0.5, NULL));
+    CHECK_STATUS(NBR_ESTATE, nbr_store_set_option(s, NBR_STORE_OPT_LEVEL, 1));
+    nbr_store_close(s);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    CHECK_STATUS(NBR_ESTATE, nbr_store_set_option(s, NBR_STORE_OPT_LEVEL, 1));
+    CHECK_OK(nbr_store_get_option(&v, s, NBR_STORE_OPT_CODEC));
+    CHECK(v == NBR_CODEC_ZSTD);
+    CHECK_OK(nbr_store_get_option(&v, s, NBR_STORE_OPT_CHUNK_BYTES));
+    CHECK(v == 65536);
+    CHECK_OK(nbr_store_get_option(&v, s, NBR_STORE_OPT_SHUFFLE));
+    CHECK(v == 0);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_every_dtype_round_trips(void)
+{
+    static const struct {
+        const char *dtype;
+        size_t itemsize;
+    } types[] = {{"|b1", 1},      {"|i1", 1},      {"|u1", 1},     {"<i2", 2},   {"<i4", 4},
+                 {"<i8", 8},      {"<u2", 2},      {"<u4", 4},     {"<u8", 8},   {">i4", 4},
+                 {">f8", 8},      {"<f2", 2},      {"<f4", 4},     {"<f8", 8},   {"<c8", 8},
+                 {"<c16", 16},    {"|S5", 5},      {"<U3", 12},    {"<M8[ns]", 8},
+                 {"<m8[s]", 8},   {"[[\"a\", \"<i4\"], [\"b\", \"<f8\"]]", 12}};
+    char *dir;
+    nbr_store *s = create_store(&dir, "dtypes");
+    for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+        uint64_t shape[2] = {7, 5};
+        size_t bytes = 35 * types[t].itemsize;
+        unsigned char *data = malloc(bytes);
+        fill_random(data, bytes, (unsigned)t);
+        if (!strcmp(types[t].dtype, "|b1"))
+            for (size_t i = 0; i < bytes; i++) data[i] &= 1;
+        round_trip(s, types[t].dtype, 2, shape, NULL, data, data, bytes);
+        free(data);
+    }
+    /* One structured dtype, two spellings: one object. */
+    int32_t rec[3] = {1, 2, 3};
+    uint64_t three[1] = {3};
+    nbr_checkpoint *c = NULL;
+    nbr_object_id a, b;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&a, c, "r1", "[[\"a\", \"<i4\"]]", 1, three, NULL, rec));
+    CHECK_OK(nbr_checkpoint_put_array(&b, c, "r2", "[ [\"a\",\"<i4\"] ]", 1, three, NULL, rec));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    CHECK(nbr_object_id_equal(&a, &b));
+    CHECK_OK(nbr_store_read_array(rec, sizeof rec, s, &a, "[[\"a\",\"<i4\"]]", 1, three));
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_shapes_scalar_empty_and_large(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "shapes");
+    double scalar = 3.25;
+    round_trip(s, "<f8", 0, NULL, NULL, &scalar, &scalar, 8);
+    uint64_t empty1[2] = {0, 3}, empty2[2] = {3, 0};
+    round_trip(s, "<f8", 2, empty1, NULL, NULL, NULL, 0);
+    nbr_object_id a = round_trip(s, "<f8", 2, empty2, NULL, NULL, NULL, 0);
+    nbr_object_id b = round_trip(s, "<f8", 2, empty1, NULL, NULL, NULL, 0);
+    CHECK(!nbr_object_id_equal(&a, &b)); /* the shape is part of the id */
+    size_t n = 3u << 20;                 /* 24 MiB: many chunks */
+    double *big = malloc(n * sizeof *big);
+    for (size_t i = 0; i < n; i++) big[i] = (double)i * 0.001;
+    uint64_t shape3[3] = {256, 3, 4096};
+    round_trip(s, "<f8", 3, shape3, NULL, big, big, n * 8);
+    fill_random(big, n * 8, 7); /* incompressible: stored without the filter */
+    uint64_t shape1[1] = {n};
+    round_trip(s, "<f8", 1, shape1, NULL, big, big, n * 8);
+    free(big);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_fortran_and_strided_views_store_as_c_order(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "strides");
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, 4096)); /* many chunks */
+    enum { R = 300, C = 7 };
+    double c_order[R][C], fortran[C][R];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) c_order[i][j] = fortran[j][i] = i * 100.0 + j;
+    uint64_t shape[2] = {R, C};
+    int64_t f_strides[2] = {8, 8 * R};
+    nbr_object_id id_c = round_trip(s, "<f8", 2, shape, NULL, c_order, c_order, sizeof c_order);
+    nbr_object_id id_f =
+        round_trip(s, "<f8", 2, shape, f_strides, fortran, c_order, sizeof c_order);
+    CHECK(nbr_object_id_equal(&id_c, &id_f));
+    /* Reversed rows and columns: strides negative, data at the last element. */
+    double reversed[R][C];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) reversed[i][j] = c_order[R - 1 - i][C - 1 - j];
+    int64_t neg[2] = {-8 * C, -8};
+    round_trip(s, "<f8", 2, shape, neg, &c_order[R - 1][C - 1], reversed, sizeof reversed);
+    /* Every other row and column 1..5 step 2 of a 3-D view. */
+    static int32_t cube[40][6][10];
+    int32_t sliced[20][3][5];
+    for (int i = 0; i < 40; i++)
+        for (int j = 0; j < 6; j++)
+            for (int k = 0; k < 10; k++) cube[i][j][k] = i * 10000 + j * 100 + k;
+    for (int i = 0; i < 20; i++)
+        for (int j = 0; j < 3; j++)
+            for (int k = 0; k < 5; k++) sliced[i][j][k] = cube[2 * i][2 * j + 1][2 * k];
+    uint64_t shape3[3] = {20, 3, 5};
+    int64_t strides3[3] = {2 * 6 * 10 * 4, 2 * 10 * 4, 2 * 4};
+    round_trip(s, "<i4", 3, shape3, strides3, &cube[0][1][0], sliced, sizeof sliced);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void blob_round_trip(nbr_store *s, const void *data, size_t size)
+{
+    nbr_checkpoint *c = NULL;
+    nbr_object_id id;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 2, "{\"kernel\": \"python3\"}"));
+    CHECK_OK(nbr_checkpoint_put_blob(&id, c, "obj", "pickle5", data, size));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    unsigned char *back = malloc(size + 1);
+    uint64_t logical = 99;
+    const char *codec = NULL;
+    nbr_object_kind kind = 0;
+    CHECK_OK(nbr_store_object_info(&kind, &codec, NULL, NULL, &logical, s, &id));
+    CHECK(kind == NBR_OBJECT_BLOB && logical == size);
+    CHECK_STR("pickle5", codec);
+    CHECK_OK(nbr_store_read_blob(back, size, s, &id));
+    CHECK(size == 0 || memcmp(back, data, size) == 0);
+    if (size) CHECK_STATUS(NBR_EINVAL, nbr_store_read_blob(back, size - 1, s, &id));
+    free(back);
+}
+
+static void test_blobs_from_empty_to_megabytes(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "blobs");
+    size_t sizes[] = {0, 1, 4095, 5u << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *data = malloc(sizes[i] + 1);
+        fill_random(data, sizes[i], (unsigned)i);
+        blob_round_trip(s, data, sizes[i]);
+        memset(data, 'z', sizes[i]); /* compressible */
+        blob_round_trip(s, data, sizes[i]);
+        free(data);
+    }
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_blob_writer_streams_pieces(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "stream");
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, 4096));
+    size_t size = 100000;
+    unsigned char *data = malloc(size);
+    fill_random(data, size, 11);
+    nbr_object_id whole, streamed, again, empty_id;
+    nbr_checkpoint *c = NULL;
+    nbr_blob_writer *w = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c1", 1, NULL));
+    CHECK_OK(nbr_blob_writer_begin(&w, c, "pickled", "pickle5"));
+    CHECK_STATUS(NBR_ESTATE, nbr_blob_writer_begin(&(nbr_blob_writer *){NULL}, c, "y", "raw"));
+    for (size_t at = 0, piece = 1; at < size; at += piece, piece = piece * 3 + 1)
+        CHECK_OK(nbr_blob_writer_write(w, data + at, at + piece > size ? size - at : piece));
+    double v = 1; /* other puts may go on while a blob is being written */
+    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "v", "<f8", 0, NULL, NULL, &v));
+    CHECK_OK(nbr_blob_writer_finish(&streamed, w));
+    CHECK_OK(nbr_blob_writer_begin(&w, c, "nothing", "raw"));
+    CHECK_OK(nbr_blob_writer_finish(&empty_id, w));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c2", 2, NULL));
+    CHECK_OK(nbr_checkpoint_put_blob(&whole, c, "same", "pickle5", data, size));
+    CHECK(nbr_object_id_equal(&whole, &streamed)); /* pieces or whole: one id */
+    CHECK_OK(nbr_blob_writer_begin(&w, c, "again", "pickle5"));
+    CHECK_OK(nbr_blob_writer_write(w, data, size));
+    CHECK_OK(nbr_blob_writer_finish(&again, w));
+    CHECK(nbr_object_id_equal(&again, &streamed));
+    CHECK_OK(nbr_blob_writer_begin(&w, c, "left open", "raw"));
+    CHECK_STATUS(NBR_ESTATE, nbr_checkpoint_commit(NULL, c)); /* and c is gone */
+    CHECK_STATUS(NBR_ESTATE, nbr_blob_writer_write(w, data, 10));
+    nbr_blob_writer_abort(w);
+    unsigned char *back = malloc(size);
+    CHECK_OK(nbr_store_read_blob(back, size, s, &streamed));
+    CHECK(memcmp(back, data, size) == 0);
+    uint64_t logical = 1;
+    CHECK_OK(nbr_store_object_info(NULL, NULL, NULL, NULL, &logical, s, &empty_id));
+    CHECK(logical == 0);
+    CHECK_OK(nbr_store_read_blob(back, 0, s, &empty_id));
+    CHECK(nbr_store_checkpoint_count(s) == 1);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    free(back), free(data);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_same_array_twice_costs_no_bytes(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "dedup");
+    nbr_object_id first, second, third;
+    char *c1 = st_commit_doubles(s, "c1", "x", 1 << 18, 1.0, &first);
+    uint64_t before = st_tree_bytes(st_path(dir, "segments"));
+    int segments = st_count_entries(st_path(dir, "segments"));
+    char *c2 = st_commit_doubles(s, "c2", "y", 1 << 18, 1.0, &second);
+    CHECK(nbr_object_id_equal(&first, &second));
+    CHECK(st_tree_bytes(st_path(dir, "segments")) == before);
+    CHECK(st_count_entries(st_path(dir, "segments")) == segments);
+    /* Within one checkpoint: two names, one object. */
+    nbr_checkpoint *c = NULL;
+    double v[4] = {1, 2, 3, 4};
+    uint64_t shape[1] = {4};
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c3", 3, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&first, c, "p", "<f8", 1, shape, NULL, v));
+    CHECK_OK(nbr_checkpoint_put_array(&third, c, "q", "<f8", 1, shape, NULL, v));
+    char *c3 = NULL;
+    CHECK_OK(nbr_checkpoint_commit(&c3, c));
+    CHECK(nbr_object_id_equal(&first, &third));
+    uint64_t logical, stored;
+    CHECK_OK(nbr_store_stats(&logical, &stored, s, c2));
+    CHECK(logical == (1u << 18) * 8 && stored == 0);
+    CHECK_OK(nbr_store_stats(&logical, &stored, s, c3));
+    CHECK(logical == 64 && stored > 0 && stored <= 32);
+    CHECK_OK(nbr_store_stats(&logical, &stored, s, NULL));
+    CHECK(logical == 2 * (1u << 18) * 8 + 64 && stored < (1u << 18) * 8);
+    /* Dedup survives reopening: the object index is rebuilt from manifests. */
+    nbr_store_close(s);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    before = st_tree_bytes(st_path(dir, "segments"));
+    free(st_commit_doubles(s, "c4", "z", 1 << 18, 1.0, NULL));
+    CHECK(st_tree_bytes(st_path(dir, "segments")) == before);
+    nbr_store_close(s);
+    free(c1), free(c2), free(c3);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_resolve_as_of_and_deletes(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "resolve");
+    nbr_object_id a, b, c, got;
+    int deleted = -1;
+    char *k1 = st_commit_doubles(s, "c1", "x", 10, 1.0, &a);
+    nbr_checkpoint *cp = NULL;
+    double v = 5;
+    CHECK_OK(nbr_checkpoint_begin(&cp, s, "c2", 2, "{\"step\": [1, 2.5, null, \"s\\u00e9\"]}"));
+    CHECK_OK(nbr_checkpoint_put_array(&b, cp, "x", "<f8", 0, NULL, NULL, &v));
+    CHECK_OK(nbr_checkpoint_put_ref(cp, "y", &a));
+    char *k2 = NULL;
+    CHECK_OK(nbr_checkpoint_commit(&k2, cp));
+    CHECK_OK(nbr_checkpoint_begin(&cp, s, "c3", 3, NULL));
+    CHECK_OK(nbr_checkpoint_delete(cp, "x"));
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_checkpoint_put_ref(cp, "w", &(nbr_object_id){{1, 2, 3}}));
+    nbr_object_id fresh;
+    CHECK_OK(nbr_checkpoint_put_blob(&fresh, cp, "tmp", "raw", "abc", 3));
+    CHECK_OK(nbr_checkpoint_put_ref(cp, "alias", &fresh)); /* put earlier in this checkpoint */
+    char *k3 = NULL;
+    CHECK_OK(nbr_checkpoint_commit(&k3, cp));
+    c = a;
+
+    CHECK_OK(nbr_store_resolve(&got, &deleted, s, k1, "x"));
+    CHECK(nbr_object_id_equal(&got, &a) && deleted == 0);
+    CHECK_OK(nbr_store_resolve(&got, &deleted, s, k2, "x"));
+    CHECK(nbr_object_id_equal(&got, &b) && deleted == 0);
+    CHECK_OK(nbr_store_resolve(&got, &deleted, s, k3, "x"));
+    CHECK(deleted == 1);
+    CHECK_OK(nbr_store_resolve(&got, &deleted, s, NULL, "y"));
+    CHECK(nbr_object_id_equal(&got, &c) && deleted == 0);
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_store_resolve(&got, &deleted, s, k1, "y"));
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_store_resolve(&got, &deleted, s, "0000000000000099", "x"));
+
+    CHECK(nbr_store_checkpoint_count(s) == 3);
+    CHECK_STR(k1, nbr_store_checkpoint_id(s, 0));
+    CHECK_STR(k3, nbr_store_checkpoint_id(s, 2));
+    CHECK(nbr_store_checkpoint_id(s, 3) == NULL);
+    const char *cell, *started, *committed, *host;
+    int64_t count;
+    CHECK_OK(nbr_store_checkpoint_info(&cell, &count, &started, &committed, &host, s, k2));
+    CHECK_STR("c2", cell);
+    CHECK(count == 2);
+    CHECK_STR("{\"step\":[1,2.5,null,\"s\xc3\xa9\"]}", host);
+    CHECK(started && committed && strcmp(started, committed) <= 0 && strlen(committed) == 24);
+    CHECK_OK(nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, &host, s, k1));
+    CHECK_STR("null", host);
+
+    /* Diffs: from nothing, and between checkpoints. */
+    nbr_diff *d = NULL;
+    const char *name;
+    nbr_change change;
+    CHECK_OK(nbr_store_diff(&d, s, NULL, k2));
+    CHECK(nbr_diff_count(d) == 2);
+    CHECK_OK(nbr_diff_entry(&name, &change, d, 0));
+    CHECK_STR("x", name);
+    CHECK(change == NBR_CHANGE_ADDED);
+    nbr_diff_free(d);
+    CHECK_OK(nbr_store_diff(&d, s, k1, k3));
+    CHECK(nbr_diff_count(d) == 4); /* sorted by name */
+    static const char *const names[] = {"alias", "tmp", "x", "y"};
+    static const nbr_change changes[] = {NBR_CHANGE_ADDED, NBR_CHANGE_ADDED, NBR_CHANGE_DELETED,
+                                         NBR_CHANGE_ADDED};
+    for (size_t i = 0; i < 4; i++) {
+        CHECK_OK(nbr_diff_entry(&name, &change, d, i));
+        CHECK_STR(names[i], name);
+        CHECK(change == changes[i]);
+    }
+    CHECK_STATUS(NBR_EINVAL, nbr_diff_entry(&name, &change, d, 4));
+    nbr_diff_free(d);
+    CHECK_OK(nbr_store_diff(&d, s, k1, k2));
+    CHECK_OK(nbr_diff_entry(&name, &change, d, 0));
+    CHECK(change == NBR_CHANGE_CHANGED);
+    nbr_diff_free(d);
+
+    /* The same answers from another handle, read-only. */
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    CHECK_OK(nbr_store_resolve(&got, &deleted, r, k2, "x"));
+    CHECK(nbr_object_id_equal(&got, &b));
+    double back = 0;
+    CHECK_OK(nbr_store_read_array(&back, sizeof back, r, &got, "<f8", 0, NULL));
+    CHECK(back == 5);
+    nbr_store_close(r);
+    nbr_store_close(s);
+    free(k1), free(k2), free(k3);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_second_writer_is_refused_naming_the_holder(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "lock"), *t = NULL;
+    CHECK_STATUS(NBR_ELOCKED, nbr_store_open(&t, dir, NBR_STORE_WRITE));
+    char pid[32];
+    snprintf(pid, sizeof pid, "%ld ", (long)getpid());
+    CHECK(strstr(nbr_last_error(), "LOCK") != NULL);
+    CHECK(strstr(nbr_last_error(), pid) != NULL);
+    /* Readers are not blocked. */
+    CHECK_OK(nbr_store_open(&t, dir, NBR_STORE_READONLY));
+    nbr_store_close(t);
+    /* Another process is refused too. */
+    pid_t child = fork();
+    if (child == 0) {
+        nbr_store *u = NULL;
+        int st = nbr_store_open(&u, dir, NBR_STORE_WRITE);
+        int ok = st == NBR_ELOCKED && strstr(nbr_last_error(), pid);
+        /* The child's copy of the parent's handle: freeing it closes only the
+         * child's descriptor, and the lock stays with the parent's. */
+        nbr_store_close(s);
+        _exit(ok ? 0 : 1);
+    }
+    int status = -1;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_STATUS(NBR_ELOCKED, nbr_store_open(&t, dir, NBR_STORE_WRITE)); /* still held */
+    nbr_store_close(s);
+    CHECK_OK(nbr_store_open(&t, dir, NBR_STORE_WRITE)); /* released on close */
+    nbr_store_close(t);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_readers_see_only_committed_checkpoints(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "readers"), *r = NULL;
+    free(st_commit_doubles(s, "c1", "x", 100, 1.0, NULL));
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    CHECK(nbr_store_checkpoint_count(r) == 1);
+    nbr_checkpoint *c = NULL;
+    nbr_object_id id;
+    double v[1000];
+    for (int i = 0; i < 1000; i++) v[i] = i;
+    uint64_t shape[1] = {1000};
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c2", 2, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&id, c, "x", "<f8", 1, shape, NULL, v));
+    CHECK_OK(nbr_store_refresh(r));
+    CHECK(nbr_store_checkpoint_count(r) == 1);
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_store_object_info(NULL, NULL, NULL, NULL, NULL, r, &id));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    CHECK(nbr_store_checkpoint_count(r) == 1); /* until refreshed */
+    CHECK_OK(nbr_store_refresh(r));
+    CHECK(nbr_store_checkpoint_count(r) == 2);
+    double back[1000];
+    CHECK_OK(nbr_store_read_array(back, sizeof back, r, &id, "<f8", 1, shape));
+    CHECK(memcmp(back, v, sizeof v) == 0);
+    nbr_store_close(r);
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_abort_and_leftovers_leave_nothing(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "abort");
+    nbr_checkpoint *c = NULL;
+    double v[3] = {1, 2, 3};
+    uint64_t shape[1] = {3};
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c1", 1, NULL));
+    CHECK_STATUS(NBR_ESTATE, nbr_checkpoint_begin(&(nbr_checkpoint *){NULL}, s, "c2", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "x", "<f8", 1, shape, NULL, v));
+    CHECK(st_count_entries(st_path(dir, "tmp")) == 1);
+    nbr_checkpoint_abort(c);
+    CHECK(st_count_entries(st_path(dir, "tmp")) == 0);
+    CHECK(nbr_store_checkpoint_count(s) == 0);
+    free(st_commit_doubles(s, "c1", "x", 10, 1.0, NULL));
+    nbr_store_close(s);
+    /* What a killed writer leaves: a tmp file and a segment no manifest names. */
+    st_write_text(st_path(dir, "tmp/0000000000000002-01234567.h5"), "partial");
+    st_write_text(st_path(dir, "segments/0000000000000002-89abcdef.h5"), "orphan");
+    CHECK(st_count_entries(st_path(dir, "segments")) == 2);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY)); /* readers leave them */
+    nbr_store_close(s);
+    CHECK(st_count_entries(st_path(dir, "segments")) == 2);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    CHECK(st_count_entries(st_path(dir, "tmp")) == 0);
+    CHECK(st_count_entries(st_path(dir, "segments")) == 1);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_verify_names_a_flipped_byte(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "verify");
+    nbr_object_id good, bad;
+    char *k1 = st_commit_doubles(s, "c1", "good", 1000, 1.0, &good);
+    nbr_checkpoint *c = NULL;
+    size_t n = 1 << 17;
+    double *noise = malloc(n * 8);
+    fill_random(noise, n * 8, 3);
+    uint64_t shape[1] = {n};
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c2", 2, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&bad, c, "noise", "<f8", 1, shape, NULL, noise));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    nbr_store_close(s);
+    char hex[33], segment[600];
+    nbr_object_id_to_hex(hex, &bad);
+    /* The bigger segment holds the noise; flip a byte in its middle. */
+    uint64_t biggest = 0;
+    {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "ls -S %s/segments | head -1", dir);
+        FILE *p = popen(cmd, "r");
+        char line[300] = "";
+        if (p && fgets(line, sizeof line, p)) line[strcspn(line, "\n")] = '\0';
+        if (p) pclose(p);
+        snprintf(segment, sizeof segment, "%s/segments/%s", dir, line);
+        biggest = st_tree_bytes(segment);
+    }
+    CHECK(biggest > n * 8);
+    CHECK(st_flip_byte(segment, (long)(biggest / 2)) == 0);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    char *report = NULL;
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
+    CHECK(report && strstr(report, hex) && strstr(report, strrchr(segment, '/') + 1));
+    CHECK(report && strstr(report, "does not match"));
+    nbr_free(report);
+    double *back = malloc(n * 8);
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_read_array(back, n * 8, s, &bad, "<f8", 1, shape));
+    CHECK(strstr(nbr_last_error(), hex) && strstr(nbr_last_error(), strrchr(segment, '/') + 1));
+    /* Everything else still reads. */
+    uint64_t shape_good[1] = {1000};
+    CHECK_OK(nbr_store_read_array(back, 8000, s, &good, "<f8", 1, shape_good));
+    CHECK(back[999] == 1000.0);
+    nbr_store_close(s);
+    free(back), free(noise), free(k1);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_truncated_segment_is_named_and_the_rest_reads(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "truncseg");
+    nbr_object_id a, b;
+    char *k1 = st_commit_doubles(s, "c1", "x", 50000, 1.0, &a);
+    char *k2 = st_commit_doubles(s, "c2", "y", 50000, 9.0, &b);
+    nbr_store_close(s);
+    const char *seg = st_find_entry(st_path(dir, "segments"), k2, ".h5");
+    char path[700], hex[33];
+    snprintf(path, sizeof path, "%s/segments/%s", dir, seg);
+    CHECK(st_truncate(path, (long)st_tree_bytes(path) / 2) == 0);
+    nbr_object_id_to_hex(hex, &b);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    char *report = NULL;
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
+    CHECK(report && strstr(report, hex) && strstr(report, strrchr(path, '/') + 1));
+    nbr_free(report);
+    double *back = malloc(50000 * 8);
+    uint64_t shape[1] = {50000};
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_read_array(back, 50000 * 8, s, &b, "<f8", 1, shape));
+    CHECK(strstr(nbr_last_error(), hex) && strstr(nbr_last_error(), strrchr(path, '/') + 1));
+    CHECK_OK(nbr_store_read_array(back, 50000 * 8, s, &a, "<f8", 1, shape));
+    CHECK(back[49999] == 50000.0);
+    nbr_store_close(s);
+    free(back), free(k1), free(k2);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_wrong_requests_name_object_and_request(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "wrong");
+    nbr_object_id id;
+    free(st_commit_doubles(s, "c1", "x", 10, 1.0, &id));
+    double buf[20] = {0};
+    char hex[33];
+    nbr_object_id_to_hex(hex, &id);
+    uint64_t ten[1] = {10}, eleven[1] = {11}, two[2] = {2, 5};
+    CHECK_STATUS(NBR_EINVAL, nbr_store_read_array(buf, sizeof buf, s, &id, "<f4", 1, ten));
+    CHECK(strstr(nbr_last_error(), hex) && strstr(nbr_last_error(), "<f8") &&
+          strstr(nbr_last_error(), "<f4"));
+    CHECK_STATUS(NBR_EINVAL, nbr_store_read_array(buf, sizeof buf, s, &id, "<f8", 1, eleven));
+    CHECK(strstr(nbr_last_error(), "(10,)") && strstr(nbr_last_error(), "(11,)"));
+    CHECK_STATUS(NBR_EINVAL, nbr_store_read_array(buf, sizeof buf, s, &id, "<f8", 2, two));
+    CHECK_STATUS(NBR_EINVAL, nbr_store_read_array(buf, 79, s, &id, "<f8", 1, ten));
+    CHECK_STATUS(NBR_EINVAL, nbr_store_read_blob(buf, sizeof buf, s, &id));
+    nbr_object_id none = {{0}};
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_store_read_array(buf, sizeof buf, s, &none, "<f8", 1, ten));
+
+    nbr_checkpoint *c = NULL;
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_begin(&c, s, "c", 1, "{not json"));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_begin(&c, s, "", 1, NULL));
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c", 1, NULL));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_put_array(NULL, c, "o", "|O", 1, ten, NULL, buf));
+    CHECK(strstr(nbr_last_error(), "\"o\"") != NULL);
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_put_array(NULL, c, "", "<f8", 1, ten, NULL, buf));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_put_array(NULL, c, "n", "<f8", 1, ten, NULL, NULL));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_put_blob(NULL, c, "b", "", buf, 8));
+    /* Bad input does not spoil the checkpoint. */
+    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "ok", "<f8", 1, ten, NULL, buf));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    CHECK_STATUS(NBR_ESTATE, nbr_checkpoint_begin(&c, r, "c", 1, NULL));
+    nbr_store_close(r);
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_damaged_or_newer_format_is_refused(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "format");
+    nbr_store_close(s);
+    const char *format = st_path(dir, "FORMAT");
+    st_truncate(format, 20);
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK(strstr(nbr_last_error(), "FORMAT") != NULL);
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    st_write_text(format, "{\"format\": \"nbrewind-store\", \"version\": 7, \"codec\": \"lz4\", "
+                          "\"level\": 5, \"shuffle\": true, \"chunk_bytes\": 1048576}");
+    CHECK_STATUS(NBR_EUNSUPPORTED, nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK(strstr(nbr_last_error(), "version 7") && strstr(nbr_last_error(), "version 1"));
+    st_write_text(format, "{\"format\": \"something-else\", \"version\": 1}");
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    st_write_text(format, "{\"format\": \"nbrewind-store\", \"version\": 1, \"codec\": \"lz5\", "
+                          "\"level\": 5, \"shuffle\": true, \"chunk_bytes\": 1048576}");
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK(strstr(nbr_last_error(), "codec") != NULL);
+    unlink(format);
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK(strstr(nbr_last_error(), "FORMAT") != NULL);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_damaged_manifest_is_named_and_the_rest_reads(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "manifest");
+    nbr_object_id a, b, c;
+    char *k1 = st_commit_doubles(s, "c1", "x", 10, 1.0, &a);
+    char *k2 = st_commit_doubles(s, "c2", "y", 10, 2.0, &b);
+    char *k3 = st_commit_doubles(s, "c3", "x", 10, 3.0, &c);
+    nbr_store_close(s);
+    char name[64];
+    snprintf(name, sizeof name, "checkpoints/%s.json", k2);
+    st_truncate(st_path(dir, name), 40);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK(nbr_store_checkpoint_count(s) == 3);
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, NULL, s, k2));
+    CHECK(strstr(nbr_last_error(), name) != NULL);
+    nbr_object_id got;
+    CHECK_OK(nbr_store_resolve(&got, NULL, s, k3, "x")); /* bound after the damage */
+    CHECK(nbr_object_id_equal(&got, &c));
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_resolve(&got, NULL, s, k3, "y"));
+    CHECK_OK(nbr_store_resolve(&got, NULL, s, k1, "x"));
+    char *report = NULL;
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
+    CHECK(report && strstr(report, name));
+    nbr_free(report);
+    nbr_store_close(s);
+    /* A writer keeps the damaged checkpoint's files and carries on after it. */
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    CHECK(st_count_entries(st_path(dir, "segments")) == 3);
+    char *k4 = st_commit_doubles(s, "c4", "z", 10, 4.0, NULL);
+    CHECK(k4 && strcmp(k4, k3) > 0);
+    nbr_store_close(s);
+    /* A missing segment: its objects fail, naming the file; others read. */
+    snprintf(name, sizeof name, "checkpoints/%s.json", k2);
+    unlink(st_path(dir, name));
+    const char *seg = st_find_entry(st_path(dir, "segments"), k1, ".h5");
+    char segpath[700];
+    snprintf(segpath, sizeof segpath, "%s/segments/%s", dir, seg);
+    unlink(segpath);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
+    CHECK(report && strstr(report, strrchr(segpath, '/') + 1));
+    nbr_free(report);
+    nbr_store_close(s);
+    free(k1), free(k2), free(k3), free(k4);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_file_size_limit_fails_cleanly(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "efbig");
+    char *k1 = st_commit_doubles(s, "c1", "x", 10, 1.0, NULL);
+    struct rlimit old, small;
+    getrlimit(RLIMIT_FSIZE, &old);
+    small = old;
+    small.rlim_cur = 256 * 1024;
+    signal(SIGXFSZ, SIG_IGN);
+    setrlimit(RLIMIT_FSIZE, &small);
+    size_t n = 1 << 17;
+    double *noise = malloc(n * 8);
+    fill_random(noise, n * 8, 5);
+    uint64_t shape[1] = {n};
+    nbr_checkpoint *c = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c2", 2, NULL));
+    int st = nbr_checkpoint_put_array(NULL, c, "noise", "<f8", 1, shape, NULL, noise);
+    if (st == NBR_OK) st = nbr_checkpoint_commit(NULL, c);
+    else {
+        CHECK(strstr(nbr_last_error(), "File too large") && strstr(nbr_last_error(), "tmp/"));
+        CHECK_STATUS(NBR_ESTATE, nbr_checkpoint_commit(NULL, c));
+    }
+    CHECK(st == NBR_EIO);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(nbr_store_checkpoint_count(s) == 1);
+    CHECK(st_count_entries(st_path(dir, "tmp")) == 0);
+    free(st_commit_doubles(s, "c3", "y", 10, 2.0, NULL)); /* still usable */
+    CHECK(nbr_store_checkpoint_count(s) == 2);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    free(noise), free(k1);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_read_only_directory(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "rodir");
+    nbr_object_id id;
+    free(st_commit_doubles(s, "c1", "x", 10, 1.0, &id));
+    nbr_store_close(s);
+    chmod(dir, 0755);
+    pid_t child = fork();
+    if (child == 0) {
+        /* root ignores permissions: drop to nobody first. */
+        if (geteuid() == 0 && setuid(65534) != 0) _exit(3);
+        nbr_store *w = NULL, *r = NULL;
+        int st = nbr_store_open(&w, dir, NBR_STORE_WRITE);
+        if (st != NBR_EIO || !strstr(nbr_last_error(), dir)) _exit(4);
+        fprintf(stderr, "(expected) %s\n", nbr_last_error());
+        if (nbr_store_open(&r, dir, NBR_STORE_READONLY) != NBR_OK) _exit(5);
+        double back[10];
+        uint64_t shape[1] = {10};
+        if (nbr_store_read_array(back, sizeof back, r, &id, "<f8", 1, shape) != NBR_OK) _exit(6);
+        if (nbr_store_verify(NULL, r) != NBR_OK) _exit(7);
+        nbr_store_close(r);
+        _exit(back[9] == 10.0 ? 0 : 8);
+    }
+    /* Not root: make it read-only for ourselves. */
+    if (geteuid() != 0) {
+        chmod(st_path(dir, "tmp"), 0555);
+        chmod(dir, 0555);
+    }
+    int status = -1;
+    waitpid(child, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) fprintf(stderr, "child status %d\n", status);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+NBR_TEST_MAIN(TEST(test_create_reopen_and_missing), TEST(test_options_only_on_a_new_store),
+              TEST(test_every_dtype_round_trips), TEST(test_shapes_scalar_empty_and_large),
+              TEST(test_fortran_and_strided_views_store_as_c_order),
+              TEST(test_blobs_from_empty_to_megabytes), TEST(test_blob_writer_streams_pieces),
+              TEST(test_same_array_twice_costs_no_bytes),
+              TEST(test_resolve_as_of_and_deletes),
+              TEST(test_second_writer_is_refused_naming_the_holder),
+              TEST(test_readers_see_only_committed_checkpoints),
+              TEST(test_abort_and_leftovers_leave_nothing), TEST(test_verify_names_a_flipped_byte),
+              TEST(test_truncated_segment_is_named_and_the_rest_reads),
+              TEST(test_wrong_requests_name_object_and_request),
+              TEST(test_damaged_or_newer_format_is_refused),
+              TEST(test_damaged_manifest_is_named_and_the_rest_reads),
+              TEST(test_file_size_limit_fails_cleanly), TEST(test_read_only_directory))

@@ -1,0 +1,173 @@
+/* test_store_faults.c - ENOSPC, EIO and short writes at every file operation
+ * of a checkpoint, injected under HDF5 and the store by faultshim.so (run
+ * with LD_PRELOAD; see CMakeLists.txt).
+ *
+ * For each operation N of a checkpoint: fail the Nth one, then check that
+ * the error names the file and the cause, nothing became visible, nothing
+ * was left in tmp/, every committed checkpoint still verifies (from a fresh
+ * handle, as a reader would) and the same handle commits the next one. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nbr_test.h"
+#include "store_test_util.h"
+
+#define OPS "write,pwrite,fsync,ftruncate,rename"
+
+static void (*arm)(const char *, const char *, long, int);
+static void (*disarm)(void);
+static long (*calls)(void);
+
+static int load_shim(void)
+{
+    arm = (void (*)(const char *, const char *, long, int))dlsym(RTLD_DEFAULT, "faultshim_arm");
+    disarm = (void (*)(void))dlsym(RTLD_DEFAULT, "faultshim_disarm");
+    calls = (long (*)(void))dlsym(RTLD_DEFAULT, "faultshim_calls");
+    if (arm && disarm && calls) return 1;
+    fprintf(stderr, "faultshim is not loaded: run with LD_PRELOAD=.../faultshim.so\n");
+    nbr_test_failures++;
+    return 0;
+}
+
+/* One checkpoint of new content (seeded): a compressible array, an
+ * incompressible one, a scalar and a blob. */
+static int write_checkpoint(nbr_store *s, unsigned seed)
+{
+    size_t n = 1 << 18, m = 1 << 16;
+    double *smooth = malloc(n * sizeof *smooth);
+    uint64_t *noise = malloc(m * sizeof *noise), x = seed * 2654435761u + 1;
+    for (size_t i = 0; i < n; i++) smooth[i] = seed + i * 1e-3;
+    for (size_t i = 0; i < m; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, noise[i] = x;
+    uint64_t shape_n[1] = {n}, shape_m[2] = {m / 8, 8};
+    double scalar = seed;
+    char blob[100];
+    snprintf(blob, sizeof blob, "blob %u", seed);
+    nbr_checkpoint *c = NULL;
+    int st = nbr_checkpoint_begin(&c, s, "cell", seed, "{\"seed\": 1}");
+    if (st == NBR_OK)
+        st = nbr_checkpoint_put_array(NULL, c, "smooth", "<f8", 1, shape_n, NULL, smooth);
+    if (st == NBR_OK)
+        st = nbr_checkpoint_put_array(NULL, c, "noise", "<u8", 2, shape_m, NULL, noise);
+    if (st == NBR_OK)
+        st = nbr_checkpoint_put_array(NULL, c, "scalar", "<f8", 0, NULL, NULL, &scalar);
+    if (st == NBR_OK) st = nbr_checkpoint_put_blob(NULL, c, "blob", "raw", blob, strlen(blob));
+    nbr_blob_writer *w = NULL;
+    if (st == NBR_OK) st = nbr_blob_writer_begin(&w, c, "stream", "pickle5");
+    for (size_t at = 0, piece; st == NBR_OK && at < m * 8; at += piece) {
+        piece = m * 8 - at < 100000 ? m * 8 - at : 100000;
+        st = nbr_blob_writer_write(w, (char *)noise + at, piece);
+    }
+    if (w) st = st == NBR_OK ? nbr_blob_writer_finish(NULL, w) : (nbr_blob_writer_abort(w), st);
+    if (st == NBR_OK) st = nbr_checkpoint_commit(NULL, c);
+    else nbr_checkpoint_abort(c);
+    free(smooth);
+    free(noise);
+    return st;
+}
+
+/* Every committed checkpoint verifies, seen from a new read-only handle. */
+static void check_store(const char *dir, size_t expected)
+{
+    nbr_store *r = NULL;
+    char *report = NULL;
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    CHECK(nbr_store_checkpoint_count(r) == expected);
+    CHECK_OK(nbr_store_verify(&report, r));
+    if (report && *report) fprintf(stderr, "%s", report);
+    nbr_free(report);
+    nbr_store_close(r);
+}
+
+static void run_faults(int err, const char *cause)
+{
+    char *dir = st_tempdir("faults");
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    unsigned seed = 1;
+    CHECK_OK(write_checkpoint(s, seed++));
+    const char *ops = err ? OPS : "write,pwrite"; /* only writes can be short */
+    arm(dir, ops, 0, 0); /* count the operations of one checkpoint */
+    CHECK_OK(write_checkpoint(s, seed++));
+    disarm();
+    long total = calls();
+    size_t committed = 2, failures = 0;
+    CHECK(total > 10);
+    for (long n = 1; n <= total; n++) {
+        arm(dir, ops, n, err);
+        int st = write_checkpoint(s, seed++);
+        disarm();
+        if (err && st != NBR_OK) {
+            failures++;
+            if (!strstr(nbr_last_error(), dir) || !strstr(nbr_last_error(), cause)) {
+                fprintf(stderr, "fault %ld (%s): unclear error: %s\n", n, cause, nbr_last_error());
+                nbr_test_failures++;
+            }
+        } else if (st == NBR_OK) {
+            committed++;
+        } else {
+            fprintf(stderr, "short write %ld was not retried: %s\n", n, nbr_last_error());
+            nbr_test_failures++;
+        }
+        CHECK(nbr_store_checkpoint_count(s) == committed);
+        CHECK(st_count_entries(st_path(dir, "tmp")) == 0);
+        check_store(dir, committed);
+        CHECK_OK(write_checkpoint(s, seed++)); /* the handle carries on */
+        committed++;
+    }
+    if (err) CHECK(failures == (size_t)total); /* every operation matters */
+    printf("%s: %ld operations, %zu failed cleanly, %zu commits\n", cause, total, failures,
+           committed);
+    nbr_store_close(s);
+    check_store(dir, committed);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+static void test_enospc_at_every_operation(void)
+{
+    if (load_shim()) run_faults(ENOSPC, "No space left on device");
+}
+
+static void test_eio_at_every_operation(void)
+{
+    if (load_shim()) run_faults(EIO, "Input/output error");
+}
+
+static void test_short_writes_are_retried(void)
+{
+    if (load_shim()) run_faults(0, "short write");
+}
+
+static void test_full_disk_while_creating_the_store(void)
+{
+    if (!load_shim()) return;
+    char *dir = st_tempdir("create-fault");
+    nbr_store *s = NULL;
+    for (long n = 1; n <= 4; n++) {
+        arm(dir, OPS, n, ENOSPC);
+        int st = nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE);
+        disarm();
+        if (st == NBR_OK) {
+            nbr_store_close(s);
+            break;
+        }
+        CHECK(st == NBR_EIO && strstr(nbr_last_error(), "No space left"));
+        /* Nothing half-made: there is no store, or a complete one. */
+        nbr_store *r = NULL;
+        int ro = nbr_store_open(&r, dir, NBR_STORE_READONLY);
+        CHECK(ro == NBR_ENOTFOUND || ro == NBR_OK);
+        nbr_store_close(r);
+    }
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    CHECK_OK(write_checkpoint(s, 1));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+NBR_TEST_MAIN(TEST(test_enospc_at_every_operation), TEST(test_eio_at_every_operation),
+              TEST(test_short_writes_are_retried), TEST(test_full_disk_while_creating_the_store))
