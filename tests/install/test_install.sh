@@ -55,6 +55,8 @@ check_run() {
     fail "$name: no analysis JSON in: $out"
   elif [[ $out != *"hash abc 06b05ab6733a618578af5f94892f3950"* ]]; then
     fail "$name: wrong or no XXH3-128 of \"abc\" in: $out"
+  elif [[ $out != *"store round trip ok, checkpoint 0000000000000001"* ]]; then
+    fail "$name: the store round trip (HDF5, Blosc) failed: $out"
   else
     local needed
     needed=$(readelf -d "$bin" | grep NEEDED || true)
