@@ -1,0 +1,615 @@
+/* bench_store.c - figures for the checkpoint store (issue 3, "Figures").
+ *
+ * Usage: bench_store write  DIR [ARRAYS] [REPS]   1 GiB write / re-put / read
+ *        bench_store write-lz4 DIR [ARRAYS] [TRIALS] the lz4 write and its baseline only
+ *        bench_store open   DIR [CHECKPOINTS]     open a store with many checkpoints
+ *        bench_store blocks DIR [CHECKPOINTS]     size of row-block overwrites
+ * Each prints one JSON object on stdout (progress goes to stderr).  DIR is a
+ * scratch directory that the program fills; benchmarks/run.sh makes it and
+ * runs benchmarks/bench_store_h5py.py on the same files for h5py's baselines.
+ *
+ * "write" generates ARRAYS (default 8) float64 fields of 4096 x 4096 (128 MiB
+ * each): smooth sin/cos products of a grid plus noise of 1e-3, as a
+ * simulation's state looks.  They are generated once and so warm (touched)
+ * before anything is timed.  Measured, in this order, each after a sync():
+ *   - warm-up: a scratch file 4x the data's size is written, fsynced and
+ *     deleted, so that the page cache of the timed writes is memory already
+ *     touched (first-touch memory runs at ~250 MiB/s on these VMs);
+ *   - REPS trials, each replacing the files of the one before, of:
+ *     baseline: fwrite of the raw bytes to DIR/raw.bin + fsync;
+ *     a new store (default options: lz4 + shuffle, level 5, 1 MiB chunks):
+ *     begin, put every array, commit (which fsyncs);
+ *     the same with codec zstd (level 5, the default), and zstd level 1;
+ *   - re-putting the same arrays into the lz4 store (objects exist: hashing
+ *     only), REPS times; baseline: memcpy of the same bytes into a warm
+ *     128 MiB buffer, and XXH3-128 alone (nbr_hash_bytes), REPS times;
+ *   - for the breakdown: Blosc alone (lz4 + shuffle, level 5, on the store's
+ *     1 MiB chunks) on 1 and on 2 threads, REPS times;
+ *   - nbr_store_read_array of every array into a warm buffer (page cache
+ *     warm: the segment was just written; one untimed pass first), REPS times.
+ * The raw file and the stores are left in DIR for the h5py baselines.
+ *
+ * "open" commits CHECKPOINTS (default 10000) small checkpoints: each binds
+ * "step" (a new int64 scalar) and "x<k % 50>" (a new float64[16]); the first
+ * also binds "params" (a 64-byte blob) that no later one rebinds.  Then, 7
+ * times after one untimed pass: open read-only, resolve "step" as of the
+ * latest checkpoint (its binding is in the last manifest), resolve "params"
+ * (in the first), close.
+ *
+ * "blocks" makes a 100 MB float64 array (10000 x 1250) and commits
+ * CHECKPOINTS (default 100) checkpoints of it; before checkpoint k, rows
+ * [100k, 100k + 100) -- 1 % of the array, one row block -- are overwritten with
+ * the next time step.  Reports the bytes on disk of the store against the
+ * compressed size of one version of the array (what the first checkpoint
+ * stored). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <blosc.h>
+
+#include "nbrewind.h"
+
+#define ROWS 4096
+#define COLS 4096
+#define ARRAY_BYTES ((size_t)ROWS * COLS * sizeof(double))
+#define MAX_ARRAYS 64
+#define MAX_REPS 16
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, nbr_status st)
+{
+    fprintf(stderr, "bench_store: %s: %s: %s\n", what, nbr_status_name(st), nbr_last_error());
+    exit(1);
+}
+
+#define CHECK(call, what)                      \
+    do {                                       \
+        nbr_status st_ = (call);               \
+        if (st_ != NBR_OK) die((what), st_);   \
+    } while (0)
+
+static void die_errno(const char *what, const char *path)
+{
+    fprintf(stderr, "bench_store: %s %s: %s\n", what, path, strerror(errno));
+    exit(1);
+}
+
+static void *xmalloc(size_t size)
+{
+    void *p = malloc(size);
+    if (!p) {
+        fprintf(stderr, "bench_store: out of memory (%zu bytes)\n", size);
+        exit(1);
+    }
+    memset(p, 0x5a, size); /* touch every page: first-touch memory is slow here
+                            * (not 0: the compiler may turn malloc + memset 0
+                            * into calloc, which touches nothing) */
+    return p;
+}
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static double noise(void) /* uniform in [-0.5, 0.5) */
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) * 0x1.0p-53 - 0.5;
+}
+
+/* A smooth field sin(a x + t) cos(b y - t) + 1e-3 noise on rows [r0, r1) of a
+ * rows x cols grid. */
+static void fill_field(double *a, size_t rows, size_t cols, size_t r0, size_t r1, double t)
+{
+    double *cy = malloc(cols * sizeof *cy);
+    if (!cy) exit(1);
+    for (size_t j = 0; j < cols; j++) cy[j] = cos(2.0 * M_PI * 3.0 * (double)j / (double)cols - t);
+    for (size_t i = r0; i < r1; i++) {
+        double sx = sin(2.0 * M_PI * 2.0 * (double)i / (double)rows + t);
+        double *row = a + i * cols;
+        for (size_t j = 0; j < cols; j++) row[j] = sx * cy[j] + 1e-3 * noise();
+    }
+    free(cy);
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    double s[MAX_REPS];
+    memcpy(s, v, (size_t)n * sizeof *v);
+    qsort(s, (size_t)n, sizeof *s, compare_doubles);
+    return n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+}
+
+static void print_list(const char *key, const double *v, int n, int digits)
+{
+    printf("\"%s\": [", key);
+    for (int i = 0; i < n; i++) printf("%s%.*f", i ? ", " : "", digits, v[i]);
+    printf("]");
+}
+
+/* Bytes under a directory: allocated (st_blocks) and apparent (st_size). */
+static uint64_t du_allocated, du_apparent;
+static int du_visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)path, (void)ftw;
+    if (type == FTW_F) {
+        du_allocated += (uint64_t)sb->st_blocks * 512;
+        du_apparent += (uint64_t)sb->st_size;
+    }
+    return 0;
+}
+
+static void du(const char *dir, uint64_t *allocated, uint64_t *apparent)
+{
+    du_allocated = du_apparent = 0;
+    if (nftw(dir, du_visit, 32, FTW_PHYS) != 0) die_errno("walking", dir);
+    *allocated = du_allocated;
+    *apparent = du_apparent;
+}
+
+static nbr_store *create_store(const char *path, int codec, int level)
+{
+    nbr_store *s = NULL;
+    CHECK(nbr_store_open(&s, path, NBR_STORE_CREATE | NBR_STORE_WRITE), path);
+    if (codec >= 0) CHECK(nbr_store_set_option(s, NBR_STORE_OPT_CODEC, codec), "set codec");
+    if (level >= 0) CHECK(nbr_store_set_option(s, NBR_STORE_OPT_LEVEL, level), "set level");
+    return s;
+}
+
+static int rm_visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb, (void)type, (void)ftw;
+    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+static void rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0) return;
+    if (nftw(path, rm_visit, 32, FTW_DEPTH | FTW_PHYS) != 0) die_errno("removing", path);
+}
+
+/* ---- write ------------------------------------------------------------ */
+
+/* Blosc alone (lz4, shuffle, level 5, as the store's default) on the same
+ * 1 MiB chunks the store makes (32 rows of 4096), into a warm buffer: seconds
+ * for all arrays. */
+static double blosc_alone(double **arrays, int n, int threads, char *out, size_t out_size)
+{
+    const size_t chunk = 32 * COLS * sizeof(double);
+    double t0 = now_s();
+    for (int i = 0; i < n; i++)
+        for (size_t off = 0; off < ARRAY_BYTES; off += chunk)
+            if (blosc_compress_ctx(5, BLOSC_SHUFFLE, sizeof(double), chunk, (char *)arrays[i] + off,
+                                   out, out_size, "lz4", 0, threads) <= 0) {
+                fprintf(stderr, "bench_store: blosc_compress_ctx failed\n");
+                exit(1);
+            }
+    return now_s() - t0;
+}
+
+typedef struct write_result {
+    double put_s, commit_s, total_s;
+    uint64_t stored, logical;
+} write_result;
+
+static write_result store_write(const char *path, int codec, int level, double **arrays, int n,
+                                nbr_object_id *ids)
+{
+    write_result r = {0};
+    rm_rf(path);
+    nbr_store *s = create_store(path, codec, level);
+    const uint64_t shape[2] = {ROWS, COLS};
+    char name[16];
+    sync();
+    double t0 = now_s();
+    nbr_checkpoint *c = NULL;
+    CHECK(nbr_checkpoint_begin(&c, s, "write", 1, NULL), "begin");
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "u%d", i);
+        CHECK(nbr_checkpoint_put_array(&ids[i], c, name, "<f8", 2, shape, NULL, arrays[i]), "put");
+    }
+    double t1 = now_s();
+    char *id = NULL;
+    CHECK(nbr_checkpoint_commit(&id, c), "commit");
+    double t2 = now_s();
+    r.put_s = t1 - t0;
+    r.commit_s = t2 - t1;
+    r.total_s = t2 - t0;
+    CHECK(nbr_store_stats(&r.logical, &r.stored, s, id), "stats");
+    nbr_free(id);
+    nbr_store_close(s);
+    return r;
+}
+
+static double fwrite_fsync(const char *path, double **arrays, int n, int copies)
+{
+    unlink(path);
+    sync();
+    double t0 = now_s();
+    FILE *f = fopen(path, "wb");
+    if (!f) die_errno("creating", path);
+    for (int k = 0; k < copies; k++)
+        for (int i = 0; i < n; i++)
+            if (fwrite(arrays[i], 1, ARRAY_BYTES, f) != ARRAY_BYTES) die_errno("writing", path);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0) die_errno("flushing", path);
+    if (fclose(f) != 0) die_errno("closing", path);
+    return now_s() - t0;
+}
+
+/* The trial with the median time, and every trial's rate. */
+static void print_write(const char *key, const write_result *r, int trials, double gb)
+{
+    double t[MAX_REPS], rates[MAX_REPS];
+    for (int i = 0; i < trials; i++) t[i] = r[i].total_s, rates[i] = gb / r[i].total_s;
+    double m = median(t, trials);
+    int k = 0;
+    for (int i = 0; i < trials; i++)
+        if (fabs(t[i] - m) < fabs(t[k] - m)) k = i;
+    printf("  \"%s\": {\"seconds\": %.4f, \"put_seconds\": %.4f, \"commit_seconds\": %.4f, "
+           "\"gb_per_s\": %.3f, ",
+           key, r[k].total_s, r[k].put_s, r[k].commit_s, gb / r[k].total_s);
+    print_list("gb_per_s_each", rates, trials, 3);
+    printf(", \"logical_bytes\": %llu, \"stored_bytes\": %llu, \"compression_ratio\": %.3f},\n",
+           (unsigned long long)r[k].logical, (unsigned long long)r[k].stored,
+           (double)r[k].logical / (double)r[k].stored);
+}
+
+/* Reads every array REPS times (after an untimed pass); returns seconds per
+ * pass in times[]. */
+static void store_read(double *times, int reps, const char *path, const nbr_object_id *ids,
+                       int n, double *buffer, double **expect)
+{
+    nbr_store *s = NULL;
+    const uint64_t shape[2] = {ROWS, COLS};
+    CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
+    for (int i = 0; i < n; i++) {
+        CHECK(nbr_store_read_array(buffer, ARRAY_BYTES, s, &ids[i], "<f8", 2, shape), "read");
+        if (memcmp(buffer, expect[i], ARRAY_BYTES) != 0) {
+            fprintf(stderr, "bench_store: array %d read back differs\n", i);
+            exit(1);
+        }
+    }
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < n; i++)
+            CHECK(nbr_store_read_array(buffer, ARRAY_BYTES, s, &ids[i], "<f8", 2, shape), "read");
+        times[r] = now_s() - t0;
+    }
+    nbr_store_close(s);
+}
+
+static void print_rate(const char *key, const double *times, int reps, double gb, const char *end)
+{
+    double rates[MAX_REPS];
+    for (int r = 0; r < reps; r++) rates[r] = gb / times[r];
+    printf("  \"%s\": {\"gb_per_s\": %.3f, ", key, median(rates, reps));
+    print_list("gb_per_s_each", rates, reps, 3);
+    printf("}%s\n", end);
+}
+
+static int bench_write(const char *dir, int n, int reps, int trials)
+{
+    char path[4096];
+    double *arrays[MAX_ARRAYS];
+    nbr_object_id ids[MAX_ARRAYS], ids_zstd[MAX_ARRAYS], again[MAX_ARRAYS];
+    const double gb = (double)n * (double)ARRAY_BYTES / 1e9;
+    const uint64_t shape[2] = {ROWS, COLS};
+
+    fprintf(stderr, "bench_store write: generating %d x 128 MiB\n", n);
+    for (int i = 0; i < n; i++) {
+        arrays[i] = xmalloc(ARRAY_BYTES);
+        fill_field(arrays[i], ROWS, COLS, 0, ROWS, 0.1 * i);
+    }
+    double *buffer = xmalloc(ARRAY_BYTES);
+
+    /* Page-cache pages are guest memory too: the first write through pages
+     * never touched before runs at first-touch speed.  Write (and delete) a
+     * scratch file as big as all one trial writes, so that every timed write
+     * gets pages already touched. */
+    fprintf(stderr, "bench_store write: warming the page cache (%d GiB scratch file)\n",
+            4 * n / 8);
+    snprintf(path, sizeof path, "%s/warmup.bin", dir);
+    double warmup_s = fwrite_fsync(path, arrays, n, 4);
+    unlink(path);
+
+    write_result lz4[MAX_REPS], zstd[MAX_REPS], zstd1[MAX_REPS];
+    double raw[MAX_REPS];
+    for (int t = 0; t < trials; t++) { /* later trials replace the files of earlier ones */
+        fprintf(stderr, "bench_store write: trial %d: fwrite + fsync, store lz4, zstd, zstd level 1\n",
+                t + 1);
+        snprintf(path, sizeof path, "%s/raw.bin", dir);
+        raw[t] = fwrite_fsync(path, arrays, n, 1);
+        snprintf(path, sizeof path, "%s/store-lz4", dir);
+        lz4[t] = store_write(path, -1, -1, arrays, n, ids);
+        snprintf(path, sizeof path, "%s/store-zstd", dir);
+        zstd[t] = store_write(path, NBR_CODEC_ZSTD, -1, arrays, n, ids_zstd);
+        snprintf(path, sizeof path, "%s/store-zstd1", dir);
+        zstd1[t] = store_write(path, NBR_CODEC_ZSTD, 1, arrays, n, again);
+    }
+
+    fprintf(stderr, "bench_store write: re-put (objects exist), memcpy, hash\n");
+    double reput[MAX_REPS], commit_after_reput[MAX_REPS], copy[MAX_REPS], hash[MAX_REPS];
+    snprintf(path, sizeof path, "%s/store-lz4", dir);
+    nbr_store *s = NULL;
+    CHECK(nbr_store_open(&s, path, NBR_STORE_WRITE), path);
+    uint64_t stored_before = 0, stored_after = 0;
+    CHECK(nbr_store_stats(NULL, &stored_before, s, NULL), "stats");
+    for (int r = 0; r < reps; r++) {
+        char name[16];
+        nbr_checkpoint *c = NULL;
+        CHECK(nbr_checkpoint_begin(&c, s, "again", 2 + r, NULL), "begin");
+        double t0 = now_s();
+        for (int i = 0; i < n; i++) {
+            snprintf(name, sizeof name, "u%d", i);
+            CHECK(nbr_checkpoint_put_array(&again[i], c, name, "<f8", 2, shape, NULL, arrays[i]),
+                  "re-put");
+        }
+        double t1 = now_s();
+        CHECK(nbr_checkpoint_commit(NULL, c), "commit");
+        reput[r] = t1 - t0;
+        commit_after_reput[r] = now_s() - t1;
+        for (int i = 0; i < n; i++)
+            if (!nbr_object_id_equal(&again[i], &ids[i])) {
+                fprintf(stderr, "bench_store: re-put gave a different id\n");
+                return 1;
+            }
+    }
+    CHECK(nbr_store_stats(NULL, &stored_after, s, NULL), "stats");
+    nbr_store_close(s);
+    for (int r = 0; r < reps; r++) {
+        double t0 = now_s();
+        for (int i = 0; i < n; i++) memcpy(buffer, arrays[i], ARRAY_BYTES);
+        copy[r] = now_s() - t0;
+        nbr_object_id h;
+        t0 = now_s();
+        for (int i = 0; i < n; i++) CHECK(nbr_hash_bytes(&h, arrays[i], ARRAY_BYTES), "hash");
+        hash[r] = now_s() - t0;
+    }
+
+    double blosc1[MAX_REPS], blosc2[MAX_REPS];
+    for (int r = 0; r < reps; r++) {
+        blosc1[r] = blosc_alone(arrays, n, 1, (char *)buffer, ARRAY_BYTES);
+        blosc2[r] = blosc_alone(arrays, n, 2, (char *)buffer, ARRAY_BYTES);
+    }
+
+    fprintf(stderr, "bench_store write: read back\n");
+    double read_lz4[MAX_REPS], read_zstd[MAX_REPS];
+    snprintf(path, sizeof path, "%s/store-lz4", dir);
+    store_read(read_lz4, reps, path, ids, n, buffer, arrays);
+    snprintf(path, sizeof path, "%s/store-zstd", dir);
+    store_read(read_zstd, reps, path, ids_zstd, n, buffer, arrays);
+
+    printf("{\n  \"arrays\": %d, \"shape\": [%d, %d], \"dtype\": \"<f8\", \"bytes\": %.0f, "
+           "\"reps\": %d,\n",
+           n, ROWS, COLS, (double)n * (double)ARRAY_BYTES, reps);
+    printf("  \"trials\": %d, \"warmup_gb_per_s\": %.3f,\n", trials, 4 * gb / warmup_s);
+    double raw_rates[MAX_REPS];
+    for (int t = 0; t < trials; t++) raw_rates[t] = gb / raw[t];
+    printf("  \"fwrite_fsync\": {\"seconds\": %.4f, \"gb_per_s\": %.3f, ", median(raw, trials),
+           gb / median(raw, trials));
+    print_list("gb_per_s_each", raw_rates, trials, 3);
+    printf("},\n");
+    print_write("store_write_lz4", lz4, trials, gb);
+    print_write("store_write_zstd", zstd, trials, gb);
+    print_write("store_write_zstd_level1", zstd1, trials, gb);
+    print_rate("reput_existing", reput, reps, gb, ",");
+    printf("  \"reput_commit_ms\": %.2f, \"reput_stored_bytes_added\": %llu,\n",
+           1e3 * median(commit_after_reput, reps),
+           (unsigned long long)(stored_after - stored_before));
+    print_rate("memcpy", copy, reps, gb, ",");
+    print_rate("xxh3_128_alone", hash, reps, gb, ",");
+    print_rate("blosc_lz4_shuffle_alone_1_thread", blosc1, reps, gb, ",");
+    print_rate("blosc_lz4_shuffle_alone_2_threads", blosc2, reps, gb, ",");
+    print_rate("store_read_lz4", read_lz4, reps, gb, ",");
+    print_rate("store_read_zstd", read_zstd, reps, gb, "");
+    printf("}\n");
+    for (int i = 0; i < n; i++) free(arrays[i]);
+    free(buffer);
+    return 0;
+}
+
+/* "write-lz4": the fwrite + fsync baseline and the lz4 store write only, for
+ * a second run under another environment (BLOSC_NTHREADS=2). */
+static int bench_write_lz4(const char *dir, int n, int trials)
+{
+    char path[4096];
+    double *arrays[MAX_ARRAYS], raw[MAX_REPS], raw_rates[MAX_REPS];
+    nbr_object_id ids[MAX_ARRAYS];
+    write_result lz4[MAX_REPS];
+    const double gb = (double)n * (double)ARRAY_BYTES / 1e9;
+    fprintf(stderr, "bench_store write-lz4: generating %d x 128 MiB\n", n);
+    for (int i = 0; i < n; i++) {
+        arrays[i] = xmalloc(ARRAY_BYTES);
+        fill_field(arrays[i], ROWS, COLS, 0, ROWS, 0.1 * i);
+    }
+    snprintf(path, sizeof path, "%s/warmup.bin", dir);
+    fwrite_fsync(path, arrays, n, 2);
+    unlink(path);
+    for (int t = 0; t < trials; t++) {
+        fprintf(stderr, "bench_store write-lz4: trial %d\n", t + 1);
+        snprintf(path, sizeof path, "%s/raw-threads.bin", dir);
+        raw[t] = fwrite_fsync(path, arrays, n, 1);
+        raw_rates[t] = gb / raw[t];
+        snprintf(path, sizeof path, "%s/store-lz4-threads", dir);
+        lz4[t] = store_write(path, -1, -1, arrays, n, ids);
+    }
+    snprintf(path, sizeof path, "%s/raw-threads.bin", dir);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/store-lz4-threads", dir);
+    rm_rf(path);
+    const char *threads = getenv("BLOSC_NTHREADS");
+    printf("{\n  \"blosc_nthreads\": \"%s\", \"arrays\": %d, \"trials\": %d,\n",
+           threads ? threads : "", n, trials);
+    printf("  \"fwrite_fsync\": {\"seconds\": %.4f, \"gb_per_s\": %.3f, ", median(raw, trials),
+           gb / median(raw, trials));
+    print_list("gb_per_s_each", raw_rates, trials, 3);
+    printf("},\n");
+    print_write("store_write_lz4", lz4, trials, gb);
+    printf("  \"end\": null\n}\n");
+    for (int i = 0; i < n; i++) free(arrays[i]);
+    return 0;
+}
+
+/* ---- open ------------------------------------------------------------- */
+
+static int bench_open(const char *dir, int n)
+{
+    char path[4096], name[16];
+    snprintf(path, sizeof path, "%s/store-many", dir);
+    fprintf(stderr, "bench_store open: committing %d checkpoints\n", n);
+    nbr_store *s = create_store(path, -1, -1);
+    double small[16];
+    unsigned char params[64];
+    memset(params, 7, sizeof params);
+    const uint64_t shape16[1] = {16};
+    double t0 = now_s();
+    for (int k = 1; k <= n; k++) {
+        nbr_checkpoint *c = NULL;
+        int64_t step = k;
+        char cell[32];
+        snprintf(cell, sizeof cell, "cell-%d", k % 20);
+        CHECK(nbr_checkpoint_begin(&c, s, cell, k, "{\"kernel\": \"bench\"}"), "begin");
+        CHECK(nbr_checkpoint_put_array(NULL, c, "step", "<i8", 0, NULL, NULL, &step), "put step");
+        for (int i = 0; i < 16; i++) small[i] = k + 0.5 * i;
+        snprintf(name, sizeof name, "x%d", k % 50);
+        CHECK(nbr_checkpoint_put_array(NULL, c, name, "<f8", 1, shape16, NULL, small), "put x");
+        if (k == 1)
+            CHECK(nbr_checkpoint_put_blob(NULL, c, "params", "raw", params, sizeof params),
+                  "put params");
+        CHECK(nbr_checkpoint_commit(NULL, c), "commit");
+    }
+    double build_s = now_s() - t0;
+    nbr_store_close(s);
+    uint64_t manifests_alloc, manifests_bytes;
+    snprintf(path, sizeof path, "%s/store-many/checkpoints", dir);
+    du(path, &manifests_alloc, &manifests_bytes);
+    snprintf(path, sizeof path, "%s/store-many", dir);
+
+    enum { REPS = 7 };
+    double open_ms[REPS], latest_ms[REPS], first_ms[REPS], total_ms[REPS];
+    for (int r = -1; r < REPS; r++) { /* r = -1: untimed, warms the page cache */
+        nbr_object_id id;
+        int deleted = 0;
+        double a = now_s();
+        CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
+        double b = now_s();
+        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "step"), "resolve step");
+        double c = now_s();
+        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "params"), "resolve params");
+        double d = now_s();
+        if (r == -1 && nbr_store_checkpoint_count(s) != (size_t)n) {
+            fprintf(stderr, "bench_store: %zu checkpoints, expected %d\n",
+                    nbr_store_checkpoint_count(s), n);
+            return 1;
+        }
+        nbr_store_close(s);
+        if (r < 0) continue;
+        open_ms[r] = 1e3 * (b - a);
+        latest_ms[r] = 1e3 * (c - b);
+        first_ms[r] = 1e3 * (d - c);
+        total_ms[r] = 1e3 * (c - a);
+    }
+    printf("{\n  \"checkpoints\": %d, \"names_per_checkpoint\": 2, \"reps\": %d,\n", n, REPS);
+    printf("  \"build_seconds\": %.2f, \"commit_ms_mean\": %.3f,\n", build_s, 1e3 * build_s / n);
+    printf("  \"manifest_bytes\": %llu,\n", (unsigned long long)manifests_bytes);
+    printf("  \"open_ms\": %.3f, ", median(open_ms, REPS));
+    print_list("open_ms_each", open_ms, REPS, 3);
+    printf(",\n  \"resolve_latest_binding_ms\": %.4f, \"resolve_first_checkpoint_binding_ms\": %.4f,\n",
+           median(latest_ms, REPS), median(first_ms, REPS));
+    printf("  \"open_and_resolve_ms\": %.3f\n}\n", median(total_ms, REPS));
+    return 0;
+}
+
+/* ---- blocks ----------------------------------------------------------- */
+
+static int bench_blocks(const char *dir, int n)
+{
+    enum { BROWS = 10000, BCOLS = 1250, BLOCK = 100 };
+    const uint64_t shape[2] = {BROWS, BCOLS};
+    const size_t bytes = (size_t)BROWS * BCOLS * sizeof(double);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/store-blocks", dir);
+    double *a = xmalloc(bytes);
+    fill_field(a, BROWS, BCOLS, 0, BROWS, 0.0);
+    nbr_store *s = create_store(path, -1, -1);
+    uint64_t first_stored = 0, logical = 0;
+    double t0 = now_s();
+    for (int k = 0; k < n; k++) {
+        size_t r0 = (size_t)(k % (BROWS / BLOCK)) * BLOCK;
+        fill_field(a, BROWS, BCOLS, r0, r0 + BLOCK, 0.01 * (k + 1)); /* the next time step */
+        nbr_checkpoint *c = NULL;
+        char *id = NULL;
+        CHECK(nbr_checkpoint_begin(&c, s, "step", k + 1, NULL), "begin");
+        CHECK(nbr_checkpoint_put_array(NULL, c, "field", "<f8", 2, shape, NULL, a), "put");
+        CHECK(nbr_checkpoint_commit(&id, c), "commit");
+        if (k == 0) CHECK(nbr_store_stats(&logical, &first_stored, s, id), "stats");
+        nbr_free(id);
+    }
+    double build_s = now_s() - t0;
+    uint64_t total_logical = 0, total_stored = 0, allocated = 0, apparent = 0;
+    CHECK(nbr_store_stats(&total_logical, &total_stored, s, NULL), "stats");
+    nbr_store_close(s);
+    du(path, &allocated, &apparent);
+    printf("{\n  \"checkpoints\": %d, \"shape\": [%d, %d], \"array_bytes\": %zu, "
+           "\"block_rows\": %d,\n",
+           n, BROWS, BCOLS, bytes, BLOCK);
+    printf("  \"seconds\": %.2f, \"seconds_per_checkpoint\": %.4f,\n", build_s, build_s / n);
+    printf("  \"array_compressed_bytes\": %llu,\n", (unsigned long long)first_stored);
+    printf("  \"store_stats_logical_bytes\": %llu, \"store_stats_stored_bytes\": %llu,\n",
+           (unsigned long long)total_logical, (unsigned long long)total_stored);
+    printf("  \"disk_allocated_bytes\": %llu, \"disk_apparent_bytes\": %llu,\n",
+           (unsigned long long)allocated, (unsigned long long)apparent);
+    printf("  \"ratio_disk_to_compressed_array\": %.2f\n}\n",
+           (double)allocated / (double)first_stored);
+    free(a);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_store write|write-lz4|open|blocks DIR [N] [REPS]\n");
+        return 2;
+    }
+    const char *what = argv[1], *dir = argv[2];
+    int n = argc > 3 ? atoi(argv[3]) : 0;
+    if (strcmp(what, "write") == 0) {
+        int reps = argc > 4 ? atoi(argv[4]) : 3;
+        if (n <= 0) n = 8;
+        if (n > MAX_ARRAYS || reps < 1 || reps > MAX_REPS) return 2;
+        return bench_write(dir, n, reps, reps);
+    }
+    if (strcmp(what, "write-lz4") == 0) {
+        int trials = argc > 4 ? atoi(argv[4]) : 3;
+        if (n <= 0) n = 8;
+        if (n > MAX_ARRAYS || trials < 1 || trials > MAX_REPS) return 2;
+        return bench_write_lz4(dir, n, trials);
+    }
+    if (strcmp(what, "open") == 0) return bench_open(dir, n > 0 ? n : 10000);
+    if (strcmp(what, "blocks") == 0) return bench_blocks(dir, n > 0 ? n : 100);
+    fprintf(stderr, "bench_store: unknown benchmark %s\n", what);
+    return 2;
+}
