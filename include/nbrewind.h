@@ -501,11 +501,15 @@ typedef struct nbr_store nbr_store;
 typedef enum nbr_store_flags {
     NBR_STORE_READONLY = 1, /* read only: never takes the lock, never writes */
     NBR_STORE_WRITE = 2,    /* take the writer lock at open, allow checkpoints */
-    NBR_STORE_CREATE = 4    /* create the directory and FORMAT if missing (needs WRITE) */
+    NBR_STORE_CREATE = 4,   /* create the directory and FORMAT if missing (needs WRITE) */
+    NBR_STORE_RANK = 8      /* a rank other than 0 of a collective (MPI) checkpoint: reads,
+                             * never takes the lock, writes only its own files in tmp/
+                             * (nbrewind_mpi.h); alone, no other flag */
 } nbr_store_flags;
 
 /* Open the store at directory `path`.  `flags` is NBR_STORE_READONLY (0 means
- * the same) or NBR_STORE_WRITE, optionally with NBR_STORE_CREATE.
+ * the same) or NBR_STORE_WRITE, optionally with NBR_STORE_CREATE, or
+ * NBR_STORE_RANK.
  *
  * A writer removes what a failed or killed earlier writer left behind (files
  * in tmp/, segments no manifest names).  Fails with NBR_ENOTFOUND if there is
@@ -583,7 +587,9 @@ NBR_API nbr_status nbr_checkpoint_begin(nbr_checkpoint **out, nbr_store *store,
  * NULL).  An array the store already has costs only its hashing.  NBR_EINVAL
  * for a bad dtype, shape or name; NBR_EIO for a write failure (naming the
  * segment file): the checkpoint can then only be aborted.  The name binding
- * replaces an earlier one in the same checkpoint. */
+ * replaces an earlier one in the same checkpoint.  Names spelled
+ * "@<rank>of<size>/..." belong to the ranks of collective checkpoints
+ * (nbrewind_mpi.h): any other checkpoint gets NBR_EINVAL for them. */
 NBR_API nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *checkpoint,
                                             const char *name, const char *dtype, size_t ndim,
                                             const uint64_t *shape, const int64_t *strides,

@@ -258,8 +258,10 @@ nbr_status nbr_store_refresh(nbr_store *s)
 
 static nbr_status check_flags(unsigned flags)
 {
-    unsigned known = NBR_STORE_READONLY | NBR_STORE_WRITE | NBR_STORE_CREATE;
+    unsigned known = NBR_STORE_READONLY | NBR_STORE_WRITE | NBR_STORE_CREATE | NBR_STORE_RANK;
     if (flags & ~known) return nbr_fail(NBR_EINVAL, "nbr_store_open: unknown flags 0x%x", flags);
+    if ((flags & NBR_STORE_RANK) && flags != NBR_STORE_RANK)
+        return nbr_fail(NBR_EINVAL, "nbr_store_open: RANK goes with no other flag");
     if ((flags & NBR_STORE_READONLY) && (flags & NBR_STORE_WRITE))
         return nbr_fail(NBR_EINVAL, "nbr_store_open: READONLY and WRITE together");
     if ((flags & NBR_STORE_CREATE) && !(flags & NBR_STORE_WRITE))

@@ -35,7 +35,7 @@ static nbr_status host_text(char **out, const char *host_json)
     return *out ? NBR_OK : nbr_fail_nomem("copying host JSON");
 }
 
-static void checkpoint_free(nbr_checkpoint *c)
+void nbr_checkpoint_free(nbr_checkpoint *c)
 {
     if (c->store && c->store->writing == c) c->store->writing = NULL;
     nbr_manifest_clear(&c->m);
@@ -43,6 +43,39 @@ static void checkpoint_free(nbr_checkpoint *c)
     free(c->tmp_path);
     free(c->failure);
     free(c);
+}
+
+nbr_status nbr_checkpoint_begin_at(nbr_checkpoint **out, nbr_store *s, const char *cell_id,
+                                   int64_t execution_count, const char *host_json, uint64_t seq,
+                                   uint32_t rand)
+{
+    *out = NULL;
+    nbr_checkpoint *c = calloc(1, sizeof *c);
+    if (!c) return nbr_fail_nomem("beginning a checkpoint");
+    c->store = s;
+    c->out.file = -1;
+    nbr_manifest_init(&c->m, seq);
+    nbr_object_index_init(&c->own);
+    c->m.parent = s->last_seq;
+    c->m.execution_count = execution_count;
+    char started[32], name[64];
+    nbr_io_timestamp(started, sizeof started);
+    snprintf(c->segment, sizeof c->segment, "segments/%016" PRIu64 "-%08" PRIx32 ".h5", c->m.seq,
+             rand);
+    snprintf(name, sizeof name, "tmp/%016" PRIu64 "-%08" PRIx32 ".h5", c->m.seq, rand);
+    nbr_status st = host_text(&c->m.host_json, host_json);
+    c->m.cell_id = nbr_copy(cell_id);
+    c->m.started = nbr_copy(started);
+    c->tmp_path = nbr_io_join(s->root, name);
+    if (st == NBR_OK && (!c->m.cell_id || !c->m.started || !c->tmp_path))
+        st = nbr_fail_nomem("beginning a checkpoint");
+    if (st != NBR_OK) {
+        nbr_checkpoint_free(c);
+        return st;
+    }
+    s->writing = c;
+    *out = c;
+    return NBR_OK;
 }
 
 nbr_status nbr_checkpoint_begin(nbr_checkpoint **out, nbr_store *s, const char *cell_id,
@@ -57,33 +90,8 @@ nbr_status nbr_checkpoint_begin(nbr_checkpoint **out, nbr_store *s, const char *
     if (s->writing)
         return nbr_fail(NBR_ESTATE, "%s: checkpoint %s is still being written", s->root,
                         s->writing->m.id);
-    nbr_checkpoint *c = calloc(1, sizeof *c);
-    if (!c) return nbr_fail_nomem("beginning a checkpoint");
-    c->store = s;
-    c->out.file = -1;
-    nbr_manifest_init(&c->m, s->last_seq + 1);
-    nbr_object_index_init(&c->own);
-    c->m.parent = s->last_seq;
-    c->m.execution_count = execution_count;
-    char started[32], name[64];
-    nbr_io_timestamp(started, sizeof started);
-    uint32_t rand = nbr_io_random32();
-    snprintf(c->segment, sizeof c->segment, "segments/%016" PRIu64 "-%08" PRIx32 ".h5", c->m.seq,
-             rand);
-    snprintf(name, sizeof name, "tmp/%016" PRIu64 "-%08" PRIx32 ".h5", c->m.seq, rand);
-    nbr_status st = host_text(&c->m.host_json, host_json);
-    c->m.cell_id = nbr_copy(cell_id);
-    c->m.started = nbr_copy(started);
-    c->tmp_path = nbr_io_join(s->root, name);
-    if (st == NBR_OK && (!c->m.cell_id || !c->m.started || !c->tmp_path))
-        st = nbr_fail_nomem("beginning a checkpoint");
-    if (st != NBR_OK) {
-        checkpoint_free(c);
-        return st;
-    }
-    s->writing = c;
-    *out = c;
-    return NBR_OK;
+    return nbr_checkpoint_begin_at(out, s, cell_id, execution_count, host_json, s->last_seq + 1,
+                                   nbr_io_random32());
 }
 
 /* ---- puts -------------------------------------------------------------- */
@@ -92,6 +100,9 @@ nbr_status nbr_checkpoint_check_put(nbr_checkpoint *c, const char *name, const c
 {
     if (!c) return nbr_fail(NBR_EINVAL, "%s: checkpoint is NULL", fn);
     if (!name || !*name) return nbr_fail(NBR_EINVAL, "%s: name is NULL or empty", fn);
+    if (!c->mpi_size && nbr_mpi_name_reserved(name))
+        return nbr_fail(NBR_EINVAL, "%s: \"%s\": names \"@<rank>of<size>/...\" are reserved for "
+                        "the ranks of collective (MPI) checkpoints", fn, name);
     if (c->failure)
         return nbr_fail(NBR_ESTATE, "%s: checkpoint %s can only be aborted: %s", fn, c->m.id,
                         c->failure);
@@ -105,7 +116,9 @@ bool nbr_checkpoint_has_object(const nbr_checkpoint *c, const nbr_object_id *id)
 
 nbr_status nbr_checkpoint_poison(nbr_checkpoint *c, nbr_status st)
 {
-    if (st != NBR_OK && st != NBR_EINVAL && st != NBR_ENOMEM && !c->failure)
+    /* In a collective checkpoint any failed put fails the rank's part: the
+     * commit then fails on every rank (all or nothing). */
+    if (st != NBR_OK && (c->mpi_size || (st != NBR_EINVAL && st != NBR_ENOMEM)) && !c->failure)
         c->failure = nbr_copy(nbr_last_error());
     return st;
 }
@@ -201,7 +214,7 @@ nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *c, co
     if (st == NBR_OK) st = put_array(&id, c, name, normal, itemsize, ndim, shape, strides, data);
     free(normal);
     if (st == NBR_OK && id_out) *id_out = id;
-    return st;
+    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
 }
 
 nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
@@ -225,27 +238,28 @@ nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *c, con
         st = store_object(c, &id, NBR_OBJECT_BLOB, codec, &view);
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, &id);
     if (st == NBR_OK && id_out) *id_out = id;
-    return st;
+    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
 }
 
 nbr_status nbr_checkpoint_put_ref(nbr_checkpoint *c, const char *name, const nbr_object_id *id)
 {
     nbr_status st = nbr_checkpoint_check_put(c, name, "nbr_checkpoint_put_ref");
     if (st == NBR_OK && !id) st = nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_ref: id is NULL");
-    if (st != NBR_OK) return st;
-    if (!nbr_checkpoint_has_object(c, id)) {
+    if (st == NBR_OK && !nbr_checkpoint_has_object(c, id)) {
         char hex[33];
         nbr_object_id_to_hex(hex, id);
-        return nbr_fail(NBR_ENOTFOUND, "%s: \"%s\": the store has no object %s", c->store->root,
-                        name, hex);
+        st = nbr_fail(NBR_ENOTFOUND, "%s: \"%s\": the store has no object %s", c->store->root,
+                      name, hex);
     }
-    return nbr_manifest_bind(&c->m, name, id);
+    if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, id);
+    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
 }
 
 nbr_status nbr_checkpoint_delete(nbr_checkpoint *c, const char *name)
 {
     nbr_status st = nbr_checkpoint_check_put(c, name, "nbr_checkpoint_delete");
-    return st == NBR_OK ? nbr_manifest_bind(&c->m, name, NULL) : st;
+    if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, NULL);
+    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
 }
 
 /* ---- commit ------------------------------------------------------------ */
@@ -266,12 +280,11 @@ static nbr_status publish_segment(nbr_checkpoint *c, char **final_path)
 }
 
 /* Step 2: the manifest, written to tmp/ and renamed into checkpoints/. */
-static nbr_status publish_manifest(nbr_checkpoint *c, const char *text)
+nbr_status nbr_store_publish_manifest(nbr_store *s, const char *id, const char *text)
 {
-    nbr_store *s = c->store;
     char tmp_name[64], final_name[64];
-    snprintf(tmp_name, sizeof tmp_name, "tmp/%s-%08" PRIx32 ".json", c->m.id, nbr_io_random32());
-    snprintf(final_name, sizeof final_name, "checkpoints/%s.json", c->m.id);
+    snprintf(tmp_name, sizeof tmp_name, "tmp/%s-%08" PRIx32 ".json", id, nbr_io_random32());
+    snprintf(final_name, sizeof final_name, "checkpoints/%s.json", id);
     char *tmp = nbr_io_join(s->root, tmp_name), *path = nbr_io_join(s->root, final_name);
     char *dir = nbr_io_join(s->root, "checkpoints");
     nbr_status st = tmp && path && dir ? nbr_io_write_new(tmp, text, strlen(text))
@@ -309,6 +322,9 @@ static nbr_status commit(char **id_out, nbr_checkpoint *c)
     if (c->failure)
         return nbr_fail(NBR_ESTATE, "checkpoint %s was not committed: an earlier put failed: %s",
                         c->m.id, c->failure);
+    if (c->mpi_size)
+        return nbr_fail(NBR_ESTATE, "checkpoint %s is a rank's part of a collective checkpoint: "
+                        "commit it with nbr_mpi_checkpoint_commit", c->m.id);
     nbr_io_timestamp(committed, sizeof committed);
     c->m.committed = nbr_copy(committed);
     nbr_status st = c->m.committed ? nbr_manifest_render(&text, &c->m)
@@ -316,7 +332,7 @@ static nbr_status commit(char **id_out, nbr_checkpoint *c)
     char *id = st == NBR_OK ? nbr_copy(c->m.id) : NULL;
     if (st == NBR_OK && !id) st = nbr_fail_nomem("committing a checkpoint");
     if (st == NBR_OK && c->out.file >= 0) st = publish_segment(c, &segment_path);
-    if (st == NBR_OK) st = publish_manifest(c, text);
+    if (st == NBR_OK) st = nbr_store_publish_manifest(c->store, c->m.id, text);
     if (st != NBR_OK && segment_path) nbr_io_remove(segment_path);
     if (st == NBR_OK) st = adopt(c);
     free(segment_path);
@@ -338,8 +354,21 @@ nbr_status nbr_checkpoint_commit(char **checkpoint_id_out, nbr_checkpoint *c)
         free(why);
         return st;
     }
-    checkpoint_free(c);
+    nbr_checkpoint_free(c);
     return NBR_OK;
+}
+
+bool nbr_mpi_name_reserved(const char *name)
+{
+    const char *p = name;
+    if (*p++ != '@') return false;
+    if (*p < '0' || *p > '9') return false;
+    while (*p >= '0' && *p <= '9') p++;
+    if (strncmp(p, "of", 2) != 0) return false;
+    p += 2;
+    if (*p < '0' || *p > '9') return false;
+    while (*p >= '0' && *p <= '9') p++;
+    return *p == '/';
 }
 
 void nbr_checkpoint_abort(nbr_checkpoint *c)
@@ -348,5 +377,5 @@ void nbr_checkpoint_abort(nbr_checkpoint *c)
     if (c->writer) nbr_blob_writer_orphan(c->writer);
     nbr_segment_discard(&c->out);
     if (c->tmp_path) nbr_io_remove(c->tmp_path);
-    checkpoint_free(c);
+    nbr_checkpoint_free(c);
 }

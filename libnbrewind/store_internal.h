@@ -38,7 +38,28 @@ struct nbr_checkpoint {
     char *failure;        /* set when a write failed: only abort remains */
     nbr_blob_writer *writer; /* the open blob writer, if any */
     unsigned streams;     /* blob writers begun, for their temporary names */
+    /* A rank's part of a collective checkpoint (mpi.c); mpi_size is 0 for an
+     * ordinary checkpoint.  The communicator is kept as its Fortran handle
+     * (MPI_Comm_c2f) so that this header needs no mpi.h. */
+    int mpi_rank, mpi_size;
+    int mpi_comm;
 };
+
+/* Begins a checkpoint with the given seq and segment name suffix (`rand`);
+ * no check of the store's mode (the callers do that).  nbr_checkpoint_begin
+ * and nbr_mpi_checkpoint_begin. */
+nbr_status nbr_checkpoint_begin_at(nbr_checkpoint **out, nbr_store *s, const char *cell_id,
+                                   int64_t execution_count, const char *host_json, uint64_t seq,
+                                   uint32_t rand);
+/* Frees a checkpoint (its segment must be closed or discarded already). */
+void nbr_checkpoint_free(nbr_checkpoint *c);
+/* Step 2 of a commit: the manifest text written to tmp/, renamed into
+ * checkpoints/<id>.json, the directory fsynced. */
+nbr_status nbr_store_publish_manifest(nbr_store *s, const char *id, const char *text);
+
+/* Whether `name` is spelled like a rank's name in a collective checkpoint
+ * ("@<rank>of<size>/..."): ordinary checkpoints may not bind those. */
+bool nbr_mpi_name_reserved(const char *name);
 
 /* Shared by the puts (store_checkpoint.c) and the blob writer (store_blob.c). */
 nbr_status nbr_checkpoint_check_put(nbr_checkpoint *c, const char *name, const char *fn);

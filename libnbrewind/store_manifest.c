@@ -144,6 +144,7 @@ nbr_status nbr_manifest_render(char **out, const nbr_manifest *m)
     nbr_buf_json_string(&b, m->started);
     nbr_buf_puts(&b, ", \"committed\": ");
     nbr_buf_json_string(&b, m->committed);
+    if (m->ranks) nbr_buf_printf(&b, ",\n \"ranks\": %" PRIu32, m->ranks);
     nbr_buf_printf(&b, ",\n \"host\": %s,\n \"bindings\": {", m->host_json);
     for (size_t i = 0; i < m->names.count; i++) {
         char hex[33];
@@ -274,6 +275,11 @@ static nbr_status parse_header(nbr_manifest *m, const nbr_json *root, const char
     if (!get_u64(nbr_json_get(root, "parent"), &m->parent)) return bad(path, "no \"parent\"");
     if (!nbr_json_number_int64(nbr_json_get(root, "execution_count"), &m->execution_count))
         return bad(path, "no \"execution_count\"");
+    const nbr_json *ranks = nbr_json_get(root, "ranks");
+    uint64_t nranks = 0;
+    if (ranks && (!get_u64(ranks, &nranks) || nranks < 1 || nranks > UINT32_MAX))
+        return bad(path, "\"ranks\" is not a positive number of ranks");
+    m->ranks = (uint32_t)nranks;
     m->cell_id = get_string(root, "cell_id");
     m->started = get_string(root, "started");
     m->committed = get_string(root, "committed");

@@ -39,6 +39,7 @@ typedef struct nbr_manifest {
     nbr_object_entry *objects;
     size_t object_count;
     size_t object_cap;
+    uint32_t ranks;  /* a collective checkpoint's communicator size; 0 otherwise */
     char *damaged;   /* non-NULL: the manifest could not be read; why */
 } nbr_manifest;
 

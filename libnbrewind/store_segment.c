@@ -398,6 +398,39 @@ nbr_status nbr_segment_stream_end(uint64_t *stored, nbr_segment_stream *st, nbr_
     return status;
 }
 
+nbr_status nbr_segment_drop(nbr_segment_out *seg, const nbr_object_id *id)
+{
+    char name[64];
+    nbr_status status = NBR_OK;
+    dataset_name(name, sizeof name, id);
+    QUIET({
+        if (H5Ldelete(seg->file, name, H5P_DEFAULT) < 0)
+            status = h5_fail(NBR_EIO, seg->path, id, "dropping an object");
+    });
+    if (status == NBR_OK && seg->io_errno) status = io_failed(seg, id, "dropping an object");
+    return status;
+}
+
+nbr_status nbr_segment_copy_objects(nbr_segment_out *to, const char *from_path,
+                                    const nbr_object_entry *objects, size_t count)
+{
+    hid_t from = -1;
+    nbr_status status = nbr_segment_open(&from, from_path);
+    for (size_t i = 0; status == NBR_OK && i < count; i++) {
+        char name[64];
+        dataset_name(name, sizeof name, &objects[i].id);
+        QUIET({
+            /* Raw chunks are copied as they are: no decompression. */
+            if (H5Ocopy(from, name, to->file, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
+                status = h5_fail(NBR_EIO, to->path, &objects[i].id, "copying an object");
+        });
+        if (status == NBR_OK && to->io_errno)
+            status = io_failed(to, &objects[i].id, "copying an object");
+    }
+    nbr_segment_close(from);
+    return status;
+}
+
 void nbr_segment_stream_clear(nbr_segment_stream *st)
 {
     if (st->ds >= 0) QUIET(H5Dclose(st->ds));

@@ -42,6 +42,17 @@ nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
                              const nbr_object_id *id, nbr_object_kind kind, const char *type,
                              const nbr_array_view *view, const nbr_store_options *options);
 
+/* Unlinks /objects/<id> from a segment being written (a collective
+ * checkpoint's duplicate of another rank's object).  HDF5 may keep the space
+ * inside the file. */
+nbr_status nbr_segment_drop(nbr_segment_out *seg, const nbr_object_id *id);
+
+/* Copies the objects /objects/<id> of the (closed) segment file `from_path`
+ * into a segment being written, chunks as they are: a collective
+ * checkpoint's segment rewritten without the objects another rank keeps. */
+nbr_status nbr_segment_copy_objects(nbr_segment_out *to, const char *from_path,
+                                    const nbr_object_entry *objects, size_t count);
+
 /* Closes a segment being written; NBR_EIO if any write of it failed. */
 nbr_status nbr_segment_finish(nbr_segment_out *seg);
 

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Generates docs/api.md, the C API reference, from include/nbrewind.h.
+"""Generates docs/api.md, the C API reference, from include/nbrewind.h (and the
+optional headers next to it: include/nbrewind_mpi.h).
 
 The header is the manual: every declaration carries the comment that says what
 it does, who owns what and what it returns.  This script only rearranges those
 comments into Markdown, so the reference can never say something the header
 does not.  `--check` exits 1 if docs/api.md is out of date (a ctest runs it).
-Usage: gen-api-doc.py [--check] [HEADER] [OUT]
+Usage: gen-api-doc.py [--check] [HEADER [OUT [MORE_HEADER ...]]]
+(defaults: include/nbrewind.h, docs/api.md, include/nbrewind_mpi.h).
 """
 import pathlib
 import re
@@ -45,20 +47,44 @@ def render(header_text):
             decl = re.sub(r"\s+\n", "\n", decl.strip())
             out += [f"### `{declared_name(decl)}`", "", "```c", decl, "```", "",
                     clean_comment(comment), ""]
-    return "\n".join(out).rstrip() + "\n"
+    return out
+
+
+def render_more(header_name, header_text):
+    """A header with no section banners (nbrewind_mpi.h): one section, its
+    opening comment quoted, then its declarations."""
+    intro = re.match(r"/\*(.*?)\*/", header_text, re.S)
+    first = re.sub(r"^\s*\* ?", "", intro.group(1).strip("\n").split("\n")[0]).strip()
+    title = first.split(" - ", 1)[1].rstrip(".") if " - " in first else header_name
+    out = ["", f"## `{header_name}`: {title}", ""]
+    out += ["> " + re.sub(r"^\s*\* ?", "", line) for line in intro.group(1).strip().split("\n")]
+    out += [""]
+    for comment, decl in ITEM.findall(header_text[intro.end():]):
+        decl = re.sub(r"\s+\n", "\n", decl.strip())
+        out += [f"### `{declared_name(decl)}`", "", "```c", decl, "```", "",
+                clean_comment(comment), ""]
+    return out
 
 
 def main():
     args = [a for a in sys.argv[1:] if a != "--check"]
     header = pathlib.Path(args[0]) if args else TOP / "include" / "nbrewind.h"
     target = pathlib.Path(args[1]) if len(args) > 1 else TOP / "docs" / "api.md"
+    more = [pathlib.Path(a) for a in args[2:]] if len(args) > 2 else \
+        ([TOP / "include" / "nbrewind_mpi.h"] if not args else [])
     header_text = header.read_text()
-    text = render(header_text)
-    undocumented = [name for name in re.findall(r"NBR_API\b[^;(]*?\b(nbr_\w+)\s*\(", header_text)
-                    if f"### `{name}`" not in text]
-    if undocumented:
-        print(f"{header}: no comment directly above: {', '.join(undocumented)}", file=sys.stderr)
-        return 1
+    lines = render(header_text)
+    texts = {header: header_text}
+    for path in more:
+        texts[path] = path.read_text()
+        lines += render_more(path.name, texts[path])
+    text = "\n".join(lines).rstrip() + "\n"
+    for path, body in texts.items():
+        undocumented = [name for name in re.findall(r"NBR_API\b[^;(]*?\b(nbr_\w+)\s*\(", body)
+                        if f"### `{name}`" not in text]
+        if undocumented:
+            print(f"{path}: no comment directly above: {', '.join(undocumented)}", file=sys.stderr)
+            return 1
     if "--check" in sys.argv:
         if not target.exists() or target.read_text() != text:
             print(f"{target} is out of date with {header}: run scripts/gen-api-doc.py", file=sys.stderr)

@@ -6,12 +6,15 @@
  * (found through /proc/self/fd) or path lies under the armed prefix and its
  * operation is in the armed list.  The Nth counted call fails with the armed
  * errno (ENOSPC, EIO, EFBIG, ...), or, with errno 0, writes only half of its
- * bytes (a short write, which callers must retry).  N = 0 only counts.
+ * bytes (a short write, which callers must retry); with a negative errno
+ * -SIG, the process raises SIG (-9: SIGKILL) instead, a crash at exactly
+ * that call.  N = 0 only counts.
  *
  * Arm it from the test through dlsym(RTLD_DEFAULT, "faultshim_arm"), or for
  * a whole process through NBR_FAULT_PATH, NBR_FAULT_OPS, NBR_FAULT_NTH and
  * NBR_FAULT_ERRNO (a number). */
 #define _GNU_SOURCE
+#include <signal.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
@@ -79,7 +82,9 @@ static int hit(const char *op, int fd, const char *path)
     int match = path ? path_matches(path) : fd_matches(fd);
     in_shim = 0;
     if (!match) return 0;
-    return ++counted == armed_nth;
+    if (++counted != armed_nth) return 0;
+    if (armed_errno < 0) raise(-armed_errno); /* a crash right there (tests/mpi) */
+    return 1;
 }
 
 #define REAL(name)                          \

@@ -1,7 +1,8 @@
-# cmake -DLIBRARY=libnbrewind.so -DHEADER=nbrewind.h -DNM=nm -P check_exports.cmake
+# cmake -DLIBRARY=libnbrewind.so -DHEADER=nbrewind.h[|nbrewind_mpi.h] -DNM=nm -P check_exports.cmake
 #
-# Fails when the shared library exports a symbol that is not nbr_-prefixed,
-# exports an nbr_ symbol that the header does not declare NBR_API (an internal
+# HEADER is one public header or several separated by '|' (the first is the
+# main one).  Fails when the shared library exports a symbol that is not
+# nbr_-prefixed, exports an nbr_ symbol that no header declares NBR_API (an internal
 # helper such as nbr_buf_append leaking into the ABI), or does not export a
 # function that the header declares NBR_API.  Prints "N passed, N failed"
 # (one check per symbol).
@@ -48,32 +49,48 @@ if(_n_exported EQUAL 0)
   message(FATAL_ERROR "${NM} found no dynamic symbols in ${LIBRARY}: is it a shared library?")
 endif()
 
-# --- what the header declares ---------------------------------------------
-file(READ "${HEADER}" _header)
-# Semicolons are CMake's list separator: take them out before any list work.
-string(REPLACE ";" " SEMICOLON " _header "${_header}")
-# Drop comments, so that a comment naming nbr_foo( is not a declaration.
-string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" " " _header "${_header}")
-string(REGEX REPLACE "//[^\n]*" " " _header "${_header}")
-# Join continuation lines and everything else: a declaration may span lines.
-string(REGEX REPLACE "[\n\t ]+" " " _header "${_header}")
-# "NBR_API <return type> nbr_name(" -- the return type has no '(' nor ';'.
-string(REGEX MATCHALL "NBR_API [^(]*[ *]nbr_[A-Za-z0-9_]+ ?\\(" _decls "${_header}")
+# --- what the headers declare --------------------------------------------
+string(REPLACE "|" ";" _headers "${HEADER}")
 set(_declared)
-foreach(_decl IN LISTS _decls)
-  if(_decl MATCHES "SEMICOLON")
-    continue() # a match ran across statements: not one declaration
+set(_first TRUE)
+foreach(_path IN LISTS _headers)
+  file(READ "${_path}" _header)
+  # Semicolons are CMake's list separator: take them out before any list work.
+  string(REPLACE ";" " SEMICOLON " _header "${_header}")
+  # Drop comments, so that a comment naming nbr_foo( is not a declaration.
+  string(REGEX REPLACE "/\\*([^*]|\\*+[^*/])*\\*+/" " " _header "${_header}")
+  string(REGEX REPLACE "//[^\n]*" " " _header "${_header}")
+  # Join continuation lines and everything else: a declaration may span lines.
+  string(REGEX REPLACE "[\n\t ]+" " " _header "${_header}")
+  # "NBR_API <return type> nbr_name(" -- the return type has no '(' nor ';'.
+  string(REGEX MATCHALL "NBR_API [^(]*[ *]nbr_[A-Za-z0-9_]+ ?\\(" _decls "${_header}")
+  set(_here)
+  foreach(_decl IN LISTS _decls)
+    if(_decl MATCHES "SEMICOLON")
+      continue() # a match ran across statements: not one declaration
+    endif()
+    string(REGEX MATCH "nbr_[A-Za-z0-9_]+ ?\\($" _name "${_decl}")
+    string(REGEX REPLACE " ?\\($" "" _name "${_name}")
+    list(APPEND _here "${_name}")
+  endforeach()
+  list(REMOVE_DUPLICATES _here)
+  list(LENGTH _here _n_here)
+  # The main header declares dozens; any other at least one, or the parser
+  # no longer understands it.
+  if(_first)
+    set(_min 10)
+  else()
+    set(_min 1)
   endif()
-  string(REGEX MATCH "nbr_[A-Za-z0-9_]+ ?\\($" _name "${_decl}")
-  string(REGEX REPLACE " ?\\($" "" _name "${_name}")
-  list(APPEND _declared "${_name}")
+  if(_n_here LESS _min)
+    message(FATAL_ERROR "found only ${_n_here} NBR_API functions in ${_path}: "
+      "the header parser no longer understands it (${_here})")
+  endif()
+  set(_first FALSE)
+  list(APPEND _declared ${_here})
 endforeach()
 list(REMOVE_DUPLICATES _declared)
 list(LENGTH _declared _n_declared)
-if(_n_declared LESS 10)
-  message(FATAL_ERROR "found only ${_n_declared} NBR_API functions in ${HEADER}: "
-    "the header parser no longer understands it (${_declared})")
-endif()
 
 # --- compare ----------------------------------------------------------------
 set(_passed 0)
@@ -86,7 +103,7 @@ foreach(_sym IN LISTS _exported)
     message(SEND_ERROR "exported symbol without the nbr_ prefix: ${_sym}")
     math(EXPR _failed "${_failed} + 1")
   elseif(NOT _sym IN_LIST _declared)
-    message(SEND_ERROR "exported symbol not declared NBR_API in nbrewind.h: ${_sym}")
+    message(SEND_ERROR "exported symbol not declared NBR_API in ${HEADER}: ${_sym}")
     math(EXPR _failed "${_failed} + 1")
   else()
     math(EXPR _passed "${_passed} + 1")
@@ -94,7 +111,7 @@ foreach(_sym IN LISTS _exported)
 endforeach()
 foreach(_fn IN LISTS _declared)
   if(NOT _fn IN_LIST _exported)
-    message(SEND_ERROR "declared NBR_API in nbrewind.h but not exported: ${_fn}")
+    message(SEND_ERROR "declared NBR_API in ${HEADER} but not exported: ${_fn}")
     math(EXPR _failed "${_failed} + 1")
   endif()
 endforeach()
