@@ -7,7 +7,7 @@
 #                fails if any of them fails, after running all of them
 #   make demo    deps, build, then analyse the bundled example notebook
 #   make bench   run benchmarks/run.sh (if there is one)
-#   make clean   remove build/ and build-asan/ (the fetched grammars are kept;
+#   make clean   remove build/, build-asan/ and build-nompi/ (the grammars are kept;
 #                `make distclean` removes them too)
 #
 # Output is kept quiet: cmake's progress lines are filtered out, compiler
@@ -29,6 +29,7 @@ JOBS ?= 2
 BUILD_TYPE ?= RelWithDebInfo
 BUILD_DIR := build
 ASAN_DIR := build-asan
+NOMPI_DIR := build-nompi
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
@@ -54,7 +55,7 @@ QUIET_CMAKE := sed -u -E \
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build configure test test-c test-asan test-python test-r demo bench clean distclean
+.PHONY: all deps build configure test test-c test-asan test-nompi test-python test-r demo bench clean distclean
 
 all: build
 
@@ -71,7 +72,7 @@ build: configure
 # ---------------------------------------------------------------- tests ----
 # Every phase runs even when an earlier one failed; `make test` then fails and
 # names the phases that did.  Each phase prints its runner's summary line.
-TEST_PHASES := test-c test-asan test-python test-r
+TEST_PHASES := test-c test-asan test-nompi test-python test-r
 
 test: deps
 	@failed=(); \
@@ -99,6 +100,14 @@ test-asan: deps
 	  $(COMMON_CMAKE_ARGS) 2>&1 | $(QUIET_CMAKE)
 	@$(CMAKE) --build $(ASAN_DIR) --parallel $(JOBS) 2>&1 | $(QUIET_CMAKE)
 	@cd $(ASAN_DIR) && $(ASAN_ENV) $(CTEST) $(CTEST_COMMON)
+
+# 3. The library without MPI (-DNBR_WITH_MPI=OFF) still builds, exports no
+#    nbr_mpi_ symbol and passes every test that does not need MPI.
+test-nompi: deps
+	@$(CMAKE) -S . -B $(NOMPI_DIR) -DNBR_WITH_MPI=OFF -DNBR_BUILD_BENCHMARKS=OFF \
+	  $(COMMON_CMAKE_ARGS) 2>&1 | $(QUIET_CMAKE)
+	@$(CMAKE) --build $(NOMPI_DIR) --parallel $(JOBS) 2>&1 | $(QUIET_CMAKE)
+	@cd $(NOMPI_DIR) && $(CTEST) $(CTEST_COMMON)
 
 # ---- Python and R test suites ---------------------------------------------
 # Later issues add the bindings' suites here (pytest through $(PYTHON) -m
@@ -128,7 +137,7 @@ bench: build
 clean:
 	@if [[ -d $(BUILD_DIR) ]]; then \
 	  find $(BUILD_DIR) -mindepth 1 -maxdepth 1 ! -name grammars -exec rm -rf {} +; fi
-	@rm -rf $(ASAN_DIR)
+	@rm -rf $(ASAN_DIR) $(NOMPI_DIR)
 
 distclean: clean
 	@rm -rf $(BUILD_DIR)
