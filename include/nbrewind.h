@@ -473,15 +473,19 @@ NBR_API void nbr_hasher_free(nbr_hasher *hasher);
 /* One-shot: the digest of `size` bytes. */
 NBR_API nbr_status nbr_hash_bytes(nbr_object_id *out, const void *data, size_t size);
 
+/* The size of a buffer that holds an id in hex: 32 digits and a NUL. */
+#define NBR_OBJECT_ID_HEX_SIZE 33
+
 /* Write the id as 32 lowercase hex digits plus a NUL into `out`, which has
- * room for 33 bytes. */
+ * room for NBR_OBJECT_ID_HEX_SIZE bytes. */
 NBR_API nbr_status nbr_object_id_to_hex(char *out, const nbr_object_id *id);
 
 /* Parse 32 hex digits (either case, nothing else) into *out.  NBR_EINVAL,
  * naming the text, for anything else. */
 NBR_API nbr_status nbr_object_id_from_hex(nbr_object_id *out, const char *hex);
 
-/* 1 if the two ids are equal, 0 otherwise. */
+/* 1 if the two ids are equal, 0 otherwise (also when either is NULL, as two
+ * unknown contents are never known to be equal). */
 NBR_API int nbr_object_id_equal(const nbr_object_id *a, const nbr_object_id *b);
 
 /* ------------------------------------------------------------------------ */
