@@ -146,9 +146,9 @@ static nbr_status sweep(const nbr_store *s, const char *sub,
     return st;
 }
 
-/* A segment stays if a readable manifest names it (after a GC, a manifest
- * may name segments of earlier seqs), or if the manifest of its seq is
- * damaged (we cannot tell what that one names). */
+/* A segment stays if a readable manifest names it, or if a damaged manifest
+ * of its seq or a later one exists: we cannot tell what that one names, and
+ * a manifest rewritten by GC names segments of earlier seqs. */
 static bool segment_in_use(const nbr_store *s, const char *name)
 {
     char rel[64];
@@ -157,7 +157,7 @@ static bool segment_in_use(const nbr_store *s, const char *name)
     uint64_t seq = strtoull(name, NULL, 10);
     for (size_t i = 0; i < s->checkpoint_count; i++) {
         const nbr_manifest *m = s->checkpoints[i];
-        if (m->damaged && m->seq == seq) return true;
+        if (m->damaged && m->seq >= seq) return true;
         for (size_t k = 0; k < m->object_count; k++)
             if (!strcmp(m->objects[k].segment, rel)) return true;
     }

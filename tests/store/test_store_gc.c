@@ -132,7 +132,8 @@ static void test_gc_keeps_refs_pins_and_newest(void)
     take(&k[2], s, 9); /* the newest */
     CHECK_OK(nbr_store_set_ref(s, "main", k[0].id));
     CHECK_OK(nbr_store_pin(s, k[1].id));
-    uint64_t before = st_tree_bytes(dir);
+    uint64_t before = st_tree_bytes(dir), stored_before = 0, stored_after = 0, logical = 0;
+    CHECK_OK(nbr_store_stats(NULL, &stored_before, s, NULL));
     /* A reader that opened before the GC, and has not read checkpoint 5 yet. */
     CHECK_OK(nbr_store_open(&early, dir, NBR_STORE_READONLY));
     CHECK_OK(nbr_store_gc(&report, s));
@@ -148,6 +149,9 @@ static void test_gc_keeps_refs_pins_and_newest(void)
     CHECK(st_count_entries(st_path(dir, "segments")) == 7);
     CHECK(nbr_store_checkpoint_count(s) == 3);
     CHECK(st_count_entries(st_path(dir, "checkpoints")) == 3);
+    /* Objects now listed by several manifests are counted once. */
+    CHECK_OK(nbr_store_stats(&logical, &stored_after, s, NULL));
+    CHECK(stored_after > 0 && stored_after < stored_before && logical > 0);
     for (size_t i = 0; i < 3; i++) CHECK_STR(k[i].id, nbr_store_checkpoint_id(s, i));
     compare(k, 3, s);
     CHECK_OK(nbr_store_verify(NULL, s));
@@ -218,5 +222,30 @@ static void test_gc_with_nothing_to_remove(void)
     free(dir);
 }
 
+/* A damaged manifest rewritten by GC may name segments of any earlier seq: a
+ * writer's cleanup keeps them all, and GC refuses to run. */
+static void test_damaged_rewritten_manifest_keeps_segments(void)
+{
+    char *dir;
+    nbr_store *s = store_with(&dir, "gc-damaged", 6);
+    char keep[32], name[64];
+    snprintf(keep, sizeof keep, "%s", nbr_store_checkpoint_id(s, 3));
+    CHECK_OK(nbr_store_set_ref(s, "main", keep));
+    CHECK_OK(nbr_store_gc(NULL, s));
+    nbr_store_close(s);
+    int segments = st_count_entries(st_path(dir, "segments"));
+    snprintf(name, sizeof name, "checkpoints/%s.json", keep);
+    CHECK(st_truncate(st_path(dir, name), 40) == 0);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    CHECK(st_count_entries(st_path(dir, "segments")) == segments);
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_gc(NULL, s));
+    CHECK(strstr(nbr_last_error(), keep) != NULL);
+    CHECK(st_count_entries(st_path(dir, "segments")) == segments);
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 NBR_TEST_MAIN(TEST(test_refs_and_pins_round_trip), TEST(test_gc_keeps_refs_pins_and_newest),
-              TEST(test_gc_with_nothing_to_remove))
+              TEST(test_gc_with_nothing_to_remove),
+              TEST(test_damaged_rewritten_manifest_keeps_segments))
