@@ -213,6 +213,11 @@ static nbr_status load_manifest(nbr_store *s, const char *dir, const char *name,
     if (st == NBR_OK) st = nbr_manifest_parse(m, text, length, path);
     free(text);
     free(path);
+    if (st == NBR_ENOTFOUND) { /* removed since the listing (a GC): not damaged */
+        nbr_manifest_clear(m);
+        free(m);
+        return NBR_OK;
+    }
     if (st == NBR_ENOMEM) {
         nbr_manifest_clear(m);
         free(m);
