@@ -754,6 +754,51 @@ NBR_API nbr_status nbr_store_stats(uint64_t *logical_bytes, uint64_t *stored_byt
  * NBR_ECORRUPT if anything is bad; NBR_OK otherwise. */
 NBR_API nbr_status nbr_store_verify(char **report_out, nbr_store *store);
 
+/* Refs, pins and garbage collection (docs/store-format.md, "Refs, pins and
+ * GC").  A ref is a named pointer to a checkpoint (refs/<name>), e.g. the
+ * latest record of each notebook using the store; a pin marks a checkpoint
+ * to keep (pins/<id>).  Each is written in one atomic step.  Ref names are
+ * 1-200 printable ASCII characters, without '/', not starting with '.' and
+ * without ".." (NBR_EINVAL otherwise).  Setting, deleting, pinning,
+ * unpinning and GC need the writer handle and no checkpoint in progress
+ * (NBR_ESTATE otherwise); NBR_ENOTFOUND for an unknown checkpoint id. */
+
+/* Points ref `name` at `checkpoint_id` (replacing what it pointed at). */
+NBR_API nbr_status nbr_store_set_ref(nbr_store *store, const char *name,
+                                     const char *checkpoint_id);
+
+/* The checkpoint id ref `name` points at; *id_out is owned by the caller
+ * (nbr_free).  Any handle.  NBR_ENOTFOUND if there is no such ref,
+ * NBR_ECORRUPT if its file is damaged. */
+NBR_API nbr_status nbr_store_get_ref(char **id_out, const nbr_store *store, const char *name);
+
+/* Removes ref `name` (the checkpoint stays until a GC).  NBR_ENOTFOUND if
+ * there is no such ref. */
+NBR_API nbr_status nbr_store_delete_ref(nbr_store *store, const char *name);
+
+/* Pins a checkpoint: a GC keeps pinned checkpoints.  Pinning twice is not
+ * an error. */
+NBR_API nbr_status nbr_store_pin(nbr_store *store, const char *checkpoint_id);
+
+/* Unpins a checkpoint (a later GC may remove it).  NBR_ENOTFOUND if it is
+ * not pinned. */
+NBR_API nbr_status nbr_store_unpin(nbr_store *store, const char *checkpoint_id);
+
+/* Garbage collection.  Retained: the checkpoints a ref names or that are
+ * pinned, and the newest checkpoint (so a store is never emptied by
+ * accident).  Each retained checkpoint resolves every name exactly as
+ * before and stays readable; every other checkpoint is removed, and every
+ * segment file no remaining checkpoint references.  A retained checkpoint
+ * whose predecessors go is first rewritten as a self-contained manifest.
+ * Segments holding live and dead objects are kept whole (no compaction).
+ * Crash safe: a GC interrupted anywhere leaves a consistent store, and the
+ * next writer or GC finishes the cleanup.  A reader opened before a GC may
+ * find a segment gone: its read then fails naming the file (reopen it).
+ * *report_out (may be NULL) gets one line saying what was kept, removed and
+ * freed; owned by the caller (nbr_free).  NBR_ECORRUPT (nothing removed) if a
+ * manifest is damaged or a ref or pin names a checkpoint the store lacks. */
+NBR_API nbr_status nbr_store_gc(char **report_out, nbr_store *store);
+
 #ifdef __cplusplus
 }
 #endif

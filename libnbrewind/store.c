@@ -146,8 +146,9 @@ static nbr_status sweep(const nbr_store *s, const char *sub,
     return st;
 }
 
-/* A segment stays if a readable manifest names it, or if the manifest of its
- * seq is damaged (we cannot tell what that one names). */
+/* A segment stays if a readable manifest names it, or if a damaged manifest
+ * of its seq or a later one exists: we cannot tell what that one names, and
+ * a manifest rewritten by GC names segments of earlier seqs. */
 static bool segment_in_use(const nbr_store *s, const char *name)
 {
     char rel[64];
@@ -156,8 +157,7 @@ static bool segment_in_use(const nbr_store *s, const char *name)
     uint64_t seq = strtoull(name, NULL, 10);
     for (size_t i = 0; i < s->checkpoint_count; i++) {
         const nbr_manifest *m = s->checkpoints[i];
-        if (m->seq != seq) continue;
-        if (m->damaged) return true;
+        if (m->damaged && m->seq >= seq) return true;
         for (size_t k = 0; k < m->object_count; k++)
             if (!strcmp(m->objects[k].segment, rel)) return true;
     }
@@ -166,7 +166,7 @@ static bool segment_in_use(const nbr_store *s, const char *name)
 
 /* What a killed or failed writer left: files in tmp/, segments that no
  * manifest names (renamed in, but the manifest's rename never happened). */
-static nbr_status clean_up(const nbr_store *s)
+nbr_status nbr_store_clean_up(const nbr_store *s)
 {
     nbr_status st = sweep(s, "tmp", NULL);
     if (st == NBR_OK) st = sweep(s, "segments", segment_in_use);
@@ -213,6 +213,11 @@ static nbr_status load_manifest(nbr_store *s, const char *dir, const char *name,
     if (st == NBR_OK) st = nbr_manifest_parse(m, text, length, path);
     free(text);
     free(path);
+    if (st == NBR_ENOTFOUND) { /* removed since the listing (a GC): not damaged */
+        nbr_manifest_clear(m);
+        free(m);
+        return NBR_OK;
+    }
     if (st == NBR_ENOMEM) {
         nbr_manifest_clear(m);
         free(m);
@@ -285,7 +290,7 @@ static nbr_status open_writer(nbr_store *s)
         else if (st == NBR_ENOTFOUND) st = write_format(s);
     }
     if (st == NBR_OK) st = nbr_store_refresh(s);
-    if (st == NBR_OK) st = clean_up(s);
+    if (st == NBR_OK) st = nbr_store_clean_up(s);
     return st;
 }
 
@@ -321,20 +326,41 @@ nbr_status nbr_store_open(nbr_store **out, const char *path, unsigned flags)
     return NBR_OK;
 }
 
-void nbr_store_close(nbr_store *s)
+/* Forgets every manifest and open segment (their files may be gone). */
+static void forget_contents(nbr_store *s)
 {
-    if (!s) return;
-    if (s->writing) nbr_checkpoint_abort(s->writing);
     for (size_t i = 0; i < s->segment_names.count; i++)
         nbr_segment_close(s->segment_files[i]);
     free(s->segment_files);
+    s->segment_files = NULL;
+    s->segment_cap = 0;
     nbr_strset_clear(&s->segment_names);
     for (size_t i = 0; i < s->checkpoint_count; i++) {
         nbr_manifest_clear(s->checkpoints[i]);
         free(s->checkpoints[i]);
     }
     free(s->checkpoints);
+    s->checkpoints = NULL;
+    s->checkpoint_count = s->checkpoint_cap = 0;
     nbr_object_index_clear(&s->objects);
+}
+
+nbr_status nbr_store_reload(nbr_store *s)
+{
+    uint64_t last = s->last_seq;
+    forget_contents(s);
+    s->last_seq = 0;
+    nbr_status st = nbr_store_refresh(s);
+    /* A seq once used is never reused, whatever was removed. */
+    if (s->last_seq < last) s->last_seq = last;
+    return st;
+}
+
+void nbr_store_close(nbr_store *s)
+{
+    if (!s) return;
+    if (s->writing) nbr_checkpoint_abort(s->writing);
+    forget_contents(s);
     nbr_io_unlock(s->lock_fd);
     free(s->root);
     free(s);
@@ -350,7 +376,12 @@ nbr_status nbr_store_segment(hid_t *out, nbr_store *s, const char *segment)
     char *path = nbr_io_join(s->root, segment);
     if (!path) return nbr_fail_nomem("opening a segment");
     hid_t file = -1;
-    nbr_status st = nbr_segment_open(&file, path);
+    nbr_status st = NBR_OK;
+    /* A GC since this handle read the manifests may have removed it. */
+    if (nbr_io_exists(path) == 0)
+        st = nbr_fail(NBR_ENOTFOUND, "%s: the segment file is gone (removed by a GC after this "
+                      "handle opened the store? reopen it)", path);
+    if (st == NBR_OK) st = nbr_segment_open(&file, path);
     free(path);
     if (st != NBR_OK) return st;
     size_t n = s->segment_names.count, cap = s->segment_cap;

@@ -92,4 +92,12 @@ nbr_status nbr_store_segment(hid_t *out, nbr_store *store, const char *segment);
  * its objects. */
 nbr_status nbr_store_add_manifest(nbr_store *store, nbr_manifest *manifest);
 
+/* What a killed or failed writer (or GC) left: files in tmp/, segments that
+ * no manifest names.  Writers only (store.c; also the last step of a GC). */
+nbr_status nbr_store_clean_up(const nbr_store *store);
+
+/* Drops every manifest and open segment and reads the manifests again (after
+ * a GC rewrote and removed some); last_seq never goes back. */
+nbr_status nbr_store_reload(nbr_store *store);
+
 #endif

@@ -184,6 +184,13 @@ void nbr_io_remove(const char *path)
     errno = saved;
 }
 
+nbr_status nbr_io_unlink(const char *path)
+{
+    if (unlink(path) == 0) return NBR_OK;
+    if (errno == ENOENT) return nbr_fail(NBR_ENOTFOUND, "%s: no such file", path);
+    return nbr_fail(NBR_EIO, "%s: cannot remove: %s", path, strerror(errno));
+}
+
 nbr_status nbr_io_file_size(uint64_t *out, const char *path)
 {
     struct stat st;

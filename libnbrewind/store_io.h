@@ -48,6 +48,10 @@ int nbr_io_exists(const char *path);
 /* unlink(2), ignoring every error: used for cleanup only. */
 void nbr_io_remove(const char *path);
 
+/* unlink(2) reporting errors, naming the file: NBR_ENOTFOUND if it does
+ * not exist, NBR_EIO otherwise (GC and refs, where a failure matters). */
+nbr_status nbr_io_unlink(const char *path);
+
 /* The size of a file in bytes. */
 nbr_status nbr_io_file_size(uint64_t *out, const char *path);
 

@@ -345,13 +345,20 @@ void nbr_diff_free(nbr_diff *d)
 /* ---- stats ------------------------------------------------------------- */
 
 static void checkpoint_bytes(uint64_t *logical, uint64_t *stored, const nbr_store *s,
-                             const nbr_manifest *m)
+                             size_t at)
 {
+    const nbr_manifest *m = s->checkpoints[at];
     for (size_t i = 0; i < m->names.count; i++) {
         const nbr_object_entry *e = m->deleted[i] ? NULL : nbr_store_find_object(s, &m->ids[i]);
         if (e) *logical += e->logical_bytes;
     }
-    for (size_t i = 0; i < m->object_count; i++) *stored += m->objects[i].stored_bytes;
+    /* After a GC an object may be listed by several manifests: count it
+     * where the index has its home (the first one) only. */
+    for (size_t i = 0; i < m->object_count; i++) {
+        const nbr_index_slot *slot = nbr_object_index_find(&s->objects, &m->objects[i].id);
+        if (slot && slot->checkpoint == at && slot->object == i)
+            *stored += m->objects[i].stored_bytes;
+    }
 }
 
 nbr_status nbr_store_stats(uint64_t *logical_bytes, uint64_t *stored_bytes, const nbr_store *s,
@@ -364,10 +371,10 @@ nbr_status nbr_store_stats(uint64_t *logical_bytes, uint64_t *stored_bytes, cons
     if (checkpoint_id) {
         long at = nbr_store_find_checkpoint(s, checkpoint_id);
         if (at < 0) return NBR_ENOTFOUND;
-        checkpoint_bytes(&logical, &stored, s, s->checkpoints[at]);
+        checkpoint_bytes(&logical, &stored, s, (size_t)at);
     } else {
         for (size_t i = 0; i < s->checkpoint_count; i++)
-            checkpoint_bytes(&logical, &stored, s, s->checkpoints[i]);
+            checkpoint_bytes(&logical, &stored, s, i);
     }
     if (logical_bytes) *logical_bytes = logical;
     if (stored_bytes) *stored_bytes = stored;

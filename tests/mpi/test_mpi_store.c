@@ -4,7 +4,8 @@
  * checkpoint, each rank resolves and reads back its own namespace (also
  * through a later, incremental checkpoint), the identical array is stored
  * once (one object in the manifest, bytes on disk), a communicator of another
- * size gets a clear error, and the store verifies. */
+ * size gets a clear error, and the store verifies; after a GC that removes
+ * the first checkpoint, each rank still reads its namespace as of the second. */
 #include <inttypes.h>
 #include <sys/stat.h>
 
@@ -182,6 +183,41 @@ int main(int argc, char **argv)
         nbr_store_close(r);
         CHECK(mt_count(dir, "tmp") == 0);
     }
+    /* GC keeping the collective checkpoint 2 (pinned) and the newest: 2 is
+     * rewritten self-contained (checkpoint 1 goes), and every rank still
+     * resolves and reads its own namespace as of it; then a collective
+     * checkpoint on top. */
+    nbr_store_close(s);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (mt_rank == 0) {
+        char *report = NULL;
+        CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+        CHECK_OK(nbr_store_pin(s, id2));
+        CHECK_OK(nbr_store_gc(&report, s));
+        printf("%d ranks, GC: %s", mt_size, report);
+        nbr_free(report);
+        CHECK(nbr_store_checkpoint_count(s) == 2);
+        CHECK_OK(nbr_store_verify(NULL, s));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (mt_rank != 0) CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_RANK));
+    CHECK(nbr_mpi_store_resolve(&got, &deleted, s, id1, MPI_COMM_WORLD, "field") == NBR_ENOTFOUND);
+    CHECK_OK(nbr_mpi_store_resolve(&got, &deleted, s, id2, MPI_COMM_WORLD, "field"));
+    CHECK(!deleted && memcmp(&got, &own_id, sizeof got) == 0);
+    CHECK_OK(nbr_store_read_array(back, OWN * sizeof *back, s, &got, "<f8", 1, &own_shape));
+    CHECK(memcmp(back, own, OWN * sizeof *own) == 0);
+    CHECK_OK(nbr_mpi_store_resolve(&got, &deleted, s, id2, MPI_COMM_WORLD, "params"));
+    CHECK_OK(nbr_store_read_array(shared_back, SHARED * 8, s, &got, "<u8", 1, &shared_shape));
+    CHECK(memcmp(shared_back, shared, SHARED * 8) == 0);
+    CHECK_OK(nbr_mpi_store_resolve(&got, &deleted, s, id2, MPI_COMM_WORLD, "note"));
+    CHECK(deleted == (mt_rank % 2));
+    CHECK_OK(nbr_mpi_checkpoint_begin(&c, s, MPI_COMM_WORLD, "cell-4", 4, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "more", "<f8", 1, &three, NULL, more));
+    char *id4 = NULL;
+    CHECK_OK(nbr_mpi_checkpoint_commit(&id4, c));
+    CHECK_OK(nbr_mpi_store_resolve(&got, &deleted, s, id4, MPI_COMM_WORLD, "field"));
+    CHECK(!deleted && memcmp(&got, &own_id, sizeof got) == 0);
+    nbr_free(id4);
     nbr_free(id1);
     nbr_free(id2);
     free(own);

@@ -1,9 +1,10 @@
 /* faultshim.c - an LD_PRELOAD library that makes the Nth file operation on
  * a given directory fail, the way SQLite's test VFS fails the Nth write.
  *
- * It intercepts write, pwrite, pwrite64, fsync, fdatasync, ftruncate and
- * rename, both the store's own calls and HDF5's.  A call counts when its file
- * (found through /proc/self/fd) or path lies under the armed prefix and its
+ * It intercepts write, pwrite, pwrite64, fsync, fdatasync, ftruncate, rename
+ * and unlink (what a GC does), both the store's own calls and HDF5's.  A call
+ * counts when its file (found through /proc/self/fd) or path lies under the
+ * armed prefix and its
  * operation is in the armed list.  The Nth counted call fails with the armed
  * errno (ENOSPC, EIO, EFBIG, ...), or, with errno 0, writes only half of its
  * bytes (a short write, which callers must retry); with a negative errno
@@ -147,4 +148,11 @@ int rename(const char *from, const char *to)
     REAL(rename);
     if (hit("rename", -1, to)) return errno = armed_errno ? armed_errno : EIO, -1;
     return real_rename(from, to);
+}
+
+int unlink(const char *path)
+{
+    REAL(unlink);
+    if (hit("unlink", -1, path)) return errno = armed_errno ? armed_errno : EIO, -1;
+    return real_unlink(path);
 }

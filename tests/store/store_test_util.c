@@ -133,3 +133,100 @@ char *st_commit_doubles(nbr_store *store, const char *cell, const char *name, si
     free(values);
     return id;
 }
+
+/* ---- GC tests: a history with dedup, deletions and incremental bindings -- */
+
+static double gc_value(int64_t k, size_t i) { return (double)k * 1e6 + (double)i * 0.5; }
+
+static size_t gc_size(int64_t k) { return 2000 + (size_t)(k * 37 % 500); }
+
+int st_gc_checkpoint(nbr_store *s, int64_t k)
+{
+    size_t n = gc_size(k), nc = 1000;
+    double *x = malloc(n * sizeof *x), *c1 = malloc(nc * sizeof *c1);
+    for (size_t i = 0; i < n; i++) x[i] = gc_value(k, i);
+    for (size_t i = 0; i < nc; i++) c1[i] = 42.0 + (double)i;
+    uint64_t shape[1] = {n}, shape_c[1] = {nc};
+    char host[64], blob[64], g[64];
+    snprintf(host, sizeof host, "{\"k\": %lld}", (long long)k);
+    snprintf(blob, sizeof blob, "blob %lld", (long long)(k / 3)); /* shared by 3 in a row */
+    snprintf(g, sizeof g, "g%lld", (long long)k);
+    nbr_checkpoint *c = NULL;
+    nbr_object_id cid;
+    int st = nbr_checkpoint_begin(&c, s, "cell", k, host);
+    if (st == NBR_OK) st = nbr_checkpoint_put_array(NULL, c, "x", "<f8", 1, shape, NULL, x);
+    if (st == NBR_OK) st = nbr_checkpoint_put_blob(NULL, c, "b", "raw", blob, strlen(blob));
+    /* "const" is bound once, by the first checkpoint, and "alias" refers to it
+     * from later ones: both need objects stored only by checkpoint 1. */
+    if (st == NBR_OK && k == 1)
+        st = nbr_checkpoint_put_array(NULL, c, "const", "<f8", 1, shape_c, NULL, c1);
+    if (st == NBR_OK && k % 4 == 2 && nbr_store_resolve(&cid, NULL, s, NULL, "const") == NBR_OK)
+        st = nbr_checkpoint_put_ref(c, "alias", &cid);
+    if (st == NBR_OK && k % 3 == 0) st = nbr_checkpoint_delete(c, "gone");
+    if (st == NBR_OK && k % 3 == 1)
+        st = nbr_checkpoint_put_blob(NULL, c, "gone", "raw", g, strlen(g));
+    if (st == NBR_OK) st = nbr_checkpoint_commit(NULL, c);
+    else nbr_checkpoint_abort(c);
+    free(x);
+    free(c1);
+    return st;
+}
+
+int st_gc_check(nbr_store *s, const char *id)
+{
+    int64_t k = 0;
+    nbr_object_id x;
+    if (nbr_store_checkpoint_info(NULL, &k, NULL, NULL, NULL, s, id) != NBR_OK) return 0;
+    if (nbr_store_resolve(&x, NULL, s, id, "x") != NBR_OK) return 0;
+    size_t n = gc_size(k);
+    uint64_t shape[1] = {n};
+    double *back = malloc(n * sizeof *back);
+    int ok = nbr_store_read_array(back, n * sizeof *back, s, &x, "<f8", 1, shape) == NBR_OK;
+    for (size_t j = 0; ok && j < n; j++) ok = back[j] == gc_value(k, j);
+    free(back);
+    double c1[1000];
+    uint64_t shape_c[1] = {1000};
+    ok = ok && nbr_store_resolve(&x, NULL, s, id, "const") == NBR_OK &&
+         nbr_store_read_array(c1, sizeof c1, s, &x, "<f8", 1, shape_c) == NBR_OK;
+    for (size_t j = 0; ok && j < 1000; j++) ok = c1[j] == 42.0 + (double)j;
+    return ok;
+}
+
+/* FNV-1a of an object's content, or 0 if it cannot be read. */
+static uint64_t object_digest(nbr_store *s, const nbr_object_id *id)
+{
+    nbr_object_kind kind;
+    const char *type;
+    size_t ndim;
+    const uint64_t *shape;
+    uint64_t bytes, h = 1469598103934665603ull;
+    if (nbr_store_object_info(&kind, &type, &ndim, &shape, &bytes, s, id) != NBR_OK) return 0;
+    unsigned char *buf = malloc(bytes ? bytes : 1);
+    int st = kind == NBR_OBJECT_ARRAY
+                 ? nbr_store_read_array(buf, bytes, s, id, type, ndim, shape)
+                 : nbr_store_read_blob(buf, bytes, s, id);
+    for (uint64_t i = 0; st == NBR_OK && i < bytes; i++) h = (h ^ buf[i]) * 1099511628211ull;
+    free(buf);
+    return st == NBR_OK ? h : 0;
+}
+
+char *st_snapshot(nbr_store *s, const char *id)
+{
+    static const char *const names[] = {"x", "b", "const", "alias", "gone", "never"};
+    size_t size = 4096, used = 0;
+    char *out = calloc(1, size);
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        nbr_object_id oid;
+        int deleted = 0;
+        char hex[33] = "";
+        int st = nbr_store_resolve(&oid, &deleted, s, id, names[i]);
+        uint64_t digest = 0;
+        if (st == NBR_OK && !deleted) {
+            nbr_object_id_to_hex(hex, &oid);
+            digest = object_digest(s, &oid);
+        }
+        used += (size_t)snprintf(out + used, size - used, "%s: %d %d %s %016llx\n", names[i], st,
+                                 deleted, hex, (unsigned long long)digest);
+    }
+    return out;
+}

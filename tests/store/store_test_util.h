@@ -39,4 +39,17 @@ int st_write_text(const char *path, const char *text);
 char *st_commit_doubles(nbr_store *store, const char *cell, const char *name, size_t count,
                         double seed, nbr_object_id *id_out);
 
+/* GC tests.  Checkpoint k of a history with every kind of binding: "x" new
+ * each time, "b" shared by three in a row, "const" bound by checkpoint 1
+ * only, "alias" a put_ref to it, "gone" bound and deleted in turn. */
+int st_gc_checkpoint(nbr_store *store, int64_t k);
+
+/* 1 if checkpoint `id` holds exactly what st_gc_checkpoint put ("x" of its k,
+ * and "const"), read back in full. */
+int st_gc_check(nbr_store *store, const char *id);
+
+/* Every name's resolution as of `id` (status, deleted, object id, a digest of
+ * the bytes read back), as text to compare (malloc'd). */
+char *st_snapshot(nbr_store *store, const char *id);
+
 #endif

@@ -12,6 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "nbr_test.h"
 #include "store_test_util.h"
@@ -169,5 +172,121 @@ static void test_full_disk_while_creating_the_store(void)
     free(dir);
 }
 
-NBR_TEST_MAIN(TEST(test_enospc_at_every_operation), TEST(test_eio_at_every_operation),
+
+/* ---- GC ---------------------------------------------------------------- */
+
+#define GC_OPS "write,fsync,rename,unlink"
+#define GC_KEPT 3
+
+/* A store of 8 checkpoints with a ref on the 3rd and a pin on the 6th; the
+ * snapshots of those and the newest. */
+static char *gc_store(char *ids[GC_KEPT], char *snaps[GC_KEPT])
+{
+    char *dir = st_tempdir("gc-faults");
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    for (int64_t k = 1; k <= 8; k++) CHECK_OK(st_gc_checkpoint(s, k));
+    static const size_t at[GC_KEPT] = {2, 5, 7};
+    for (size_t i = 0; i < GC_KEPT; i++) {
+        ids[i] = strdup(nbr_store_checkpoint_id(s, at[i]));
+        snaps[i] = st_snapshot(s, ids[i]);
+    }
+    CHECK_OK(nbr_store_set_ref(s, "main", ids[0]));
+    CHECK_OK(nbr_store_pin(s, ids[1]));
+    nbr_store_close(s);
+    return dir;
+}
+
+static void gc_compare(nbr_store *s, char *ids[GC_KEPT], char *snaps[GC_KEPT], long n)
+{
+    for (size_t i = 0; i < GC_KEPT; i++) {
+        char *now = st_snapshot(s, ids[i]);
+        if (strcmp(now, snaps[i]) != 0 || !st_gc_check(s, ids[i])) {
+            fprintf(stderr, "GC fault %ld: checkpoint %s changed:\n%s---\n%s", n, ids[i],
+                    snaps[i], now);
+            nbr_test_failures++;
+        }
+        free(now);
+    }
+}
+
+/* After a GC failed or was killed at operation n: the store is whole. */
+static void gc_check_after(const char *dir, char *ids[GC_KEPT], char *snaps[GC_KEPT], long n)
+{
+    nbr_store *s = NULL;
+    char *report = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    CHECK(st_count_entries(st_path(dir, "tmp")) == 0);
+    CHECK(nbr_store_checkpoint_count(s) >= GC_KEPT);
+    CHECK_OK(nbr_store_verify(&report, s));
+    if (report && *report) fprintf(stderr, "GC fault %ld: %s", n, report);
+    nbr_free(report);
+    gc_compare(s, ids, snaps, n);
+    CHECK_OK(nbr_store_gc(NULL, s));
+    CHECK(nbr_store_checkpoint_count(s) == GC_KEPT);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    gc_compare(s, ids, snaps, n);
+    nbr_store_close(s);
+}
+
+/* One GC with operation n failing with `err`, or (err < 0) raising -err;
+ * returns 1 while operation n was reached. */
+static int gc_fault(long n, int err)
+{
+    char *ids[GC_KEPT], *snaps[GC_KEPT];
+    char *dir = gc_store(ids, snaps);
+    int reached = 0;
+    if (err >= 0) {
+        nbr_store *s = NULL;
+        CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+        arm(dir, GC_OPS, n, err);
+        int st = nbr_store_gc(NULL, s);
+        disarm();
+        reached = calls() >= n;
+        if (st != NBR_OK && !strstr(nbr_last_error(), dir)) {
+            fprintf(stderr, "GC fault %ld: unclear error: %s\n", n, nbr_last_error());
+            nbr_test_failures++;
+        }
+        nbr_store_close(s);
+    } else {
+        fflush(stdout); /* or the child's exit could print it again */
+        pid_t pid = fork();
+        if (pid == 0) {
+            nbr_store *s = NULL;
+            if (nbr_store_open(&s, dir, NBR_STORE_WRITE) != NBR_OK) _exit(2);
+            arm(dir, GC_OPS, n, err);
+            _exit(nbr_store_gc(NULL, s) == NBR_OK ? 0 : 3);
+        }
+        int status = 0;
+        waitpid(pid, &status, 0);
+        reached = WIFSIGNALED(status);
+        CHECK(reached || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    }
+    gc_check_after(dir, ids, snaps, n);
+    for (size_t i = 0; i < GC_KEPT; i++) free(ids[i]), free(snaps[i]);
+    st_remove_tree(dir);
+    free(dir);
+    return reached;
+}
+
+static void test_gc_fails_at_every_operation(void)
+{
+    if (!load_shim()) return;
+    long n = 1;
+    while (gc_fault(n, EIO) && nbr_test_failures == 0 && n < 500) n++;
+    printf("GC: EIO at each of %ld operations, the store whole after each\n", n - 1);
+    CHECK(n > 10);
+}
+
+static void test_gc_killed_at_every_operation(void)
+{
+    if (!load_shim()) return;
+    long n = 1;
+    while (gc_fault(n, -SIGKILL) && nbr_test_failures == 0 && n < 500) n++;
+    printf("GC: SIGKILL at each of %ld operations, the store whole after each\n", n - 1);
+    CHECK(n > 10);
+}
+
+NBR_TEST_MAIN(TEST(test_gc_fails_at_every_operation), TEST(test_gc_killed_at_every_operation),
+              TEST(test_enospc_at_every_operation), TEST(test_eio_at_every_operation),
               TEST(test_short_writes_are_retried), TEST(test_full_disk_while_creating_the_store))
