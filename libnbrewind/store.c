@@ -12,6 +12,7 @@
 #include "json.h"
 #include "store_internal.h"
 #include "store_io.h"
+#include "store_snapshot.h"
 
 #define FORMAT_NAME "nbrewind-store"
 #define FORMAT_VERSION 1
@@ -249,6 +250,13 @@ nbr_status nbr_store_refresh(nbr_store *s)
     nbr_status st = nbr_io_list(&names, &count, dir);
     if (st == NBR_ENOTFOUND)
         st = nbr_fail(NBR_ECORRUPT, "%s: the store has no checkpoints directory", dir);
+    /* A fresh reader starts from the index, if it checks out.  A writer
+     * reads every manifest: cleanup and GC act on what the manifests say,
+     * and its close brings INDEX up to date with them. */
+    if (st == NBR_OK && s->lock_fd < 0 && s->checkpoint_count == 0 && s->last_seq == 0) {
+        uint64_t covered = 0;
+        st = nbr_snapshot_load(&covered, s, names, count);
+    }
     /* Sorted names: sequence numbers in increasing order. */
     for (size_t i = 0; st == NBR_OK && i < count; i++) {
         uint64_t seq = manifest_seq(names[i]);
@@ -290,6 +298,9 @@ static nbr_status open_writer(nbr_store *s)
         else if (st == NBR_ENOTFOUND) st = write_format(s);
     }
     if (st == NBR_OK) st = nbr_store_refresh(s);
+    /* INDEX is taken as current (close brings it up to date): the next
+     * rewrite comes NBR_INDEX_EVERY commits from now, or at close. */
+    s->index_seq = s->last_seq;
     if (st == NBR_OK) st = nbr_store_clean_up(s);
     return st;
 }
@@ -327,7 +338,7 @@ nbr_status nbr_store_open(nbr_store **out, const char *path, unsigned flags)
 }
 
 /* Forgets every manifest and open segment (their files may be gone). */
-static void forget_contents(nbr_store *s)
+void nbr_store_forget_manifests(nbr_store *s)
 {
     for (size_t i = 0; i < s->segment_names.count; i++)
         nbr_segment_close(s->segment_files[i]);
@@ -348,7 +359,7 @@ static void forget_contents(nbr_store *s)
 nbr_status nbr_store_reload(nbr_store *s)
 {
     uint64_t last = s->last_seq;
-    forget_contents(s);
+    nbr_store_forget_manifests(s);
     s->last_seq = 0;
     nbr_status st = nbr_store_refresh(s);
     /* A seq once used is never reused, whatever was removed. */
@@ -356,11 +367,22 @@ nbr_status nbr_store_reload(nbr_store *s)
     return st;
 }
 
+void nbr_store_update_index(nbr_store *s, uint64_t stale)
+{
+    if (s->lock_fd < 0 || s->checkpoint_count == 0) return;
+    if (stale && s->last_seq - s->index_seq < stale) return;
+    char *why = nbr_copy(nbr_last_error()); /* the caller's error stays */
+    if (nbr_snapshot_write(s, stale == 0) == NBR_OK) s->index_seq = s->last_seq;
+    if (why) nbr_fail(NBR_OK, "%s", why);
+    free(why);
+}
+
 void nbr_store_close(nbr_store *s)
 {
     if (!s) return;
     if (s->writing) nbr_checkpoint_abort(s->writing);
-    forget_contents(s);
+    nbr_store_update_index(s, 0);
+    nbr_store_forget_manifests(s);
     nbr_io_unlock(s->lock_fd);
     free(s->root);
     free(s);

@@ -12,6 +12,7 @@
 #include "dtype.h"
 #include "store_internal.h"
 #include "store_io.h"
+#include "store_snapshot.h"
 
 /* Bounds the buffer through which strided arrays are hashed. */
 #define HASH_BUFFER (1u << 20)
@@ -335,6 +336,7 @@ static nbr_status commit(char **id_out, nbr_checkpoint *c)
     if (st == NBR_OK) st = nbr_store_publish_manifest(c->store, c->m.id, text);
     if (st != NBR_OK && segment_path) nbr_io_remove(segment_path);
     if (st == NBR_OK) st = adopt(c);
+    if (st == NBR_OK) nbr_store_update_index(c->store, NBR_INDEX_EVERY);
     free(segment_path);
     free(text);
     if (st == NBR_OK && id_out) *id_out = id;

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "store_internal.h"
 #include "store_io.h"
+#include "store_snapshot.h"
 
 /* ---- shared checks ----------------------------------------------------- */
 
@@ -356,7 +357,10 @@ static nbr_status collect(gc_counts *n, nbr_store *s, const bool *keep)
         if (!keep[i] && first_gone == s->checkpoint_count) first_gone = i;
         if (keep[i]) n->kept++;
     }
-    nbr_status st = NBR_OK;
+    /* The index describes the manifests as they are: it goes before any is
+     * rewritten, and is written again at the end. */
+    nbr_status st = nbr_snapshot_remove(s);
+    if (st == NBR_OK) s->index_seq = 0;
     for (size_t i = first_gone + 1; st == NBR_OK && i < s->checkpoint_count; i++)
         if (keep[i] && (st = rewrite(s, i)) == NBR_OK) n->rewritten++;
     if (st == NBR_OK) st = remove_manifests(n, s, keep);
@@ -364,6 +368,7 @@ static nbr_status collect(gc_counts *n, nbr_store *s, const bool *keep)
     nbr_status reloaded = nbr_store_reload(s);
     if (st == NBR_OK) st = reloaded;
     if (st == NBR_OK) st = nbr_store_clean_up(s); /* step 3: unreferenced segments */
+    if (st == NBR_OK) nbr_store_update_index(s, 0);
     return st;
 }
 

@@ -26,6 +26,7 @@ struct nbr_store {
     hid_t *segment_files;
     size_t segment_cap;
     nbr_checkpoint *writing; /* the checkpoint in progress, if any */
+    uint64_t index_seq;   /* the seq INDEX covers as this handle last read or wrote it; 0: none */
 };
 
 struct nbr_checkpoint {
@@ -95,6 +96,14 @@ nbr_status nbr_store_add_manifest(nbr_store *store, nbr_manifest *manifest);
 /* What a killed or failed writer (or GC) left: files in tmp/, segments that
  * no manifest names.  Writers only (store.c; also the last step of a GC). */
 nbr_status nbr_store_clean_up(const nbr_store *store);
+
+/* Forgets every manifest and open segment (their files may be gone). */
+void nbr_store_forget_manifests(nbr_store *store);
+
+/* A writer's upkeep of INDEX: rewritten when at least `stale` checkpoints
+ * are not in it; with stale 0, whenever it differs from what the writer
+ * holds.  Failures are ignored (the index is only a cache). */
+void nbr_store_update_index(nbr_store *store, uint64_t stale);
 
 /* Drops every manifest and open segment and reads the manifests again (after
  * a GC rewrote and removed some); last_seq never goes back. */

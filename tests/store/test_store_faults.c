@@ -287,6 +287,87 @@ static void test_gc_killed_at_every_operation(void)
     CHECK(n > 10);
 }
 
-NBR_TEST_MAIN(TEST(test_gc_fails_at_every_operation), TEST(test_gc_killed_at_every_operation),
+/* ---- the open index (INDEX) ------------------------------------------- */
+
+/* Resolutions of every checkpoint as text, from a read-only handle. */
+static char *index_dump(const char *dir)
+{
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    size_t n = r ? nbr_store_checkpoint_count(r) : 0, used = 0, size = 1 << 16;
+    char *out = calloc(1, size);
+    for (size_t i = 0; i < n; i++) {
+        char *snap = st_snapshot(r, nbr_store_checkpoint_id(r, i));
+        while (used + strlen(snap) + 40 >= size) out = realloc(out, size *= 2);
+        used += (size_t)snprintf(out + used, size - used, "%s\n%s",
+                                 nbr_store_checkpoint_id(r, i), snap);
+        free(snap);
+    }
+    nbr_store_close(r);
+    return out;
+}
+
+/* A writer writes INDEX at close (20 checkpoints not in it): operation n of
+ * that fails with `err`, or kills the process (err < 0).  Afterwards readers
+ * see the same store, the next writer leaves no tmp file and an index that
+ * readers use.  Returns 1 while operation n was reached. */
+static int index_fault(const char *dir, const char *truth, long n, int err)
+{
+    CHECK(remove(st_path(dir, "INDEX")) == 0 || 1);
+    int reached = 0;
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        nbr_store *s = NULL;
+        if (nbr_store_open(&s, dir, NBR_STORE_WRITE) != NBR_OK) _exit(2);
+        arm(dir, GC_OPS, n, err);
+        nbr_store_close(s);
+        disarm();
+        _exit(calls() >= n ? 10 : 0);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    reached = WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 10);
+    CHECK(reached || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    char *seen = index_dump(dir);
+    if (strcmp(seen, truth) != 0) {
+        fprintf(stderr, "index fault %ld (%d): the store reads differently\n", n, err);
+        nbr_test_failures++;
+    }
+    free(seen);
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    CHECK(st_count_entries(st_path(dir, "tmp")) == 0);
+    nbr_store_close(s);
+    seen = index_dump(dir);
+    CHECK_STR(truth, seen);
+    free(seen);
+    return reached;
+}
+
+static void test_index_write_faults(void)
+{
+    if (!load_shim()) return;
+    char *dir = st_tempdir("index-faults");
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    for (int64_t k = 1; k <= 20; k++) CHECK_OK(st_gc_checkpoint(s, k));
+    nbr_store_close(s);
+    char *truth = index_dump(dir);
+    const int errs[] = {-SIGKILL, EIO, ENOSPC};
+    for (size_t e = 0; e < sizeof errs / sizeof errs[0]; e++) {
+        long n = 1;
+        while (index_fault(dir, truth, n, errs[e]) && nbr_test_failures == 0 && n < 100) n++;
+        printf("index write: error %d at each of %ld operations, the store whole after each\n",
+               errs[e], n - 1);
+        CHECK(n > 3);
+    }
+    CHECK(st_count_entries(st_path(dir, "tmp")) == 0);
+    free(truth);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+NBR_TEST_MAIN(TEST(test_index_write_faults), TEST(test_gc_fails_at_every_operation), TEST(test_gc_killed_at_every_operation),
               TEST(test_enospc_at_every_operation), TEST(test_eio_at_every_operation),
               TEST(test_short_writes_are_retried), TEST(test_full_disk_while_creating_the_store))

@@ -1,0 +1,376 @@
+/* store_snapshot.c - the open-time index, INDEX (see store_snapshot.h and
+ * docs/store-format.md, "The open index").
+ *
+ * Layout, all integers little-endian:
+ *   "NBRINDEX" u32 version (1) u32 reserved (0)
+ *   u64 covered_seq  u64 manifest_count  u64 names_hash
+ *   manifest_count x manifest
+ *   16 bytes: the XXH3-128 hash of every byte before them (nbr_hash_bytes)
+ * A string is u32 length + bytes, 0xffffffff for none. */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "buf.h"
+#include "store_internal.h"
+#include "store_io.h"
+#include "store_snapshot.h"
+
+#define MAGIC "NBRINDEX"
+#define VERSION 1u
+#define NO_STRING 0xffffffffu
+#define FNV_OFFSET 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+static uint64_t fnv(uint64_t h, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * FNV_PRIME;
+    return h;
+}
+
+uint64_t nbr_snapshot_manifest_seq(const char *name)
+{
+    if (strlen(name) != 21 || strcmp(name + 16, ".json") != 0) return 0;
+    for (int i = 0; i < 16; i++)
+        if (name[i] < '0' || name[i] > '9') return 0;
+    return strtoull(name, NULL, 10);
+}
+
+/* Count and hash of the names and sizes of the manifests in `dir` with
+ * seq <= covered.  false if one cannot be stat'ed (gone since the listing). */
+static bool hash_names(uint64_t *count, uint64_t *hash, const char *root, char **names, size_t n,
+                       uint64_t covered)
+{
+    uint64_t h = FNV_OFFSET, c = 0;
+    char *dir = nbr_io_join(root, "checkpoints");
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    free(dir);
+    if (fd < 0) return false;
+    bool ok = true;
+    for (size_t i = 0; ok && i < n; i++) {
+        uint64_t seq = nbr_snapshot_manifest_seq(names[i]);
+        if (seq == 0 || seq > covered) continue;
+        struct stat sb;
+        if (fstatat(fd, names[i], &sb, 0) != 0) {
+            ok = false;
+            break;
+        }
+        unsigned char size[8];
+        for (int k = 0; k < 8; k++) size[k] = (unsigned char)((uint64_t)sb.st_size >> (8 * k));
+        h = fnv(h, names[i], 21);
+        h = fnv(h, size, 8);
+        c++;
+    }
+    close(fd);
+    *count = c;
+    *hash = h;
+    return ok;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+static void put_u64(nbr_buf *b, uint64_t v)
+{
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++) x[i] = (unsigned char)(v >> (8 * i));
+    nbr_buf_append(b, (const char *)x, 8);
+}
+
+static void put_u32(nbr_buf *b, uint32_t v)
+{
+    unsigned char x[4];
+    for (int i = 0; i < 4; i++) x[i] = (unsigned char)(v >> (8 * i));
+    nbr_buf_append(b, (const char *)x, 4);
+}
+
+static void put_str(nbr_buf *b, const char *s)
+{
+    if (!s) {
+        put_u32(b, NO_STRING);
+        return;
+    }
+    size_t n = strlen(s);
+    put_u32(b, (uint32_t)n);
+    nbr_buf_append(b, s, n);
+}
+
+static void put_manifest(nbr_buf *b, const nbr_manifest *m)
+{
+    put_u64(b, m->seq);
+    put_str(b, m->damaged);
+    if (m->damaged) return;
+    put_u64(b, m->parent);
+    put_str(b, m->cell_id);
+    put_u64(b, (uint64_t)m->execution_count);
+    put_str(b, m->started);
+    put_str(b, m->committed);
+    put_str(b, m->host_json);
+    put_u32(b, m->ranks);
+    put_u64(b, m->names.count);
+    for (size_t i = 0; i < m->names.count; i++) {
+        put_str(b, m->names.items[i]);
+        nbr_buf_append(b, m->deleted[i] ? "\1" : "\0", 1);
+        nbr_buf_append(b, (const char *)m->ids[i].bytes, 16);
+    }
+    put_u64(b, m->object_count);
+    for (size_t i = 0; i < m->object_count; i++) {
+        const nbr_object_entry *e = &m->objects[i];
+        nbr_buf_append(b, (const char *)e->id.bytes, 16);
+        put_u32(b, (uint32_t)e->kind);
+        put_str(b, e->type);
+        put_u64(b, e->ndim);
+        for (size_t k = 0; k < e->ndim; k++) put_u64(b, e->shape[k]);
+        put_u64(b, e->logical_bytes);
+        put_u64(b, e->stored_bytes);
+        put_str(b, e->segment);
+    }
+}
+
+nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
+{
+    uint64_t covered = 0, h = 0, listed = 0;
+    for (size_t i = 0; i < s->checkpoint_count; i++)
+        if (s->checkpoints[i]->seq > covered) covered = s->checkpoints[i]->seq;
+    /* The names and sizes as they are on disk: they must be the manifests
+     * this writer holds (a reader checks the same). */
+    char **names = malloc((s->checkpoint_count + 1) * sizeof *names);
+    if (!names) return nbr_fail_nomem("writing the store index");
+    for (size_t i = 0; i < s->checkpoint_count; i++) {
+        names[i] = malloc(32);
+        if (names[i]) snprintf(names[i], 32, "%s.json", s->checkpoints[i]->id);
+        else {
+            for (size_t k = 0; k < i; k++) free(names[k]);
+            free(names);
+            return nbr_fail_nomem("writing the store index");
+        }
+    }
+    bool hashed = hash_names(&listed, &h, s->root, names, s->checkpoint_count, covered);
+    for (size_t i = 0; i < s->checkpoint_count; i++) free(names[i]);
+    free(names);
+    if (!hashed || listed != s->checkpoint_count)
+        return nbr_fail(NBR_EIO, "%s: the manifests changed while the index was written", s->root);
+    nbr_buf b;
+    nbr_buf_init(&b);
+    nbr_buf_append(&b, MAGIC, 8);
+    put_u32(&b, VERSION);
+    put_u32(&b, 0);
+    put_u64(&b, covered);
+    put_u64(&b, s->checkpoint_count);
+    put_u64(&b, h);
+    for (size_t i = 0; i < s->checkpoint_count; i++) put_manifest(&b, s->checkpoints[i]);
+    nbr_status st = NBR_OK;
+    if (b.failed) st = nbr_fail_nomem("writing the store index");
+    else {
+        nbr_object_id sum;
+        st = nbr_hash_bytes(&sum, b.data, b.length);
+        nbr_buf_append(&b, (const char *)sum.bytes, 16);
+    }
+    if (st == NBR_OK && b.failed) st = nbr_fail_nomem("writing the store index");
+    char tmp_name[64];
+    snprintf(tmp_name, sizeof tmp_name, "tmp/INDEX-%08" PRIx32, nbr_io_random32());
+    char *tmp = nbr_io_join(s->root, tmp_name), *path = nbr_io_join(s->root, "INDEX");
+    if (st == NBR_OK && (!tmp || !path)) st = nbr_fail_nomem("writing the store index");
+    bool same = false;
+    if (st == NBR_OK && if_different) {
+        char *old = NULL;
+        size_t old_length = 0;
+        if (nbr_io_read_file(&old, &old_length, path) == NBR_OK)
+            same = old_length == b.length && memcmp(old, b.data, b.length) == 0;
+        free(old);
+    }
+    if (st == NBR_OK && !same) st = nbr_io_write_atomic(tmp, path, b.data, b.length);
+    free(tmp);
+    free(path);
+    nbr_buf_clear(&b);
+    return st;
+}
+
+nbr_status nbr_snapshot_remove(const nbr_store *s)
+{
+    char *path = nbr_io_join(s->root, "INDEX");
+    if (!path) return nbr_fail_nomem("removing the store index");
+    nbr_status st = nbr_io_unlink(path);
+    free(path);
+    if (st == NBR_ENOTFOUND) return NBR_OK;
+    if (st == NBR_OK) st = nbr_io_fsync_dir(s->root);
+    return st;
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+typedef struct reader {
+    const unsigned char *p, *end;
+    bool bad;
+} reader;
+
+static uint64_t get_u64(reader *r)
+{
+    if (r->bad || r->end - r->p < 8) return r->bad = true, 0;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v |= (uint64_t)r->p[i] << (8 * i);
+    r->p += 8;
+    return v;
+}
+
+static uint32_t get_u32(reader *r)
+{
+    if (r->bad || r->end - r->p < 4) return r->bad = true, 0;
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)r->p[i] << (8 * i);
+    r->p += 4;
+    return v;
+}
+
+static const unsigned char *get_bytes(reader *r, size_t n)
+{
+    if (r->bad || (size_t)(r->end - r->p) < n) return r->bad = true, NULL;
+    const unsigned char *at = r->p;
+    r->p += n;
+    return at;
+}
+
+/* A malloc'd copy, NULL for none (or when bad; *nomem on ENOMEM). */
+static char *get_str(reader *r, bool *nomem)
+{
+    uint32_t n = get_u32(r);
+    if (r->bad || n == NO_STRING) return NULL;
+    const unsigned char *at = get_bytes(r, n);
+    if (!at) return NULL;
+    if (memchr(at, 0, n)) return r->bad = true, NULL;
+    char *s = malloc((size_t)n + 1);
+    if (!s) return *nomem = true, NULL;
+    memcpy(s, at, n);
+    s[n] = 0;
+    return s;
+}
+
+/* One manifest; false if bad or out of memory (then `m` is cleared). */
+static bool get_manifest(reader *r, nbr_manifest *m, bool *nomem)
+{
+    m->damaged = get_str(r, nomem);
+    if (r->bad || *nomem) return false;
+    if (m->damaged) return true;
+    m->parent = get_u64(r);
+    m->cell_id = get_str(r, nomem);
+    m->execution_count = (int64_t)get_u64(r);
+    m->started = get_str(r, nomem);
+    m->committed = get_str(r, nomem);
+    m->host_json = get_str(r, nomem);
+    m->ranks = get_u32(r);
+    uint64_t names = get_u64(r);
+    if (names > (uint64_t)(r->end - r->p) / 21) r->bad = true;
+    for (uint64_t i = 0; !r->bad && !*nomem && i < names; i++) {
+        char *name = get_str(r, nomem);
+        const unsigned char *del = get_bytes(r, 1), *id = get_bytes(r, 16);
+        if (!name || !del || !id || *del > 1) {
+            if (!*nomem) r->bad = true;
+            free(name);
+            break;
+        }
+        nbr_object_id oid;
+        memcpy(oid.bytes, id, 16);
+        /* A name twice would be a different manifest: refuse it. */
+        if (nbr_strset_contains(&m->names, name)) r->bad = true;
+        else if (nbr_manifest_bind(m, name, *del ? NULL : &oid) != NBR_OK) *nomem = true;
+        free(name);
+    }
+    uint64_t objects = r->bad || *nomem ? 0 : get_u64(r);
+    if (objects > (uint64_t)(r->end - r->p) / 40) r->bad = true;
+    for (uint64_t i = 0; !r->bad && !*nomem && i < objects; i++) {
+        nbr_object_entry e;
+        memset(&e, 0, sizeof e);
+        const unsigned char *id = get_bytes(r, 16);
+        if (id) memcpy(e.id.bytes, id, 16);
+        uint32_t kind = get_u32(r);
+        e.kind = (nbr_object_kind)kind;
+        e.type = get_str(r, nomem);
+        e.ndim = (size_t)get_u64(r);
+        if (!r->bad && (kind < 1 || kind > 2 || e.ndim > 64 || !e.type)) r->bad = true;
+        if (!r->bad && !*nomem && e.ndim) {
+            e.shape = malloc(e.ndim * sizeof *e.shape);
+            if (!e.shape) *nomem = true;
+        }
+        if (!r->bad && !*nomem && !e.ndim) {
+            e.shape = malloc(sizeof *e.shape); /* as the parser: never NULL */
+            if (!e.shape) *nomem = true;
+        }
+        for (size_t k = 0; !r->bad && !*nomem && k < e.ndim; k++) e.shape[k] = get_u64(r);
+        e.logical_bytes = get_u64(r);
+        e.stored_bytes = get_u64(r);
+        e.segment = get_str(r, nomem);
+        if (!r->bad && !*nomem && (!e.segment || !nbr_segment_name_valid(e.segment)))
+            r->bad = true;
+        if (r->bad || *nomem) {
+            nbr_object_entry_clear(&e);
+            break;
+        }
+        if (nbr_manifest_add_object(m, &e) != NBR_OK) *nomem = true;
+    }
+    if (!r->bad && !*nomem && (!m->cell_id || !m->started || !m->committed || !m->host_json))
+        r->bad = true;
+    if (r->bad || *nomem) {
+        nbr_manifest_clear(m);
+        return false;
+    }
+    return true;
+}
+
+nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, size_t count)
+{
+    *covered_out = 0;
+    char *path = nbr_io_join(s->root, "INDEX"), *text = NULL;
+    size_t length = 0;
+    if (!path) return nbr_fail_nomem("reading the store index");
+    nbr_status st = nbr_io_read_file(&text, &length, path);
+    free(path);
+    if (st == NBR_ENOMEM) return st;
+    if (st != NBR_OK) return NBR_OK; /* absent or unreadable: read the manifests */
+    bool nomem = false;
+    reader r = {(const unsigned char *)text, (const unsigned char *)text + length, false};
+    const unsigned char *magic = get_bytes(&r, 8);
+    uint32_t version = get_u32(&r);
+    get_u32(&r);
+    uint64_t covered = get_u64(&r), n = get_u64(&r), h = get_u64(&r);
+    nbr_object_id sum;
+    memset(&sum, 0, sizeof sum);
+    if (!r.bad && nbr_hash_bytes(&sum, text, length - 16) != NBR_OK) r.bad = true;
+    uint64_t listed = 0, lh = 0;
+    if (!r.bad && covered > 0 && !hash_names(&listed, &lh, s->root, names, count, covered))
+        r.bad = true;
+    bool ok = !r.bad && length >= 56 && memcmp(magic, MAGIC, 8) == 0 && version == VERSION &&
+              memcmp(sum.bytes, text + length - 16, 16) == 0 && covered > 0 && n == listed && h == lh;
+    if (ok) r.end = (const unsigned char *)text + length - 16;
+    uint64_t prev = 0;
+    for (uint64_t i = 0; ok && i < n; i++) {
+        nbr_manifest *m = malloc(sizeof *m);
+        if (!m) {
+            nomem = true;
+            break;
+        }
+        nbr_manifest_init(m, get_u64(&r));
+        if (r.bad || m->seq <= prev || m->seq > covered || !get_manifest(&r, m, &nomem)) {
+            free(m);
+            ok = false;
+            break;
+        }
+        prev = m->seq;
+        if (nbr_store_add_manifest(s, m) != NBR_OK) nomem = true;
+    }
+    if (ok && !nomem && (r.p != r.end || prev != covered)) ok = false;
+    free(text);
+    if (nomem || !ok) {
+        /* Forget whatever was loaded: the manifests are read instead. */
+        nbr_store_forget_manifests(s);
+        if (nomem) return nbr_fail_nomem("reading the store index");
+        return NBR_OK;
+    }
+    *covered_out = covered;
+    s->index_seq = covered;
+    return NBR_OK;
+}

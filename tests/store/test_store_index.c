@@ -1,0 +1,226 @@
+/* test_store_index.c - the open-time index (INDEX, docs/store-format.md "The
+ * open index"): a store opened through it is the store opened from its
+ * manifests alone, and an index that does not check out (damaged,
+ * truncated, from another format, stale after a GC) is ignored and written
+ * again by the next writer.  Kills while it is written: test_store_faults.c. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "nbr_test.h"
+#include "store_test_util.h"
+
+/* Everything a reader can see: each checkpoint's id and info, and every name
+ * resolved as of it, read back (st_snapshot digests the bytes). */
+static char *dump_store(const char *dir)
+{
+    nbr_store *r = NULL;
+    if (nbr_store_open(&r, dir, NBR_STORE_READONLY) != NBR_OK) return strdup(nbr_last_error());
+    size_t n = nbr_store_checkpoint_count(r), size = 1 << 16, used = 0;
+    char *out = malloc(size);
+    out[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *id = nbr_store_checkpoint_id(r, i), *cell = "", *started = "",
+                   *committed = "", *host = "";
+        int64_t count = 0;
+        int st = nbr_store_checkpoint_info(&cell, &count, &started, &committed, &host, r, id);
+        if (st != NBR_OK) cell = started = committed = host = "-";
+        char *snap = st_snapshot(r, id);
+        size_t need = strlen(id) + strlen(cell) + strlen(started) + strlen(committed) +
+                      strlen(host) + strlen(snap) + 100;
+        while (used + need >= size) out = realloc(out, size *= 2);
+        used += (size_t)snprintf(out + used, size - used, "%s %d %s %lld %s %s %s\n%s", id, st,
+                                 cell, (long long)count, started, committed, host, snap);
+        free(snap);
+    }
+    nbr_store_close(r);
+    return out;
+}
+
+/* The same dump with INDEX moved aside (the manifests alone). */
+static char *dump_without_index(const char *dir)
+{
+    char aside[4096];
+    snprintf(aside, sizeof aside, "%s.aside", st_path(dir, "INDEX"));
+    int moved = rename(st_path(dir, "INDEX"), aside) == 0;
+    char *d = dump_store(dir);
+    if (moved) rename(aside, st_path(dir, "INDEX"));
+    return d;
+}
+
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+static char *read_all(const char *path, long *size)
+{
+    *size = file_size(path);
+    FILE *f = fopen(path, "rb");
+    if (!f || *size < 0) return f ? fclose(f), NULL : NULL;
+    char *d = malloc((size_t)*size + 1);
+    *size = (long)fread(d, 1, (size_t)*size, f);
+    fclose(f);
+    return d;
+}
+
+static void write_all(const char *path, const char *data, long size)
+{
+    FILE *f = fopen(path, "wb");
+    CHECK(f != NULL);
+    if (!f) return;
+    fwrite(data, 1, (size_t)size, f);
+    fclose(f);
+}
+
+/* A random history: st_gc_checkpoint's bindings (new, shared, deleted,
+ * aliases) with refs and pins here and there and a GC in between. */
+static char *random_store(unsigned seed)
+{
+    char *dir = st_tempdir("index");
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    srand(seed);
+    int64_t k = 1;
+    for (int round = 0; round < 3; round++) {
+        int n = 60 + rand() % 80;
+        for (int i = 0; i < n; i++) CHECK_OK(st_gc_checkpoint(s, k++));
+        size_t count = nbr_store_checkpoint_count(s);
+        for (int j = 0; j < 4; j++) {
+            char name[32];
+            snprintf(name, sizeof name, "r%d-%d", round, j);
+            CHECK_OK(nbr_store_set_ref(s, name, nbr_store_checkpoint_id(s, (size_t)rand() % count)));
+        }
+        CHECK_OK(nbr_store_pin(s, nbr_store_checkpoint_id(s, (size_t)rand() % count)));
+        if (round < 2) CHECK_OK(nbr_store_gc(NULL, s));
+    }
+    nbr_store_close(s);
+    return dir;
+}
+
+static void test_open_with_index_equals_without(void)
+{
+    for (unsigned seed = 1; seed <= 3; seed++) {
+        char *dir = random_store(seed);
+        CHECK(file_size(st_path(dir, "INDEX")) > 0);
+        char *with = dump_store(dir), *without = dump_without_index(dir);
+        CHECK(strlen(with) > 1000);
+        CHECK_STR(without, with);
+        /* A few checkpoints past the index (a writer still open): a reader
+         * takes the index plus the newer manifests. */
+        nbr_store *s = NULL;
+        CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+        size_t before = nbr_store_checkpoint_count(s);
+        long index_size = file_size(st_path(dir, "INDEX"));
+        for (int64_t k = 1000; k < 1005; k++) CHECK_OK(st_gc_checkpoint(s, k));
+        CHECK(file_size(st_path(dir, "INDEX")) == index_size); /* 5 < 256: kept */
+        free(with);
+        free(without);
+        with = dump_store(dir);
+        without = dump_without_index(dir);
+        CHECK_STR(without, with);
+        nbr_store *r = NULL;
+        CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+        CHECK(nbr_store_checkpoint_count(r) == before + 5);
+        nbr_store_close(r);
+        nbr_store_close(s); /* brings INDEX up to date */
+        CHECK(file_size(st_path(dir, "INDEX")) > index_size);
+        char *closed = dump_store(dir);
+        CHECK_STR(with, closed);
+        free(closed);
+        /* And the index is what was read: a covered manifest damaged in
+         * place, its name and size unchanged, is not seen through it, only
+         * without it (the limit of the check: docs/store-format.md). */
+        const char *first = st_find_entry(st_path(dir, "checkpoints"), "", ".json");
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", st_path(dir, "checkpoints"), first);
+        CHECK(st_flip_byte(path, 0) == 0); /* same size: not seen by the check */
+        free(without);
+        without = dump_without_index(dir);
+        char *with_again = dump_store(dir);
+        CHECK_STR(with, with_again);
+        CHECK(strcmp(with, without) != 0);
+        free(with_again);
+        free(with);
+        free(without);
+        st_remove_tree(dir);
+        free(dir);
+    }
+}
+
+/* Each way an index can be wrong is ignored; the next writer replaces it. */
+static void test_bad_index_is_ignored_and_rewritten(void)
+{
+    char *dir = random_store(7);
+    const char *index = st_path(dir, "INDEX");
+    long good_size = 0;
+    char *good = read_all(index, &good_size);
+    CHECK(good != NULL && good_size > 100);
+    char *truth = dump_without_index(dir);
+    for (int how = 0; how < 9; how++) {
+        write_all(index, good, good_size);
+        switch (how) {
+        case 0: CHECK(st_flip_byte(index, good_size / 2) == 0); break;   /* damaged */
+        case 1: CHECK(st_flip_byte(index, -1) == 0); break;              /* checksum */
+        case 2: CHECK(st_truncate(index, good_size / 2) == 0); break;    /* truncated */
+        case 3: CHECK(st_truncate(index, 20) == 0); break;
+        case 4: CHECK(st_truncate(index, 0) == 0); break;
+        case 5: CHECK(st_flip_byte(index, 8) == 0); break;               /* version */
+        case 6: CHECK(st_flip_byte(index, 0) == 0); break;               /* magic */
+        case 7: CHECK(st_write_text(index, "{\"not\": \"an index\"}") == 0); break;
+        case 8: { /* names one manifest the store no longer has */
+            char *first = strdup(st_find_entry(st_path(dir, "checkpoints"), "", ".json"));
+            char aside[4096];
+            snprintf(aside, sizeof aside, "%s/%s", st_path(dir, "checkpoints"), first);
+            CHECK(remove(aside) == 0);
+            free(truth);
+            truth = dump_without_index(dir);
+            free(first);
+            break;
+        }
+        }
+        char *seen = dump_store(dir);
+        if (strcmp(seen, truth) != 0) {
+            fprintf(stderr, "bad index %d was trusted\n", how);
+            nbr_test_failures++;
+        }
+        free(seen);
+        /* The next writer writes it again, and then it is used. */
+        nbr_store *s = NULL;
+        CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+        nbr_store_close(s);
+        long size = 0;
+        char *now = read_all(index, &size);
+        CHECK(now != NULL && size > 100);
+        if (how < 8) CHECK(size == good_size && memcmp(now, good, (size_t)size) == 0);
+        free(now);
+        seen = dump_store(dir);
+        CHECK_STR(truth, seen);
+        free(seen);
+    }
+    /* A stale index put back after a GC rewrote and removed manifests. */
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    long stale_size = 0;
+    char *stale = read_all(index, &stale_size);
+    for (int64_t k = 2000; k < 2040; k++) CHECK_OK(st_gc_checkpoint(s, k));
+    CHECK_OK(nbr_store_set_ref(s, "last", nbr_store_checkpoint_id(s, nbr_store_checkpoint_count(s) - 1)));
+    CHECK_OK(nbr_store_gc(NULL, s));
+    nbr_store_close(s);
+    free(truth);
+    truth = dump_without_index(dir);
+    write_all(index, stale, stale_size);
+    char *seen = dump_store(dir);
+    CHECK_STR(truth, seen);
+    free(seen);
+    free(stale);
+    free(truth);
+    free(good);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+NBR_TEST_MAIN(TEST(test_open_with_index_equals_without),
+              TEST(test_bad_index_is_ignored_and_rewritten))
