@@ -475,6 +475,40 @@ static int bench_write_lz4(const char *dir, int n, int trials)
 
 /* ---- open ------------------------------------------------------------- */
 
+enum { REPS = 7 };
+
+/* Opens `path` read-only REPS times (after one untimed pass) and resolves
+ * the latest and the first binding; 1 on a failure. */
+static int time_open(const char *path, int n, double *open_ms, double *latest_ms,
+                     double *first_ms, double *total_ms)
+{
+    nbr_store *s = NULL;
+    for (int r = -1; r < REPS; r++) { /* r = -1: untimed, warms the page cache */
+        nbr_object_id id;
+        int deleted = 0;
+        double a = now_s();
+        CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
+        double b = now_s();
+        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "step"), "resolve step");
+        double c = now_s();
+        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "params"), "resolve params");
+        double d = now_s();
+        if (r == -1 && nbr_store_checkpoint_count(s) != (size_t)n) {
+            fprintf(stderr, "bench_store: %zu checkpoints, expected %d\n",
+                    nbr_store_checkpoint_count(s), n);
+            return 1;
+        }
+        nbr_store_close(s);
+        if (r < 0) continue;
+        open_ms[r] = 1e3 * (b - a);
+        latest_ms[r] = 1e3 * (c - b);
+        first_ms[r] = 1e3 * (d - c);
+        total_ms[r] = 1e3 * (c - a);
+    }
+    return 0;
+}
+
+
 static int bench_open(const char *dir, int n)
 {
     char path[4096], name[16];
@@ -508,30 +542,17 @@ static int bench_open(const char *dir, int n)
     du(path, &manifests_alloc, &manifests_bytes);
     snprintf(path, sizeof path, "%s/store-many", dir);
 
-    enum { REPS = 7 };
     double open_ms[REPS], latest_ms[REPS], first_ms[REPS], total_ms[REPS];
-    for (int r = -1; r < REPS; r++) { /* r = -1: untimed, warms the page cache */
-        nbr_object_id id;
-        int deleted = 0;
-        double a = now_s();
-        CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
-        double b = now_s();
-        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "step"), "resolve step");
-        double c = now_s();
-        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "params"), "resolve params");
-        double d = now_s();
-        if (r == -1 && nbr_store_checkpoint_count(s) != (size_t)n) {
-            fprintf(stderr, "bench_store: %zu checkpoints, expected %d\n",
-                    nbr_store_checkpoint_count(s), n);
-            return 1;
-        }
-        nbr_store_close(s);
-        if (r < 0) continue;
-        open_ms[r] = 1e3 * (b - a);
-        latest_ms[r] = 1e3 * (c - b);
-        first_ms[r] = 1e3 * (d - c);
-        total_ms[r] = 1e3 * (c - a);
-    }
+    double open_no[REPS], latest_no[REPS], first_no[REPS], total_no[REPS];
+    if (time_open(path, n, open_ms, latest_ms, first_ms, total_ms)) return 1;
+    /* The same store with its open index (INDEX) moved aside: every manifest
+     * read, as before the index existed. */
+    char index[4200], aside[4200];
+    snprintf(index, sizeof index, "%s/INDEX", path);
+    snprintf(aside, sizeof aside, "%s/INDEX.aside", path);
+    int had_index = rename(index, aside) == 0;
+    if (time_open(path, n, open_no, latest_no, first_no, total_no)) return 1;
+    if (had_index) rename(aside, index);
     printf("{\n  \"checkpoints\": %d, \"names_per_checkpoint\": 2, \"reps\": %d,\n", n, REPS);
     printf("  \"build_seconds\": %.2f, \"commit_ms_mean\": %.3f,\n", build_s, 1e3 * build_s / n);
     printf("  \"manifest_bytes\": %llu,\n", (unsigned long long)manifests_bytes);
@@ -539,7 +560,13 @@ static int bench_open(const char *dir, int n)
     print_list("open_ms_each", open_ms, REPS, 3);
     printf(",\n  \"resolve_latest_binding_ms\": %.4f, \"resolve_first_checkpoint_binding_ms\": %.4f,\n",
            median(latest_ms, REPS), median(first_ms, REPS));
-    printf("  \"open_and_resolve_ms\": %.3f\n}\n", median(total_ms, REPS));
+    printf("  \"open_and_resolve_ms\": %.3f,\n", median(total_ms, REPS));
+    printf("  \"index_present\": %s,\n", had_index ? "true" : "false");
+    printf("  \"without_index_open_ms\": %.3f, ", median(open_no, REPS));
+    print_list("without_index_open_ms_each", open_no, REPS, 3);
+    printf(",\n  \"without_index_resolve_first_checkpoint_binding_ms\": %.4f,\n",
+           median(first_no, REPS));
+    printf("  \"without_index_open_and_resolve_ms\": %.3f\n}\n", median(total_no, REPS));
     return 0;
 }
 
