@@ -367,6 +367,7 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
     if (nomem || !ok) {
         /* Forget whatever was loaded: the manifests are read instead. */
         nbr_store_forget_manifests(s);
+        s->last_seq = 0; /* as on entry: every manifest is read next */
         if (nomem) return nbr_fail_nomem("reading the store index");
         return NBR_OK;
     }
