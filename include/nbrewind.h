@@ -488,6 +488,21 @@ NBR_API nbr_status nbr_object_id_from_hex(nbr_object_id *out, const char *hex);
  * unknown contents are never known to be equal). */
 NBR_API int nbr_object_id_equal(const nbr_object_id *a, const nbr_object_id *b);
 
+/* The id the store gives an array (docs/store-format.md, "Objects"), without
+ * storing it: how a host tells whether a value changed since its last
+ * checkpoint.  Arguments as nbr_checkpoint_put_array (`dtype` a NumPy dtype
+ * string, `strides` NULL for C order, any strides otherwise); the data is read
+ * during the call only, in place (a strided view is walked through a bounded
+ * buffer, never copied whole).  NBR_EINVAL for a bad dtype or shape. */
+NBR_API nbr_status nbr_array_hash(nbr_object_id *out, const char *dtype, size_t ndim,
+                                  const uint64_t *shape, const int64_t *strides,
+                                  const void *data);
+
+/* The id the store gives a blob of `size` bytes tagged with `codec` (not
+ * empty), without storing it.  NBR_EINVAL for a missing codec. */
+NBR_API nbr_status nbr_blob_hash(nbr_object_id *out, const char *codec, const void *data,
+                                 size_t size);
+
 /* ------------------------------------------------------------------------ */
 /* Checkpoint store                                                          */
 /* ------------------------------------------------------------------------ */

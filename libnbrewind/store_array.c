@@ -1,7 +1,16 @@
 /* store_array.c - arrays walked in C order, and their ids (see store_array.h). */
 #include "store_array.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "alloc.h"
+#include "dtype.h"
+
+/* Strided views are hashed through a buffer of this size: large enough that
+ * the hasher runs at full speed, small enough never to matter. */
+#define HASH_BUFFER (1u << 20)
 
 nbr_status nbr_array_view_init(nbr_array_view *view, const void *data, size_t ndim,
                                const uint64_t *shape, const int64_t *strides, size_t itemsize,
@@ -169,4 +178,60 @@ void nbr_chunk_shape(uint64_t *chunk, size_t ndim, const uint64_t *shape, size_t
         }
         chunk[i] = 1; /* still too big: cut the next axis as well */
     }
+}
+
+nbr_status nbr_array_dtype(char **out, size_t *itemsize, const char *name, const char *dtype)
+{
+    *out = NULL;
+    if (!dtype) return nbr_fail(NBR_EINVAL, "array \"%s\": dtype is NULL", name);
+    nbr_status st = nbr_dtype_normalize(out, dtype);
+    if (st == NBR_OK) st = nbr_dtype_itemsize(itemsize, *out);
+    if (st == NBR_OK || st == NBR_ENOMEM) return st;
+    char *why = nbr_copy(nbr_last_error()); /* nbr_fail writes over it */
+    st = nbr_fail(NBR_EINVAL, "array \"%s\": %s", name, why ? why : dtype);
+    free(why);
+    free(*out);
+    *out = NULL;
+    return st;
+}
+
+nbr_status nbr_array_view_id(nbr_object_id *out, const char *dtype, const nbr_array_view *view)
+{
+    size_t size = HASH_BUFFER + view->itemsize;
+    void *scratch = view->c_contiguous ? NULL : malloc(size);
+    if (!view->c_contiguous && !scratch) return nbr_fail_nomem("hashing an array");
+    nbr_status st = nbr_hash_array(out, dtype, view, scratch, size);
+    free(scratch);
+    return st;
+}
+
+nbr_status nbr_array_hash(nbr_object_id *out, const char *dtype, size_t ndim,
+                          const uint64_t *shape, const int64_t *strides, const void *data)
+{
+    char *normal = NULL;
+    size_t itemsize = 0;
+    nbr_array_view view;
+    if (!out) return nbr_fail(NBR_EINVAL, "nbr_array_hash: out is NULL");
+    memset(out, 0, sizeof *out);
+    nbr_status st = nbr_array_dtype(&normal, &itemsize, "(hashed)", dtype);
+    if (st == NBR_OK)
+        st = nbr_array_view_init(&view, data, ndim, shape, strides, itemsize, "nbr_array_hash");
+    if (st == NBR_OK) st = nbr_array_view_id(out, normal, &view);
+    free(normal);
+    return st;
+}
+
+nbr_status nbr_blob_hash(nbr_object_id *out, const char *codec, const void *data, size_t size)
+{
+    nbr_hasher *hasher = NULL;
+    if (!out) return nbr_fail(NBR_EINVAL, "nbr_blob_hash: out is NULL");
+    memset(out, 0, sizeof *out);
+    if (!codec || !*codec) return nbr_fail(NBR_EINVAL, "nbr_blob_hash: codec is NULL or empty");
+    if (!data && size) return nbr_fail(NBR_EINVAL, "nbr_blob_hash: data is NULL");
+    nbr_status st = nbr_hasher_new(&hasher);
+    if (st == NBR_OK) st = nbr_hash_blob_header(hasher, codec);
+    if (st == NBR_OK) st = nbr_hasher_update(hasher, data, size);
+    if (st == NBR_OK) st = nbr_hasher_digest(out, hasher);
+    nbr_hasher_free(hasher);
+    return st;
 }

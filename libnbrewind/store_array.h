@@ -62,6 +62,14 @@ nbr_status nbr_hash_blob_header(nbr_hasher *hasher, const char *codec);
 nbr_status nbr_hash_array(nbr_object_id *out, const char *dtype, const nbr_array_view *view,
                           void *scratch, size_t scratch_size);
 
+/* The normal form of a NumPy dtype string (nbr_dtype_normalize) and its
+ * element size; NBR_EINVAL naming `name` (the array's) for a bad dtype.
+ * *out is owned by the caller (free). */
+nbr_status nbr_array_dtype(char **out, size_t *itemsize, const char *name, const char *dtype);
+
+/* nbr_hash_array with a scratch buffer of its own (for strided views). */
+nbr_status nbr_array_view_id(nbr_object_id *out, const char *dtype, const nbr_array_view *view);
+
 /* The HDF5 chunk shape of an array: the leading axes are cut down until a
  * chunk holds at most about `chunk_bytes` (one element at least). */
 void nbr_chunk_shape(uint64_t *chunk, size_t ndim, const uint64_t *shape, size_t itemsize,

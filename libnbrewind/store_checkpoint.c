@@ -14,9 +14,6 @@
 #include "store_io.h"
 #include "store_snapshot.h"
 
-/* Bounds the buffer through which strided arrays are hashed. */
-#define HASH_BUFFER (1u << 20)
-
 static nbr_status host_text(char **out, const char *host_json)
 {
     nbr_json_doc *doc = NULL;
@@ -170,19 +167,6 @@ static nbr_status store_object(nbr_checkpoint *c, const nbr_object_id *id, nbr_o
 
 /* The dtype in its one spelling (so that equal arrays get equal ids) and its
  * element size; NBR_EINVAL naming the array. */
-static nbr_status array_dtype(char **out, size_t *itemsize, const char *name, const char *dtype)
-{
-    *out = NULL;
-    if (!dtype) return nbr_fail(NBR_EINVAL, "array \"%s\": dtype is NULL", name);
-    nbr_status st = nbr_dtype_normalize(out, dtype);
-    if (st == NBR_OK) st = nbr_dtype_itemsize(itemsize, *out);
-    if (st == NBR_OK || st == NBR_ENOMEM) return st;
-    char *why = nbr_copy(nbr_last_error()); /* nbr_fail writes over it */
-    st = nbr_fail(NBR_EINVAL, "array \"%s\": %s", name, why ? why : dtype);
-    free(why);
-    return st;
-}
-
 static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *name,
                             const char *dtype, size_t itemsize, size_t ndim,
                             const uint64_t *shape, const int64_t *strides, const void *data)
@@ -192,10 +176,7 @@ static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *na
     snprintf(what, sizeof what, "array \"%s\"", name);
     nbr_status st = nbr_array_view_init(&view, data, ndim, shape, strides, itemsize, what);
     if (st != NBR_OK) return st;
-    void *scratch = view.c_contiguous ? NULL : malloc(HASH_BUFFER + itemsize);
-    if (!view.c_contiguous && !scratch) return nbr_fail_nomem("hashing an array");
-    st = nbr_hash_array(id, dtype, &view, scratch, HASH_BUFFER + itemsize);
-    free(scratch);
+    st = nbr_array_view_id(id, dtype, &view);
     if (st == NBR_OK && !nbr_checkpoint_has_object(c, id))
         st = store_object(c, id, NBR_OBJECT_ARRAY, dtype, &view);
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, id);
@@ -211,7 +192,7 @@ nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *c, co
     size_t itemsize = 0;
     if (id_out) memset(id_out, 0, sizeof *id_out);
     nbr_status st = nbr_checkpoint_check_put(c, name, "nbr_checkpoint_put_array");
-    if (st == NBR_OK) st = array_dtype(&normal, &itemsize, name, dtype);
+    if (st == NBR_OK) st = nbr_array_dtype(&normal, &itemsize, name, dtype);
     if (st == NBR_OK) st = put_array(&id, c, name, normal, itemsize, ndim, shape, strides, data);
     free(normal);
     if (st == NBR_OK && id_out) *id_out = id;
@@ -223,18 +204,13 @@ nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *c, con
 {
     nbr_object_id id;
     nbr_array_view view;
-    nbr_hasher *h = NULL;
     if (id_out) memset(id_out, 0, sizeof *id_out);
     nbr_status st = nbr_checkpoint_check_put(c, name, "nbr_checkpoint_put_blob");
     if (st == NBR_OK && (!codec || !*codec))
         st = nbr_fail(NBR_EINVAL, "blob \"%s\": codec is NULL or empty", name);
     uint64_t length = size;
     if (st == NBR_OK) st = nbr_array_view_init(&view, data, 1, &length, NULL, 1, name);
-    if (st == NBR_OK) st = nbr_hasher_new(&h);
-    if (st == NBR_OK) st = nbr_hash_blob_header(h, codec);
-    if (st == NBR_OK) st = nbr_hasher_update(h, data, size);
-    if (st == NBR_OK) st = nbr_hasher_digest(&id, h);
-    nbr_hasher_free(h);
+    if (st == NBR_OK) st = nbr_blob_hash(&id, codec, data, size);
     if (st == NBR_OK && !nbr_checkpoint_has_object(c, &id))
         st = store_object(c, &id, NBR_OBJECT_BLOB, codec, &view);
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, &id);

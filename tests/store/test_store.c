@@ -211,6 +211,45 @@ static void test_fortran_and_strided_views_store_as_c_order(void)
     free(dir);
 }
 
+static void test_ids_computed_without_storing_match_the_store(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "hashonly");
+    enum { R = 50, C = 3 };
+    double c_order[R][C], fortran[C][R];
+    for (int i = 0; i < R; i++)
+        for (int j = 0; j < C; j++) c_order[i][j] = fortran[j][i] = i * 0.5 - j;
+    uint64_t shape[2] = {R, C};
+    int64_t f_strides[2] = {8, 8 * R};
+    nbr_object_id stored, hashed, blob_stored, blob_hashed;
+    nbr_checkpoint *c = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&stored, c, "a", "<f8", 2, shape, NULL, c_order));
+    CHECK_OK(nbr_checkpoint_put_blob(&blob_stored, c, "b", "pickle5", "xyz", 3));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    CHECK_OK(nbr_array_hash(&hashed, "<f8", 2, shape, NULL, c_order));
+    CHECK(nbr_object_id_equal(&stored, &hashed));
+    CHECK_OK(nbr_array_hash(&hashed, "<f8", 2, shape, f_strides, fortran));
+    CHECK(nbr_object_id_equal(&stored, &hashed));
+    CHECK_OK(nbr_blob_hash(&blob_hashed, "pickle5", "xyz", 3));
+    CHECK(nbr_object_id_equal(&blob_stored, &blob_hashed));
+    CHECK_OK(nbr_blob_hash(&blob_hashed, "raw", "xyz", 3)); /* the codec is part of the id */
+    CHECK(!nbr_object_id_equal(&blob_stored, &blob_hashed));
+    /* A structured dtype hashes by its one normal spelling. */
+    int32_t pairs[4] = {1, 2, 3, 4};
+    uint64_t two = 2;
+    nbr_object_id spaced, tight;
+    CHECK_OK(nbr_array_hash(&spaced, "[[\"x\", \"<i4\"], [\"y\", \"<i4\"]]", 1, &two, NULL, pairs));
+    CHECK_OK(nbr_array_hash(&tight, "[[\"x\",\"<i4\"],[\"y\",\"<i4\"]]", 1, &two, NULL, pairs));
+    CHECK(nbr_object_id_equal(&spaced, &tight));
+    CHECK_STATUS(NBR_EINVAL, nbr_array_hash(&hashed, "<q9", 2, shape, NULL, c_order));
+    CHECK(strstr(nbr_last_error(), "<q9") != NULL);
+    CHECK_STATUS(NBR_EINVAL, nbr_blob_hash(&hashed, "", "x", 1));
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 static void blob_round_trip(nbr_store *s, const void *data, size_t size)
 {
     nbr_checkpoint *c = NULL;
@@ -801,7 +840,7 @@ static void test_read_only_directory(void)
 NBR_TEST_MAIN(TEST(test_create_reopen_and_missing), TEST(test_options_only_on_a_new_store),
               TEST(test_every_dtype_round_trips), TEST(test_shapes_scalar_empty_and_large),
               TEST(test_fortran_and_strided_views_store_as_c_order),
-              TEST(test_blobs_from_empty_to_megabytes), TEST(test_blob_writer_streams_pieces),
+              TEST(test_ids_computed_without_storing_match_the_store), TEST(test_blobs_from_empty_to_megabytes), TEST(test_blob_writer_streams_pieces),
               TEST(test_same_array_twice_costs_no_bytes),
               TEST(test_resolve_as_of_and_deletes),
               TEST(test_second_writer_is_refused_naming_the_holder),
