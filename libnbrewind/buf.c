@@ -53,24 +53,30 @@ void nbr_buf_printf(nbr_buf *buf, const char *fmt, ...)
     buf->length += (size_t)needed;
 }
 
-void nbr_buf_json_string(nbr_buf *buf, const char *text)
+void nbr_buf_json_string_n(nbr_buf *buf, const char *text, size_t length)
 {
     nbr_buf_puts(buf, "\"");
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        switch (*p) {
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)text[i];
+        switch (c) {
         case '"': nbr_buf_puts(buf, "\\\""); break;
         case '\\': nbr_buf_puts(buf, "\\\\"); break;
         case '\n': nbr_buf_puts(buf, "\\n"); break;
         case '\r': nbr_buf_puts(buf, "\\r"); break;
         case '\t': nbr_buf_puts(buf, "\\t"); break;
         default:
-            if (*p < 0x20)
-                nbr_buf_printf(buf, "\\u%04x", *p);
+            if (c < 0x20)
+                nbr_buf_printf(buf, "\\u%04x", c);
             else
-                nbr_buf_append(buf, (const char *)p, 1);
+                nbr_buf_append(buf, (const char *)&c, 1);
         }
     }
     nbr_buf_puts(buf, "\"");
+}
+
+void nbr_buf_json_string(nbr_buf *buf, const char *text)
+{
+    nbr_buf_json_string_n(buf, text, strlen(text));
 }
 
 char *nbr_buf_take(nbr_buf *buf)

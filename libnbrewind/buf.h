@@ -23,6 +23,9 @@ void nbr_buf_printf(nbr_buf *buf, const char *fmt, ...) NBR_PRINTF(2, 3);
 /* Appends `text` as a JSON string literal, quotes included. */
 void nbr_buf_json_string(nbr_buf *buf, const char *text);
 
+/* The same for `length` bytes, which may hold NULs (from "\u0000"). */
+void nbr_buf_json_string_n(nbr_buf *buf, const char *text, size_t length);
+
 /* Hands the contents to the caller (free() them) and resets the buffer; NULL if
  * an append had failed. */
 char *nbr_buf_take(nbr_buf *buf);

@@ -776,3 +776,34 @@ const nbr_json *nbr_json_get(const nbr_json *object, const char *key)
     }
     return NULL;
 }
+
+/* ---- rendering ---------------------------------------------------------- */
+
+void nbr_json_render(nbr_buf *buf, const nbr_json *v)
+{
+    size_t n = nbr_json_length(v);
+    switch (nbr_json_type_of(v)) {
+    case NBR_JSON_BOOL: nbr_buf_puts(buf, nbr_json_is_true(v) ? "true" : "false"); break;
+    case NBR_JSON_NUMBER: nbr_buf_puts(buf, nbr_json_number_text(v)); break;
+    case NBR_JSON_STRING: nbr_buf_json_string_n(buf, nbr_json_string(v), nbr_json_string_length(v)); break;
+    case NBR_JSON_ARRAY:
+        nbr_buf_puts(buf, "[");
+        for (size_t i = 0; i < n; i++) {
+            if (i) nbr_buf_puts(buf, ",");
+            nbr_json_render(buf, nbr_json_at(v, i));
+        }
+        nbr_buf_puts(buf, "]");
+        break;
+    case NBR_JSON_OBJECT:
+        nbr_buf_puts(buf, "{");
+        for (size_t i = 0; i < n; i++) {
+            if (i) nbr_buf_puts(buf, ",");
+            nbr_buf_json_string_n(buf, nbr_json_key_at(v, i), nbr_json_key_length(v, i));
+            nbr_buf_puts(buf, ":");
+            nbr_json_render(buf, nbr_json_at(v, i));
+        }
+        nbr_buf_puts(buf, "}");
+        break;
+    default: nbr_buf_puts(buf, "null"); break;
+    }
+}

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "error.h"
 
 /* Deep enough for any notebook or record; shallow enough for a small stack. */
@@ -148,5 +149,8 @@ const nbr_json *nbr_json_get(const nbr_json *object, const char *key);
 
 /* ---- UTF-8 ------------------------------------------------------------- */
 
+
+/* Appends `value` as compact JSON text (no spaces), strings re-escaped. */
+void nbr_json_render(nbr_buf *buf, const nbr_json *value);
 
 #endif

@@ -71,48 +71,6 @@ nbr_status nbr_manifest_add_object(nbr_manifest *m, nbr_object_entry *entry)
 
 /* ---- rendering --------------------------------------------------------- */
 
-/* A JSON string of `length` bytes (which may hold NULs, from "\u0000"). */
-static void json_string_n(nbr_buf *buf, const char *text, size_t length)
-{
-    nbr_buf_puts(buf, "\"");
-    for (size_t i = 0; i < length; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c == '"' || c == '\\') nbr_buf_printf(buf, "\\%c", c);
-        else if (c < 0x20) nbr_buf_printf(buf, "\\u%04x", c);
-        else nbr_buf_append(buf, (const char *)&c, 1);
-    }
-    nbr_buf_puts(buf, "\"");
-}
-
-void nbr_json_render(nbr_buf *buf, const nbr_json *v)
-{
-    size_t n = nbr_json_length(v);
-    switch (nbr_json_type_of(v)) {
-    case NBR_JSON_BOOL: nbr_buf_puts(buf, nbr_json_is_true(v) ? "true" : "false"); break;
-    case NBR_JSON_NUMBER: nbr_buf_puts(buf, nbr_json_number_text(v)); break;
-    case NBR_JSON_STRING: json_string_n(buf, nbr_json_string(v), nbr_json_string_length(v)); break;
-    case NBR_JSON_ARRAY:
-        nbr_buf_puts(buf, "[");
-        for (size_t i = 0; i < n; i++) {
-            if (i) nbr_buf_puts(buf, ",");
-            nbr_json_render(buf, nbr_json_at(v, i));
-        }
-        nbr_buf_puts(buf, "]");
-        break;
-    case NBR_JSON_OBJECT:
-        nbr_buf_puts(buf, "{");
-        for (size_t i = 0; i < n; i++) {
-            if (i) nbr_buf_puts(buf, ",");
-            json_string_n(buf, nbr_json_key_at(v, i), nbr_json_key_length(v, i));
-            nbr_buf_puts(buf, ":");
-            nbr_json_render(buf, nbr_json_at(v, i));
-        }
-        nbr_buf_puts(buf, "}");
-        break;
-    default: nbr_buf_puts(buf, "null"); break;
-    }
-}
-
 static void render_object(nbr_buf *b, const nbr_object_entry *e)
 {
     char hex[33];

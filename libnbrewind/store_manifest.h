@@ -62,9 +62,6 @@ nbr_status nbr_manifest_render(char **out, const nbr_manifest *m);
  * with a message naming the file and what is wrong. */
 nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path);
 
-/* Appends `value` as compact JSON text (the host's document, re-rendered). */
-void nbr_json_render(nbr_buf *buf, const nbr_json *value);
-
 /* Whether `text` is a segment path this format allows (no path escapes). */
 bool nbr_segment_name_valid(const char *text);
 
