@@ -814,6 +814,106 @@ NBR_API nbr_status nbr_store_unpin(nbr_store *store, const char *checkpoint_id);
  * manifest is damaged or a ref or pin names a checkpoint the store lacks. */
 NBR_API nbr_status nbr_store_gc(char **report_out, nbr_store *store);
 
+/* ------------------------------------------------------------------------ */
+/* Execution records                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* What one execution of one cell read, wrote and showed: the unit of the
+ * audit log (docs/notebook-format.md, "Execution records").  The format
+ * belongs to the core, so every binding writes the same bytes: a record is
+ * built with the setters below (each rejects a bad value at once with
+ * NBR_EINVAL naming the field), rendered by nbr_record_to_json, and read back
+ * by nbr_record_parse, which applies the same rules. */
+typedef struct nbr_record nbr_record;
+
+/* The text fields of a record. */
+typedef enum nbr_record_field {
+    NBR_RECORD_CELL_ID = 1,     /* required: the nbformat cell id (1-64 of [A-Za-z0-9_-]) */
+    NBR_RECORD_LANGUAGE = 2,    /* required: "python" or "r" */
+    NBR_RECORD_SOURCE_HASH = 3, /* required: nbr_hash_bytes of the cell's UTF-8 source, in hex */
+    NBR_RECORD_STATUS = 4,      /* required: "ok", "error" (the cell raised) or "aborted" */
+    NBR_RECORD_STARTED = 5,     /* required: UTC start, "2026-11-25T17:30:00.123Z" */
+    NBR_RECORD_ERROR_NAME = 6,  /* the exception's type (status "error" only) */
+    NBR_RECORD_ERROR_VALUE = 7, /* the exception's message */
+    NBR_RECORD_HOST = 8         /* a JSON object the host keeps with the record (re-rendered
+                                 * compactly) */
+} nbr_record_field;
+
+/* The name lists of a record.  Names are 1-1024 bytes of UTF-8; the host's
+ * pseudo-names ("@rng:numpy", "@file:data/in.csv") are names like any other. */
+typedef enum nbr_record_list {
+    NBR_RECORD_READS = 1,     /* name -> the object id it had when read, or NULL (unknown) */
+    NBR_RECORD_WRITES = 2,    /* name -> the object id it is bound to after the cell */
+    NBR_RECORD_DELETES = 3,   /* name (no value): unbound by the cell */
+    NBR_RECORD_RECOMPUTE = 4, /* name -> why its value was not stored ("recompute") */
+    NBR_RECORD_ALIASES = 5,   /* name -> another name bound to the same object after the
+                               * cell; the name is in WRITES or RECOMPUTE */
+    NBR_RECORD_OUTPUTS = 6    /* object id (no value) of each displayed output, in order;
+                               * the only list that may repeat a key */
+} nbr_record_list;
+
+/* An empty record.  *out is owned by the caller: nbr_record_free(). */
+NBR_API nbr_status nbr_record_new(nbr_record **out);
+
+/* Release a record.  NULL is ignored. */
+NBR_API void nbr_record_free(nbr_record *record);
+
+/* Set a text field (copied), or clear it with NULL.  NBR_EINVAL, naming the
+ * field and the rule, for a value the format does not allow. */
+NBR_API nbr_status nbr_record_set_text(nbr_record *record, nbr_record_field field,
+                                       const char *value);
+
+/* A text field, borrowed from the record, or NULL if it is not set. */
+NBR_API const char *nbr_record_text(const nbr_record *record, nbr_record_field field);
+
+/* Set the cell's execution count; a negative count means none. */
+NBR_API nbr_status nbr_record_set_execution_count(nbr_record *record, int64_t count);
+
+/* The execution count, or -1 if none. */
+NBR_API int64_t nbr_record_execution_count(const nbr_record *record);
+
+/* Set how long the cell ran, in seconds (finite, >= 0; NBR_EINVAL otherwise). */
+NBR_API nbr_status nbr_record_set_duration(nbr_record *record, double seconds);
+
+/* The duration in seconds, or -1 if not set. */
+NBR_API double nbr_record_duration(const nbr_record *record);
+
+/* Append an entry to a list (both strings copied).  NBR_EINVAL, naming the
+ * list and the entry, for a key or value the list does not allow or a key
+ * already in the list (except NBR_RECORD_OUTPUTS). */
+NBR_API nbr_status nbr_record_add(nbr_record *record, nbr_record_list list, const char *key,
+                                  const char *value);
+
+/* The number of entries in a list. */
+NBR_API size_t nbr_record_count(const nbr_record *record, nbr_record_list list);
+
+/* The index-th entry of a list, in the order added (a parsed record: the
+ * order of its JSON).  *key and *value (NULL where the entry has none) are
+ * borrowed from the record; either pointer may be NULL.  NBR_EINVAL if out
+ * of range. */
+NBR_API nbr_status nbr_record_entry(const char **key, const char **value,
+                                    const nbr_record *record, nbr_record_list list,
+                                    size_t index);
+
+/* The value of the entry `key` of a list (borrowed; NULL if it has none).
+ * NBR_ENOTFOUND if the list has no such key. */
+NBR_API nbr_status nbr_record_lookup(const char **value, const nbr_record *record,
+                                     nbr_record_list list, const char *key);
+
+/* Render the record as canonical JSON (fixed key order, maps sorted by key,
+ * no spaces, the format version first), after checking the rules between
+ * fields: the required fields are set; a name in WRITES is not also in
+ * DELETES or RECOMPUTE, nor one in RECOMPUTE in DELETES; an alias names a
+ * written or recomputed name; an error name only on status "error".
+ * NBR_EINVAL naming the rule broken.  *out is owned by the caller (nbr_free). */
+NBR_API nbr_status nbr_record_to_json(char **out, const nbr_record *record);
+
+/* Parse `length` bytes of a record's JSON (need not be NUL-terminated; not
+ * retained), applying every rule of the setters and of nbr_record_to_json.
+ * NBR_ECORRUPT naming the broken rule, NBR_EUNSUPPORTED for a record of a
+ * newer format version.  *out is owned by the caller: nbr_record_free(). */
+NBR_API nbr_status nbr_record_parse(nbr_record **out, const char *text, size_t length);
+
 #ifdef __cplusplus
 }
 #endif
