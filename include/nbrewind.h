@@ -650,6 +650,12 @@ NBR_API nbr_status nbr_blob_writer_finish(nbr_object_id *id_out, nbr_blob_writer
 /* Drop an unfinished blob and free the writer.  NULL is ignored. */
 NBR_API void nbr_blob_writer_abort(nbr_blob_writer *writer);
 
+/* Replace the host JSON given to nbr_checkpoint_begin (NULL: none), for a
+ * host that knows what to say about a checkpoint only once its objects are
+ * in (the execution record of the cell, with their ids).  Copied.
+ * NBR_EINVAL if it is not JSON. */
+NBR_API nbr_status nbr_checkpoint_set_host(nbr_checkpoint *checkpoint, const char *host_json);
+
 /* Bind `name` to an object the store already holds (committed, or put
  * earlier in this checkpoint).  NBR_ENOTFOUND if it holds no such object. */
 NBR_API nbr_status nbr_checkpoint_put_ref(nbr_checkpoint *checkpoint, const char *name,

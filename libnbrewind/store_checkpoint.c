@@ -23,7 +23,7 @@ static nbr_status host_text(char **out, const char *host_json)
     nbr_status st = nbr_json_parse(&doc, host_json, strlen(host_json), "host_json", NULL, &err);
     if (st == NBR_ENOMEM) return st;
     if (st != NBR_OK)
-        return nbr_fail(NBR_EINVAL, "nbr_checkpoint_begin: host_json is not JSON (line %u, "
+        return nbr_fail(NBR_EINVAL, "host_json is not JSON (line %u, "
                         "column %u: %s)", err.line, err.column, err.message);
     nbr_buf b;
     nbr_buf_init(&b);
@@ -216,6 +216,17 @@ nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *c, con
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, &id);
     if (st == NBR_OK && id_out) *id_out = id;
     return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+}
+
+nbr_status nbr_checkpoint_set_host(nbr_checkpoint *c, const char *host_json)
+{
+    if (!c) return nbr_fail(NBR_EINVAL, "nbr_checkpoint_set_host: checkpoint is NULL");
+    char *text = NULL;
+    nbr_status st = host_text(&text, host_json);
+    if (st != NBR_OK) return st;
+    free(c->m.host_json);
+    c->m.host_json = text;
+    return NBR_OK;
 }
 
 nbr_status nbr_checkpoint_put_ref(nbr_checkpoint *c, const char *name, const nbr_object_id *id)

@@ -250,6 +250,32 @@ static void test_ids_computed_without_storing_match_the_store(void)
     free(dir);
 }
 
+static void test_host_json_can_be_replaced_before_commit(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "sethost");
+    nbr_checkpoint *c = NULL;
+    char *id = NULL;
+    const char *host = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, "{\"first\": 1}"));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_set_host(c, "{oops"));
+    CHECK(strstr(nbr_last_error(), "not JSON") != NULL);
+    CHECK_OK(nbr_checkpoint_set_host(c, "{\"record\": [1, 2]}"));
+    CHECK_OK(nbr_checkpoint_commit(&id, c));
+    CHECK_OK(nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, &host, s, id));
+    CHECK_STR("{\"record\":[1,2]}", host);
+    nbr_free(id);
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 2, "{\"first\": 1}"));
+    CHECK_OK(nbr_checkpoint_set_host(c, NULL));
+    CHECK_OK(nbr_checkpoint_commit(&id, c));
+    CHECK_OK(nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, &host, s, id));
+    CHECK_STR("null", host);
+    nbr_free(id);
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 static void blob_round_trip(nbr_store *s, const void *data, size_t size)
 {
     nbr_checkpoint *c = NULL;
@@ -840,7 +866,8 @@ static void test_read_only_directory(void)
 NBR_TEST_MAIN(TEST(test_create_reopen_and_missing), TEST(test_options_only_on_a_new_store),
               TEST(test_every_dtype_round_trips), TEST(test_shapes_scalar_empty_and_large),
               TEST(test_fortran_and_strided_views_store_as_c_order),
-              TEST(test_ids_computed_without_storing_match_the_store), TEST(test_blobs_from_empty_to_megabytes), TEST(test_blob_writer_streams_pieces),
+              TEST(test_ids_computed_without_storing_match_the_store),
+              TEST(test_host_json_can_be_replaced_before_commit), TEST(test_blobs_from_empty_to_megabytes), TEST(test_blob_writer_streams_pieces),
               TEST(test_same_array_twice_costs_no_bytes),
               TEST(test_resolve_as_of_and_deletes),
               TEST(test_second_writer_is_refused_naming_the_holder),
