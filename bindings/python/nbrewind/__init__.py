@@ -4,11 +4,14 @@ This package re-exports the C extension nbrewind._core (over libnbrewind); see
 help(nbrewind._core) and the docstrings of its functions and classes.
 """
 from ._core import (
+    BlobWriter,
+    Checkpoint,
     CorruptError,
     Error,
     InvalidError,
     LockedError,
     NotFoundError,
+    Store,
     StoreIOError,
     UnsupportedError,
     __version__,
@@ -20,7 +23,7 @@ from ._core import (
 )
 
 __all__ = [
-    "CorruptError", "Error", "InvalidError", "LockedError",
-    "NotFoundError", "StoreIOError", "UnsupportedError", "__version__", "analyze",
+    "BlobWriter", "Checkpoint", "CorruptError", "Error", "InvalidError", "LockedError",
+    "NotFoundError", "Store", "StoreIOError", "UnsupportedError", "__version__", "analyze",
     "hash_array", "hash_blob", "hash_bytes", "version",
 ]

@@ -1,6 +1,6 @@
 /*
  * module.c - nbrewind._core: module init, version, the exceptions, argument
- * conversion, hashing and cell analysis.
+ * conversion shared by the types, hashing and cell analysis.
  */
 #include "nbrewind_py.h"
 
@@ -214,6 +214,47 @@ PyObject *nbrpy_take_string(char *owned)
     return s;
 }
 
+/* ---- the guard ---------------------------------------------------------- */
+
+int nbrpy_guard_init(nbrpy_guard *guard)
+{
+    guard->lock = PyThread_allocate_lock();
+    guard->owner = 0;
+    guard->depth = 0;
+    if (!guard->lock) PyErr_NoMemory();
+    return guard->lock ? 0 : -1;
+}
+
+void nbrpy_guard_free(nbrpy_guard *guard)
+{
+    if (guard->lock) PyThread_free_lock(guard->lock);
+    guard->lock = NULL;
+}
+
+void nbrpy_guard_enter(nbrpy_guard *guard)
+{
+    unsigned long me = PyThread_get_thread_ident();
+    if (guard->owner == me) {
+        guard->depth++;
+        return;
+    }
+    /* Never block while holding the GIL: the holder may need it to finish. */
+    if (!PyThread_acquire_lock(guard->lock, NOWAIT_LOCK)) {
+        Py_BEGIN_ALLOW_THREADS
+        PyThread_acquire_lock(guard->lock, WAIT_LOCK);
+        Py_END_ALLOW_THREADS
+    }
+    guard->owner = me;
+    guard->depth = 1;
+}
+
+void nbrpy_guard_leave(nbrpy_guard *guard)
+{
+    if (--guard->depth > 0) return;
+    guard->owner = 0;
+    PyThread_release_lock(guard->lock);
+}
+
 /* ---- module functions --------------------------------------------------- */
 
 PyDoc_STRVAR(version_doc,
@@ -368,7 +409,8 @@ PyMODINIT_FUNC PyInit__core(void)
     PyObject *m = PyModule_Create(&module_def);
     if (!m) return NULL;
     if (PyModule_AddStringConstant(m, "__version__", nbr_version_string()) < 0 ||
-        init_exceptions(m) < 0) {
+        init_exceptions(m) < 0 || nbrpy_store_type_init(m) < 0 ||
+        nbrpy_checkpoint_types_init(m) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -2,13 +2,15 @@
  * nbrewind_py.h - what the files of the nbrewind._core extension share.
  *
  * module.c owns the module, the exceptions (one place turns an nbr_status into
- * a Python exception) and the argument converters.
+ * a Python exception), the argument converters and the guard; store.c the
+ * Store type; checkpoint.c the Checkpoint and BlobWriter types.
  */
 #ifndef NBREWIND_PY_H
 #define NBREWIND_PY_H
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <pythread.h>
 
 #include <nbrewind.h>
 
@@ -64,5 +66,66 @@ PyObject *nbrpy_take_string(char *owned);
 /* A str (or None, when `null_ok`) as UTF-8, borrowed from the object.
  * Returns 0, or -1 with an exception set. */
 int nbrpy_utf8(const char **out, PyObject *obj, int null_ok, const char *what);
+
+/* ---- the guard: one thread at a time per store (module.c) --------------- */
+
+/* A store handle and everything made from it (checkpoint, blob writer) may be
+ * used by one thread at a time (nbrewind.h), so every call into the core
+ * through them runs under the store's guard.  The guard is re-entrant for
+ * the thread that holds it: a finalizer run by the garbage collector while
+ * that thread builds a result may abort a checkpoint of the same store. */
+typedef struct nbrpy_guard {
+    PyThread_type_lock lock;
+    unsigned long owner; /* thread ident of the holder, 0 when free; GIL-protected */
+    int depth;
+} nbrpy_guard;
+
+int nbrpy_guard_init(nbrpy_guard *guard);
+void nbrpy_guard_free(nbrpy_guard *guard);
+/* Acquire, releasing the GIL while waiting so that the holder can finish. */
+void nbrpy_guard_enter(nbrpy_guard *guard);
+void nbrpy_guard_leave(nbrpy_guard *guard);
+
+/* ---- the types ---------------------------------------------------------- */
+
+typedef struct CheckpointObject CheckpointObject;
+
+typedef struct StoreObject {
+    PyObject_HEAD
+    nbr_store *store;             /* NULL once closed */
+    PyObject *path;               /* str */
+    nbrpy_guard guard;
+    CheckpointObject *active;     /* borrowed: the checkpoint in progress, if any */
+} StoreObject;
+
+struct CheckpointObject {
+    PyObject_HEAD
+    nbr_checkpoint *checkpoint;   /* NULL once committed, aborted or its store closed */
+    StoreObject *store;           /* strong: keeps the handle alive */
+};
+
+typedef struct BlobWriterObject {
+    PyObject_HEAD
+    nbr_blob_writer *writer;      /* NULL once finished or aborted */
+    CheckpointObject *checkpoint; /* strong */
+} BlobWriterObject;
+
+extern PyTypeObject *nbrpy_StoreType;
+extern PyTypeObject *nbrpy_CheckpointType;
+extern PyTypeObject *nbrpy_BlobWriterType;
+
+/* Create each type and add it to the module.  0, or -1 with an exception set. */
+int nbrpy_store_type_init(PyObject *module);
+int nbrpy_checkpoint_types_init(PyObject *module);
+
+/* store.c: enter the store's guard and check it is open (Error otherwise).
+ * 0, or -1 with an exception set and the guard not held. */
+int nbrpy_store_enter(StoreObject *self);
+
+/* checkpoint.c: a new Checkpoint object over `checkpoint` (taken over). */
+PyObject *nbrpy_checkpoint_new(StoreObject *store, nbr_checkpoint *checkpoint);
+
+/* checkpoint.c: the store is closing: forget the checkpoint handle it frees. */
+void nbrpy_checkpoint_detach(CheckpointObject *self);
 
 #endif /* NBREWIND_PY_H */
