@@ -1,10 +1,15 @@
 """nbrewind._core against the real libnbrewind it ships with: arrays through
-numpy, blobs, queries, refs and GC, errors."""
+numpy, blobs, queries, refs and GC, errors, h5py interop, threads."""
 import json
 import os
 import pathlib
 import pickle
 import stat
+import subprocess
+import sys
+import textwrap
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -378,6 +383,92 @@ def test_checkpoint_keeps_its_store_alive(store_path):
 def test_checkpoint_cannot_be_made_directly():
     with pytest.raises(TypeError):
         nbrewind.Checkpoint()
+
+
+H5PY_READER = textwrap.dedent("""
+    import json, pathlib, sys
+    import h5py, numpy as np
+    store, out = pathlib.Path(sys.argv[1]), sys.argv[2]
+    assert "nbrewind" not in sys.modules
+    manifests = [json.loads(p.read_text()) for p in sorted((store / "checkpoints").glob("*.json"))]
+    found = {}
+    for name in manifests[-1]["bindings"]:
+        oid = manifests[-1]["bindings"][name]
+        entry = next(m["objects"][oid] for m in manifests if oid in m.get("objects", {}))
+        with h5py.File(store / entry["segment"], "r") as f:
+            found[name] = f["objects"][oid][()]
+    np.savez(out, **found)
+""")
+
+
+def test_h5py_reads_the_store_in_another_process(writer, store_path, tmp_path):
+    arrays = {"ints": np.arange(12, dtype="<i8").reshape(3, 4),
+              "floats": np.asfortranarray(RNG.standard_normal((5, 6)))}
+    commit(writer, "c1", **arrays)
+    out = tmp_path / "read.npz"
+    subprocess.run(["/usr/bin/python3", "-c", H5PY_READER, store_path, str(out)], check=True,
+                   env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
+    found = np.load(out)
+    for name, arr in arrays.items():
+        np.testing.assert_array_equal(found[name], arr)
+        assert found[name].dtype == arr.dtype
+
+
+def longest_pause_during(call, *args):
+    """Run call(*args) in another thread while this one counts, stamping each
+    count; returns (the longest time this thread could not count while the call
+    ran, the call's duration, the counts made meanwhile).  A call that holds the
+    GIL pauses this thread for (nearly) all of its duration."""
+    span = {}
+
+    def work():
+        span["start"] = time.perf_counter()
+        call(*args)
+        span["end"] = time.perf_counter()
+
+    stamps = []
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-4)
+    thread = threading.Thread(target=work)
+    try:
+        thread.start()
+        while "end" not in span:
+            stamps.append(time.perf_counter())
+        thread.join()
+    finally:
+        sys.setswitchinterval(old_interval)
+    inside = [s for s in stamps if span["start"] < s < span["end"]]
+    edges = [span["start"], *inside, span["end"]]
+    return max(b - a for a, b in zip(edges, edges[1:])), span["end"] - span["start"], len(inside)
+
+
+def test_hashing_a_200_mb_array_releases_the_gil():
+    big = np.full(25_000_000, 1.5)
+    args = array_args(big)
+    nbrewind.hash_array(*args)  # touch the pages once
+    # Best of three: the machine may deschedule this thread for a moment.
+    runs = [longest_pause_during(nbrewind.hash_array, *args) for _ in range(3)]
+    pause, duration, counts = min(runs, key=lambda run: run[0] / run[1])
+    assert pause < duration / 2, f"counted {counts} times; paused {pause:.4f} s of {duration:.4f} s"
+
+
+def test_threads_sharing_a_checkpoint_do_not_collide(writer):
+    checkpoint = writer.begin("cell", 1)
+    arrays = [RNG.standard_normal(200_000) for _ in range(8)]
+    ids = [None] * len(arrays)
+
+    def worker(i):
+        ids[i] = put(checkpoint, f"x{i}", arrays[i])
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(arrays))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    checkpoint.commit()
+    for i, arr in enumerate(arrays):
+        assert writer.resolve(f"x{i}") == ids[i]
+        np.testing.assert_array_equal(read(writer, ids[i], arr.dtype, arr.shape), arr)
 
 
 def test_analyze_reports_what_a_cell_defines_and_uses():
