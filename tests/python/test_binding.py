@@ -491,3 +491,18 @@ def test_analyze_reads_r():
 def test_analyze_unknown_language_raises_unsupported_error():
     with pytest.raises(nbrewind.UnsupportedError):
         nbrewind.analyze("x", "cobol")
+
+
+def test_exception_classes_carry_their_status():
+    assert nbrewind.LockedError.status == "NBR_ELOCKED"
+    assert nbrewind.Error("raised by hand").status == "NBR_ERROR"
+
+
+def test_blob_writer_after_its_store_closed_raises_error(store_path):
+    store = nbrewind.Store(store_path, "c")
+    blob = store.begin("cell", 1).blob_writer("b", "raw")
+    store.close()
+    with pytest.raises(nbrewind.Error) as info:
+        blob.write(b"late")
+    assert info.value.status == "NBR_ESTATE"
+    blob.abort()

@@ -231,8 +231,9 @@ static PyMethodDef checkpoint_methods[] = {
     {"delete", (PyCFunction)checkpoint_delete, METH_VARARGS, delete_doc},
     {"commit", (PyCFunction)checkpoint_commit, METH_NOARGS, commit_doc},
     {"abort", (PyCFunction)checkpoint_abort, METH_NOARGS, abort_doc},
-    {"__enter__", return_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)checkpoint_exit, METH_VARARGS, NULL},
+    {"__enter__", return_self, METH_NOARGS, "Return the checkpoint."},
+    {"__exit__", (PyCFunction)checkpoint_exit, METH_VARARGS,
+     "Abort the checkpoint unless it was committed."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -364,8 +365,9 @@ static PyMethodDef blob_writer_methods[] = {
     {"write", (PyCFunction)blob_writer_write, METH_O, write_doc},
     {"finish", (PyCFunction)blob_writer_finish, METH_NOARGS, finish_doc},
     {"abort", (PyCFunction)blob_writer_abort, METH_NOARGS, writer_abort_doc},
-    {"__enter__", return_self, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)blob_writer_exit, METH_VARARGS, NULL},
+    {"__enter__", return_self, METH_NOARGS, "Return the writer."},
+    {"__exit__", (PyCFunction)blob_writer_exit, METH_VARARGS,
+     "Abort the blob unless it was finished."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -58,51 +58,57 @@ PyObject *nbrpy_fail_msg(int status, const char *format, ...)
     return NULL;
 }
 
-/* KeyError and OSError render their message oddly (quoted, or as errno
- * fields): every nbrewind error prints as the library's plain message. */
-static PyObject *new_exception(PyObject *module, const char *name, PyObject *bases,
+/* Make exception class `name` with a class attribute `status` (what an
+ * instance raised by the binding overrides).  KeyError and OSError render a
+ * message oddly (quoted, or as errno fields): every nbrewind error prints as
+ * the library's plain message. */
+static PyObject *new_exception(PyObject *module, const char *name, PyObject *bases, int status,
                                const char *doc)
 {
     char qualified[64];
     PyOS_snprintf(qualified, sizeof qualified, "nbrewind.%s", name);
     PyObject *dict = PyDict_New();
     PyObject *plain_str = PyObject_GetAttrString(PyExc_BaseException, "__str__");
+    PyObject *status_name = PyUnicode_FromString(nbr_status_name(status));
     PyObject *exc = NULL;
-    if (dict && plain_str && PyDict_SetItemString(dict, "__str__", plain_str) == 0)
+    if (dict && plain_str && status_name &&
+        PyDict_SetItemString(dict, "__str__", plain_str) == 0 &&
+        PyDict_SetItemString(dict, "status", status_name) == 0)
         exc = PyErr_NewExceptionWithDoc(qualified, doc, bases, dict);
     Py_XDECREF(dict);
     Py_XDECREF(plain_str);
+    Py_XDECREF(status_name);
     if (exc && PyModule_AddObjectRef(module, name, exc) < 0) Py_CLEAR(exc);
     return exc;
 }
 
 static PyObject *error_subclass(PyObject *module, const char *name, PyObject *builtin,
-                                const char *doc)
+                                int status, const char *doc)
 {
     PyObject *bases = builtin ? PyTuple_Pack(2, Error, builtin) : PyTuple_Pack(1, Error);
     if (!bases) return NULL;
-    PyObject *exc = new_exception(module, name, bases, doc);
+    PyObject *exc = new_exception(module, name, bases, status, doc);
     Py_DECREF(bases);
     return exc;
 }
 
 static int init_exceptions(PyObject *m)
 {
-    Error = new_exception(m, "Error", PyExc_Exception,
+    Error = new_exception(m, "Error", PyExc_Exception, NBR_ERROR,
                           "A libnbrewind failure; .status is the nbr status name "
                           "(\"NBR_ENOTFOUND\", ...), the message nbr_last_error().");
     if (!Error) return -1;
-    NotFoundError = error_subclass(m, "NotFoundError", PyExc_KeyError,
+    NotFoundError = error_subclass(m, "NotFoundError", PyExc_KeyError, NBR_ENOTFOUND,
                                    "NBR_ENOTFOUND: no such object, name, ref or checkpoint.");
-    LockedError = error_subclass(m, "LockedError", NULL,
+    LockedError = error_subclass(m, "LockedError", NULL, NBR_ELOCKED,
                                  "NBR_ELOCKED: another writer holds the store's lock.");
-    CorruptError = error_subclass(m, "CorruptError", NULL,
+    CorruptError = error_subclass(m, "CorruptError", NULL, NBR_ECORRUPT,
                                   "NBR_ECORRUPT: stored data fails its checks.");
-    UnsupportedError = error_subclass(m, "UnsupportedError", NULL,
+    UnsupportedError = error_subclass(m, "UnsupportedError", NULL, NBR_EUNSUPPORTED,
                                       "NBR_EUNSUPPORTED: e.g. an unknown language.");
-    InvalidError = error_subclass(m, "InvalidError", PyExc_ValueError,
+    InvalidError = error_subclass(m, "InvalidError", PyExc_ValueError, NBR_EINVAL,
                                   "NBR_EINVAL (or NBR_EENCODING): an invalid argument.");
-    StoreIOError = error_subclass(m, "StoreIOError", PyExc_OSError,
+    StoreIOError = error_subclass(m, "StoreIOError", PyExc_OSError, NBR_EIO,
                                   "NBR_EIO: an operating-system I/O error.");
     return (NotFoundError && LockedError && CorruptError && UnsupportedError && InvalidError &&
             StoreIOError) ? 0 : -1;

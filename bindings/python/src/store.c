@@ -603,8 +603,8 @@ static PyObject *store_gc(StoreObject *self, PyObject *Py_UNUSED(ignored))
 
 static PyMethodDef store_methods[] = {
     {"close", (PyCFunction)store_close, METH_NOARGS, close_doc},
-    {"__enter__", (PyCFunction)store_enter_ctx, METH_NOARGS, NULL},
-    {"__exit__", (PyCFunction)store_exit_ctx, METH_VARARGS, NULL},
+    {"__enter__", (PyCFunction)store_enter_ctx, METH_NOARGS, "Return the store."},
+    {"__exit__", (PyCFunction)store_exit_ctx, METH_VARARGS, "Close the store."},
     {"refresh", (PyCFunction)store_refresh, METH_NOARGS, refresh_doc},
     {"set_option", (PyCFunction)store_set_option, METH_VARARGS, set_option_doc},
     {"get_option", (PyCFunction)store_get_option, METH_VARARGS, get_option_doc},
