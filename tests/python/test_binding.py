@@ -54,24 +54,23 @@ def test_version_is_the_package_version():
     assert nbrewind.version() == nbrewind.__version__ == "0.1.0"
 
 
+def store_and_read_back(store, arr):
+    checkpoint = store.begin("cell", 1)
+    object_id = put(checkpoint, "value", arr)
+    checkpoint.commit()
+    return read(store, object_id, arr.dtype, arr.shape)
+
+
 @pytest.mark.parametrize("name", DTYPES)
 def test_array_round_trip_keeps_dtype_and_bytes(writer, name):
-    arr = DTYPES[name]
-    checkpoint = writer.begin("cell", 1)
-    object_id = put(checkpoint, name, arr)
-    checkpoint.commit()
-    back = read(writer, object_id, arr.dtype, arr.shape)
-    assert back.dtype == arr.dtype
-    assert back.tobytes() == arr.tobytes()
+    back = store_and_read_back(writer, DTYPES[name])
+    assert back.dtype == DTYPES[name].dtype
+    assert back.tobytes() == DTYPES[name].tobytes()
 
 
 @pytest.mark.parametrize("name", LAYOUTS)
 def test_array_round_trip_keeps_values_of_any_layout(writer, name):
-    arr = LAYOUTS[name]
-    checkpoint = writer.begin("cell", 1)
-    object_id = put(checkpoint, name, arr)
-    checkpoint.commit()
-    np.testing.assert_array_equal(read(writer, object_id, arr.dtype, arr.shape), arr)
+    np.testing.assert_array_equal(store_and_read_back(writer, LAYOUTS[name]), LAYOUTS[name])
 
 
 @pytest.mark.parametrize("name", ["fortran_order", "negative_strides", "sliced_view"])

@@ -210,17 +210,10 @@ static PyObject *checkpoint_abort(CheckpointObject *self, PyObject *Py_UNUSED(ig
     Py_RETURN_NONE;
 }
 
-static PyObject *return_self(PyObject *self, PyObject *Py_UNUSED(ignored))
-{
-    return Py_NewRef(self);
-}
-
 /* __exit__: anything not committed by the end of the block is dropped. */
 static PyObject *checkpoint_exit(CheckpointObject *self, PyObject *Py_UNUSED(args))
 {
-    PyObject *result = checkpoint_abort(self, NULL);
-    Py_XDECREF(result);
-    return result ? Py_NewRef(Py_False) : NULL;
+    return nbrpy_exit_result(checkpoint_abort(self, NULL));
 }
 
 static PyMethodDef checkpoint_methods[] = {
@@ -231,7 +224,7 @@ static PyMethodDef checkpoint_methods[] = {
     {"delete", (PyCFunction)checkpoint_delete, METH_VARARGS, delete_doc},
     {"commit", (PyCFunction)checkpoint_commit, METH_NOARGS, commit_doc},
     {"abort", (PyCFunction)checkpoint_abort, METH_NOARGS, abort_doc},
-    {"__enter__", return_self, METH_NOARGS, "Return the checkpoint."},
+    {"__enter__", nbrpy_return_self, METH_NOARGS, "Return the checkpoint."},
     {"__exit__", (PyCFunction)checkpoint_exit, METH_VARARGS,
      "Abort the checkpoint unless it was committed."},
     {NULL, NULL, 0, NULL},
@@ -356,16 +349,14 @@ static PyObject *blob_writer_abort(BlobWriterObject *self, PyObject *Py_UNUSED(i
 /* __exit__: a blob not finished by the end of the block is dropped. */
 static PyObject *blob_writer_exit(BlobWriterObject *self, PyObject *Py_UNUSED(args))
 {
-    PyObject *result = blob_writer_abort(self, NULL);
-    Py_XDECREF(result);
-    return result ? Py_NewRef(Py_False) : NULL;
+    return nbrpy_exit_result(blob_writer_abort(self, NULL));
 }
 
 static PyMethodDef blob_writer_methods[] = {
     {"write", (PyCFunction)blob_writer_write, METH_O, write_doc},
     {"finish", (PyCFunction)blob_writer_finish, METH_NOARGS, finish_doc},
     {"abort", (PyCFunction)blob_writer_abort, METH_NOARGS, writer_abort_doc},
-    {"__enter__", return_self, METH_NOARGS, "Return the writer."},
+    {"__enter__", nbrpy_return_self, METH_NOARGS, "Return the writer."},
     {"__exit__", (PyCFunction)blob_writer_exit, METH_VARARGS,
      "Abort the blob unless it was finished."},
     {NULL, NULL, 0, NULL},

@@ -82,15 +82,28 @@ static PyObject *new_exception(PyObject *module, const char *name, PyObject *bas
     return exc;
 }
 
-static PyObject *error_subclass(PyObject *module, const char *name, PyObject *builtin,
-                                int status, const char *doc)
-{
-    PyObject *bases = builtin ? PyTuple_Pack(2, Error, builtin) : PyTuple_Pack(1, Error);
-    if (!bases) return NULL;
-    PyObject *exc = new_exception(module, name, bases, status, doc);
-    Py_DECREF(bases);
-    return exc;
-}
+/* The subclasses of Error: which status each stands for and which built-in
+ * exception it also is, so that `except KeyError` and friends work too. */
+static const struct {
+    PyObject **slot;
+    const char *name;
+    PyObject **builtin; /* NULL: Error only */
+    int status;
+    const char *doc;
+} error_classes[] = {
+    {&NotFoundError, "NotFoundError", &PyExc_KeyError, NBR_ENOTFOUND,
+     "NBR_ENOTFOUND: no such object, name, ref or checkpoint."},
+    {&LockedError, "LockedError", NULL, NBR_ELOCKED,
+     "NBR_ELOCKED: another writer holds the store's lock."},
+    {&CorruptError, "CorruptError", NULL, NBR_ECORRUPT,
+     "NBR_ECORRUPT: stored data fails its checks."},
+    {&UnsupportedError, "UnsupportedError", NULL, NBR_EUNSUPPORTED,
+     "NBR_EUNSUPPORTED: e.g. an unknown language."},
+    {&InvalidError, "InvalidError", &PyExc_ValueError, NBR_EINVAL,
+     "NBR_EINVAL (or NBR_EENCODING): an invalid argument."},
+    {&StoreIOError, "StoreIOError", &PyExc_OSError, NBR_EIO,
+     "NBR_EIO: an operating-system I/O error."},
+};
 
 static int init_exceptions(PyObject *m)
 {
@@ -98,20 +111,16 @@ static int init_exceptions(PyObject *m)
                           "A libnbrewind failure; .status is the nbr status name "
                           "(\"NBR_ENOTFOUND\", ...), the message nbr_last_error().");
     if (!Error) return -1;
-    NotFoundError = error_subclass(m, "NotFoundError", PyExc_KeyError, NBR_ENOTFOUND,
-                                   "NBR_ENOTFOUND: no such object, name, ref or checkpoint.");
-    LockedError = error_subclass(m, "LockedError", NULL, NBR_ELOCKED,
-                                 "NBR_ELOCKED: another writer holds the store's lock.");
-    CorruptError = error_subclass(m, "CorruptError", NULL, NBR_ECORRUPT,
-                                  "NBR_ECORRUPT: stored data fails its checks.");
-    UnsupportedError = error_subclass(m, "UnsupportedError", NULL, NBR_EUNSUPPORTED,
-                                      "NBR_EUNSUPPORTED: e.g. an unknown language.");
-    InvalidError = error_subclass(m, "InvalidError", PyExc_ValueError, NBR_EINVAL,
-                                  "NBR_EINVAL (or NBR_EENCODING): an invalid argument.");
-    StoreIOError = error_subclass(m, "StoreIOError", PyExc_OSError, NBR_EIO,
-                                  "NBR_EIO: an operating-system I/O error.");
-    return (NotFoundError && LockedError && CorruptError && UnsupportedError && InvalidError &&
-            StoreIOError) ? 0 : -1;
+    for (size_t i = 0; i < sizeof error_classes / sizeof error_classes[0]; i++) {
+        PyObject **builtin = error_classes[i].builtin;
+        PyObject *bases = builtin ? PyTuple_Pack(2, Error, *builtin) : PyTuple_Pack(1, Error);
+        if (!bases) return -1;
+        *error_classes[i].slot = new_exception(m, error_classes[i].name, bases,
+                                               error_classes[i].status, error_classes[i].doc);
+        Py_DECREF(bases);
+        if (!*error_classes[i].slot) return -1;
+    }
+    return 0;
 }
 
 /* ---- argument conversion ------------------------------------------------ */
@@ -259,6 +268,19 @@ void nbrpy_guard_leave(nbrpy_guard *guard)
     if (--guard->depth > 0) return;
     guard->owner = 0;
     PyThread_release_lock(guard->lock);
+}
+
+/* ---- context managers -------------------------------------------------- */
+
+PyObject *nbrpy_return_self(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_NewRef(self);
+}
+
+PyObject *nbrpy_exit_result(PyObject *result)
+{
+    Py_XDECREF(result);
+    return result ? Py_NewRef(Py_False) : NULL;
 }
 
 /* ---- module functions --------------------------------------------------- */

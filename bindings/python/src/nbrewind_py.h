@@ -67,6 +67,15 @@ PyObject *nbrpy_take_string(char *owned);
  * Returns 0, or -1 with an exception set. */
 int nbrpy_utf8(const char **out, PyObject *obj, int null_ok, const char *what);
 
+/* ---- context managers (module.c) --------------------------------------- */
+
+/* __enter__ of every type here: the object itself. */
+PyObject *nbrpy_return_self(PyObject *self, PyObject *ignored);
+
+/* What __exit__ returns after the close or abort call that returned `result`
+ * (stolen): False, so that exceptions propagate, or NULL if the call failed. */
+PyObject *nbrpy_exit_result(PyObject *result);
+
 /* ---- the guard: one thread at a time per store (module.c) --------------- */
 
 /* A store handle and everything made from it (checkpoint, blob writer) may be

@@ -37,6 +37,18 @@ static PyObject *leave_string(StoreObject *self, nbr_status st, char *owned)
     return result;
 }
 
+/* A list of `n` items made by item(ctx, i), or NULL with an exception set. */
+static PyObject *list_of(size_t n, PyObject *(*item)(const void *ctx, size_t i), const void *ctx)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *v = item(ctx, i);
+        if (!v) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, (Py_ssize_t)i, v);
+    }
+    return list;
+}
+
 /* ---- lifetime ----------------------------------------------------------- */
 
 static int mode_flags(unsigned *flags, const char *mode)
@@ -118,16 +130,9 @@ static PyObject *store_close(StoreObject *self, PyObject *Py_UNUSED(ignored))
     Py_RETURN_NONE;
 }
 
-static PyObject *store_enter_ctx(StoreObject *self, PyObject *Py_UNUSED(ignored))
-{
-    return Py_NewRef(self);
-}
-
 static PyObject *store_exit_ctx(StoreObject *self, PyObject *Py_UNUSED(args))
 {
-    PyObject *result = store_close(self, NULL);
-    Py_XDECREF(result);
-    return result ? Py_NewRef(Py_False) : NULL;
+    return nbrpy_exit_result(store_close(self, NULL));
 }
 
 PyDoc_STRVAR(refresh_doc,
@@ -271,16 +276,16 @@ PyDoc_STRVAR(checkpoints_doc,
              "checkpoints() -> list[str]\n\n"
              "The ids of the committed checkpoints this handle knows of, oldest first.");
 
+static PyObject *checkpoint_id_item(const void *store, size_t i)
+{
+    return PyUnicode_FromString(nbr_store_checkpoint_id(store, i));
+}
+
 static PyObject *store_checkpoints(StoreObject *self, PyObject *Py_UNUSED(ignored))
 {
     if (nbrpy_store_enter(self) < 0) return NULL;
-    size_t n = nbr_store_checkpoint_count(self->store);
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; list && i < n; i++) {
-        PyObject *id = PyUnicode_FromString(nbr_store_checkpoint_id(self->store, i));
-        if (!id) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, (Py_ssize_t)i, id);
-    }
+    PyObject *list = list_of(nbr_store_checkpoint_count(self->store), checkpoint_id_item,
+                             self->store);
     nbrpy_guard_leave(&self->guard);
     return list;
 }
@@ -332,15 +337,17 @@ static PyObject *store_resolve(StoreObject *self, PyObject *args, PyObject *kwar
 
 /* ---- objects ------------------------------------------------------------ */
 
+static PyObject *extent_item(const void *shape, size_t i)
+{
+    return PyLong_FromUnsignedLongLong(((const uint64_t *)shape)[i]);
+}
+
 static PyObject *shape_tuple(size_t ndim, const uint64_t *shape)
 {
-    PyObject *t = PyTuple_New((Py_ssize_t)ndim);
-    for (size_t i = 0; t && i < ndim; i++) {
-        PyObject *v = PyLong_FromUnsignedLongLong(shape[i]);
-        if (!v) Py_CLEAR(t);
-        else PyTuple_SET_ITEM(t, (Py_ssize_t)i, v);
-    }
-    return t;
+    PyObject *list = list_of(ndim, extent_item, shape);
+    PyObject *tuple = list ? PyList_AsTuple(list) : NULL;
+    Py_XDECREF(list);
+    return tuple;
 }
 
 PyDoc_STRVAR(object_info_doc,
@@ -452,19 +459,12 @@ static const char *change_name(nbr_change change)
     }
 }
 
-static PyObject *diff_list(const nbr_diff *diff)
+static PyObject *diff_item(const void *diff, size_t i)
 {
-    size_t n = nbr_diff_count(diff);
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; list && i < n; i++) {
-        const char *name;
-        nbr_change change;
-        nbr_diff_entry(&name, &change, diff, i);
-        PyObject *entry = Py_BuildValue("(ss)", name, change_name(change));
-        if (!entry) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, (Py_ssize_t)i, entry);
-    }
-    return list;
+    const char *name;
+    nbr_change change;
+    nbr_diff_entry(&name, &change, diff, i);
+    return Py_BuildValue("(ss)", name, change_name(change));
 }
 
 PyDoc_STRVAR(diff_doc,
@@ -483,7 +483,7 @@ static PyObject *store_diff(StoreObject *self, PyObject *args)
     NBRPY_NOGIL(st, nbr_store_diff(&diff, self->store, from, to));
     nbrpy_guard_leave(&self->guard);
     if (st != NBR_OK) return nbrpy_fail(st);
-    PyObject *list = diff_list(diff);
+    PyObject *list = list_of(nbr_diff_count(diff), diff_item, diff);
     nbr_diff_free(diff);
     return list;
 }
@@ -504,6 +504,19 @@ static PyObject *store_stats(StoreObject *self, PyObject *args)
     return Py_BuildValue("(KK)", (unsigned long long)logical, (unsigned long long)stored);
 }
 
+/* A call that hands over a text report: the report as a str.  For verify,
+ * damage is the answer it exists to give (NBR_ECORRUPT), not a failure. */
+static PyObject *report_call(StoreObject *self, nbr_status (*fn)(char **, nbr_store *),
+                             int corrupt_is_an_answer)
+{
+    if (nbrpy_store_enter(self) < 0) return NULL;
+    char *report = NULL;
+    nbr_status st;
+    NBRPY_NOGIL(st, fn(&report, self->store));
+    if (corrupt_is_an_answer && st == NBR_ECORRUPT) st = NBR_OK;
+    return leave_string(self, st, report);
+}
+
 PyDoc_STRVAR(verify_doc,
              "verify() -> str\n\n"
              "Re-read and re-hash every object and check every manifest.  Returns the\n"
@@ -512,12 +525,7 @@ PyDoc_STRVAR(verify_doc,
 
 static PyObject *store_verify(StoreObject *self, PyObject *Py_UNUSED(ignored))
 {
-    if (nbrpy_store_enter(self) < 0) return NULL;
-    char *report = NULL;
-    nbr_status st;
-    NBRPY_NOGIL(st, nbr_store_verify(&report, self->store));
-    /* Damage is the answer verify() exists to give, not a failure of it. */
-    return leave_string(self, st == NBR_ECORRUPT ? NBR_OK : st, report);
+    return report_call(self, nbr_store_verify, 1);
 }
 
 /* ---- refs, pins, GC ----------------------------------------------------- */
@@ -592,18 +600,14 @@ PyDoc_STRVAR(gc_doc,
 
 static PyObject *store_gc(StoreObject *self, PyObject *Py_UNUSED(ignored))
 {
-    if (nbrpy_store_enter(self) < 0) return NULL;
-    char *report = NULL;
-    nbr_status st;
-    NBRPY_NOGIL(st, nbr_store_gc(&report, self->store));
-    return leave_string(self, st, report);
+    return report_call(self, nbr_store_gc, 0);
 }
 
 /* ---- the type ----------------------------------------------------------- */
 
 static PyMethodDef store_methods[] = {
     {"close", (PyCFunction)store_close, METH_NOARGS, close_doc},
-    {"__enter__", (PyCFunction)store_enter_ctx, METH_NOARGS, "Return the store."},
+    {"__enter__", nbrpy_return_self, METH_NOARGS, "Return the store."},
     {"__exit__", (PyCFunction)store_exit_ctx, METH_VARARGS, "Close the store."},
     {"refresh", (PyCFunction)store_refresh, METH_NOARGS, refresh_doc},
     {"set_option", (PyCFunction)store_set_option, METH_VARARGS, set_option_doc},
