@@ -6,8 +6,11 @@
 #   make test    deps, build, then EVERY test suite (see TEST_PHASES below);
 #                fails if any of them fails, after running all of them
 #   make demo    deps, build, then analyse the bundled example notebook
+#   make python  deps, then build the Python package and install it into
+#                build/venv (a venv over Debian's packages)
 #   make bench   run benchmarks/run.sh (if there is one)
-#   make clean   remove build/, build-asan/ and build-nompi/ (the grammars are kept;
+#   make clean   remove build/ (the venv too), build-asan/, build-nompi/ and
+#                bindings/python/build/ (the grammars are kept;
 #                `make distclean` removes them too)
 #
 # Output is kept quiet: cmake's progress lines are filtered out, compiler
@@ -30,6 +33,8 @@ BUILD_TYPE ?= RelWithDebInfo
 BUILD_DIR := build
 ASAN_DIR := build-asan
 NOMPI_DIR := build-nompi
+VENV := $(BUILD_DIR)/venv
+VENV_PYTHON := $(VENV)/bin/python
 CMAKE_ARGS ?=
 CTEST_ARGS ?=
 
@@ -55,7 +60,7 @@ QUIET_CMAKE := sed -u -E \
 ASAN_ENV := ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-.PHONY: all deps build configure test test-c test-asan test-nompi test-python test-r demo bench clean distclean
+.PHONY: all deps build configure python test test-c test-asan test-nompi test-python test-r demo bench clean distclean
 
 all: build
 
@@ -110,16 +115,29 @@ test-nompi: deps
 	@cd $(NOMPI_DIR) && $(CTEST) $(CTEST_COMMON)
 
 # ---- Python and R test suites ---------------------------------------------
-# Later issues add the bindings' suites here (pytest through $(PYTHON) -m
-# pytest, testthat through Rscript).  Each must print its runner's summary,
-# and a pytest run that collects nothing (exit 5) must be treated as a failure
-# or handled explicitly, never silently passed.
-test-python: build
-	@echo "make test: no Python test suite yet"
+# Each prints its runner's summary; a pytest run that collects nothing exits 5,
+# which fails the phase like any other non-zero status.
+
+# 4. The Python package's tests (tests/python) in the venv of `make python`.
+test-python: python
+	@$(VENV_PYTHON) -m pytest -q tests/python
 
 test-r: build
 	@echo "make test: no R test suite yet"
 # ---------------------------------------------------------------------------
+
+# The Python package `nbrewind`, installed into $(VENV): a venv over Debian's
+# site-packages (numpy, h5py, pytest, ...), as PEP 668 keeps pip out of the
+# system Python.  bindings/python/setup.py builds a libnbrewind of its own
+# (bindings/python/build/cmake, library only) and ships it inside the package.
+# pip rebuilds and reinstalls a local directory every time; the builds are
+# incremental, so that is quick.
+python: deps
+	@[[ -x $(VENV_PYTHON) ]] || $(PYTHON) -m venv --system-site-packages $(VENV)
+	@NBR_GRAMMAR_DIR=$(abspath $(BUILD_DIR))/grammars NBR_JOBS=$(JOBS) \
+	  $(VENV_PYTHON) -m pip install --quiet --disable-pip-version-check \
+	  --no-build-isolation --no-index ./bindings/python
+	@echo "make python: the nbrewind package is installed in $(VENV)"
 
 demo: build
 	@echo "== examples/demo.ipynb (Python): each cell's inputs and outputs, then the data flow"
@@ -137,7 +155,7 @@ bench: build
 clean:
 	@if [[ -d $(BUILD_DIR) ]]; then \
 	  find $(BUILD_DIR) -mindepth 1 -maxdepth 1 ! -name grammars -exec rm -rf {} +; fi
-	@rm -rf $(ASAN_DIR) $(NOMPI_DIR)
+	@rm -rf $(ASAN_DIR) $(NOMPI_DIR) bindings/python/build
 
 distclean: clean
 	@rm -rf $(BUILD_DIR)
