@@ -19,11 +19,27 @@ from ._core import (
     hash_array,
     hash_blob,
     hash_bytes,
+    record_parse,
+    record_render,
     version,
 )
 
 __all__ = [
     "BlobWriter", "Checkpoint", "CorruptError", "Error", "InvalidError", "LockedError",
     "NotFoundError", "Store", "StoreIOError", "UnsupportedError", "__version__", "analyze",
-    "hash_array", "hash_blob", "hash_bytes", "version",
+    "hash_array", "hash_blob", "hash_bytes", "record_parse", "record_render", "version",
+    "load_ipython_extension", "unload_ipython_extension",
 ]
+
+
+def load_ipython_extension(ip):
+    """`%load_ext nbrewind`: audit every following cell (nbrewind.extension)."""
+    from .extension import load_ipython_extension as load
+
+    load(ip)
+
+
+def unload_ipython_extension(ip):
+    from .extension import unload_ipython_extension as unload
+
+    unload(ip)

@@ -179,6 +179,21 @@ static PyObject *checkpoint_delete(CheckpointObject *self, PyObject *args)
     return st == NBR_OK ? Py_NewRef(Py_None) : nbrpy_fail(st);
 }
 
+PyDoc_STRVAR(set_host_doc,
+             "set_host(host_json: str | None)\n\n"
+             "Replace the host JSON given to Store.begin (None: none), e.g. with the\n"
+             "execution record once the objects' ids are known.  InvalidError if it\n"
+             "is not JSON.");
+
+static PyObject *checkpoint_set_host(CheckpointObject *self, PyObject *arg)
+{
+    const char *host = NULL;
+    if (nbrpy_utf8(&host, arg, 1, "host_json") < 0 || checkpoint_enter(self) < 0) return NULL;
+    nbr_status st = nbr_checkpoint_set_host(self->checkpoint, host);
+    checkpoint_leave(self);
+    return st == NBR_OK ? Py_NewRef(Py_None) : nbrpy_fail(st);
+}
+
 PyDoc_STRVAR(commit_doc,
              "commit() -> str\n\n"
              "Make the checkpoint durable and visible in one atomic step; returns its\n"
@@ -222,6 +237,7 @@ static PyMethodDef checkpoint_methods[] = {
     {"blob_writer", (PyCFunction)checkpoint_blob_writer, METH_VARARGS, blob_writer_doc},
     {"put_ref", (PyCFunction)checkpoint_put_ref, METH_VARARGS, put_ref_doc},
     {"delete", (PyCFunction)checkpoint_delete, METH_VARARGS, delete_doc},
+    {"set_host", (PyCFunction)checkpoint_set_host, METH_O, set_host_doc},
     {"commit", (PyCFunction)checkpoint_commit, METH_NOARGS, commit_doc},
     {"abort", (PyCFunction)checkpoint_abort, METH_NOARGS, abort_doc},
     {"__enter__", nbrpy_return_self, METH_NOARGS, "Return the checkpoint."},

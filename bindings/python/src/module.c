@@ -438,7 +438,7 @@ PyMODINIT_FUNC PyInit__core(void)
     if (!m) return NULL;
     if (PyModule_AddStringConstant(m, "__version__", nbr_version_string()) < 0 ||
         init_exceptions(m) < 0 || nbrpy_store_type_init(m) < 0 ||
-        nbrpy_checkpoint_types_init(m) < 0) {
+        nbrpy_checkpoint_types_init(m) < 0 || PyModule_AddFunctions(m, nbrpy_record_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -137,4 +137,7 @@ PyObject *nbrpy_checkpoint_new(StoreObject *store, nbr_checkpoint *checkpoint);
 /* checkpoint.c: the store is closing: forget the checkpoint handle it frees. */
 void nbrpy_checkpoint_detach(CheckpointObject *self);
 
+/* record.c: record_render and record_parse, added to the module. */
+extern PyMethodDef nbrpy_record_methods[];
+
 #endif /* NBREWIND_PY_H */

@@ -1,0 +1,382 @@
+"""The audit: after every cell, an incremental checkpoint plus its record.
+
+What a cell changed is decided in two steps.  The core's analysis of the
+cell's source names the candidates (names it defines, deletes or may mutate,
+the globals of notebook functions it calls, and any name whose object
+identity changed).  Content hashes then confirm each candidate: a name whose
+id is unchanged costs its hashing and stores nothing.  Only changed values
+are encoded and written (serialize.py).  The record of the execution (inputs,
+outputs, files, random state, displayed outputs, timing, status) is built by
+the core (nbr_record) and kept in the checkpoint, so the store alone holds
+the notebook's history.
+
+A failure of ours never reaches the user's cell: the checkpoint is aborted,
+earlier ones are untouched, and a warning is printed in the cell's output.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import pickle
+import random
+import re
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core, record as _record, serialize
+from .files import FileWatcher
+
+OUTPUT_CODEC = "nbformat-output"
+# Names IPython keeps in every namespace (history, output cache, helpers).
+_IPYTHON_NAME = re.compile(r"_+|_i+|_i?\d+|_(oh|ih|dh)|In|Out|exit|quit|get_ipython")
+
+
+@dataclass
+class Known:
+    """What the last checkpoint recorded for a name."""
+
+    pyid: int  # id() of the object then: same id, maybe mutated; other id, rebound
+    object_id: str | None  # None: recorded as "recompute"
+    cell: str  # the cell that produced it
+
+
+def utc_now() -> str:
+    now = _dt.datetime.now(_dt.timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+class Auditor:
+    """Checkpoints one IPython shell's namespace after each cell."""
+
+    def __init__(self, shell, store_path: str, notebook: str | None = None):
+        self.shell = shell
+        self.store_path = os.path.abspath(store_path)
+        self.notebook = notebook
+        self.session = uuid.uuid4().hex
+        self.store = None
+        self.known: dict[str, Known] = {}
+        self.functions: dict[str, dict] = {}  # name -> {"reads": [...], "writes": [...]}
+        self.rng_ids: dict[str, str] = {}
+        self.excluded: set[str] = set()
+        self.max_object_bytes: int | None = None
+        self.enabled = True
+        self.last_checkpoint: str | None = None
+        self.last_warning: str | None = None
+        self._started = None
+        self._clock = 0.0
+        self._outputs: list[dict] = []
+        self._outputs_lock = threading.Lock()
+        self._files = FileWatcher(ignore=[self.store_path])
+
+    # ---- IPython events ----------------------------------------------------------
+
+    def pre_run_cell(self, info):
+        self._started = utc_now()
+        self._clock = time.perf_counter()
+        with self._outputs_lock:
+            self._outputs = []
+        self._files.start()
+
+    def post_run_cell(self, result):
+        duration = time.perf_counter() - self._clock
+        self._files.stop()
+        if not self.enabled or result.info is None or self._started is None:
+            return
+        try:
+            self.checkpoint(result, duration)
+        except Exception as exc:  # ours, never the user's: warn and go on
+            self.warn(f"the checkpoint of this cell failed and was dropped "
+                      f"(earlier checkpoints are intact): {type(exc).__name__}: {exc}")
+            if os.environ.get("NBREWIND_DEBUG"):
+                traceback.print_exc()
+
+    def capture_output(self, msg_type: str, content: dict):
+        """Called with every output message the kernel publishes for a cell."""
+        output = output_from_message(msg_type, content)
+        if output is not None:
+            with self._outputs_lock:
+                self._outputs.append(output)
+
+    def warn(self, text: str):
+        self.last_warning = text
+        print(f"nbrewind: warning: {text}", file=sys.stderr)
+
+    # ---- the checkpoint ---------------------------------------------------------
+
+    def open_store(self):
+        if self.store is None:
+            self.store = _core.Store(self.store_path, "c")
+            self._prime_from_store()
+        return self.store
+
+    def _prime_from_store(self):
+        """A kernel restarted on an existing store starts from an empty
+        namespace: nothing is known, so the first cells store in full (their
+        objects dedupe against what is there)."""
+        self.known.clear()
+
+    def namespace(self) -> dict:
+        hidden = self.shell.user_ns_hidden
+        return {k: v for k, v in self.shell.user_ns.items()
+                if k not in hidden and not _IPYTHON_NAME.fullmatch(k)}
+
+    def checkpoint(self, result, duration: float):
+        info = result.info
+        source = info.raw_cell
+        cell_id = cell_id_of(info, source)
+        analysis = _core.analyze(source)
+        store = self.open_store()
+        namespace = self.namespace()
+        self._learn_functions(analysis)
+        rec = _record.Record(cell_id=cell_id, language="python",
+                             source_hash=_core.hash_bytes(source.encode()),
+                             status=status_of(result), started=self._started,
+                             execution_count=result.execution_count, duration=duration)
+        set_error(rec, result)
+        with store.begin(cell_id, result.execution_count or 0) as cp:
+            changes = self._write_changes(cp, rec, analysis, namespace, cell_id)
+            self._record_reads(rec, analysis, namespace)
+            self._write_rng(cp, rec)
+            self._record_files(rec)
+            self._write_outputs(cp, rec)
+            rec.host = {"session": self.session, "notebook": self.notebook,
+                        "kernel": os.environ.get("NBREWIND_KERNEL", "extension")}
+            if self.last_checkpoint is None:  # the session's first record
+                rec.host["environment"] = environment()
+            cp.set_host(rec.to_json())
+            self.last_checkpoint = cp.commit()
+        self.known.update(changes)
+        for name in rec.deletes:
+            self.known.pop(name, None)
+
+    def _learn_functions(self, analysis: dict):
+        self.functions.update(analysis.get("functions", {}))
+
+    def _called_globals(self, analysis: dict) -> set[str]:
+        """Globals that notebook functions the cell calls read or write,
+        through calls between them too (a read global may be mutated)."""
+        pending = [n for n in list(analysis["uses"]) + list(analysis["defs"])
+                   if n in self.functions]
+        seen, names = set(), set()
+        while pending:
+            fn = pending.pop()
+            if fn in seen:
+                continue
+            seen.add(fn)
+            for name in self.functions[fn].get("reads", []) + self.functions[fn].get("writes", []):
+                names.add(name)
+                if name in self.functions:
+                    pending.append(name)
+        return names
+
+    def _candidates(self, analysis: dict, namespace: dict) -> set[str]:
+        names = set(analysis["defs"]) | set(analysis["may_mutate"]) | set(analysis["deletes"])
+        names |= self._called_globals(analysis)
+        for name, value in namespace.items():  # rebound some other way (exec, globals())
+            known = self.known.get(name)
+            if known is None or known.pyid != id(value):
+                names.add(name)
+        names |= {n for n in self.known if n not in namespace}
+        return names
+
+    def _write_changes(self, cp, rec, analysis, namespace, cell_id) -> dict:
+        changes: dict[str, Known] = {}
+        groups = alias_groups(namespace)
+        names = self._candidates(analysis, namespace)
+        for name in list(names):  # a change through one name is a change of all
+            if name in namespace:
+                names.update(groups.get(id(namespace[name]), ()))
+        twins = {}
+        for name in names & namespace.keys():
+            group = groups.get(id(namespace[name]))
+            if group:
+                first = self._representative(group, namespace[name])
+                if first != name:
+                    twins[name] = first
+        for name in sorted(names, key=lambda n: (n in twins, n)):  # twins last
+            if name not in namespace:
+                if name in self.known:
+                    cp.delete(name)
+                    rec.deletes.append(name)
+            elif name in twins:
+                self._write_alias(cp, rec, name, twins[name], namespace[name], changes, cell_id)
+            else:
+                self._write_value(cp, rec, name, namespace[name], changes, cell_id)
+        return changes
+
+    def _representative(self, group: list, value) -> str:
+        """The name the others alias: one recorded earlier for this very
+        object if there is one (so old records stay valid), else the first."""
+        for name in group:
+            known = self.known.get(name)
+            if known is not None and known.pyid == id(value):
+                return name
+        return group[0]
+
+    def _write_value(self, cp, rec, name, value, changes, cell_id):
+        if name in self.excluded:
+            return self._recompute(cp, rec, name, value, changes, cell_id,
+                                   "excluded by %nbrewind exclude")
+        try:
+            encoded = serialize.encode(value)
+        except serialize.Unstorable as why:
+            return self._recompute(cp, rec, name, value, changes, cell_id, str(why))
+        known = self.known.get(name)
+        if known and known.pyid == id(value) and known.object_id == encoded.id:
+            return  # may have been mutated; it was not
+        cap = self.max_object_bytes
+        if cap is not None and encoded.nbytes > cap:
+            return self._recompute(cp, rec, name, value, changes, cell_id,
+                                   f"{encoded.nbytes} bytes, over the cap of {cap} "
+                                   f"(%nbrewind max-object-size)")
+        object_id = serialize.put(cp, name, encoded)
+        rec.writes[name] = object_id
+        changes[name] = Known(id(value), object_id, cell_id)
+
+    def _write_alias(self, cp, rec, name, twin, value, changes, cell_id):
+        source = changes.get(twin) or self.known[twin]
+        known = self.known.get(name)
+        if known and known.pyid == id(value) and known.object_id == source.object_id:
+            return  # still the same alias of the same, unchanged object
+        if source.object_id is None:
+            rec.recompute[name] = f"the same object as {twin}, which is recomputed"
+            cp.delete(name)
+        else:
+            cp.put_ref(name, source.object_id)
+            rec.writes[name] = source.object_id
+        rec.aliases[name] = twin
+        changes[name] = Known(id(value), source.object_id, cell_id)
+
+    def _recompute(self, cp, rec, name, value, changes, cell_id, reason):
+        rec.recompute[name] = reason
+        if name in self.known and self.known[name].object_id is not None:
+            cp.delete(name)  # its older stored value must not resolve any more
+        changes[name] = Known(id(value), None, cell_id)
+
+    def _record_reads(self, rec, analysis, namespace):
+        for name in analysis["uses"]:
+            known = self.known.get(name)
+            if known is not None:
+                rec.reads[name] = known.object_id
+            elif name in namespace and name not in rec.writes:
+                rec.reads[name] = None  # bound before the audit began
+
+    def _write_rng(self, cp, rec):
+        """The global random states are pseudo-variables: a cell that draws
+        from one read and wrote it."""
+        for name, state in (("@rng:random", random.getstate()),
+                            ("@rng:numpy", np.random.get_state())):
+            encoded = serialize.encode(state)
+            before = self.rng_ids.get(name)
+            if before == encoded.id:
+                continue
+            if before is not None:
+                rec.reads[name] = before
+            rec.writes[name] = serialize.put(cp, name, encoded)
+            self.rng_ids[name] = encoded.id
+
+    def _record_files(self, rec):
+        for path, (mode, content_id) in self._files.collect(self.notebook).items():
+            name = f"@file:{path}"
+            if mode == "read":
+                rec.reads[name] = content_id
+            else:
+                rec.writes[name] = content_id
+
+    def _write_outputs(self, cp, rec):
+        flush_streams()
+        with self._outputs_lock:
+            outputs, self._outputs = self._outputs, []
+        for index, output in enumerate(outputs):
+            payload = json.dumps(output, sort_keys=True, separators=(",", ":")).encode()
+            object_id = cp.put_blob(f"@output:{rec.cell_id}:{index}", OUTPUT_CODEC, payload)
+            rec.outputs.append(object_id)
+
+
+# ---- helpers --------------------------------------------------------------------
+
+_PACKAGES = ("numpy", "pandas", "scipy", "ipykernel", "ipython", "cloudpickle", "dill",
+             "dask", "distributed", "mpi4py", "h5py", "matplotlib", "scikit-learn")
+
+
+def environment() -> dict:
+    """What a repeat elsewhere compares before running anything."""
+    import importlib.metadata as metadata
+    import platform
+    import socket
+
+    packages = {}
+    for name in _PACKAGES:
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return {"python": platform.python_version(), "implementation": platform.python_implementation(),
+            "executable": sys.executable, "platform": platform.platform(),
+            "host": socket.gethostname(), "hashseed": os.environ.get("PYTHONHASHSEED"),
+            "nbrewind": _core.version(), "packages": packages}
+
+
+# Values that are often one shared object without being aliases a user made
+# (small ints, interned strings, None): no alias is recorded for them.
+_ATOMIC = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset,
+           type(sys))
+
+
+def alias_groups(namespace: dict) -> dict:
+    """id(object) -> the sorted names bound to it, for objects bound to more
+    than one name."""
+    by_identity: dict[int, list] = {}
+    for name, value in namespace.items():
+        if not isinstance(value, _ATOMIC):
+            by_identity.setdefault(id(value), []).append(name)
+    return {k: sorted(v) for k, v in by_identity.items() if len(v) > 1}
+
+
+def cell_id_of(info, source: str) -> str:
+    """The nbformat cell id the frontend sent, or one derived from the source
+    for frontends that send none (a console)."""
+    cell_id = getattr(info, "cell_id", None)
+    if cell_id and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cell_id):
+        return cell_id
+    return "src-" + _core.hash_bytes(source.encode())[:16]
+
+
+def status_of(result) -> str:
+    return "error" if (result.error_in_exec or result.error_before_exec) else "ok"
+
+
+def set_error(rec, result):
+    error = result.error_in_exec or result.error_before_exec
+    if error is not None:
+        rec.error_name = type(error).__name__
+        rec.error_value = str(error)[:4000]
+
+
+def output_from_message(msg_type: str, content: dict) -> dict | None:
+    """The nbformat output a kernel message becomes (what a frontend saves)."""
+    if msg_type == "stream":
+        return {"output_type": "stream", "name": content.get("name"), "text": content.get("text")}
+    if msg_type in ("display_data", "execute_result"):
+        out = {"output_type": msg_type, "data": content.get("data", {}),
+               "metadata": content.get("metadata", {})}
+        return out
+    if msg_type == "error":
+        return {"output_type": "error", "ename": content.get("ename"),
+                "evalue": content.get("evalue"), "traceback": content.get("traceback", [])}
+    return None
+
+
+def flush_streams():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass

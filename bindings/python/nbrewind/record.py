@@ -1,0 +1,53 @@
+"""Execution records, as the core defines them (nbr_record).
+
+The format, its rules and its canonical JSON belong to libnbrewind, so that
+the Python and R bindings write identical records: this module only carries
+a record between Python values and the core (docs/notebook-format.md).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from . import _core
+
+
+@dataclass
+class Record:
+    """What one execution of one cell read, wrote and showed."""
+
+    cell_id: str
+    language: str
+    source_hash: str
+    status: str
+    started: str
+    execution_count: int | None = None
+    duration: float | None = None
+    error_name: str | None = None
+    error_value: str | None = None
+    host: dict | None = None
+    reads: dict = field(default_factory=dict)  # name -> object id or None
+    writes: dict = field(default_factory=dict)  # name -> object id
+    deletes: list = field(default_factory=list)
+    recompute: dict = field(default_factory=dict)  # name -> reason
+    aliases: dict = field(default_factory=dict)  # name -> the name it is the same object as
+    outputs: list = field(default_factory=list)  # object ids of displayed outputs
+
+    def to_json(self) -> str:
+        """The canonical JSON the core renders (ValueError naming the rule
+        a bad record breaks)."""
+        fields = asdict(self)
+        if fields["host"] is not None:
+            fields["host"] = json.dumps(fields["host"])
+        return _core.record_render(fields)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Record":
+        """Parse and check a record (nbrewind.CorruptError naming the rule)."""
+        fields = _core.record_parse(text)
+        if fields.get("host") is not None:
+            fields["host"] = json.loads(fields["host"])
+        return cls(**fields)
+
+    def as_dict(self) -> dict:
+        return json.loads(self.to_json())

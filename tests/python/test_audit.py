@@ -1,0 +1,377 @@
+"""The audit kernel, end to end: real ipykernel processes driven by nbclient,
+the real store, values read back and compared with a replay of the cells."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import types
+
+import nbformat
+import numpy as np
+import pytest
+
+from nbrewind import _core
+from notebooks import (audit, cli, id_after, make_notebook, outputs_text, replay_ids, runs,
+                       store_of, value_after)
+
+SCIENCE = [
+    "import numpy as np\nimport pandas as pd\nrng = np.random.default_rng(7)",
+    "grid = np.linspace(0, 1, 200_000).reshape(400, 500)\nparams = {'k': 3, 'names': ['a', 'b']}",
+    "field = np.sin(grid * params['k'])\nframe = pd.DataFrame({'x': field[:, 0], 'y': field[:, 1]})",
+    "field[10:20] = 0.0\nitems = [1, 2.5, 'three', (4,)]",
+    "frame['z'] = frame.x + frame.y\nparams['k'] = 4",
+    "total = float(field.sum())\ndel items",
+]
+
+
+def comparable(ids: dict) -> dict:
+    """Drop what a replay cannot reproduce byte for byte (functions, the
+    Generator object's pickle) from a replay's ids."""
+    return {k: v for k, v in ids.items() if k not in ("rng",)}
+
+
+def test_stored_state_equals_live_state_after_every_cell(tmp_path):
+    nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
+    audit(nb)
+    log = runs(nb)
+    assert [r.record.cell_id for r in log] == [f"cell{i}" for i in range(1, 7)]
+    expected = replay_ids(*SCIENCE)
+    for position, state in enumerate(expected):
+        for name, object_id in comparable(state).items():
+            assert id_after(nb, name, position) == object_id, (position, name)
+    with pytest.raises(_core.NotFoundError):
+        id_after(nb, "never_bound")
+    assert id_after(nb, "items") is None  # deleted by the last cell
+    assert log[-1].record.deletes == ["items"]
+
+
+def test_values_restore_exactly(tmp_path):
+    nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
+    audit(nb)
+    field = value_after(nb, "field")
+    expected = np.sin(np.linspace(0, 1, 200_000).reshape(400, 500) * 3)
+    expected[10:20] = 0.0
+    assert np.array_equal(field, expected)
+    frame = value_after(nb, "frame")
+    assert list(frame.columns) == ["x", "y", "z"]
+    assert value_after(nb, "params") == {"k": 4, "names": ["a", "b"]}
+    assert value_after(nb, "params", 1) == {"k": 3, "names": ["a", "b"]}
+    assert isinstance(value_after(nb, "np"), types.ModuleType)
+
+
+def test_only_changed_values_are_written(tmp_path):
+    cells = ["import numpy as np\nbig = np.arange(5_000_000, dtype=np.float64)",
+             "s = big.sum()",
+             "n = len(big)",
+             "big[0] = -1.0"]
+    nb = make_notebook(tmp_path / "dedup.ipynb", *cells)
+    audit(nb)
+    log = runs(nb)
+    assert "big" in log[0].record.writes
+    assert "big" not in log[1].record.writes and "big" not in log[2].record.writes
+    assert log[1].record.reads["big"] == log[0].record.writes["big"]
+    assert log[1].stored_bytes < 100_000 and log[2].stored_bytes < 100_000
+    assert log[3].record.writes["big"] != log[0].record.writes["big"]  # mutated in place
+
+
+def test_aliases_stay_one_object(tmp_path):
+    cells = ["a = [1, 2]\nb = a", "a.append(3)", "c = b\nc.append(4)"]
+    nb = make_notebook(tmp_path / "alias.ipynb", *cells)
+    audit(nb)
+    log = runs(nb)
+    assert log[0].record.aliases == {"b": "a"}
+    assert log[0].record.writes["a"] == log[0].record.writes["b"]
+    # A mutation through one name is a change of every name bound to it.
+    assert log[1].record.writes["a"] == log[1].record.writes["b"]
+    assert value_after(nb, "b", 1) == [1, 2, 3]
+    assert log[2].record.aliases["c"] in ("a", "b")
+    assert value_after(nb, "a") == [1, 2, 3, 4]
+
+
+def test_notebook_functions_and_classes_travel_by_value(tmp_path):
+    cells = ["def scale(x, k=2):\n    return x * k",
+             "class Point:\n    def __init__(self, x):\n        self.x = x\n"
+             "    def norm(self):\n        return abs(self.x)",
+             "p = Point(-3)\ntwice = lambda v: scale(v)"]
+    nb = make_notebook(tmp_path / "funcs.ipynb", *cells)
+    audit(nb)
+    code = (f"import sys; sys.path[:0] = {sys.path!r}\n"
+            "from notebooks import value_after\n"
+            f"nb = {str(nb)!r}\n"
+            "p = value_after(nb, 'p'); twice = value_after(nb, 'twice')\n"
+            "print(p.norm(), twice(5))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=os.path.dirname(__file__), check=True)
+    assert out.stdout.split() == ["3", "10"]
+
+
+def test_function_writing_a_global_is_checkpointed(tmp_path):
+    cells = ["counter = {'n': 0}\ndef bump():\n    counter['n'] += 1",
+             "bump()\nbump()"]
+    nb = make_notebook(tmp_path / "globals.ipynb", *cells)
+    audit(nb)
+    assert value_after(nb, "counter") == {"n": 2}
+    assert "counter" in runs(nb)[1].record.writes
+
+
+def test_unpicklable_values_are_recorded_as_recompute(tmp_path):
+    cells = ["import threading, socket\nlock = threading.Lock()\n"
+             "gen = (i for i in range(3))\nsock = socket.socket()\nfine = 1",
+             "sock.close()"]
+    nb = make_notebook(tmp_path / "unpicklable.ipynb", *cells)
+    audit(nb)
+    rec = runs(nb)[0].record
+    assert set(rec.recompute) == {"lock", "gen", "sock"}
+    assert "cannot be pickled" in rec.recompute["lock"]
+    assert "fine" in rec.writes
+    with pytest.raises(_core.NotFoundError):  # never bound to a value in the store
+        id_after(nb, "lock")
+
+
+def test_dask_client_is_recompute_and_results_are_stored(tmp_path):
+    cells = ["from dask.distributed import LocalCluster, Client\n"
+             "cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,\n"
+             "                       host='127.0.0.1', dashboard_address=None)\n"
+             "client = Client(cluster)",
+             "import numpy as np\nfutures = client.map(lambda i: i * i, range(10))\n"
+             "squares = np.array(client.gather(futures))",
+             "client.close()\ncluster.close()"]
+    nb = make_notebook(tmp_path / "dask.ipynb", *cells)
+    audit(nb, timeout=300)
+    first, second, _ = runs(nb)
+    assert {"client", "cluster"} <= set(first.record.recompute)
+    assert "client" in second.record.reads
+    assert list(value_after(nb, "squares")) == [i * i for i in range(10)]
+
+
+def test_failing_cell_is_recorded_with_its_partial_effects(tmp_path):
+    nb = make_notebook(tmp_path / "fails.ipynb", "x = 1", "y = 2\nraise ValueError('boom')",
+                       "z = 3")
+    result = cli("audit", "-q", nb)
+    assert result.returncode == 1
+    assert "cell 2 (id cell2) raised ValueError: boom" in result.stderr
+    log = runs(nb)
+    assert [r.record.status for r in log] == ["ok", "error"]
+    assert log[1].record.error_name == "ValueError" and log[1].record.writes.get("y")
+    assert value_after(nb, "y") == 2
+    saved = nbformat.read(nb, as_version=4)
+    assert saved.metadata["nbrewind"]["cells"]["cell2"]["status"] == "error"
+
+
+def test_ipython_magics_and_shell_escapes(tmp_path):
+    cells = ["%time a = 40 + 2", "b = !echo hi\nc = a + 1", "%%capture out\nprint('x')\nd = 5"]
+    nb = make_notebook(tmp_path / "magics.ipynb", *cells)
+    audit(nb)
+    assert value_after(nb, "a") == 42 and value_after(nb, "c") == 43
+    assert list(value_after(nb, "b")) == ["hi"]
+    assert value_after(nb, "d") == 5
+
+
+def test_random_state_is_a_pseudo_variable(tmp_path):
+    cells = ["import random\nimport numpy as np\nrandom.seed(1)\nnp.random.seed(2)",
+             "n = len('abc')",
+             "u = np.random.rand(3)"]
+    nb = make_notebook(tmp_path / "rng.ipynb", *cells)
+    audit(nb)
+    log = runs(nb)
+    assert "@rng:numpy" in log[0].record.writes and "@rng:random" in log[0].record.writes
+    assert not any(n.startswith("@rng") for n in log[1].record.writes)
+    assert log[2].record.reads["@rng:numpy"] == log[0].record.writes["@rng:numpy"]
+    assert "@rng:numpy" in log[2].record.writes and "@rng:random" not in log[2].record.writes
+
+
+def test_files_read_and_written_are_recorded_by_hash(tmp_path):
+    (tmp_path / "input.csv").write_text("a,b\n1,2\n")
+    cells = ["import pandas as pd\ndf = pd.read_csv('input.csv')",
+             "df.to_csv('output.csv', index=False)\nopen('notes.txt', 'w').write('n')"]
+    nb = make_notebook(tmp_path / "files.ipynb", *cells)
+    audit(nb)
+    first, second = runs(nb)
+    assert first.record.reads["@file:input.csv"] == _core.hash_bytes(b"a,b\n1,2\n")
+    assert set(n for n in second.record.writes if n.startswith("@file:")) == \
+        {"@file:output.csv", "@file:notes.txt"}
+
+
+def test_displayed_outputs_are_stored(tmp_path):
+    nb = make_notebook(tmp_path / "out.ipynb", "print('hello')\n6 * 7")
+    audit(nb)
+    rec = runs(nb)[0].record
+    assert len(rec.outputs) == 2
+    with _core.Store(store_of(nb), "r") as store:
+        shown = [json.loads(store.read_blob(i)) for i in rec.outputs]
+    assert shown[0] == {"output_type": "stream", "name": "stdout", "text": "hello\n"}
+    assert shown[1]["output_type"] == "execute_result"
+    assert shown[1]["data"]["text/plain"] == "42"
+
+
+def test_excluded_and_oversized_values_are_not_stored(tmp_path):
+    cells = ["%nbrewind exclude token\n%nbrewind max-object-size 1MB",
+             "token = 'secret-123'\nimport numpy as np\nhuge = np.zeros(1_000_000)\nsmall = 1"]
+    nb = make_notebook(tmp_path / "exclude.ipynb", *cells)
+    audit(nb)
+    rec = runs(nb)[1].record
+    assert "excluded" in rec.recompute["token"]
+    assert "over the cap" in rec.recompute["huge"]
+    segments = os.path.join(store_of(nb), "segments")
+    for name in os.listdir(segments):
+        with open(os.path.join(segments, name), "rb") as f:
+            assert b"secret-123" not in f.read()
+
+
+def test_notebook_metadata_validates_and_matches_cells(tmp_path):
+    nb = make_notebook(tmp_path / "meta.ipynb", "x = 1", "y = x + 1")
+    audit(nb)
+    saved = nbformat.read(nb, as_version=4)
+    nbformat.validate(saved)
+    meta = saved.metadata["nbrewind"]
+    assert meta["format"] == 1 and meta["store"]["path"] == "meta.nbrewind"
+    assert set(meta["cells"]) == {"cell1", "cell2"}
+    assert meta["cells"]["cell2"]["writes"]["y"] == id_after(nb, "y")
+    assert meta["environment"]["hashseed"] == "0"
+    assert meta["environment"]["packages"]["numpy"] == np.__version__
+
+
+def test_h5py_reads_stored_arrays_without_nbrewind(tmp_path):
+    nb = make_notebook(tmp_path / "h5.ipynb",
+                       "import numpy as np\nm = np.arange(12, dtype='<i4').reshape(3, 4).T")
+    audit(nb)
+    object_id = id_after(nb, "m")
+    code = ("import glob, sys, h5py, numpy as np\n"
+            f"for path in glob.glob({store_of(nb) + '/segments/*.h5'!r}):\n"
+            "    with h5py.File(path, 'r') as f:\n"
+            f"        if 'objects/{object_id}' in f:\n"
+            f"            print(f['objects/{object_id}'][()].tolist())\n")
+    out = subprocess.run(["/usr/bin/python3", "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert json.loads(out.stdout) == np.arange(12).reshape(3, 4).T.tolist()
+
+
+def test_load_ext_in_a_plain_kernel(tmp_path):
+    from nbclient import NotebookClient
+
+    nb_path = make_notebook(tmp_path / "plain.ipynb", "%load_ext nbrewind", "x = [1, 2, 3]",
+                            "%nbrewind status")
+    nb = nbformat.read(nb_path, as_version=4)
+    env = dict(os.environ, NBREWIND_NOTEBOOK=nb_path)
+    # The plain ipykernel of this interpreter, as `python -m ipykernel install` makes it.
+    spec = tmp_path / "kernels" / "plain"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "plain", "language": "python"}))
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="plain",
+                       kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(spec.parent)]))
+    try:
+        NotebookClient(nb, km=km, timeout=120,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    finally:
+        km.shutdown_kernel()
+    assert value_after(nb_path, "x") == [1, 2, 3]
+    assert "last checkpoint: 00000" in nb.cells[2].outputs[0]["text"]
+
+
+def test_installed_kernelspec_runs_the_audit(tmp_path):
+    from jupyter_client.kernelspec import KernelSpecManager
+    from nbclient import NotebookClient
+
+    prefix = tmp_path / "prefix"
+    assert cli("install-kernels", "--prefix", prefix).returncode == 0
+    kernels = prefix / "share" / "jupyter" / "kernels"
+    manager = KernelSpecManager(kernel_dirs=[str(kernels)])
+    spec = manager.get_kernel_spec("nbrewind-audit-python3")
+    assert spec.display_name == "nbrewind audit (Python 3)"
+    assert "nbrewind-repeat-python3" in manager.find_kernel_specs()
+    nb_path = make_notebook(tmp_path / "spec.ipynb", "import os\nseed = os.environ['PYTHONHASHSEED']")
+    nb = nbformat.read(nb_path, as_version=4)
+    env = dict(os.environ, NBREWIND_NOTEBOOK=nb_path)
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name="nbrewind-audit-python3", kernel_spec_manager=manager)
+    try:
+        NotebookClient(nb, km=km, timeout=120,
+                       resources={"metadata": {"path": str(tmp_path)}}).execute(env=env)
+    finally:
+        km.shutdown_kernel()
+    assert value_after(nb_path, "seed") == "0"
+
+
+def test_a_failure_of_ours_is_a_warning_not_an_error(tmp_path):
+    cells = ["import numpy as np\nkept = np.arange(10)",
+             "import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
+             "noise = np.random.default_rng(0).random(2_000_000)\nnoise.size"]
+    nb = make_notebook(tmp_path / "full.ipynb", *cells)
+    result = cli("audit", "-q", nb)
+    assert result.returncode == 5, result.stderr  # audit incomplete, named
+    saved = nbformat.read(nb, as_version=4)
+    outputs = saved.cells[1].outputs
+    assert any(o.output_type == "execute_result" and o.data["text/plain"] == "2000000"
+               for o in outputs)
+    warning = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "nbrewind: warning: the checkpoint of this cell failed" in warning
+    assert list(value_after(nb, "kept")) == list(range(10))
+    assert cli("fsck", nb).returncode == 0
+
+
+def test_kernel_killed_mid_audit_leaves_a_sound_store(tmp_path):
+    cells = ["import numpy as np\na = np.ones(1000)", "import os\nos.kill(os.getpid(), 9)"]
+    nb = make_notebook(tmp_path / "killed.ipynb", *cells)
+    result = cli("audit", "-q", nb)
+    assert result.returncode == 3 and "kernel died" in result.stderr
+    assert cli("fsck", nb).returncode == 0
+    make_notebook(tmp_path / "killed.ipynb", cells[0], "b = a.sum()")
+    assert cli("audit", "-q", nb).returncode == 0  # no stale lock
+    assert value_after(nb, "b") == 1000.0
+
+
+def test_cli_log_show_du_and_gc(tmp_path):
+    nb = make_notebook(tmp_path / "tools.ipynb",
+                       "import numpy as np\nv = np.arange(6.0)", "v = v * 2", "w = v.sum()")
+    audit(nb)
+    log = cli("log", nb)
+    assert log.returncode == 0 and len(log.stdout.strip().splitlines()) == 4
+    records = json.loads(cli("log", "--json", nb).stdout)
+    assert [r["record"]["cell_id"] for r in records] == ["cell1", "cell2", "cell3"]
+    shown = cli("show", nb, "v", "--cell", "1")
+    assert "shape=(6,)" in shown.stdout and "max=5.0" in shown.stdout
+    out = tmp_path / "v.npy"
+    assert cli("show", nb, "v", "--cell", "cell2", "--out", out).returncode == 0
+    assert np.load(out).tolist() == [0, 2, 4, 6, 8, 10]
+    assert cli("show", nb, "nope").returncode == 4
+    du = cli("du", nb)
+    assert du.returncode == 0 and "v (2 values)" in du.stdout
+    assert cli("gc", nb).returncode == 0
+    assert value_after(nb, "w") == 30.0
+
+
+def test_cli_names_bad_input(tmp_path):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("{not json")
+    result = cli("audit", bad)
+    assert result.returncode == 2 and "bad.ipynb: not a notebook" in result.stderr
+    future = tmp_path / "future.ipynb"
+    future.write_text(json.dumps({"nbformat": 5, "nbformat_minor": 0, "metadata": {},
+                                  "cells": []}))
+    result = cli("audit", future)
+    assert result.returncode == 2 and "nbformat 5 is newer" in result.stderr
+    nb = make_notebook(tmp_path / "newer.ipynb", "x = 1")
+    os.makedirs(store_of(nb))
+    with open(os.path.join(store_of(nb), "FORMAT"), "w") as f:
+        json.dump({"format": "nbrewind-store", "version": 99, "codec": "lz4", "level": 5,
+                   "shuffle": True, "chunk_bytes": 1048576}, f)
+    result = cli("audit", nb)
+    assert result.returncode == 4 and "FORMAT" in result.stderr
+    assert cli("frobnicate").returncode == 2
+    assert "usage: nbrewind" in cli("--help").stdout
+
+
+def test_locked_store_is_named(tmp_path):
+    nb = make_notebook(tmp_path / "locked.ipynb", "x = 1")
+    with _core.Store(store_of(nb), "c"):
+        result = cli("audit", nb)
+    assert result.returncode == 4 and "LOCK" in result.stderr
