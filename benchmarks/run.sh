@@ -8,7 +8,12 @@
 #    writes; reads of the store's own datasets through Debian's Blosc plugin).
 # Usage: benchmarks/run.sh [BUILD_DIR]   (default: build; relative to the
 #        source tree if not absolute)
-# NBR_BENCH_SECTIONS: which parts to run, default "analysis store".
+# NBR_BENCH_SECTIONS: which parts to run, default "analysis store"; "audit"
+#        runs the audit-kernel benchmarks (benchmarks/audit/bench_audit.py,
+#        ~10 minutes, writes benchmarks/results/audit.json; it needs the
+#        Python package's venv, BUILD_DIR/venv, from `make python`).
+#        NBR_BENCH_AUDIT_ARGS passes arguments to it (e.g. "--quick", or
+#        figure names: overhead shared idle dill).
 # NBR_BENCH_STORE_DIR: where the store part's scratch directory goes (default
 #        /tmp); it needs ~10 GB free and lives on the disk being measured.
 set -euo pipefail
@@ -187,4 +192,16 @@ print(f"{ob['checkpoints']} block overwrites: {ob['disk_allocated_bytes']} bytes
       f"{ob['ratio_disk_to_compressed_array']}x the compressed array; target 2x: {'met' if ob['met'] else 'NOT met'}")
 print(f"wrote {out}")
 PY
+fi
+
+# ---- audit kernel (issue 4) --------------------------------------------------
+if [[ $sections == *" audit "* ]]; then
+venv_py=$build/venv/bin/python
+if [[ ! -x $venv_py ]]; then
+  echo "run.sh: $venv_py is missing: run \`make python\` first (the audit benchmarks need the venv)" >&2
+  exit 1
+fi
+echo "== audit: numpy-heavy notebook under a plain and the audit kernel, dill baseline, idle cells"
+# shellcheck disable=SC2086 # NBR_BENCH_AUDIT_ARGS is a list of words
+"$venv_py" "$here/audit/bench_audit.py" ${NBR_BENCH_AUDIT_ARGS:-}
 fi

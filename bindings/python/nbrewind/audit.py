@@ -32,10 +32,15 @@ import numpy as np
 
 from . import _core, record as _record, serialize
 from .files import FileWatcher
+from .writer import Job, Writer
 
 OUTPUT_CODEC = "nbformat-output"
 # Names IPython keeps in every namespace (history, output cache, helpers).
 _IPYTHON_NAME = re.compile(r"_+|_i+|_i?\d+|_(oh|ih|dh)|In|Out|exit|quit|get_ipython")
+
+
+# A placeholder the writer replaces with the id a put gives.
+PENDING_ID = "0" * 32
 
 
 @dataclass
@@ -43,8 +48,15 @@ class Known:
     """What the last checkpoint recorded for a name."""
 
     pyid: int  # id() of the object then: same id, maybe mutated; other id, rebound
-    object_id: str | None  # None: recorded as "recompute"
-    cell: str  # the cell that produced it
+    id: str | None  # its object id, or None: being computed by `job`, or not stored
+    job: Job | None = None  # the checkpoint that writes it
+    stored: bool = True  # False: recorded as "recompute"
+
+    def object_id(self, name: str) -> str | None:
+        """The stored id (waits for a background write that computes it)."""
+        if self.id is None and self.stored and self.job is not None:
+            self.id = self.job.id_of(name)
+        return self.id
 
 
 def utc_now() -> str:
@@ -61,13 +73,16 @@ class Auditor:
         self.notebook = notebook
         self.session = uuid.uuid4().hex
         self.store = None
+        self.writer: Writer | None = None
+        self.background = os.environ.get("NBREWIND_BACKGROUND", "1") != "0"
+        self._environment_recorded = False
+        self._failed: list = []
         self.known: dict[str, Known] = {}
         self.functions: dict[str, dict] = {}  # name -> {"reads": [...], "writes": [...]}
         self.rng_ids: dict[str, str] = {}
         self.excluded: set[str] = set()
         self.max_object_bytes: int | None = None
         self.enabled = True
-        self.last_checkpoint: str | None = None
         self.last_warning: str | None = None
         self._started = None
         self._clock = 0.0
@@ -110,17 +125,23 @@ class Auditor:
 
     # ---- the checkpoint ---------------------------------------------------------
 
-    def open_store(self):
-        if self.store is None:
+    def open_writer(self) -> Writer:
+        if self.writer is None:
             self.store = _core.Store(self.store_path, "c")
-            self._prime_from_store()
-        return self.store
+            self.writer = Writer(self.store, self.background, self._writer_failed)
+        self.writer.background = self.background
+        return self.writer
 
-    def _prime_from_store(self):
-        """A kernel restarted on an existing store starts from an empty
-        namespace: nothing is known, so the first cells store in full (their
-        objects dedupe against what is there)."""
-        self.known.clear()
+    @property
+    def last_checkpoint(self) -> str | None:
+        return self.writer.last_checkpoint if self.writer else None
+
+    def close(self):
+        """Flush, then release the store (and its lock)."""
+        self.flush()
+        if self.store is not None:
+            self.store.close()
+            self.store = self.writer = None
 
     def namespace(self) -> dict:
         hidden = self.shell.user_ns_hidden
@@ -128,11 +149,13 @@ class Auditor:
                 if k not in hidden and not _IPYTHON_NAME.fullmatch(k)}
 
     def checkpoint(self, result, duration: float):
+        """Capture the cell's changes into a job (private copies of whatever
+        the next cell could change) and hand it to the writer."""
         info = result.info
         source = info.raw_cell
         cell_id = cell_id_of(info, source)
         analysis = _core.analyze(source)
-        store = self.open_store()
+        writer = self.open_writer()
         namespace = self.namespace()
         self._learn_functions(analysis)
         rec = _record.Record(cell_id=cell_id, language="python",
@@ -140,21 +163,42 @@ class Auditor:
                              status=status_of(result), started=self._started,
                              execution_count=result.execution_count, duration=duration)
         set_error(rec, result)
-        with store.begin(cell_id, result.execution_count or 0) as cp:
-            changes = self._write_changes(cp, rec, analysis, namespace, cell_id)
-            self._record_reads(rec, analysis, namespace)
-            self._write_rng(cp, rec)
-            self._record_files(rec)
-            self._write_outputs(cp, rec)
-            rec.host = {"session": self.session, "notebook": self.notebook,
-                        "kernel": os.environ.get("NBREWIND_KERNEL", "extension")}
-            if self.last_checkpoint is None:  # the session's first record
-                rec.host["environment"] = environment()
-            cp.set_host(rec.to_json())
-            self.last_checkpoint = cp.commit()
+        rec.host = {"session": self.session, "notebook": self.notebook,
+                    "kernel": os.environ.get("NBREWIND_KERNEL", "extension")}
+        if not self._environment_recorded:
+            rec.host["environment"] = environment()
+            self._environment_recorded = True
+        job = Job(cell_id, result.execution_count or 0, rec)
+        changes = self._capture_changes(job, analysis, namespace)
+        self._capture_reads(job, analysis, namespace)
+        self._capture_rng(job)
+        self._capture_files(rec)
+        self._capture_outputs(job)
+        self._report_failures()
+        writer.submit(job)
         self.known.update(changes)
         for name in rec.deletes:
             self.known.pop(name, None)
+        if not writer.background:
+            self._report_failures()
+
+    def flush(self):
+        """Wait until every checkpoint taken so far is durable."""
+        if self.writer is not None:
+            self.writer.flush()
+        self._report_failures()
+
+    def _writer_failed(self, job):
+        with self._outputs_lock:
+            self._failed.append(job)
+
+    def _report_failures(self):
+        with self._outputs_lock:
+            failed, self._failed = self._failed, []
+        for job in failed:
+            self.warn(f"the checkpoint of cell {job.cell_id} (execution "
+                      f"{job.execution_count}) failed and was dropped (earlier checkpoints "
+                      f"are intact): {type(job.error).__name__}: {job.error}")
 
     def _learn_functions(self, analysis: dict):
         self.functions.update(analysis.get("functions", {}))
@@ -186,7 +230,7 @@ class Auditor:
         names |= {n for n in self.known if n not in namespace}
         return names
 
-    def _write_changes(self, cp, rec, analysis, namespace, cell_id) -> dict:
+    def _capture_changes(self, job, analysis, namespace) -> dict:
         changes: dict[str, Known] = {}
         groups = alias_groups(namespace)
         names = self._candidates(analysis, namespace)
@@ -203,12 +247,12 @@ class Auditor:
         for name in sorted(names, key=lambda n: (n in twins, n)):  # twins last
             if name not in namespace:
                 if name in self.known:
-                    cp.delete(name)
-                    rec.deletes.append(name)
+                    job.deletes.append(name)
+                    job.record.deletes.append(name)
             elif name in twins:
-                self._write_alias(cp, rec, name, twins[name], namespace[name], changes, cell_id)
+                self._capture_alias(job, name, twins[name], namespace[name], changes)
             else:
-                self._write_value(cp, rec, name, namespace[name], changes, cell_id)
+                self._capture_value(job, name, namespace[name], changes)
         return changes
 
     def _representative(self, group: list, value) -> str:
@@ -220,55 +264,62 @@ class Auditor:
                 return name
         return group[0]
 
-    def _write_value(self, cp, rec, name, value, changes, cell_id):
+    def _capture_value(self, job, name, value, changes):
         if name in self.excluded:
-            return self._recompute(cp, rec, name, value, changes, cell_id,
-                                   "excluded by %nbrewind exclude")
-        try:
-            encoded = serialize.encode(value)
-        except serialize.Unstorable as why:
-            return self._recompute(cp, rec, name, value, changes, cell_id, str(why))
+            return self._recompute(job, name, value, changes, "excluded by %nbrewind exclude")
         known = self.known.get(name)
-        if known and known.pyid == id(value) and known.object_id == encoded.id:
+        same_object = known is not None and known.pyid == id(value)
+        try:
+            # A value that may only have been mutated is hashed to find out; a
+            # new array in the background is copied, and hashed by the writer.
+            encoded = serialize.encode(value, hash_arrays=same_object or not self.background)
+        except serialize.Unstorable as why:
+            return self._recompute(job, name, value, changes, str(why))
+        if same_object and encoded.id is not None and encoded.id == known.object_id(name):
             return  # may have been mutated; it was not
         cap = self.max_object_bytes
         if cap is not None and encoded.nbytes > cap:
-            return self._recompute(cp, rec, name, value, changes, cell_id,
+            return self._recompute(job, name, value, changes,
                                    f"{encoded.nbytes} bytes, over the cap of {cap} "
                                    f"(%nbrewind max-object-size)")
-        object_id = serialize.put(cp, name, encoded)
-        rec.writes[name] = object_id
-        changes[name] = Known(id(value), object_id, cell_id)
+        if self.background:
+            encoded = serialize.snapshot(encoded)
+        job.puts.append((name, encoded))
+        job.record.writes[name] = encoded.id or PENDING_ID
+        changes[name] = Known(id(value), encoded.id, job)
 
-    def _write_alias(self, cp, rec, name, twin, value, changes, cell_id):
+    def _capture_alias(self, job, name, twin, value, changes):
         source = changes.get(twin) or self.known[twin]
         known = self.known.get(name)
-        if known and known.pyid == id(value) and known.object_id == source.object_id:
+        if known and known.pyid == id(value) and known.stored == source.stored and \
+                known.object_id(name) == source.object_id(twin):
             return  # still the same alias of the same, unchanged object
-        if source.object_id is None:
-            rec.recompute[name] = f"the same object as {twin}, which is recomputed"
-            cp.delete(name)
-        else:
-            cp.put_ref(name, source.object_id)
-            rec.writes[name] = source.object_id
-        rec.aliases[name] = twin
-        changes[name] = Known(id(value), source.object_id, cell_id)
+        job.record.aliases[name] = twin
+        if not source.stored:
+            job.record.recompute[name] = f"the same object as {twin}, which is recomputed"
+            if known is not None and known.stored:
+                job.deletes.append(name)
+            changes[name] = Known(id(value), None, job, stored=False)
+            return
+        job.refs.append((name, twin))
+        job.record.writes[name] = PENDING_ID
+        changes[name] = Known(id(value), source.id, job if source.id is None else None)
 
-    def _recompute(self, cp, rec, name, value, changes, cell_id, reason):
-        rec.recompute[name] = reason
-        if name in self.known and self.known[name].object_id is not None:
-            cp.delete(name)  # its older stored value must not resolve any more
-        changes[name] = Known(id(value), None, cell_id)
+    def _recompute(self, job, name, value, changes, reason):
+        job.record.recompute[name] = reason
+        known = self.known.get(name)
+        if known is not None and known.stored:
+            job.deletes.append(name)  # its older stored value must not resolve any more
+        changes[name] = Known(id(value), None, job, stored=False)
 
-    def _record_reads(self, rec, analysis, namespace):
+    def _capture_reads(self, job, analysis, namespace):
         for name in analysis["uses"]:
-            known = self.known.get(name)
-            if known is not None:
-                rec.reads[name] = known.object_id
-            elif name in namespace and name not in rec.writes:
-                rec.reads[name] = None  # bound before the audit began
+            if name in self.known:
+                job.reads.append(name)  # the writer gives the id it had
+            elif name in namespace and name not in job.record.writes:
+                job.record.reads[name] = None  # bound before the audit began
 
-    def _write_rng(self, cp, rec):
+    def _capture_rng(self, job):
         """The global random states are pseudo-variables: a cell that draws
         from one read and wrote it."""
         for name, state in (("@rng:random", random.getstate()),
@@ -278,11 +329,12 @@ class Auditor:
             if before == encoded.id:
                 continue
             if before is not None:
-                rec.reads[name] = before
-            rec.writes[name] = serialize.put(cp, name, encoded)
+                job.record.reads[name] = before
+            job.puts.append((name, encoded))
+            job.record.writes[name] = encoded.id
             self.rng_ids[name] = encoded.id
 
-    def _record_files(self, rec):
+    def _capture_files(self, rec):
         for path, (mode, content_id) in self._files.collect(self.notebook).items():
             name = f"@file:{path}"
             if mode == "read":
@@ -290,14 +342,15 @@ class Auditor:
             else:
                 rec.writes[name] = content_id
 
-    def _write_outputs(self, cp, rec):
+    def _capture_outputs(self, job):
         flush_streams()
         with self._outputs_lock:
             outputs, self._outputs = self._outputs, []
         for index, output in enumerate(outputs):
             payload = json.dumps(output, sort_keys=True, separators=(",", ":")).encode()
-            object_id = cp.put_blob(f"@output:{rec.cell_id}:{index}", OUTPUT_CODEC, payload)
-            rec.outputs.append(object_id)
+            encoded = serialize.encode_blob(OUTPUT_CODEC, payload)
+            job.puts.append((f"@output:{job.cell_id}:{index}", encoded))
+            job.record.outputs.append(encoded.id)
 
 
 # ---- helpers --------------------------------------------------------------------

@@ -9,9 +9,13 @@ it:
     %nbrewind include NAME...         store them again
     %nbrewind max-object-size SIZE    record bigger values as "recompute" (e.g. 2GB; none)
     %nbrewind off | on                pause or resume the audit
+    %nbrewind background on | off     write checkpoints while the next cell runs (default on;
+                                      $NBREWIND_BACKGROUND=0 turns it off)
+    %nbrewind flush                   wait until every checkpoint so far is durable
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shlex
@@ -31,6 +35,7 @@ def load_ipython_extension(ip):
     ip.events.register("pre_run_cell", auditor.pre_run_cell)
     ip.events.register("post_run_cell", auditor.post_run_cell)
     ip.register_magic_function(_magic(auditor), "line", "nbrewind")
+    atexit.register(auditor.close)  # a kernel shut down cleanly loses nothing
     _state["auditor"] = auditor
     _state["unhook"] = _capture_outputs(ip, auditor)
 
@@ -42,8 +47,8 @@ def unload_ipython_extension(ip):
     ip.events.unregister("pre_run_cell", auditor.pre_run_cell)
     ip.events.unregister("post_run_cell", auditor.post_run_cell)
     _state.pop("unhook")()
-    if auditor.store is not None:
-        auditor.store.close()
+    atexit.unregister(auditor.close)
+    auditor.close()
 
 
 def current_auditor():
@@ -103,6 +108,11 @@ def _magic(auditor):
             auditor.max_object_bytes = parse_size(args[0])
         elif command in ("off", "on"):
             auditor.enabled = command == "on"
+        elif command == "background" and len(args) == 1 and args[0] in ("on", "off"):
+            auditor.flush()
+            auditor.background = args[0] == "on"
+        elif command == "flush":
+            auditor.flush()
         elif command != "status":
             print(f"nbrewind: unknown command {command!r}; see %nbrewind?")
             return
@@ -112,12 +122,14 @@ def _magic(auditor):
 
 
 def _status(auditor) -> str:
+    auditor.flush()  # report what is durable
     cap = auditor.max_object_bytes
     lines = [f"nbrewind audit {'on' if auditor.enabled else 'off'}",
              f"  store: {auditor.store_path}",
              f"  last checkpoint: {auditor.last_checkpoint or '(none yet)'}",
              f"  excluded: {', '.join(sorted(auditor.excluded)) or '(none)'}",
-             f"  max object size: {'none' if cap is None else cap}"]
+             f"  max object size: {'none' if cap is None else cap}",
+             f"  background commits: {'on' if auditor.background else 'off'}"]
     if auditor.last_warning:
         lines.append(f"  last warning: {auditor.last_warning}")
     return "\n".join(lines)

@@ -24,6 +24,9 @@ def _client(nb, directory: str, timeout, progress):
     from nbclient import NotebookClient
 
     km = KernelManager(kernel_name=AUDIT_KERNEL, kernel_spec_manager=audit_spec_manager())
+    # A clean shutdown writes the checkpoints still in flight before the kernel
+    # exits: give it the time (jupyter_client's default kills it after 5 s).
+    km.shutdown_wait_time = 3600
     client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False,
                             resources={"metadata": {"path": directory}})
     state = {"cell": None, "index": None}

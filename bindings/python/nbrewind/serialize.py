@@ -133,20 +133,41 @@ def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
 
 # ---- encoding -----------------------------------------------------------------
 
-def encode(value) -> Encoded:
-    """Encode a value and compute its id (hashing only, nothing stored)."""
+def encode(value, hash_arrays: bool = True) -> Encoded:
+    """Encode a value and compute its id (hashing only, nothing stored).
+    With hash_arrays=False an array's id is left to the put (None here)."""
     if isinstance(value, types.ModuleType):
         payload = value.__name__.encode()
         return Encoded("module", _core.hash_blob(MODULE_CODEC, payload), payload=payload,
                        nbytes=len(payload))
     if is_plain_array(value):
-        return Encoded("array", array_id(value), array=value, nbytes=value.nbytes)
+        return Encoded("array", array_id(value) if hash_arrays else None, array=value,
+                       nbytes=value.nbytes)
     stream, raw = pickle_value(value)
     buffers = [(_core.hash_blob(BUFFER_CODEC, b), b) for b in raw]
     payload = pickle_payload(stream, [i for i, _ in buffers])
     nbytes = len(payload) + sum(b.nbytes for _, b in buffers)
     return Encoded("pickle", _core.hash_blob(PICKLE_CODEC, payload), payload=payload,
                    buffers=buffers, nbytes=nbytes)
+
+
+def encode_blob(codec: str, payload: bytes) -> Encoded:
+    """Bytes stored as they are under a codec tag of the caller's."""
+    return Encoded("blob:" + codec, _core.hash_blob(codec, payload), payload=payload,
+                   nbytes=len(payload))
+
+
+def snapshot(encoded: Encoded) -> Encoded:
+    """The same value with private copies of any memory it shares with live
+    objects, so it can be written after the next cell has changed them."""
+    if encoded.kind == "array":
+        return Encoded("array", encoded.id, array=np.array(encoded.array, order="C", copy=True),
+                       nbytes=encoded.nbytes)
+    if encoded.buffers:
+        return Encoded(encoded.kind, encoded.id, payload=encoded.payload,
+                       buffers=[(i, bytes(b)) for i, b in encoded.buffers],
+                       nbytes=encoded.nbytes)
+    return encoded  # payload bytes are already a copy
 
 
 def buffer_name(name: str, index: int) -> str:
@@ -161,6 +182,8 @@ def put(checkpoint, name: str, encoded: Encoded) -> str:
         return checkpoint.put_array(name, dtype, shape, strides, address, encoded.array)
     if encoded.kind == "module":
         return checkpoint.put_blob(name, MODULE_CODEC, encoded.payload)
+    if encoded.kind.startswith("blob:"):
+        return checkpoint.put_blob(name, encoded.kind[5:], encoded.payload)
     for index, (_, buffer) in enumerate(encoded.buffers):
         checkpoint.put_blob(buffer_name(name, index), BUFFER_CODEC, buffer)
     return checkpoint.put_blob(name, PICKLE_CODEC, encoded.payload)

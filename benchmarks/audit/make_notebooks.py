@@ -1,0 +1,122 @@
+#!/usr/bin/env python3
+"""Writes the notebooks the audit benchmarks run (benchmarks/audit/bench_audit.py).
+
+    make_notebooks.py [OUT_DIR]          default: this directory
+
+numpy_heavy.ipynb is a realistic numpy-heavy session: a Gray-Scott reaction-
+diffusion simulation on an N x N grid that evolves two fields in place over
+three blocks of steps, with coordinate grids that never change after they are
+made, a snapshot, derived arrays (gradient magnitude, power spectrum, a box-
+filtered field), statistics, cells that only read the big arrays, a particle
+ensemble advected through the fields, and a pandas summary.  Sizes come from
+the environment, so that a quick run can use a small grid:
+
+    NBR_AUDIT_N      grid side (default 4096: each float64 field is 134 MB)
+    NBR_AUDIT_STEPS  simulation steps per block (default 24)
+
+The shipped benchmarks/audit/numpy_heavy.ipynb is the default size; the
+benchmark regenerates its own copy (with the sizes of its mode) in its scratch
+directory, so the shipped file is what a reviewer reads.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+
+def numpy_heavy_cells(n: int, steps: int) -> list[str]:
+    particles = max(10_000, n * n // 4)
+    sample = max(10_000, n * n // 16)
+    return [
+        f"""import numpy as np
+import pandas as pd
+N, STEPS = {n}, {steps}
+rng = np.random.default_rng(2026)""",
+        # coordinates: two big arrays that no later cell changes
+        """x = np.linspace(0.0, 1.0, N)
+X, Y = np.meshgrid(x, x)""",
+        """def laplacian(a, out):
+    out[1:-1, 1:-1] = a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:] - 4.0 * a[1:-1, 1:-1]
+    return out
+
+def evolve(u, v, steps, Du=0.16, Dv=0.08, F=0.035, k=0.065):
+    lu, lv = np.zeros_like(u), np.zeros_like(v)
+    for _ in range(steps):
+        laplacian(u, lu)
+        laplacian(v, lv)
+        uvv = u * v * v
+        u += Du * lu - uvv + F * (1.0 - u)
+        v += Dv * lv + uvv - (F + k) * v
+    return steps""",
+        """u = np.ones((N, N))
+v = np.zeros((N, N))
+seeds = ((X - 0.5) ** 2 + (Y - 0.5) ** 2 < 0.01) | ((X - 0.3) ** 2 + (Y - 0.7) ** 2 < 0.004)
+u[seeds], v[seeds] = 0.5, 0.25
+u += 0.02 * rng.standard_normal((N, N))
+v += 0.02 * rng.standard_normal((N, N))""",
+        """done = evolve(u, v, STEPS)""",
+        """u_early, v_early = u.copy(), v.copy()""",
+        """done += evolve(u, v, STEPS)""",
+        """gy, gx = np.gradient(u)
+grad = np.hypot(gx, gy)
+del gx, gy""",
+        """spec = np.abs(np.fft.rfft2(v - v.mean())) ** 2
+ky = np.fft.fftfreq(N)[:, None]
+kx = np.fft.rfftfreq(N)[None, :]
+band = np.minimum((np.hypot(kx, ky) * N).astype(np.int64), N // 2)
+radial = np.bincount(band.ravel(), spec.ravel()) / np.maximum(np.bincount(band.ravel()), 1)
+del ky, kx, band""",
+        """stats = {"u_mean": float(u.mean()), "u_std": float(u.std()), "v_max": float(v.max()),
+         "grad_p99": float(np.percentile(grad, 99)), "active": int((v > 0.1).sum())}
+stats""",
+        """print(f"{u.mean():.6f} {v.std():.6f} {np.abs(u - u_early).max():.6f} {float(X[0, -1]):.1f}")""",
+        f"""P = rng.random(({particles}, 2))
+for _ in range(4):
+    iy, ix = (P * (N - 1)).astype(np.int64).T
+    P += 1e-3 * np.stack([grad[iy, ix], v[iy, ix] - 0.1], axis=1)
+    np.clip(P, 0.0, 1.0, out=P)
+del iy, ix""",
+        """done += evolve(u, v, STEPS)""",
+        f"""idx = rng.integers(0, N * N, {sample})
+df = pd.DataFrame({{"u": u.ravel()[idx], "v": v.ravel()[idx], "grad": grad.ravel()[idx],
+                   "x": X.ravel()[idx], "y": Y.ravel()[idx]}})
+df["band"] = pd.cut(df["u"], 8)
+summary = df.groupby("band", observed=True)[["v", "grad", "x"]].agg(["mean", "std", "count"])
+print(summary.round(4).to_string())""",
+        """c = np.cumsum(np.cumsum(v, axis=0), axis=1)
+w = 8
+smooth = (c[w:, w:] - c[:-w, w:] - c[w:, :-w] + c[:-w, :-w]) / (w * w)
+del c
+corr = float(np.corrcoef(u_early.ravel()[::97], u.ravel()[::97])[0, 1])""",
+        """print(len(stats), round(corr, 6), radial[:4].round(3), smooth.shape, P.mean(axis=0).round(4))""",
+        """results = {"steps": done, "stats": stats, "corr": corr,
+           "smooth_mean": float(smooth.mean()), "spec_peak": int(radial[1:].argmax()) + 1}
+results""",
+    ]
+
+
+def write_notebook(path: str, cells: list[str], title: str) -> str:
+    nb = new_notebook()
+    nb.cells = [new_markdown_cell(title)] + [new_code_cell(src) for src in cells]
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"c{index:02d}"
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+def numpy_heavy(out_dir: str) -> str:
+    n = int(os.environ.get("NBR_AUDIT_N", "4096"))
+    steps = int(os.environ.get("NBR_AUDIT_STEPS", "24"))
+    title = (f"# numpy-heavy session (nbrewind audit benchmark)\n\nGray-Scott reaction-diffusion on "
+             f"a {n} x {n} grid, {steps} steps per block; generated by "
+             f"`benchmarks/audit/make_notebooks.py` (NBR_AUDIT_N={n}, NBR_AUDIT_STEPS={steps}).")
+    return write_notebook(os.path.join(out_dir, "numpy_heavy.ipynb"), numpy_heavy_cells(n, steps), title)
+
+
+if __name__ == "__main__":
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    print(numpy_heavy(out))

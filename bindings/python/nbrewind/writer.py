@@ -1,0 +1,108 @@
+"""Writing checkpoints, in the cell's thread or in the background.
+
+The audit captures, at the end of each cell, everything the checkpoint needs
+(a Job: what to put, bind and delete, and the record), with private copies of
+any memory the next cell could change.  The writer then puts the objects,
+fills in the record with their ids and what the cell read, and commits.  In
+the background the writer runs on one thread, jobs in cell order, so the
+next cell runs while the previous checkpoint is compressed and written.  A
+crash can lose only the jobs still queued; `flush()` (also at exit) waits
+for them.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+
+from . import serialize
+
+
+@dataclass
+class Job:
+    """One cell's checkpoint, ready to write."""
+
+    cell_id: str
+    execution_count: int
+    record: object  # record.Record: writes may miss ids the puts will give
+    puts: list = field(default_factory=list)  # (name, serialize.Encoded)
+    refs: list = field(default_factory=list)  # (name, the name it aliases)
+    deletes: list = field(default_factory=list)
+    reads: list = field(default_factory=list)  # names whose ids the record needs
+    ids: dict = field(default_factory=dict)  # name -> object id, once written
+    checkpoint: str | None = None
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def id_of(self, name: str) -> str | None:
+        """The id `name` was written with (waits for the job); None if the
+        job failed or did not write it."""
+        self.done.wait()
+        return None if self.error else self.ids.get(name)
+
+
+class Writer:
+    """Applies jobs to a store, in order; `background` selects a thread."""
+
+    def __init__(self, store, background: bool, on_error, max_pending: int = 2):
+        self.store = store
+        self.background = background
+        self.on_error = on_error  # called with (job) in the writing thread
+        self.current: dict[str, str] = {}  # name -> id as of the last committed job
+        self.last_checkpoint: str | None = None
+        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._thread = None
+
+    def submit(self, job: Job):
+        if not self.background:
+            self._run(job)
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="nbrewind-writer",
+                                            daemon=True)
+            self._thread.start()
+        self._queue.put(job)  # blocks while max_pending jobs wait: bounded memory
+
+    def flush(self):
+        """Wait until every submitted job is durable (or failed)."""
+        if self._thread is not None:
+            self._queue.join()
+
+    def _loop(self):
+        while True:
+            job = self._queue.get()
+            try:
+                self._run(job)
+            finally:
+                self._queue.task_done()
+
+    def _run(self, job: Job):
+        try:
+            self._write(job)
+        except BaseException as exc:  # noqa: BLE001 - reported, never raised into a cell
+            job.error = exc
+            self.on_error(job)
+        finally:
+            job.done.set()
+
+    def _write(self, job: Job):
+        rec = job.record
+        with self.store.begin(job.cell_id, job.execution_count) as cp:
+            for name, encoded in job.puts:
+                job.ids[name] = serialize.put(cp, name, encoded)
+                if name in rec.writes:
+                    rec.writes[name] = job.ids[name]
+            for name, twin in job.refs:
+                object_id = job.ids.get(twin) or self.current.get(twin)
+                cp.put_ref(name, object_id)
+                job.ids[name] = rec.writes[name] = object_id
+            for name in job.deletes:
+                cp.delete(name)
+            for name in job.reads:
+                rec.reads[name] = self.current.get(name)
+            cp.set_host(rec.to_json())
+            job.checkpoint = cp.commit()
+        for name in job.deletes:
+            self.current.pop(name, None)
+        self.current.update(job.ids)
+        self.last_checkpoint = job.checkpoint
