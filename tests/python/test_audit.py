@@ -405,3 +405,19 @@ def test_synchronous_mode_gives_the_same_store(tmp_path, monkeypatch):
                       {k: v for k, v in r.record.reads.items() if "@rng" not in k})
                      for r in runs(nb)]
     assert ids["0"] == ids["1"]
+
+
+def test_dataframe_buffers_that_did_not_change_store_no_new_bytes(tmp_path):
+    cells = ["import numpy as np, pandas as pd\n"
+             "df = pd.DataFrame({'a': np.arange(4_000_000), 'b': np.linspace(0, 1, 4_000_000)})",
+             "df['label'] = 'x'",  # a new object column; the numeric blocks stay as they are
+             "df.attrs['note'] = 'metadata only'"]
+    nb = make_notebook(tmp_path / "frame.ipynb", *cells)
+    audit(nb)
+    first, second, third = runs(nb)
+    assert first.stored_bytes > 1_000_000
+    assert "df" in second.record.writes and "df" in third.record.writes
+    assert second.stored_bytes < first.stored_bytes / 10
+    assert third.stored_bytes < 100_000
+    frame = value_after(nb, "df")
+    assert frame.attrs == {"note": "metadata only"} and frame["a"].iloc[-1] == 3_999_999

@@ -36,7 +36,8 @@ from .writer import Job, Writer
 
 OUTPUT_CODEC = "nbformat-output"
 # Names IPython keeps in every namespace (history, output cache, helpers).
-_IPYTHON_NAME = re.compile(r"_+|_i+|_i?\d+|_(oh|ih|dh)|In|Out|exit|quit|get_ipython")
+_IPYTHON_NAME = re.compile(
+    r"_+|_i+|_i?\d+|_(oh|ih|dh|exit_code)|__\w+__|In|Out|exit|quit|get_ipython")
 
 
 # A placeholder the writer replaces with the id a put gives.

@@ -232,6 +232,8 @@ def cmd_du(args):
         per_name: dict[str, set] = {}
         for run in runs:
             for name, object_id in run.record.writes.items():
+                if name.startswith("@file:"):
+                    continue  # a file's content hash: the file is not stored
                 per_name.setdefault(name.split(":")[1] if name.startswith("@buffer:") else name,
                                     set()).add(object_id)
         sizes = {name: sum(store.object_info(i)["logical_bytes"] for i in ids)

@@ -30,6 +30,9 @@ def main(argv=None):
         os.environ["PYTHONHASHSEED"] = seed
         os.execv(sys.executable, [sys.executable, "-m", "nbrewind.kernel", mode, *argv])
     os.environ["NBREWIND_KERNEL"] = mode
+    # debugpy warns on every start about frozen modules; the kernels run
+    # without the debugger (kernelspec metadata "debugger": false).
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     from ipykernel.kernelapp import IPKernelApp
 
     IPKernelApp.launch_instance(argv=[*argv, "--ext=nbrewind"])
