@@ -81,6 +81,7 @@ def _nbr_bench_install():
 
     def pre_run_cell(info):
         t["pre_run_cell"] = time.perf_counter()
+        t["cpu_pre"] = sum(os.times()[:2])
 
     def post_execute():
         t["post_execute"] = time.perf_counter()
@@ -102,6 +103,9 @@ def _nbr_bench_install():
             row["dump_s"] = time.perf_counter() - start
             row["dump_bytes"] = os.path.getsize(path) if os.path.exists(path) else 0
         row["post_s"] = time.perf_counter() - t["post_execute"]
+        # CPU time of the whole kernel process (every thread) during the cell
+        row["cpu_at_post"] = sum(os.times()[:2])
+        row["cpu_at_pre"] = t["cpu_pre"]
         out.write(json.dumps(row) + "\n")
 
     ip.events.register("pre_execute", pre_execute)
@@ -275,6 +279,13 @@ def store_stats(store: str, notebook: str) -> dict:
                         for e in runs]}
 
 
+def kernel_cpu_s(run: dict) -> float:
+    """CPU time (user + system, every thread) the kernel used from the first
+    cell's start to the last cell's end."""
+    rows = run["in_kernel"]
+    return rows[-1]["cpu_at_post"] - rows[0]["cpu_at_pre"]
+
+
 def checkpoint_costs(run: dict) -> dict:
     """cell id -> the foreground cost nbrewind (or dill) added in the kernel."""
     return {row["cell"]: row["post_s"] for row in run["in_kernel"]}
@@ -299,7 +310,9 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
               "order": [x["tag"] for x in runs],
               "plain": {"cells_s": [x["cells_s"] for x in plain],
                         "median_cells_s": med([x["cells_s"] for x in plain]),
-                        "shutdown_s": [x["shutdown_s"] for x in plain]}}
+                        "shutdown_s": [x["shutdown_s"] for x in plain],
+                        "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in plain]}}
+    base_cpu = med([kernel_cpu_s(x) for x in plain])
     base = result["plain"]["median_cells_s"]
     base_total = med([x["cells_s"] + x["shutdown_s"] for x in plain])
     for bg in ("1", "0"):
@@ -314,6 +327,8 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
             "overhead": r(cells / base - 1),
             "overhead_with_shutdown": r(total / base_total - 1),
             "extra_s": r(cells - base, 3),
+            "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in audit],
+            "cpu_overhead": r(med([kernel_cpu_s(x) for x in audit]) / base_cpu - 1),
             "checkpoint_foreground_s_sum": [r(x, 3) for x in fg],
             "per_cell_checkpoint_s_last_run": {k: r(v) for k, v in checkpoint_costs(last).items()},
             "per_cell_wall_s_last_run": last["cell_wall_s"],
@@ -582,7 +597,8 @@ def report(result: dict):
             print(f"  audit, background commits {'on' if bg == '1' else 'off'}: "
                   f"{a['median_cells_s']} s -> overhead {100 * a['overhead']:.2f} % "
                   f"({100 * a['overhead_with_shutdown']:.2f} % with kernel shutdown); "
-                  f"target 2 %: {met(a['met'])}; store {a['store'].get('du_bytes', 0) / 1e9:.2f} GB")
+                  f"target 2 %: {met(a['met'])}; kernel CPU time +{100 * a['cpu_overhead']:.2f} %; "
+                  f"store {a['store'].get('du_bytes', 0) / 1e9:.2f} GB")
     if "dill_baseline" in figs:
         d = figs["dill_baseline"]
         print(f"dill.dump_session baseline: {d['dump_files']} files, {d['dump_bytes_sum'] / 1e9:.2f} GB, "

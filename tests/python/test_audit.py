@@ -421,3 +421,57 @@ def test_dataframe_buffers_that_did_not_change_store_no_new_bytes(tmp_path):
     assert third.stored_bytes < 100_000
     frame = value_after(nb, "df")
     assert frame.attrs == {"note": "metadata only"} and frame["a"].iloc[-1] == 3_999_999
+
+
+def test_sync_copies_a_live_sessions_records_into_the_notebook(tmp_path):
+    from jupyter_client.manager import KernelManager
+    from nbclient import NotebookClient
+
+    from nbrewind.kernelspec import audit_spec_manager
+
+    nb_path = make_notebook(tmp_path / "live.ipynb", "x = 2", "y = x ** 10")
+    nb = nbformat.read(nb_path, as_version=4)
+    km = KernelManager(kernel_name="nbrewind-audit-python3",
+                       kernel_spec_manager=audit_spec_manager())
+    try:  # a frontend runs the cells; the kernel never writes the .ipynb
+        NotebookClient(nb, km=km, timeout=120, resources={"metadata": {"path": str(tmp_path)}}
+                       ).execute(env=dict(os.environ, NBREWIND_NOTEBOOK=nb_path))
+    finally:
+        km.shutdown_kernel()
+    assert "nbrewind" not in nbformat.read(nb_path, as_version=4).metadata
+    result = cli("sync", nb_path)
+    assert result.returncode == 0, result.stderr
+    assert "2 cells have a record, 0 have none" in result.stdout
+    meta = nbformat.read(nb_path, as_version=4).metadata["nbrewind"]
+    assert meta["cells"]["cell2"]["writes"]["y"] == id_after(nb_path, "y")
+    # An edited cell no longer matches its record.
+    edited = nbformat.read(nb_path, as_version=4)
+    edited.cells[1].source = "y = x ** 11"
+    nbformat.write(edited, nb_path)
+    assert "1 cells have a record, 1 have none" in cli("sync", nb_path).stdout
+
+
+def test_killing_the_command_leaves_a_store_the_next_audit_reuses(tmp_path):
+    import signal
+    import time
+
+    cells = ["import numpy as np\na = np.arange(1_000_000.0)", "import time\ntime.sleep(60)"]
+    nb = make_notebook(tmp_path / "cmdkill.ipynb", *cells)
+    proc = subprocess.Popen([sys.executable, "-m", "nbrewind", "audit", "-q", nb],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not os.path.exists(
+            os.path.join(store_of(nb), "checkpoints", "0000000000000001.json")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert cli("fsck", nb).returncode == 0
+    make_notebook(tmp_path / "cmdkill.ipynb", cells[0], "s = a.sum()")
+    deadline = time.time() + 30  # the orphaned kernel notices its parent is gone
+    while True:
+        result = cli("audit", "-q", nb)
+        if result.returncode != 4 or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert result.returncode == 0, result.stderr
+    assert value_after(nb, "s") == sum(range(1_000_000))

@@ -32,6 +32,7 @@ import numpy as np
 
 from . import _core, record as _record, serialize
 from .files import FileWatcher
+from .notebook import ANONYMOUS_CELL
 from .writer import Job, Writer
 
 OUTPUT_CODEC = "nbformat-output"
@@ -400,7 +401,7 @@ def cell_id_of(info, source: str) -> str:
     cell_id = getattr(info, "cell_id", None)
     if cell_id and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cell_id):
         return cell_id
-    return "src-" + _core.hash_bytes(source.encode())[:16]
+    return ANONYMOUS_CELL + _core.hash_bytes(source.encode())[:16]
 
 
 def status_of(result) -> str:

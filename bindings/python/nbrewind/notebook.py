@@ -17,6 +17,9 @@ from .history import environment_of, executions, manifest_hash, record_dict
 
 METADATA_KEY = "nbrewind"
 METADATA_FORMAT = 1
+# The prefix of the cell id the audit derives from the source when the
+# frontend sends none (audit.cell_id_of).
+ANONYMOUS_CELL = "src-"
 
 
 class NotebookError(Exception):
@@ -91,14 +94,18 @@ def sync(nb, notebook_path: str, store_path: str) -> dict:
                             f"first, or set --store / $NBREWIND_STORE)")
     with _core.Store(store_path, "r") as store:
         runs = executions(store, notebook_path)
-    latest = {}
+    latest, by_source = {}, {}
     for run in runs:  # later executions of a cell replace earlier ones
         latest[(run.record.cell_id, run.record.source_hash)] = run
+        if run.record.cell_id.startswith(ANONYMOUS_CELL):
+            by_source[run.record.source_hash] = run
     cells, missing = {}, []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
-        run = latest.get((cell.id, source_hash(cell)))
+        # Frontends that send no cell id (nbclient, a console) leave records
+        # that match by source alone.
+        run = latest.get((cell.id, source_hash(cell))) or by_source.get(source_hash(cell))
         if run is None:
             missing.append(cell.id)
             continue
