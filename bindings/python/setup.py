@@ -69,7 +69,7 @@ class BuildLibraryThenExtension(build_ext):
         shutil.copyfile(LIBRARY_DIR / SONAME, package_dir / SONAME)
 
 
-SOURCES = ["module.c", "store.c", "checkpoint.c", "record.c"]
+SOURCES = ["module.c", "store.c", "checkpoint.c", "graph.c", "record.c"]
 
 core = Extension(
     "nbrewind._core",

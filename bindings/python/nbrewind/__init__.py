@@ -8,9 +8,11 @@ from ._core import (
     Checkpoint,
     CorruptError,
     Error,
+    Graph,
     InvalidError,
     LockedError,
     NotFoundError,
+    Plan,
     Store,
     StoreIOError,
     UnsupportedError,
@@ -25,9 +27,10 @@ from ._core import (
 )
 
 __all__ = [
-    "BlobWriter", "Checkpoint", "CorruptError", "Error", "InvalidError", "LockedError",
-    "NotFoundError", "Store", "StoreIOError", "UnsupportedError", "__version__", "analyze",
-    "hash_array", "hash_blob", "hash_bytes", "record_parse", "record_render", "version",
+    "BlobWriter", "Checkpoint", "CorruptError", "Error", "Graph", "InvalidError",
+    "LockedError", "NotFoundError", "Plan", "Store", "StoreIOError", "UnsupportedError",
+    "__version__", "analyze", "hash_array", "hash_blob", "hash_bytes", "record_parse",
+    "record_render", "version",
     "load_ipython_extension", "unload_ipython_extension",
 ]
 

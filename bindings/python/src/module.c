@@ -229,6 +229,18 @@ PyObject *nbrpy_take_string(char *owned)
     return s;
 }
 
+PyObject *nbrpy_list_of(size_t n, PyObject *(*item)(const void *ctx, size_t i),
+                        const void *ctx)
+{
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list && i < n; i++) {
+        PyObject *v = item(ctx, i);
+        if (!v) Py_CLEAR(list);
+        else PyList_SET_ITEM(list, (Py_ssize_t)i, v);
+    }
+    return list;
+}
+
 /* ---- the guard ---------------------------------------------------------- */
 
 int nbrpy_guard_init(nbrpy_guard *guard)
@@ -438,7 +450,8 @@ PyMODINIT_FUNC PyInit__core(void)
     if (!m) return NULL;
     if (PyModule_AddStringConstant(m, "__version__", nbr_version_string()) < 0 ||
         init_exceptions(m) < 0 || nbrpy_store_type_init(m) < 0 ||
-        nbrpy_checkpoint_types_init(m) < 0 || PyModule_AddFunctions(m, nbrpy_record_methods) < 0) {
+        nbrpy_checkpoint_types_init(m) < 0 || nbrpy_graph_types_init(m) < 0 ||
+        PyModule_AddFunctions(m, nbrpy_record_methods) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -3,7 +3,8 @@
  *
  * module.c owns the module, the exceptions (one place turns an nbr_status into
  * a Python exception), the argument converters and the guard; store.c the
- * Store type; checkpoint.c the Checkpoint and BlobWriter types.
+ * Store type; checkpoint.c the Checkpoint and BlobWriter types; graph.c the
+ * Graph and Plan types.
  */
 #ifndef NBREWIND_PY_H
 #define NBREWIND_PY_H
@@ -67,6 +68,10 @@ PyObject *nbrpy_take_string(char *owned);
  * Returns 0, or -1 with an exception set. */
 int nbrpy_utf8(const char **out, PyObject *obj, int null_ok, const char *what);
 
+/* A list of `n` items made by item(ctx, i), or NULL with an exception set. */
+PyObject *nbrpy_list_of(size_t n, PyObject *(*item)(const void *ctx, size_t i),
+                        const void *ctx);
+
 /* ---- context managers (module.c) --------------------------------------- */
 
 /* __enter__ of every type here: the object itself. */
@@ -119,13 +124,27 @@ typedef struct BlobWriterObject {
     CheckpointObject *checkpoint; /* strong */
 } BlobWriterObject;
 
+typedef struct GraphObject {
+    PyObject_HEAD
+    nbr_graph *graph;             /* never NULL; freed with the object */
+} GraphObject;
+
+typedef struct PlanObject {
+    PyObject_HEAD
+    nbr_plan *plan;               /* NULL once closed */
+    GraphObject *graph;           /* strong while open: the plan borrows from it */
+} PlanObject;
+
 extern PyTypeObject *nbrpy_StoreType;
 extern PyTypeObject *nbrpy_CheckpointType;
 extern PyTypeObject *nbrpy_BlobWriterType;
+extern PyTypeObject *nbrpy_GraphType;
+extern PyTypeObject *nbrpy_PlanType;
 
 /* Create each type and add it to the module.  0, or -1 with an exception set. */
 int nbrpy_store_type_init(PyObject *module);
 int nbrpy_checkpoint_types_init(PyObject *module);
+int nbrpy_graph_types_init(PyObject *module);
 
 /* store.c: enter the store's guard and check it is open (Error otherwise).
  * 0, or -1 with an exception set and the guard not held. */

@@ -37,18 +37,6 @@ static PyObject *leave_string(StoreObject *self, nbr_status st, char *owned)
     return result;
 }
 
-/* A list of `n` items made by item(ctx, i), or NULL with an exception set. */
-static PyObject *list_of(size_t n, PyObject *(*item)(const void *ctx, size_t i), const void *ctx)
-{
-    PyObject *list = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; list && i < n; i++) {
-        PyObject *v = item(ctx, i);
-        if (!v) Py_CLEAR(list);
-        else PyList_SET_ITEM(list, (Py_ssize_t)i, v);
-    }
-    return list;
-}
-
 /* ---- lifetime ----------------------------------------------------------- */
 
 static int mode_flags(unsigned *flags, const char *mode)
@@ -284,8 +272,8 @@ static PyObject *checkpoint_id_item(const void *store, size_t i)
 static PyObject *store_checkpoints(StoreObject *self, PyObject *Py_UNUSED(ignored))
 {
     if (nbrpy_store_enter(self) < 0) return NULL;
-    PyObject *list = list_of(nbr_store_checkpoint_count(self->store), checkpoint_id_item,
-                             self->store);
+    PyObject *list = nbrpy_list_of(nbr_store_checkpoint_count(self->store),
+                                   checkpoint_id_item, self->store);
     nbrpy_guard_leave(&self->guard);
     return list;
 }
@@ -344,7 +332,7 @@ static PyObject *extent_item(const void *shape, size_t i)
 
 static PyObject *shape_tuple(size_t ndim, const uint64_t *shape)
 {
-    PyObject *list = list_of(ndim, extent_item, shape);
+    PyObject *list = nbrpy_list_of(ndim, extent_item, shape);
     PyObject *tuple = list ? PyList_AsTuple(list) : NULL;
     Py_XDECREF(list);
     return tuple;
@@ -483,7 +471,7 @@ static PyObject *store_diff(StoreObject *self, PyObject *args)
     NBRPY_NOGIL(st, nbr_store_diff(&diff, self->store, from, to));
     nbrpy_guard_leave(&self->guard);
     if (st != NBR_OK) return nbrpy_fail(st);
-    PyObject *list = list_of(nbr_diff_count(diff), diff_item, diff);
+    PyObject *list = nbrpy_list_of(nbr_diff_count(diff), diff_item, diff);
     nbr_diff_free(diff);
     return list;
 }
