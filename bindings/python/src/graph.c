@@ -95,11 +95,8 @@ static PyObject *with_analysis(GraphObject *self, PyObject *args, PyObject *kwar
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, format, keywords, &cell_id, &source, &length,
                                      &language))
         return NULL;
-    nbr_language lang;
-    nbr_status st = nbr_language_from_name(&lang, language);
-    if (st != NBR_OK) return nbrpy_fail(st);
     nbr_analysis *analysis = NULL;
-    st = nbr_analysis_new(&analysis, lang, source, (size_t)length);
+    nbr_status st = nbrpy_analysis_new(&analysis, language, source, (size_t)length);
     if (st == NBR_OK) st = call(self->graph, cell_id, analysis);
     PyObject *result = none_or_fail(st);
     nbr_analysis_free(analysis);

@@ -387,6 +387,14 @@ static PyObject *json_loads(char *owned_json)
     return result;
 }
 
+nbr_status nbrpy_analysis_new(nbr_analysis **out, const char *language, const char *source,
+                              size_t length)
+{
+    nbr_language lang;
+    nbr_status st = nbr_language_from_name(&lang, language);
+    return st == NBR_OK ? nbr_analysis_new(out, lang, source, length) : st;
+}
+
 PyDoc_STRVAR(analyze_doc,
              "analyze(source, language=\"python\") -> dict\n\n"
              "Analyse one cell: the names it defines, uses, may mutate, deletes and\n"
@@ -402,13 +410,11 @@ static PyObject *py_analyze(PyObject *Py_UNUSED(module), PyObject *args, PyObjec
     if (!PyArg_ParseTupleAndKeywords(args, kwargs, "s#|s:analyze", keywords, &source, &length,
                                      &language))
         return NULL;
-    nbr_language lang;
-    nbr_status st = nbr_language_from_name(&lang, language);
-    if (st != NBR_OK) return nbrpy_fail(st);
     nbr_analysis *analysis = NULL;
     char *json = NULL;
+    nbr_status st;
     Py_BEGIN_ALLOW_THREADS
-    st = nbr_analysis_new(&analysis, lang, source, (size_t)length);
+    st = nbrpy_analysis_new(&analysis, language, source, (size_t)length);
     if (st == NBR_OK) st = nbr_analysis_to_json(&json, analysis);
     Py_END_ALLOW_THREADS
     PyObject *result = st == NBR_OK ? json_loads(json) : nbrpy_fail(st);

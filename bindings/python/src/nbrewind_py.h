@@ -72,6 +72,11 @@ int nbrpy_utf8(const char **out, PyObject *obj, int null_ok, const char *what);
 PyObject *nbrpy_list_of(size_t n, PyObject *(*item)(const void *ctx, size_t i),
                         const void *ctx);
 
+/* Analyse `source` in the language named `language` ("python", "r"):
+ * nbr_language_from_name then nbr_analysis_new.  Needs no GIL. */
+nbr_status nbrpy_analysis_new(nbr_analysis **out, const char *language, const char *source,
+                              size_t length);
+
 /* ---- context managers (module.c) --------------------------------------- */
 
 /* __enter__ of every type here: the object itself. */
