@@ -402,7 +402,7 @@ static void render_list(nbr_buf *b, const nbr_record *r, nbr_record_list list,
 {
     const record_list *l = &r->lists[list - 1];
     bool keyed = list != NBR_RECORD_OUTPUTS && list != NBR_RECORD_DELETES;
-    memcpy(sorted, l->items, l->count * sizeof *sorted);
+    if (l->count) memcpy(sorted, l->items, l->count * sizeof *sorted); /* items may be NULL */
     if (list != NBR_RECORD_OUTPUTS) qsort(sorted, l->count, sizeof *sorted, compare_entries);
     nbr_buf_printf(b, ",\"%s\":%s", list_keys[list - 1], keyed ? "{" : "[");
     for (size_t i = 0; i < l->count; i++) {

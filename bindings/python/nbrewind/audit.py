@@ -36,6 +36,7 @@ from .notebook import ANONYMOUS_CELL
 from .writer import Job, Writer
 
 OUTPUT_CODEC = "nbformat-output"
+_NAMES_RANDOM = re.compile(r"\brandom\b")
 # Names IPython keeps in every namespace (history, output cache, helpers).
 _IPYTHON_NAME = re.compile(
     r"_+|_i+|_i?\d+|_(oh|ih|dh|exit_code)|__\w+__|In|Out|exit|quit|get_ipython")
@@ -166,14 +167,15 @@ class Auditor:
                              execution_count=result.execution_count, duration=duration)
         set_error(rec, result)
         rec.host = {"session": self.session, "notebook": self.notebook,
-                    "kernel": os.environ.get("NBREWIND_KERNEL", "extension")}
+                    "kernel": os.environ.get("NBREWIND_KERNEL", "extension"),
+                    "source": source}  # what `repeat` analyses as the audited cell
         if not self._environment_recorded:
             rec.host["environment"] = environment()
             self._environment_recorded = True
         job = Job(cell_id, result.execution_count or 0, rec)
         changes = self._capture_changes(job, analysis, namespace)
         self._capture_reads(job, analysis, namespace)
-        self._capture_rng(job)
+        self._capture_rng(job, self._may_draw_python_random(analysis, source))
         self._capture_files(rec)
         self._capture_outputs(job)
         self._report_failures()
@@ -321,7 +323,14 @@ class Auditor:
             elif name in namespace and name not in job.record.writes:
                 job.record.reads[name] = None  # bound before the audit began
 
-    def _capture_rng(self, job):
+    def _may_draw_python_random(self, analysis: dict, source: str) -> bool:
+        """Libraries draw from Python's global `random` in their own threads
+        (Dask does, all the time), so a change of its state counts as the
+        cell's only if the cell, or a notebook function it calls, names it."""
+        names = set(analysis["uses"]) | set(analysis["imports"]) | self._called_globals(analysis)
+        return "random" in names or bool(_NAMES_RANDOM.search(source))
+
+    def _capture_rng(self, job, python_random: bool):
         """The global random states are pseudo-variables: a cell that draws
         from one read and wrote it."""
         for name, state in (("@rng:random", random.getstate()),
@@ -330,6 +339,8 @@ class Auditor:
             before = self.rng_ids.get(name)
             if before == encoded.id:
                 continue
+            if before is not None and name == "@rng:random" and not python_random:
+                continue  # drawn by someone else's thread; the last stored state stays
             if before is not None:
                 job.record.reads[name] = before
             job.puts.append((name, encoded))

@@ -16,6 +16,9 @@ Audit a notebook (checkpoint every cell's state and record what it did):
    sync             copy the store's records into the notebook's metadata
    install-kernels  install the "nbrewind audit/repeat (Python 3)" kernels
 
+Re-execute only what an edit affects:
+   repeat           restore what is still valid, re-run only the cells an edit affects
+
 Look at what was recorded:
    log              one line per execution: cell, time, names, bytes, status
    show             a variable's value after a cell
@@ -76,6 +79,24 @@ def cmd_audit(args):
         return 5
     print(f"{target}: {summary['matched']} cells audited, last checkpoint "
           f"{summary['checkpoint']}")
+    return 0
+
+
+def cmd_repeat(args):
+    from .repeat import print_plan, repeat_notebook
+
+    result = repeat_notebook(args.notebook, args.output, args.store, dry_run=args.dry_run,
+                             timeout=args.timeout)
+    if args.dry_run:
+        return 0
+    rows = {r["cell"]: r for r in result["rows"]}
+    for cell_id in result["ran"]:
+        why = "; ".join(rows[cell_id]["why"]) or "an input changed"
+        print(f"re-ran {rows[cell_id]['position']:>3} {cell_id}: {why}")
+    kept = len(result["rows"]) - len(result["ran"])
+    print(f"{args.output or args.notebook}: {len(result['ran'])} cells re-ran, {kept} kept; "
+          f"{result['seconds']:.2f} s (a full run took {result['full_seconds']:.2f} s "
+          f"in the audit)")
     return 0
 
 
@@ -280,6 +301,12 @@ def _parser() -> Parser:
     p.add_argument("-o", "--output", metavar="OUT.ipynb", help="write here, not in place")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default none)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p = with_notebook(command("repeat", cmd_repeat, "Restore what is still valid from the "
+                              "audit and re-execute only the cells an edit can affect."))
+    p.add_argument("-o", "--output", metavar="OUT.ipynb", help="write here, not in place")
+    p.add_argument("--dry-run", action="store_true", help="print the plan: which cells run "
+                   "and why, what each restores, the estimated time")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default none)")
     with_notebook(command("sync", cmd_sync, "Copy the store's latest record of each cell "
                           "into the notebook's metadata (cells matched by id and source)."))
     p = with_notebook(command("log", cmd_log, "One line per audited execution."))

@@ -82,8 +82,13 @@ def write(nb, path: str):
     os.replace(tmp, path)
 
 
+def source_hash_text(source: str) -> str:
+    """The hash records keep of a cell's source (nbr_hash_bytes of its UTF-8)."""
+    return _core.hash_bytes(source.encode())
+
+
 def source_hash(cell) -> str:
-    return _core.hash_bytes(cell.source.encode())
+    return source_hash_text(cell.source)
 
 
 def sync(nb, notebook_path: str, store_path: str) -> dict:

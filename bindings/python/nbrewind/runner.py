@@ -19,11 +19,17 @@ class AuditFailed(Exception):
         self.code = code
 
 
-def _client(nb, directory: str, timeout, progress):
+KERNELS = {"audit": AUDIT_KERNEL, "repeat": "nbrewind-repeat-python3"}
+
+
+def kernel_client(nb, directory: str, timeout, progress, mode: str = "audit"):
+    """An nbclient NotebookClient on an nbrewind kernel that sends each
+    cell's id with its execute request, and the state it keeps the current
+    cell in ({"cell": ..., "index": ...})."""
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
-    km = KernelManager(kernel_name=AUDIT_KERNEL, kernel_spec_manager=audit_spec_manager())
+    km = KernelManager(kernel_name=KERNELS[mode], kernel_spec_manager=audit_spec_manager())
     # A clean shutdown writes the checkpoints still in flight before the kernel
     # exits: give it the time (jupyter_client's default kills it after 5 s).
     km.shutdown_wait_time = 3600
@@ -31,14 +37,16 @@ def _client(nb, directory: str, timeout, progress):
                             resources={"metadata": {"path": directory}})
     state = {"cell": None, "index": None}
 
-    def send_with_cell_id(code, store_history=True, stop_on_error=True, **_):
+    def send_with_cell_id(code, silent=False, store_history=True, user_expressions=None,
+                          stop_on_error=True, **_):
         """Execute like JupyterLab does: the cell id in the request's
         metadata, where ipykernel hands it to IPython (cell_id)."""
         kc = client.kc
-        content = {"code": code, "silent": False, "store_history": store_history,
-                   "user_expressions": {}, "allow_stdin": False, "stop_on_error": stop_on_error}
-        msg = kc.session.msg("execute_request", content,
-                             metadata={"cellId": state["cell"].id})
+        content = {"code": code, "silent": silent, "store_history": store_history,
+                   "user_expressions": user_expressions or {}, "allow_stdin": False,
+                   "stop_on_error": stop_on_error}
+        metadata = {} if silent or state["cell"] is None else {"cellId": state["cell"].id}
+        msg = kc.session.msg("execute_request", content, metadata=metadata)
         kc.shell_channel.send(msg)
         return msg["header"]["msg_id"]
 
@@ -76,7 +84,7 @@ def audit_notebook(path: str, out: str | None = None, store: str | None = None,
     _check_store(store_path)
     env = dict(os.environ, **{NOTEBOOK_ENV: target, STORE_ENV: store_path})
     bar = _progress_bar(nb, progress)
-    client, state = _client(nb, os.path.dirname(os.path.abspath(path)), timeout, bar)
+    client, state = kernel_client(nb, os.path.dirname(os.path.abspath(path)), timeout, bar)
     failure = None
     try:
         client.execute(env=env)
@@ -94,7 +102,7 @@ def audit_notebook(path: str, out: str | None = None, store: str | None = None,
     finally:
         if bar is not None:
             bar.close()
-        _shutdown(client.km)
+        shutdown(client.km)
     summary = nbfile.sync(nb, target, store_path)
     nbfile.write(nb, target)
     if failure is not None:
@@ -102,7 +110,7 @@ def audit_notebook(path: str, out: str | None = None, store: str | None = None,
     return summary
 
 
-def _shutdown(km):
+def shutdown(km):
     """nbclient leaves a kernel it did not start running: stop it and wait,
     so that its store lock is released before the record is synced."""
     try:

@@ -1,0 +1,360 @@
+"""`nbrewind repeat`: re-execute only the cells an edit can affect.
+
+The audit history of the notebook (the latest record of each cell, from its
+store) becomes the core's graph: one execution per cell, in notebook order,
+with the analysis of the source it ran and what the audit observed (ids
+read and written, deletions, aliases, values that could not be stored).
+The differences between that history and the notebook as it is now become
+edits: a changed source, a new cell, a cell moved, a cell that failed in the
+audit, an input file whose content changed, a cell whose input came from a
+deleted cell.  The core's plan says what must run; each cell it returns is
+executed in a real kernel after restoring exactly the values the plan lists
+(straight from the store, as of the cell that produced them), and what the
+cell wrote is reported back by id, so that readers of unchanged values drop
+out of the plan (early cutoff).  Every other cell keeps its outputs.
+"""
+from __future__ import annotations
+
+import ast
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from . import _core, notebook as nbfile
+from .files import content_id
+from .history import executions
+from .locate import NOTEBOOK_ENV, STORE_ENV, store_for_notebook
+from .runner import AuditFailed, kernel_client, shutdown
+
+DELETED = "<deleted>"
+# What the graph sees written for a value that could not be stored (a Dask
+# client, a lock).  Such a value is a resource, not content: a re-run cell
+# that leaves it unstorable again (re-creating the client, submitting work
+# to it) reports the same token, so the cells that read it re-run only if
+# something they read by content changed.
+UNSTORABLE = "unstorable"
+
+
+@dataclass
+class Cell:
+    """A code cell of the notebook and its latest audited execution."""
+
+    id: str
+    index: int  # position among all cells (0-based)
+    source: str
+    run: object | None  # history.Execution
+    reasons: list = field(default_factory=list)
+
+    @property
+    def record(self):
+        return self.run.record if self.run else None
+
+
+@dataclass
+class RepeatPlan:
+    cells: list  # Cell, notebook order
+    graph: object
+    deleted: list  # records of cells no longer in the notebook
+
+    def cell(self, cell_id: str) -> Cell:
+        return next(c for c in self.cells if c.id == cell_id)
+
+    def value_as_of(self, name: str, producer: str):
+        """(object id or None, why) of `name` after `producer`, walking back
+        through the history in notebook order."""
+        start = next(i for i, c in enumerate(self.cells) if c.id == producer)
+        for cell in reversed(self.cells[:start + 1]):
+            rec = cell.record
+            if rec is None:
+                continue
+            if name in rec.writes:
+                return rec.writes[name], None
+            if name in rec.recompute:
+                return None, rec.recompute[name]
+            if name in rec.deletes:
+                return None, "deleted"
+        return None, "never stored"
+
+    def alias_group(self, name: str, producer: str) -> dict:
+        """{member: twin} for the names bound to the same object as `name`
+        after `producer`, as the audit recorded them (both directions)."""
+        start = next(i for i, c in enumerate(self.cells) if c.id == producer)
+        pairs = {}
+        for cell in self.cells[:start + 1]:
+            if cell.record is not None:
+                pairs.update(cell.record.aliases)
+        group, changed = {name}, True
+        while changed:
+            changed = False
+            for member, twin in pairs.items():
+                if (member in group) != (twin in group):
+                    group |= {member, twin}
+                    changed = True
+        return {m: t for m, t in pairs.items() if m in group and t in group}
+
+
+# ---- building the plan --------------------------------------------------------
+
+def _latest_per_cell(runs) -> dict:
+    latest = {}
+    for run in runs:
+        latest[run.record.cell_id] = run
+    return latest
+
+
+def _audited_source(run) -> str | None:
+    return (run.record.host or {}).get("source")
+
+
+def _observe(graph, cell_id: str, rec):
+    for name, object_id in rec.reads.items():
+        graph.observe(cell_id, "read", name, object_id)
+    for name, object_id in rec.writes.items():
+        graph.observe(cell_id, "write", name, object_id)
+    for name in rec.deletes:
+        graph.observe(cell_id, "delete", name, None)
+    for name in rec.recompute:
+        graph.observe(cell_id, "write", name, UNSTORABLE)
+        graph.mark_unrestorable(cell_id, name)
+    for name, twin in rec.aliases.items():
+        graph.observe_alias(cell_id, name, twin)
+
+
+def _moved(cells) -> set:
+    """Cells whose audited order disagrees with the notebook's: those off a
+    longest run of cells still in audited order."""
+    seqs = [(c.id, int(c.run.checkpoint)) for c in cells if c.run]
+    best: list = []
+    tails: list = []
+    for cell_id, seq in seqs:  # longest increasing subsequence, O(n^2): n is small
+        chain = max((t for t in tails if t[-1][1] < seq), key=len, default=[])
+        tails.append(chain + [(cell_id, seq)])
+        if len(tails[-1]) > len(best):
+            best = tails[-1]
+    kept = {cell_id for cell_id, _ in best}
+    return {cell_id for cell_id, _ in seqs if cell_id not in kept}
+
+
+def _written_files(cells) -> set:
+    return {n for c in cells if c.record for n in c.record.writes if n.startswith("@file:")}
+
+
+def _changed_inputs(cell: Cell, base: str, written: set) -> list:
+    changed = []
+    for name, recorded in cell.record.reads.items():
+        if not name.startswith("@file:") or name in written:
+            continue
+        path = os.path.join(base, name[len("@file:"):])
+        try:
+            now = content_id(path)
+        except OSError:
+            now = None
+        if now != recorded:
+            changed.append(name[len("@file:"):])
+    return changed
+
+
+def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
+    from ._core import Graph
+
+    runs = executions(store, os.path.abspath(notebook_path))
+    if not runs:
+        raise AuditFailed(f"{notebook_path}: its store has no audited execution of this "
+                          f"notebook (run `nbrewind audit {notebook_path}` first)", 4)
+    latest = _latest_per_cell(runs)
+    cells = [Cell(c.id, i, c.source, latest.get(c.id)) for i, c in enumerate(nb.cells)
+             if c.cell_type == "code"]
+    if not any(c.run for c in cells):
+        raise AuditFailed(f"{notebook_path}: none of its cells has an audited execution in "
+                          f"{store.path}: the record is from another notebook", 4)
+    present = {c.id for c in cells}
+    deleted = [r.record for cid, r in latest.items() if cid not in present]
+    graph = Graph()
+    moved = _moved(cells)
+    base = os.path.dirname(os.path.abspath(notebook_path))
+    written = _written_files(cells)
+    deleted_ids = {i for rec in deleted for i in rec.writes.values()}
+    for cell in cells:
+        _add_cell(graph, cell, moved, base, written, deleted_ids)
+    return RepeatPlan(cells, graph, deleted)
+
+
+def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set):
+    audited = _audited_source(cell.run) if cell.run else None
+    if cell.run is None or audited is None:
+        graph.add_cell(cell.id, cell.source)
+        graph.mark_edited(cell.id)
+        cell.reasons.append("new cell" if cell.run is None else "no audited source")
+        return
+    graph.add_cell(cell.id, audited)
+    _observe(graph, cell.id, cell.record)
+    if nbfile.source_hash_text(cell.source) != cell.record.source_hash:
+        graph.edit_cell(cell.id, cell.source)
+        cell.reasons.append("edited")
+    if cell.record.status != "ok":
+        cell.reasons.append(f"failed in the audit ({cell.record.error_name})")
+    if cell.id in moved:
+        cell.reasons.append("moved")
+    for path in _changed_inputs(cell, base, written):
+        cell.reasons.append(f"input file {path} changed")
+    if any(i in deleted_ids for i in cell.record.reads.values()):
+        cell.reasons.append("reads a value made by a deleted cell")
+    if cell.reasons and "edited" not in cell.reasons:
+        graph.mark_edited(cell.id)
+
+
+# ---- showing it -----------------------------------------------------------------
+
+STATE_WORDS = {"must_run": "runs", "may_run": "may run", "producer": "runs (producer)",
+               "skip": "kept", "done": "ran"}
+
+
+def explain(plan: RepeatPlan, core_plan) -> list[dict]:
+    """Per cell: its state, why, and what it would restore from where."""
+    out = []
+    for position, cell in enumerate(plan.cells, start=1):
+        state = core_plan.state(cell.id)
+        why = list(cell.reasons)
+        if state == "may_run" and not why:
+            why.append("reads a value an earlier re-run cell may change")
+        if state == "producer":
+            why.append("makes a value a re-run cell needs that cannot be stored")
+        restores = []
+        if state != "skip":
+            for name, producer in core_plan.restores(cell.id):
+                restores.append((name, producer))
+        out.append({"position": position, "cell": cell.id, "state": state, "why": why,
+                    "restores": restores,
+                    "seconds": cell.record.duration if cell.record and cell.record.duration
+                    else 0.0})
+    return out
+
+
+def print_plan(rows: list[dict], out=sys.stdout):
+    total = sum(r["seconds"] for r in rows)
+    rerun = sum(r["seconds"] for r in rows if r["state"] != "skip")
+    for r in rows:
+        line = f"{r['position']:>4} {r['cell'][:14]:<14} {STATE_WORDS[r['state']]:<16}"
+        if r["why"]:
+            line += " " + "; ".join(r["why"])
+        print(line, file=out)
+        if r["restores"]:
+            names = ", ".join(f"{n} (from {p})" for n, p in r["restores"])
+            print(f"{'':>20}restores {names}", file=out)
+    print(f"estimated time: {rerun:.2f} s of {total:.2f} s for a full run "
+          f"(from the audit's timings)", file=out)
+
+
+# ---- running it -----------------------------------------------------------------
+
+def _kernel_call(client, function: str, argument) -> dict:
+    """Call nbrewind.restore.<function>(json) in the kernel, silently (not
+    audited), and return its JSON result."""
+    expr = (f"__import__('nbrewind.restore').restore.{function}"
+            f"({json.dumps(json.dumps(argument))})")
+    msg_id = client.kc.execute("", silent=True, store_history=False,
+                               user_expressions={"r": expr})
+    reply = client.wait_for_reply(msg_id)
+    result = reply["content"]["user_expressions"]["r"]
+    if result.get("status") != "ok":
+        raise AuditFailed(f"restoring in the kernel failed: {result.get('ename')}: "
+                          f"{result.get('evalue')}", 3)
+    return json.loads(ast.literal_eval(result["data"]["text/plain"]))
+
+
+def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
+    """Put into the kernel the values the plan lists for the cell, as of
+    the cells that made them, with every name aliasing one of them (so that
+    `b = a` stays one object, and a change through b is seen through a)."""
+    values, aliases = {}, {}
+    for name, producer in core_plan.restores(cell_id):
+        if name.startswith("@file:"):
+            continue  # files are on disk
+        group = plan.alias_group(name, producer)
+        aliases.update(group)
+        for member in {name, *group, *group.values()}:
+            object_id, why = plan.value_as_of(member, producer)
+            if object_id is None and why != "deleted":
+                raise AuditFailed(f"cell {cell_id} needs {member} as of cell {producer}, "
+                                  f"which was not stored ({why})", 4)
+            values[member] = object_id
+    if values:
+        _kernel_call(client, "apply", {"values": sorted(values.items()), "aliases": aliases})
+
+
+def _report(client, plan: RepeatPlan, core_plan, cell_id: str, base: str):
+    names = plan.graph.cell_names(cell_id, "writes")
+    ids = _kernel_call(client, "current_ids", names)
+    record = plan.cell(cell_id).record
+    unstorable = record.recompute if record else {}
+    for name in names:
+        if name.startswith("@file:"):
+            path = os.path.join(base, name[len("@file:"):])
+            try:
+                core_plan.report(cell_id, "write", name, content_id(path))
+            except OSError:
+                core_plan.report(cell_id, "delete", name, None)
+        elif ids.get(name) == DELETED:
+            core_plan.report(cell_id, "delete", name, None)
+        elif name in ids:
+            if ids[name] is None and name in unstorable:
+                core_plan.report(cell_id, "write", name, UNSTORABLE)
+            else:
+                core_plan.report(cell_id, "write", name, ids[name])
+
+
+def repeat_notebook(path: str, out: str | None = None, store: str | None = None,
+                    dry_run: bool = False, timeout: int | None = None,
+                    report=sys.stdout) -> dict:
+    from ._core import Plan
+
+    nb = nbfile.read(path)
+    store_path = store_for_notebook(os.path.abspath(path), store)
+    if not os.path.isdir(store_path):
+        raise AuditFailed(f"{path}: no store at {store_path}: nothing was audited (run "
+                          f"`nbrewind audit {path}` first)", 4)
+    with _core.Store(store_path, "r") as st:
+        plan = build_plan(nb, path, st)
+    with Plan(plan.graph) as core_plan:
+        rows = explain(plan, core_plan)
+        if dry_run:
+            print_plan(rows, report)
+            return {"ran": [], "rows": rows}
+        ran, seconds = _execute(nb, path, store_path, plan, core_plan, timeout)
+    target = os.path.abspath(out or path)
+    nbfile.sync(nb, target, store_path)
+    nbfile.write(nb, target)
+    full = sum(r["seconds"] for r in rows)
+    return {"ran": ran, "rows": rows, "seconds": seconds, "full_seconds": full}
+
+
+def _execute(nb, path, store_path, plan, core_plan, timeout):
+    base = os.path.dirname(os.path.abspath(path))
+    env = dict(os.environ, **{NOTEBOOK_ENV: os.path.abspath(path), STORE_ENV: store_path,
+                              "NBREWIND_BACKGROUND": "0"})
+    client, state = kernel_client(nb, base, timeout, None, mode="repeat")
+    by_id = {c.id: (i, c) for i, c in enumerate(nb.cells)}
+    client.allow_errors = True  # a cell that failed in the audit may fail again
+    ran, started = [], time.perf_counter()
+    try:
+        _run_cells(client, state, plan, core_plan, by_id, base, ran, env)
+    finally:
+        shutdown(client.km)
+    return ran, time.perf_counter() - started
+
+
+def _run_cells(client, state, plan, core_plan, by_id, base, ran, env):
+    with client.setup_kernel(env=env):
+        while True:
+            cell_id = core_plan.next()
+            if cell_id is None:
+                break
+            index, cell = by_id[cell_id]
+            _restore(client, plan, core_plan, cell_id)
+            state["cell"], state["index"] = cell, index
+            client.execute_cell(cell, index)
+            _report(client, plan, core_plan, cell_id, base)
+            core_plan.cell_done(cell_id)
+            ran.append(cell_id)

@@ -1,0 +1,111 @@
+"""Inside a kernel: putting stored values back into the namespace, and
+telling the repeat driver what the namespace now holds.
+
+The repeat driver (repeat.py) calls these through silent executions, which
+IPython does not audit; the auditor is told about each restored value, so
+the next audited cell compares against it instead of storing it again.
+"""
+from __future__ import annotations
+
+import json
+import random
+import types
+
+import numpy as np
+
+from . import serialize
+from .audit import Known
+from .extension import current_auditor
+
+DELETED = "<deleted>"
+
+
+def _auditor():
+    auditor = current_auditor()
+    if auditor is None:
+        raise RuntimeError("nbrewind: the audit is not loaded in this kernel")
+    auditor.flush()
+    auditor.open_writer()
+    return auditor
+
+
+def _set_pseudo(auditor, name: str, value, object_id: str):
+    if name == "@rng:random":
+        random.setstate(value)
+    elif name == "@rng:numpy":
+        np.random.set_state(value)
+    else:
+        return  # files are on disk: nothing to restore
+    auditor.rng_ids[name] = object_id
+
+
+def _rebound(function: types.FunctionType, namespace: dict) -> types.FunctionType:
+    clone = types.FunctionType(function.__code__, namespace, function.__name__,
+                               function.__defaults__, function.__closure__)
+    clone.__kwdefaults__ = function.__kwdefaults__
+    clone.__dict__.update(function.__dict__)
+    clone.__qualname__, clone.__doc__ = function.__qualname__, function.__doc__
+    clone.__module__ = function.__module__
+    return clone
+
+
+def bind_globals(value, namespace: dict):
+    """A function or class defined in the notebook comes back from its pickle
+    with a private globals dict; rebind it (and a class's methods) to the
+    kernel's namespace, so `global x` in it means the notebook's x again."""
+    if isinstance(value, types.FunctionType) and value.__module__ == "__main__":
+        return _rebound(value, namespace)
+    if isinstance(value, type) and value.__module__ == "__main__":
+        for key, member in list(vars(value).items()):
+            if isinstance(member, types.FunctionType):
+                setattr(value, key, _rebound(member, namespace))
+    return value
+
+
+def apply(request: str) -> str:
+    """Restore values: `request` is JSON {"values": [[name, object id or
+    null], ...], "aliases": {name: twin}}: each name is bound to that stored
+    object (null: unbound); a name aliasing another restored name gets the
+    very same object.  Returns JSON {name: object id} of what was restored."""
+    spec = json.loads(request)
+    auditor = _auditor()
+    store, namespace = auditor.store, auditor.shell.user_ns
+    restored, objects = {}, {}
+    aliases = spec.get("aliases", {})
+    ordered = sorted(spec["values"], key=lambda nc: nc[0] in aliases)  # twins last
+    for name, object_id in ordered:
+        if object_id is None:
+            namespace.pop(name, None)
+            continue
+        twin = aliases.get(name)
+        if twin in objects and restored.get(twin) == object_id:
+            value = objects[twin]
+        else:
+            value = serialize.decode(store, object_id)
+        restored[name], objects[name] = object_id, value
+        if name.startswith("@"):
+            _set_pseudo(auditor, name, value, object_id)
+            continue
+        value = bind_globals(value, namespace)
+        namespace[name] = value
+        auditor.known[name] = Known(id(value), object_id)
+    return json.dumps(restored)
+
+
+def current_ids(names_json: str) -> str:
+    """The object id each name holds now ({name: id, None if not stored,
+    "<deleted>" if unbound}), once the audit of the last cell is written."""
+    auditor = _auditor()
+    namespace = auditor.shell.user_ns
+    out = {}
+    for name in json.loads(names_json):
+        if name.startswith("@rng:"):
+            out[name] = auditor.rng_ids.get(name)
+        elif name.startswith("@"):
+            continue
+        elif name not in namespace:
+            out[name] = DELETED
+        else:
+            known = auditor.known.get(name)
+            out[name] = known.object_id(name) if known is not None else None
+    return json.dumps(out)

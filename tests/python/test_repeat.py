@@ -1,0 +1,230 @@
+"""`nbrewind repeat`: audit -> edit -> repeat through real kernels.
+
+Each case states the exact cells that must re-run, and checks the oracle:
+every cell's outputs after the repeat equal those of a fresh full run of the
+edited notebook (text compared after removing memory addresses)."""
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+
+import nbformat
+import pytest
+
+from nbrewind.repeat import repeat_notebook
+from nbrewind.runner import AuditFailed
+from notebooks import audit, make_notebook, store_of
+
+ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
+
+
+def texts(nb) -> list:
+    """Each code cell's outputs as comparable text."""
+    out = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        parts = []
+        for o in cell.get("outputs", []):
+            if o.output_type == "stream":
+                parts.append(f"{o.name}:{o.text}")
+            elif o.output_type in ("execute_result", "display_data"):
+                parts.append(str(o.data.get("text/plain", "")))
+            elif o.output_type == "error":
+                parts.append(f"error:{o.ename}:{o.evalue}")
+        out.append(ADDRESS.sub("0x?", "".join(parts)))
+    return out
+
+
+def fresh_run(path, tmp_path) -> list:
+    """The edited notebook run top to bottom in a fresh kernel (own store)."""
+    fresh = tmp_path / "fresh" / os.path.basename(path)
+    fresh.parent.mkdir(exist_ok=True)
+    shutil.copy(path, fresh)
+    for name in os.listdir(os.path.dirname(path)):  # input files travel along
+        src = os.path.join(os.path.dirname(path), name)
+        if os.path.isfile(src) and not name.endswith(".ipynb"):
+            shutil.copy(src, fresh.parent / name)
+    try:
+        audit(fresh)
+    except Exception:
+        pass  # a failing cell is part of the oracle too
+    return texts(nbformat.read(str(fresh), as_version=4))
+
+
+def edit(path, changes: dict, insert: dict | None = None, delete: tuple = ()):
+    nb = nbformat.read(path, as_version=4)
+    for index, source in changes.items():
+        nb.cells[index].source = source
+    for index, (cell_id, source) in sorted((insert or {}).items(), reverse=True):
+        cell = nbformat.v4.new_code_cell(source)
+        cell.id = cell_id
+        nb.cells.insert(index, cell)
+    nb.cells = [c for i, c in enumerate(nb.cells) if c.id not in delete]
+    nbformat.write(nb, path)
+
+
+def case(tmp_path, cells, changes, expect_ran, insert=None, delete=(), setup=None):
+    path = make_notebook(tmp_path / "nb.ipynb", *cells)
+    if setup:
+        setup(tmp_path)
+    try:
+        audit(path)
+    except AuditFailed as failed:  # a notebook audited with a failing cell
+        assert failed.code == 1
+    edit(path, changes, insert, delete)
+    if setup:
+        setup(tmp_path, edited=True)
+    result = repeat_notebook(path, report=io.StringIO())
+    assert result["ran"] == expect_ran
+    repeated = texts(nbformat.read(path, as_version=4))
+    assert repeated == fresh_run(path, tmp_path)
+    return result
+
+
+def test_late_edit_reruns_only_the_last_cell(tmp_path):
+    case(tmp_path, ["import numpy as np\nx = np.arange(10)", "y = x * 2", "print(y.sum())"],
+         {2: "print(y.sum() + 1)"}, ["cell3"])
+
+
+def test_early_parameter_edit_reruns_its_readers(tmp_path):
+    case(tmp_path, ["n = 5", "sq = [i * i for i in range(n)]", "other = 'unrelated'",
+                    "print(sum(sq), other)"],
+         {0: "n = 6"}, ["cell1", "cell2", "cell4"])
+
+
+def test_function_body_edit_reruns_its_callers(tmp_path):
+    case(tmp_path, ["def f(v):\n    return v + 1", "a = f(1)", "b = 10", "print(a, b)"],
+         {0: "def f(v):\n    return v + 100"}, ["cell1", "cell2", "cell4"])
+
+
+def test_edit_with_the_same_result_stops_at_the_edited_cell(tmp_path):
+    case(tmp_path, ["x = 1 + 1", "y = x * 10", "print(y)"], {0: "x = 2"}, ["cell1"])
+
+
+def test_plot_like_edit_does_not_rerun_readers_of_the_data(tmp_path):
+    case(tmp_path, ["import numpy as np\ndata = np.linspace(0, 1, 50)",
+                    "print('plot of', len(data))", "print(data.mean())"],
+         {1: "print('PLOT of', len(data))"}, ["cell2"])
+
+
+def test_aliasing_mutation_through_the_alias(tmp_path):
+    case(tmp_path, ["a = [1, 2]\nb = a", "b.append(3)", "print(a)"],
+         {1: "b.append(4)"}, ["cell2", "cell3"])
+
+
+def test_inplace_numpy_edit(tmp_path):
+    case(tmp_path, ["import numpy as np\na = np.zeros(5)", "a[1:3] = 7.0", "print(a.sum())",
+                    "c = 3"],
+         {1: "a[1:4] = 7.0"}, ["cell2", "cell3"])
+
+
+def test_inplace_pandas_edit(tmp_path):
+    case(tmp_path, ["import pandas as pd\ndf = pd.DataFrame({'v': [1.0, None, 3.0]})",
+                    "df.fillna(0, inplace=True)", "print(df.v.sum())"],
+         {1: "df.fillna(10, inplace=True)"}, ["cell2", "cell3"])
+
+
+def test_global_written_by_a_function(tmp_path):
+    case(tmp_path, ["total = 0\ndef add(k):\n    global total\n    total += k", "add(5)",
+                    "print(total)"],
+         {1: "add(6)"}, ["cell2", "cell3"])
+
+
+def test_numpy_rng_drawn_early_and_an_unrelated_late_edit(tmp_path):
+    case(tmp_path, ["import numpy as np\nnp.random.seed(3)", "u = np.random.rand(3)",
+                    "print(u.round(6))", "print('done')"],
+         {3: "print('finished')"}, ["cell4"])
+
+
+def test_random_state_edit_early_reruns_later_draws(tmp_path):
+    case(tmp_path, ["import random\nrandom.seed(1)", "first = random.random()",
+                    "second = random.random()", "print(round(first, 8), round(second, 8))"],
+         {0: "import random\nrandom.seed(2)"}, ["cell1", "cell2", "cell3", "cell4"])
+
+
+def test_edit_of_a_cell_whose_outputs_nobody_reads(tmp_path):
+    case(tmp_path, ["x = 3", "unused = x * 2", "print(x)"], {1: "unused = x * 3"}, ["cell2"])
+
+
+def test_deleted_variable(tmp_path):
+    case(tmp_path, ["tmp = 1\nkeep = 2", "del tmp", "print(keep, 'tmp' in dir())"],
+         {1: "keep = keep + 1\ndel tmp"}, ["cell2", "cell3"])
+
+
+def test_failing_cell_fixed_reruns_it_and_its_readers(tmp_path):
+    case(tmp_path, ["x = 1", "y = x / 0", "print(y)"], {1: "y = x / 2"}, ["cell2", "cell3"])
+
+
+def test_changed_input_file_reruns_its_reader(tmp_path):
+    def setup(directory, edited=False):
+        (directory / "in.txt").write_text("2" if edited else "1")
+
+    case(tmp_path, ["v = int(open('in.txt').read())", "print(v * 10)", "w = 5"], {},
+         ["cell1", "cell2"], setup=setup)
+
+
+def test_inserted_cell_runs_and_feeds_later_cells(tmp_path):
+    case(tmp_path, ["x = 1", "y = x + 1", "print(y)"], {}, ["new1", "cell2", "cell3"],
+         insert={1: ("new1", "x = 10")})
+
+
+def test_deleted_cell_reruns_the_readers_of_its_values(tmp_path):
+    case(tmp_path, ["x = 1", "x = x + 1", "print(x)"], {}, ["cell3"], delete=("cell2",))
+
+
+def test_unstorable_producer_reruns_when_a_rerun_cell_needs_it(tmp_path):
+    case(tmp_path, ["import threading\nlock = threading.Lock()\nbase = 4",
+                    "with lock:\n    v = base * 2", "print(v)"],
+         {1: "with lock:\n    v = base * 3"}, ["cell1", "cell2", "cell3"])
+
+
+def test_dry_run_lists_the_plan_and_runs_nothing(tmp_path):
+    path = make_notebook(tmp_path / "nb.ipynb", "a = 1", "b = a + 1", "c = 7")
+    audit(path)
+    edit(path, {0: "a = 2"})
+    report = io.StringIO()
+    result = repeat_notebook(path, dry_run=True, report=report)
+    assert result["ran"] == []
+    text = report.getvalue()
+    assert "edited" in text and "restores" not in text.splitlines()[0]
+    assert "estimated time" in text
+    states = {r["cell"]: r["state"] for r in result["rows"]}
+    assert states == {"cell1": "must_run", "cell2": "may_run", "cell3": "skip"}
+
+
+def test_a_repeated_notebook_can_be_repeated_again(tmp_path):
+    path = make_notebook(tmp_path / "nb.ipynb", "a = 1", "b = a + 1", "print(b)")
+    audit(path)
+    edit(path, {0: "a = 5"})
+    assert repeat_notebook(path, report=io.StringIO())["ran"] == ["cell1", "cell2", "cell3"]
+    edit(path, {2: "print(b * 2)"})
+    assert repeat_notebook(path, report=io.StringIO())["ran"] == ["cell3"]
+    assert texts(nbformat.read(path, as_version=4))[2] == "stdout:12\n"
+
+
+def test_repeat_without_an_audit_says_what_to_do(tmp_path):
+    path = make_notebook(tmp_path / "nb.ipynb", "a = 1")
+    with pytest.raises(AuditFailed, match="nbrewind audit"):
+        repeat_notebook(path, report=io.StringIO())
+
+
+DASK = ["from dask.distributed import LocalCluster, Client\n"
+        "cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,\n"
+        "                       host='127.0.0.1', dashboard_address=None)\n"
+        "client = Client(cluster)",
+        "import numpy as np\nsquares = np.array(client.gather(client.map(lambda i: i * i, range(20))))",
+        "cubes = np.array(client.gather(client.map(lambda i: i ** 3, range(20))))",
+        "print('plot:', squares.sum(), cubes.sum())"]
+
+
+def test_dask_late_plot_edit_reruns_neither_cluster_nor_computations(tmp_path):
+    case(tmp_path, DASK, {3: "print('PLOT:', squares.sum(), cubes.sum())"}, ["cell4"])
+
+
+def test_dask_rerun_cell_needing_the_client_reruns_the_client_cell(tmp_path):
+    edited = "import numpy as np\nsquares = np.array(client.gather(client.map(lambda i: i * i + 1, range(20))))"
+    # The client cell re-runs (its client cannot be stored); cubes is restored.
+    case(tmp_path, DASK, {1: edited}, ["cell1", "cell2", "cell4"])
