@@ -228,3 +228,81 @@ def test_dask_rerun_cell_needing_the_client_reruns_the_client_cell(tmp_path):
     edited = "import numpy as np\nsquares = np.array(client.gather(client.map(lambda i: i * i + 1, range(20))))"
     # The client cell re-runs (its client cannot be stored); cubes is restored.
     case(tmp_path, DASK, {1: edited}, ["cell1", "cell2", "cell4"])
+
+
+def test_no_edit_runs_nothing(tmp_path):
+    case(tmp_path, ["x = 1", "print(x)"], {}, [])
+
+
+def test_moved_cell_reruns(tmp_path):
+    path = make_notebook(tmp_path / "nb.ipynb", "a = 1", "b = 2", "print(a + b)")
+    audit(path)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = [nb.cells[1], nb.cells[0], nb.cells[2]]
+    nbformat.write(nb, path)
+    result = repeat_notebook(path, report=io.StringIO())
+    assert result["ran"] == ["cell1"]
+    assert texts(nbformat.read(path, as_version=4)) == fresh_run(path, tmp_path)
+
+
+def test_edit_of_a_function_called_through_another(tmp_path):
+    case(tmp_path, ["def g(v):\n    return v * 2", "def f(v):\n    return g(v) + 1",
+                    "r = f(5)", "print(r)", "s = 'other'"],
+         {0: "def g(v):\n    return v * 3"}, ["cell1", "cell2", "cell3", "cell4"])
+
+
+def test_class_method_edit_reruns_its_users(tmp_path):
+    case(tmp_path, ["class Box:\n    def __init__(self, v):\n        self.v = v\n"
+                    "    def area(self):\n        return self.v ** 2",
+                    "box = Box(3)", "print(box.area())", "n = 1"],
+         {0: "class Box:\n    def __init__(self, v):\n        self.v = v\n"
+             "    def area(self):\n        return self.v ** 3"},
+         ["cell1", "cell2", "cell3"])
+
+
+def test_file_written_by_the_notebook_feeds_a_later_reader(tmp_path):
+    case(tmp_path, ["with open('mid.txt', 'w') as f:\n    f.write('7')",
+                    "v = int(open('mid.txt').read())", "print(v + 1)"],
+         {0: "with open('mid.txt', 'w') as f:\n    f.write('8')"}, ["cell1", "cell2", "cell3"])
+
+
+def test_numpy_rng_seed_edit_reruns_later_draws(tmp_path):
+    case(tmp_path, ["import numpy as np\nnp.random.seed(1)", "x = 5",
+                    "u = np.random.rand(2)", "print(u.round(6), x)"],
+         {0: "import numpy as np\nnp.random.seed(9)"}, ["cell1", "cell3", "cell4"])
+
+
+def test_dict_mutation_edit(tmp_path):
+    case(tmp_path, ["d = {}", "d['k'] = 1", "print(d)", "e = 2"], {1: "d['k'] = 2"},
+         ["cell2", "cell3"])
+
+
+def test_big_array_is_restored_not_recomputed(tmp_path):
+    result = case(tmp_path, ["import numpy as np\nbig = np.arange(2_000_000.0)", "s = big.sum()",
+                             "print(s, big[-1])"],
+                  {2: "print('sum', s, big[-1])"}, ["cell3"])
+    restores = {r["cell"]: r["restores"] for r in result["rows"]}
+    assert sorted(restores["cell3"]) == [("big", "cell1"), ("s", "cell2")]
+
+
+def test_lambda_edit(tmp_path):
+    case(tmp_path, ["sq = lambda v: v * v", "vals = [sq(i) for i in range(4)]", "print(vals)"],
+         {0: "sq = lambda v: v * v * v"}, ["cell1", "cell2", "cell3"])
+
+
+def test_verify_reports_agreement_differences_and_nondeterminism(tmp_path):
+    from nbrewind.verify import verify_notebook
+
+    (tmp_path / "in.txt").write_text("3")
+    path = make_notebook(tmp_path / "nb.ipynb", "import numpy as np\nbase = np.arange(4)",
+                         "v = int(open('in.txt').read())\ntwice = base * v\nprint(twice)",
+                         "import os\nnoise = os.urandom(4).hex()\nprint(len(noise))",
+                         "import random\nrandom.seed(5)\nr = random.random()")
+    audit(path)
+    verdicts = {v.cell: v for v in verify_notebook(path, ["2", "cell3", "4"])}
+    assert verdicts["cell2"].status == "verified"
+    assert verdicts["cell3"].status == "nondeterministic"
+    assert verdicts["cell4"].status == "verified"
+    (tmp_path / "in.txt").write_text("4")  # the world changed since the audit
+    changed = verify_notebook(path, ["cell2"])[0]
+    assert changed.status == "differs" and any("twice" in d for d in changed.details)

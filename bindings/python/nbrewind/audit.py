@@ -78,6 +78,7 @@ class Auditor:
         self.store = None
         self.writer: Writer | None = None
         self.background = os.environ.get("NBREWIND_BACKGROUND", "1") != "0"
+        self.mode = os.environ.get("NBREWIND_KERNEL", "extension")  # audit, repeat, extension
         self._environment_recorded = False
         self._failed: list = []
         self.known: dict[str, Known] = {}

@@ -18,6 +18,7 @@ Audit a notebook (checkpoint every cell's state and record what it did):
 
 Re-execute only what an edit affects:
    repeat           restore what is still valid, re-run only the cells an edit affects
+   verify           re-run audited cells from restored inputs; compare with the record
 
 Look at what was recorded:
    log              one line per execution: cell, time, names, bytes, status
@@ -30,7 +31,8 @@ Look after the store:
 
 The store of NB.ipynb is NB.nbrewind/ next to it, unless --store or
 $NBREWIND_STORE says otherwise.  'nbrewind <command> --help' describes a command.
-Exit codes: 0 success, 1 a cell raised (audit) or damage found (fsck),
+Exit codes: 0 success, 1 a cell raised (audit), damage found (fsck) or a
+difference found (verify),
 2 bad usage or input, 3 the kernel failed, 4 store error, 5 audit incomplete.
 """
 
@@ -98,6 +100,19 @@ def cmd_repeat(args):
           f"{result['seconds']:.2f} s (a full run took {result['full_seconds']:.2f} s "
           f"in the audit)")
     return 0
+
+
+def cmd_verify(args):
+    from .verify import verify_notebook
+
+    verdicts = verify_notebook(args.notebook, args.rerun, args.sample, args.store,
+                               args.timeout)
+    for v in verdicts:
+        print(f"{v.position:>4} {v.cell:<14} {v.status}"
+              + (": " + "; ".join(v.details) if v.details else ""))
+    bad = [v for v in verdicts if v.status in ("differs", "nondeterministic")]
+    print(f"{args.notebook}: {len(verdicts)} cells checked, {len(bad)} with differences")
+    return 1 if bad else 0
 
 
 def cmd_sync(args):
@@ -306,6 +321,14 @@ def _parser() -> Parser:
     p.add_argument("-o", "--output", metavar="OUT.ipynb", help="write here, not in place")
     p.add_argument("--dry-run", action="store_true", help="print the plan: which cells run "
                    "and why, what each restores, the estimated time")
+    p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default none)")
+    p = with_notebook(command("verify", cmd_verify, "Re-execute audited cells twice from "
+                              "their restored inputs; report each difference from the record "
+                              "and each cell that is not deterministic."))
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--rerun", nargs="+", metavar="K", help="cells: positions or ids")
+    what.add_argument("--sample", type=int, metavar="N", help="N audited cells at random "
+                      "(seeded; default 3)")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default none)")
     with_notebook(command("sync", cmd_sync, "Copy the store's latest record of each cell "
                           "into the notebook's metadata (cells matched by id and source)."))

@@ -12,6 +12,8 @@ it:
     %nbrewind background on | off     write checkpoints while the next cell runs (default on;
                                       $NBREWIND_BACKGROUND=0 turns it off)
     %nbrewind flush                   wait until every checkpoint so far is durable
+    %nbrewind rewind K                the namespace as after the K-th execution of
+                                      `nbrewind log` (or a cell id); values load when used
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import re
 import shlex
 
 from .audit import Auditor
+from .live import install as install_replay
 from .locate import store_for_notebook, notebook_of_session
 
 _OUTPUT_TYPES = ("stream", "display_data", "execute_result", "error")
@@ -34,10 +37,13 @@ def load_ipython_extension(ip):
     auditor = Auditor(ip, store_for_notebook(notebook), notebook)
     ip.events.register("pre_run_cell", auditor.pre_run_cell)
     ip.events.register("post_run_cell", auditor.post_run_cell)
-    ip.register_magic_function(_magic(auditor), "line", "nbrewind")
+    replayer, unreplay = install_replay(ip, auditor)
+    ip.register_magic_function(_magic(auditor, replayer), "line", "nbrewind")
     atexit.register(auditor.close)  # a kernel shut down cleanly loses nothing
     _state["auditor"] = auditor
-    _state["unhook"] = _capture_outputs(ip, auditor)
+    _state["replayer"] = replayer
+    unhook = _capture_outputs(ip, auditor)
+    _state["unhook"] = lambda: (unhook(), unreplay())
 
 
 def unload_ipython_extension(ip):
@@ -49,6 +55,14 @@ def unload_ipython_extension(ip):
     _state.pop("unhook")()
     atexit.unregister(auditor.close)
     auditor.close()
+
+
+def flush_all():
+    """Wait until every checkpoint of this kernel is durable (the commands
+    call this before shutting a kernel down)."""
+    auditor = _state.get("auditor")
+    if auditor is not None:
+        auditor.flush()
 
 
 def current_auditor():
@@ -94,12 +108,15 @@ def parse_size(text: str) -> int | None:
     return int(float(m.group(1)) * _UNITS[m.group(2).lower()])
 
 
-def _magic(auditor):
+def _magic(auditor, replayer):
     def nbrewind(line):
         """Control the nbrewind audit: status, exclude NAME..., include NAME...,
-        max-object-size SIZE, off, on."""
+        max-object-size SIZE, background on|off, flush, rewind K, off, on."""
         words = shlex.split(line)
         command, args = (words[0], words[1:]) if words else ("status", [])
+        if command == "rewind" and len(args) == 1:
+            print(replayer.rewind(args[0]))
+            return
         if command == "exclude":
             auditor.excluded.update(args)
         elif command == "include":

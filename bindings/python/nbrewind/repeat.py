@@ -334,14 +334,16 @@ def _execute(nb, path, store_path, plan, core_plan, timeout):
     base = os.path.dirname(os.path.abspath(path))
     env = dict(os.environ, **{NOTEBOOK_ENV: os.path.abspath(path), STORE_ENV: store_path,
                               "NBREWIND_BACKGROUND": "0"})
-    client, state = kernel_client(nb, base, timeout, None, mode="repeat")
+    # The audit kernel: the driver restores what it decided; a live replay
+    # (the repeat kernel's) must not second-guess it.
+    client, state = kernel_client(nb, base, timeout, None, mode="audit")
     by_id = {c.id: (i, c) for i, c in enumerate(nb.cells)}
     client.allow_errors = True  # a cell that failed in the audit may fail again
     ran, started = [], time.perf_counter()
     try:
         _run_cells(client, state, plan, core_plan, by_id, base, ran, env)
     finally:
-        shutdown(client.km)
+        shutdown(client)
     return ran, time.perf_counter() - started
 
 

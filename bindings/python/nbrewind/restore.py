@@ -15,12 +15,13 @@ import numpy as np
 
 from . import serialize
 from .audit import Known
-from .extension import current_auditor
 
 DELETED = "<deleted>"
 
 
 def _auditor():
+    from .extension import current_auditor  # the extension imports this module
+
     auditor = current_auditor()
     if auditor is None:
         raise RuntimeError("nbrewind: the audit is not loaded in this kernel")

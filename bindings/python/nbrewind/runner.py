@@ -30,9 +30,9 @@ def kernel_client(nb, directory: str, timeout, progress, mode: str = "audit"):
     from nbclient import NotebookClient
 
     km = KernelManager(kernel_name=KERNELS[mode], kernel_spec_manager=audit_spec_manager())
-    # A clean shutdown writes the checkpoints still in flight before the kernel
-    # exits: give it the time (jupyter_client's default kills it after 5 s).
-    km.shutdown_wait_time = 3600
+    # shutdown() flushes the checkpoints in flight first; what is left for the
+    # kernel to do on shutdown is quick.
+    km.shutdown_wait_time = 30
     client = NotebookClient(nb, km=km, timeout=timeout, allow_errors=False,
                             resources={"metadata": {"path": directory}})
     state = {"cell": None, "index": None}
@@ -102,7 +102,7 @@ def audit_notebook(path: str, out: str | None = None, store: str | None = None,
     finally:
         if bar is not None:
             bar.close()
-        shutdown(client.km)
+        shutdown(client)
     summary = nbfile.sync(nb, target, store_path)
     nbfile.write(nb, target)
     if failure is not None:
@@ -110,12 +110,23 @@ def audit_notebook(path: str, out: str | None = None, store: str | None = None,
     return summary
 
 
-def shutdown(km):
-    """nbclient leaves a kernel it did not start running: stop it and wait,
-    so that its store lock is released before the record is synced."""
+FLUSH = "__import__('nbrewind.extension').extension.flush_all()"
+
+
+def shutdown(client):
+    """Make every checkpoint in flight durable, then stop the kernel and wait
+    for it, so that its store lock is released before the record is synced.
+    (nbclient leaves running a kernel whose manager it did not create.)"""
+    km = client.km
+    if km is None or not km.has_kernel:
+        return
     try:
-        if km.has_kernel:
-            km.shutdown_kernel(now=False)
+        if client.kc is not None and km.is_alive():
+            client.wait_for_reply(client.kc.execute(FLUSH, silent=True, store_history=False))
+    except Exception:
+        pass  # a dead or wedged kernel: what it had not written is lost, as documented
+    try:
+        km.shutdown_kernel(now=False)
     except Exception:
         km.shutdown_kernel(now=True)
 

@@ -1,0 +1,85 @@
+"""The repeat kernel in a live session: matching cells come back from the
+store instead of running; `%nbrewind rewind K` brings a past namespace back."""
+from __future__ import annotations
+
+import os
+
+import nbformat
+
+from nbrewind.runner import kernel_client, shutdown
+from notebooks import audit, make_notebook, store_of
+
+
+def run_in_kernel(path, mode="repeat"):
+    """Execute the notebook in an nbrewind kernel like a frontend would (cell
+    ids sent), without writing the file; returns the executed notebook."""
+    nb = nbformat.read(path, as_version=4)
+    client, _ = kernel_client(nb, os.path.dirname(path), 120, None, mode=mode)
+    env = dict(os.environ, NBREWIND_NOTEBOOK=path, NBREWIND_STORE=store_of(path))
+    try:
+        client.execute(env=env)
+    finally:
+        shutdown(client)
+    return nb
+
+
+def stream(nb, index, name="stdout"):
+    return "".join(o.get("text", "") for o in nb.cells[index].outputs
+                   if o.output_type == "stream" and o.name == name)
+
+
+CELLS = ["import numpy as np\nx = np.arange(5)",
+         "y = x * 2\nprint('computed', y.sum())",
+         "print('total', y.sum() + x.sum())"]
+
+
+def test_matching_cells_are_restored_not_run(tmp_path):
+    path = make_notebook(tmp_path / "live.ipynb", *CELLS)
+    audit(path)
+    nb = run_in_kernel(path)
+    for index in range(3):
+        assert "restored from the audit" in stream(nb, index, "stderr")
+    assert stream(nb, 1) == "computed 20\n"  # the recorded output, shown again
+    assert stream(nb, 2) == "total 30\n"
+
+
+def test_an_edited_cell_runs_with_the_values_it_needs_loaded(tmp_path):
+    path = make_notebook(tmp_path / "live.ipynb", *CELLS)
+    audit(path)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[2].source = "print('total', y.sum() + x.sum() + 1)"
+    nbformat.write(nb, path)
+    nb = run_in_kernel(path)
+    assert "restored from the audit" in stream(nb, 1, "stderr")
+    assert "restored" not in stream(nb, 2, "stderr")
+    assert stream(nb, 2) == "total 31\n"
+
+
+def test_a_cell_whose_inputs_differ_runs(tmp_path):
+    path = make_notebook(tmp_path / "live.ipynb", *CELLS)
+    audit(path)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells[0].source = "import numpy as np\nx = np.arange(6)"
+    nbformat.write(nb, path)
+    nb = run_in_kernel(path)
+    assert "restored" not in stream(nb, 1, "stderr")
+    assert stream(nb, 1) == "computed 30\n" and stream(nb, 2) == "total 45\n"
+
+
+def test_rewind_brings_back_an_earlier_namespace(tmp_path):
+    path = make_notebook(tmp_path / "rw.ipynb", "a = [1]", "a.append(2)\nb = 'later'",
+                         "a.append(3)")
+    audit(path)
+    probe = make_notebook(tmp_path / "probe.ipynb", "%nbrewind rewind 2",
+                          "print(a, b)", "%nbrewind rewind cell1",
+                          "print(a, 'b' in globals())", ids=["p1", "p2", "p3", "p4"])
+    nb = nbformat.read(probe, as_version=4)
+    client, _ = kernel_client(nb, str(tmp_path), 120, None, mode="audit")
+    env = dict(os.environ, NBREWIND_NOTEBOOK=path, NBREWIND_STORE=store_of(path))
+    try:
+        client.execute(env=env)
+    finally:
+        shutdown(client)
+    assert stream(nb, 1) == "[1, 2] later\n"
+    assert stream(nb, 3) == "[1] False\n"
+    assert "rewound to execution 2" in stream(nb, 0)
