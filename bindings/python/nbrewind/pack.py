@@ -27,6 +27,7 @@ import tarfile
 import tempfile
 
 from . import _core, notebook as nbfile
+from .cli import _bytes
 from .locate import store_for_notebook
 from .record import Record
 from .trust import UNTRUSTED, UNTRUSTED_TEXT, mark_untrusted
@@ -119,14 +120,6 @@ def _write_store(src_path: str, dst_path: str, referenced: list, exclude: set) -
     return copied
 
 
-def _bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if n < 1024 or unit == "GiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
 def pack(notebook_path: str, out: str, store: str | None = None, exclude=(),
          report=sys.stdout) -> dict:
     """Write the pack of a notebook to `out`; returns its manifest."""
@@ -159,6 +152,9 @@ def pack(notebook_path: str, out: str, store: str | None = None, exclude=(),
             "logical_bytes": sum(o["logical_bytes"] for o in _distinct(copied).values()),
         }
         _print_contents(manifest, report)
+        recorded = {n for c in meta["cells"].values() for n in c["writes"]}
+        for unknown in sorted(exclude - recorded):
+            print(f"  note: --exclude {unknown}: no packed record stores it", file=report)
         _write_tar(out, manifest, tmp, name, stem + ".nbrewind")
     print(f"{out}: {len(copied)} checkpoints, {len(_distinct(copied))} objects, "
           f"{_bytes(manifest['logical_bytes'])} of values; {_bytes(os.path.getsize(out))} "
