@@ -131,7 +131,12 @@ def rewrite(pack, out, manifest=None, extra=None):
 
 
 def test_bad_packs_are_clear_errors(tmp_path):
-    _, pack = packed(tmp_path, ["x = 1"])
+    path, pack = packed(tmp_path, ["x = 1"])
+    done = cli("pack", path, "-o", path)
+    assert done.returncode == 2 and "not a notebook" in done.stderr
+    assert nbformat.read(path, as_version=4).cells[0].source == "x = 1"
+    done = cli("pack", path, "-o", tmp_path / "missing" / "nb.nbrw")
+    assert done.returncode == 2 and "cannot write the pack" in done.stderr
     foreign = tmp_path / "foreign.nbrw"
     foreign.write_bytes(os.urandom(4096))
     done = cli("unpack", foreign, tmp_path / "out")

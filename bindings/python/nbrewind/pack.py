@@ -124,6 +124,8 @@ def pack(notebook_path: str, out: str, store: str | None = None, exclude=(),
          report=sys.stdout) -> dict:
     """Write the pack of a notebook to `out`; returns its manifest."""
     exclude = set(exclude)
+    if out.endswith(".ipynb") or os.path.abspath(out) == os.path.abspath(notebook_path):
+        raise PackError(f"{out}: a pack is not a notebook; name it NAME.nbrw")
     nb = nbfile.read(notebook_path)
     abspath = os.path.abspath(notebook_path)
     src_path = store_for_notebook(abspath, store)
@@ -151,11 +153,11 @@ def pack(notebook_path: str, out: str, store: str | None = None, exclude=(),
             "excluded": sorted(exclude),
             "logical_bytes": sum(o["logical_bytes"] for o in _distinct(copied).values()),
         }
-        _print_contents(manifest, report)
-        recorded = {n for c in meta["cells"].values() for n in c["writes"]}
-        for unknown in sorted(exclude - recorded):
-            print(f"  note: --exclude {unknown}: no packed record stores it", file=report)
         _write_tar(out, manifest, tmp, name, stem + ".nbrewind")
+    _print_contents(manifest, report)
+    recorded = {n for c in meta["cells"].values() for n in c["writes"]}
+    for unknown in sorted(exclude - recorded):
+        print(f"  note: --exclude {unknown}: no packed record stores it", file=report)
     print(f"{out}: {len(copied)} checkpoints, {len(_distinct(copied))} objects, "
           f"{_bytes(manifest['logical_bytes'])} of values; {_bytes(os.path.getsize(out))} "
           f"in the file", file=report)
@@ -200,6 +202,8 @@ def _write_tar(out: str, manifest: dict, tmp: str, notebook: str, store_dir: str
                 tar.add(os.path.join(root, member), f"{store_dir}/{member}", recursive=False)
             _add_bytes(tar, f"{store_dir}/{UNTRUSTED}", UNTRUSTED_TEXT.encode())
         os.replace(partial, out)
+    except OSError as exc:
+        raise PackError(f"{out}: cannot write the pack ({exc.strerror or exc})") from None
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
