@@ -180,3 +180,31 @@ def test_environment_differences_are_reported_before_anything_runs(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "numpy: 0.0.1 in the pack" in done.stdout
     assert "python: 3.0.0 in the pack" in done.stdout
+
+
+def test_trust_is_a_signature_with_the_users_secret(tmp_path, monkeypatch):
+    from nbrewind import trust
+
+    store_path = str(tmp_path / "s.nbrewind")
+    with _core.Store(store_path, "c") as store:
+        with store.begin("c1", 1) as cp:
+            cp.put_blob("x", "raw", b"abc")
+            cp.commit()
+    assert trust.is_trusted(store_path)  # a store of one's own
+    trust.mark_untrusted(store_path)
+    assert not trust.is_trusted(store_path)
+    trust.trust(store_path)
+    assert trust.is_trusted(store_path)
+    assert oct(os.stat(trust.secret_path()).st_mode & 0o777) == "0o600"
+    trust.mark_untrusted(store_path)  # marked again: the signature decides
+    assert trust.is_trusted(store_path)
+    monkeypatch.setenv("NBREWIND_DATA_DIR", str(tmp_path / "someone-else"))
+    assert not trust.is_trusted(store_path)
+    monkeypatch.setenv("NBREWIND_DATA_DIR", str(tmp_path / "data"))
+    manifest = os.path.join(store_path, "checkpoints", "0000000000000001.json")
+    with open(manifest, "ab") as f:
+        f.write(b" ")
+    assert not trust.is_trusted(store_path)  # changed since it was signed
+    os.chmod(trust.secret_path(), 0o644)
+    with pytest.raises(trust.TrustError, match="readable by others"):
+        trust.secret()
