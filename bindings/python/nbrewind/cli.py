@@ -29,6 +29,11 @@ Look after the store:
    fsck             re-hash everything, name what is damaged
    gc               remove checkpoints the notebook no longer references
 
+Share with another site:
+   pack             one file with the notebook and what its record references
+   unpack           extract a pack; show how its environment differs from this one
+   trust            allow the pickles of an unpacked store to be loaded
+
 The store of NB.ipynb is NB.nbrewind/ next to it, unless --store or
 $NBREWIND_STORE says otherwise.  'nbrewind <command> --help' describes a command.
 Exit codes: 0 success, 1 a cell raised (audit), damage found (fsck) or a
@@ -123,6 +128,31 @@ def cmd_sync(args):
     nbfile.write(nb, args.notebook)
     print(f"{args.notebook}: {summary['matched']} cells have a record, "
           f"{len(summary['missing'])} have none")
+    return 0
+
+
+def cmd_pack(args):
+    from .pack import pack
+
+    pack(args.notebook, args.output, args.store, args.exclude or ())
+    return 0
+
+
+def cmd_unpack(args):
+    from .pack import unpack
+
+    unpack(args.pack, args.directory, force=args.force)
+    return 0
+
+
+def cmd_trust(args):
+    from .trust import trust
+
+    path = _store_path(args)
+    if not os.path.isdir(path):
+        raise _core.NotFoundError(f"{args.notebook}: no store at {path}")
+    trust(path)
+    print(f"{path}: trusted (its pickled values will be loaded)")
     return 0
 
 
@@ -344,6 +374,20 @@ def _parser() -> Parser:
     with_notebook(command("gc", cmd_gc, "Keep what the notebook's record references (and "
                           "other notebooks' refs); remove the rest."))
     with_notebook(command("du", cmd_du, "Store use per variable and per cell."))
+    p = with_notebook(command("pack", cmd_pack, "Write one file holding the notebook, a "
+                              "store of what its record references, and a manifest."))
+    p.add_argument("-o", "--output", metavar="NB.nbrw", required=True, help="the pack file")
+    p.add_argument("--exclude", metavar="NAME", action="append", help="leave this "
+                   "variable's value out (recorded as recompute); may be repeated")
+    p = command("unpack", cmd_unpack, "Extract a pack (NB.ipynb and NB.nbrewind/) and show "
+                "how its environment differs from this one.  The store is untrusted.")
+    p.add_argument("pack", metavar="NB.nbrw")
+    p.add_argument("directory", metavar="DIR", nargs="?", default=".",
+                   help="where to extract (default: the current directory)")
+    p.add_argument("--force", action="store_true", help="overwrite an existing notebook "
+                   "and store")
+    with_notebook(command("trust", cmd_trust, "Trust the notebook's store: load its pickled "
+                          "values (unpickling runs code; only for stores you trust)."))
     p = command("install-kernels", cmd_install_kernels,
                 "Install the nbrewind audit and repeat kernelspecs for Jupyter.")
     where = p.add_mutually_exclusive_group()
@@ -356,7 +400,9 @@ def _parser() -> Parser:
 
 def main(argv=None) -> int:
     from .notebook import NotebookError
+    from .pack import PackError
     from .runner import AuditFailed
+    from .trust import TrustError
 
     parser = _parser()
     try:
@@ -371,7 +417,7 @@ def main(argv=None) -> int:
     except UsageError as exc:
         print(f"{exc}\n(see 'nbrewind --help')", file=sys.stderr)
         return 2
-    except NotebookError as exc:
+    except (NotebookError, PackError, TrustError) as exc:
         print(f"nbrewind: {exc}", file=sys.stderr)
         return 2
     except AuditFailed as exc:

@@ -178,7 +178,33 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     deleted_ids = {i for rec in deleted for i in rec.writes.values()}
     for cell in cells:
         _add_cell(graph, cell, moved, base, written, deleted_ids)
+    _withhold_untrusted_pickles(graph, cells, store, notebook_path)
     return RepeatPlan(cells, graph, deleted)
+
+
+def _withhold_untrusted_pickles(graph, cells, store, notebook_path: str):
+    """Unpickling runs code: in a store from elsewhere that the user has not
+    trusted (nbrewind.trust), every pickled value is unrestorable, so the
+    cell that made it re-runs when a re-run cell needs it."""
+    from .serialize import PICKLE_CODEC
+    from .trust import is_trusted
+
+    if is_trusted(store.path):
+        return
+    reason = (f"untrusted store: pickled value not loaded (run `nbrewind trust "
+              f"{notebook_path}` to allow)")
+    for cell in cells:
+        if cell.record is None or cell.reasons:
+            continue  # runs anyway
+        for name, object_id in cell.record.writes.items():
+            try:
+                info = store.object_info(object_id)
+            except _core.NotFoundError:
+                continue  # a file's content hash: nothing stored
+            if info["kind"] == "blob" and info["type"] == PICKLE_CODEC:
+                graph.mark_unrestorable(cell.id, name)
+                if reason not in cell.reasons:
+                    cell.reasons.append(reason)
 
 
 def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set):
