@@ -5,8 +5,8 @@
 #   make build   deps, then configure and build into build/
 #   make test    deps, build, then EVERY test suite (see TEST_PHASES below);
 #                fails if any of them fails, after running all of them
-#   make demo    deps, build, then audit the bundled example notebook and read
-#                its log and a value back from the store
+#   make demo    deps, build, then audit the bundled example notebook, edit it,
+#                repeat, verify, pack, and unpack + repeat elsewhere
 #   make python  deps, then build the Python package and install it into
 #                build/venv (a venv over Debian's packages)
 #   make bench   run benchmarks/run.sh (if there is one)
@@ -140,32 +140,13 @@ python: deps
 	  --no-build-isolation --no-index ./bindings/python
 	@echo "make python: the nbrewind package is installed in $(VENV)"
 
-# The demo audits a copy of the example notebook (the one in git stays as it
-# is): every cell runs under the audit kernel, then the log and one value are
-# read back from the store without a kernel.
-DEMO_DIR := $(BUILD_DIR)/demo
-NBREWIND := $(VENV)/bin/nbrewind
-
+# The demo tells the whole story on copies in $(BUILD_DIR)/demo (the notebook in
+# git stays as it is): analysis, audit, an edit and repeat, verify, pack, and
+# unpack + repeat in another directory (scripts/demo.sh).
 demo: build python
 	@echo "== examples/demo.ipynb: each cell's inputs and outputs, then the data flow"
 	@$(BUILD_DIR)/tools/nbr/nbr analyze --notebook examples/demo.ipynb --format text
-	@echo
-	@echo "== audit: run it under the audit kernel (a checkpoint and a record per cell)"
-	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp examples/demo.ipynb $(DEMO_DIR)/
-	@$(NBREWIND) audit $(DEMO_DIR)/demo.ipynb
-	@echo
-	@echo "== nbrewind log $(DEMO_DIR)/demo.ipynb"
-	@$(NBREWIND) log $(DEMO_DIR)/demo.ipynb
-	@echo
-	@echo "== nbrewind show $(DEMO_DIR)/demo.ipynb field --cell 4 (after the initial condition)"
-	@$(NBREWIND) show $(DEMO_DIR)/demo.ipynb field --cell 4
-	@echo
-	@echo "== nbrewind fsck, du"
-	@$(NBREWIND) fsck $(DEMO_DIR)/demo.ipynb
-	@$(NBREWIND) du $(DEMO_DIR)/demo.ipynb
-	@echo
-	@echo "== examples/demo_r.ipynb (R): analysis (the R audit kernel comes with the R binding)"
-	@$(BUILD_DIR)/tools/nbr/nbr analyze --notebook examples/demo_r.ipynb --format text
+	@bash scripts/demo.sh $(VENV) $(BUILD_DIR)
 
 bench: build
 	@if [[ -f benchmarks/run.sh ]]; then bash benchmarks/run.sh $(abspath $(BUILD_DIR)); \
