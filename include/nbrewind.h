@@ -548,7 +548,12 @@ typedef enum nbr_store_option {
     NBR_STORE_OPT_CODEC = 1,      /* an nbr_codec; default NBR_CODEC_LZ4 */
     NBR_STORE_OPT_LEVEL = 2,      /* Blosc level 0-9; default 5 */
     NBR_STORE_OPT_SHUFFLE = 3,    /* 1 = byte shuffle by element size (default), 0 = none */
-    NBR_STORE_OPT_CHUNK_BYTES = 4 /* target HDF5 chunk size, 4 KiB - 1 GiB; default 1 MiB */
+    NBR_STORE_OPT_CHUNK_BYTES = 4, /* target HDF5 chunk size, 4 KiB - 1 GiB; default 1 MiB */
+    /* 1 (default) = an array of more than one chunk is stored as its chunks,
+     * each kept once per store, under one HDF5 virtual dataset (FORMAT
+     * version 2); 0 = one plain dataset per array (FORMAT version 1, which
+     * older nbrewind reads too).  Stores made before this option have it 0. */
+    NBR_STORE_OPT_CHUNK_DEDUP = 5
 } nbr_store_option;
 
 /* Set an option of a store this handle has just created (opened with

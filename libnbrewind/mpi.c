@@ -157,7 +157,8 @@ static nbr_status compact(nbr_checkpoint *c, size_t kept)
     to.file = -1;
     nbr_status st = nbr_segment_finish(&c->out);
     if (st == NBR_OK) st = nbr_segment_create(&to, path);
-    if (st == NBR_OK) st = nbr_segment_copy_objects(&to, c->tmp_path, c->m.objects, kept);
+    if (st == NBR_OK)
+        st = nbr_segment_copy_objects(&to, c->tmp_path, c->m.objects, kept, c->segment);
     if (st == NBR_OK) st = nbr_segment_finish(&to);
     else nbr_segment_discard(&to);
     if (st == NBR_OK) st = nbr_io_rename(path, c->tmp_path);

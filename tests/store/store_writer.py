@@ -94,6 +94,15 @@ def main():
         for name in half:
             ids[name] = put(lib, cp, name, expected[name])
         check(lib, lib.nbr_checkpoint_commit(None, cp))
+    # A third checkpoint: float64_smooth with one row block rewritten (a time
+    # step), stored as chunks of which all but one are in an earlier segment.
+    step = expected["float64_smooth"].copy()
+    step[400:500] = np.cos(np.linspace(0, 3, 100 * 300)).reshape(100, 300)
+    expected["float64_smooth_step"] = step
+    cp = ctypes.c_void_p()
+    check(lib, lib.nbr_checkpoint_begin(ctypes.byref(cp), handle, b"cell", 2, b"{}"))
+    ids["float64_smooth_step"] = put(lib, cp, "float64_smooth_step", step)
+    check(lib, lib.nbr_checkpoint_commit(None, cp))
     lib.nbr_store_close(handle)
     np.savez(f"{outdir}/expected.npz", **{k: np.array(v, order="C") for k, v in expected.items()})
     with open(f"{outdir}/ids.json", "w") as f:
