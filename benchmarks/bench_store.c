@@ -36,12 +36,18 @@
  * latest checkpoint (its binding is in the last manifest), resolve "params"
  * (in the first), close.
  *
- * "blocks" makes a 100 MB float64 array (10000 x 1250) and commits
- * CHECKPOINTS (default 100) checkpoints of it; before checkpoint k, rows
- * [100k, 100k + 100) -- 1 % of the array, one row block -- are overwritten with
- * the next time step.  Reports the bytes on disk of the store against the
+ * "blocks" makes a 100 MB float64 array and commits CHECKPOINTS (default
+ * 100) checkpoints of it; before checkpoint k, the k-th row block of 1 % of
+ * the rows is overwritten with the next time step.  Two cases: "aligned"
+ * (12800 x 1024, 128-row blocks, the store's 1 MiB chunks are 128 rows) and
+ * "unaligned" (10000 x 1250, 100-row blocks, chunks of 104 rows: most blocks
+ * straddle two chunks).  Reports the bytes on disk of each store against the
  * compressed size of one version of the array (what the first checkpoint
- * stored). */
+ * stored).  Then the aligned case's last array is read back (warm page cache,
+ * one untimed pass, 5 timed): by nbr_store_read_array from its chunks, and by
+ * HDF5's C API through its virtual dataset (open, read, close), against the
+ * same array in a store with chunk dedup off (one plain dataset); the two
+ * stores stay in DIR for bench_store_h5py.py blocks. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +62,7 @@
 #include <unistd.h>
 
 #include <blosc.h>
+#include <hdf5.h>
 
 #include "nbrewind.h"
 
@@ -572,45 +579,205 @@ static int bench_open(const char *dir, int n)
 
 /* ---- blocks ----------------------------------------------------------- */
 
-static int bench_blocks(const char *dir, int n)
+typedef struct blocks_case {
+    const char *name;
+    size_t rows, cols, block; /* block: rows overwritten per checkpoint */
+} blocks_case;
+
+typedef struct blocks_result {
+    uint64_t first_stored, logical, stored, allocated, apparent;
+    double seconds;
+    nbr_object_id last; /* the array as of the last checkpoint */
+} blocks_result;
+
+/* n checkpoints of a rows x cols field into a new store at `path`; before
+ * checkpoint k, rows [block * k, + block) (wrapping) get the next time step. */
+static void blocks_run(blocks_result *r, const char *path, const blocks_case *bc, int n,
+                       double *a)
 {
-    enum { BROWS = 10000, BCOLS = 1250, BLOCK = 100 };
-    const uint64_t shape[2] = {BROWS, BCOLS};
-    const size_t bytes = (size_t)BROWS * BCOLS * sizeof(double);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/store-blocks", dir);
-    double *a = xmalloc(bytes);
-    fill_field(a, BROWS, BCOLS, 0, BROWS, 0.0);
+    const uint64_t shape[2] = {bc->rows, bc->cols};
+    fill_field(a, bc->rows, bc->cols, 0, bc->rows, 0.0);
     nbr_store *s = create_store(path, -1, -1);
-    uint64_t first_stored = 0, logical = 0;
     double t0 = now_s();
     for (int k = 0; k < n; k++) {
-        size_t r0 = (size_t)(k % (BROWS / BLOCK)) * BLOCK;
-        fill_field(a, BROWS, BCOLS, r0, r0 + BLOCK, 0.01 * (k + 1)); /* the next time step */
+        size_t r0 = (size_t)k * bc->block % bc->rows;
+        fill_field(a, bc->rows, bc->cols, r0, r0 + bc->block, 0.01 * (k + 1));
         nbr_checkpoint *c = NULL;
         char *id = NULL;
         CHECK(nbr_checkpoint_begin(&c, s, "step", k + 1, NULL), "begin");
-        CHECK(nbr_checkpoint_put_array(NULL, c, "field", "<f8", 2, shape, NULL, a), "put");
+        CHECK(nbr_checkpoint_put_array(&r->last, c, "field", "<f8", 2, shape, NULL, a), "put");
         CHECK(nbr_checkpoint_commit(&id, c), "commit");
-        if (k == 0) CHECK(nbr_store_stats(&logical, &first_stored, s, id), "stats");
+        if (k == 0) CHECK(nbr_store_stats(NULL, &r->first_stored, s, id), "stats");
         nbr_free(id);
     }
-    double build_s = now_s() - t0;
-    uint64_t total_logical = 0, total_stored = 0, allocated = 0, apparent = 0;
-    CHECK(nbr_store_stats(&total_logical, &total_stored, s, NULL), "stats");
+    r->seconds = now_s() - t0;
+    CHECK(nbr_store_stats(&r->logical, &r->stored, s, NULL), "stats");
     nbr_store_close(s);
-    du(path, &allocated, &apparent);
-    printf("{\n  \"checkpoints\": %d, \"shape\": [%d, %d], \"array_bytes\": %zu, "
-           "\"block_rows\": %d,\n",
-           n, BROWS, BCOLS, bytes, BLOCK);
-    printf("  \"seconds\": %.2f, \"seconds_per_checkpoint\": %.4f,\n", build_s, build_s / n);
-    printf("  \"array_compressed_bytes\": %llu,\n", (unsigned long long)first_stored);
-    printf("  \"store_stats_logical_bytes\": %llu, \"store_stats_stored_bytes\": %llu,\n",
-           (unsigned long long)total_logical, (unsigned long long)total_stored);
-    printf("  \"disk_allocated_bytes\": %llu, \"disk_apparent_bytes\": %llu,\n",
-           (unsigned long long)allocated, (unsigned long long)apparent);
-    printf("  \"ratio_disk_to_compressed_array\": %.2f\n}\n",
-           (double)allocated / (double)first_stored);
+    du(path, &r->allocated, &r->apparent);
+}
+
+static void print_blocks(const blocks_case *bc, const blocks_result *r, int n, const char *end)
+{
+    size_t bytes = bc->rows * bc->cols * sizeof(double);
+    size_t chunk_rows = (1u << 20) / (bc->cols * sizeof(double));
+    printf("  \"%s\": {\"checkpoints\": %d, \"shape\": [%zu, %zu], \"array_bytes\": %zu, "
+           "\"block_rows\": %zu, \"chunk_rows\": %zu,\n",
+           bc->name, n, bc->rows, bc->cols, bytes, bc->block, chunk_rows);
+    printf("    \"seconds\": %.2f, \"seconds_per_checkpoint\": %.4f,\n", r->seconds,
+           r->seconds / n);
+    printf("    \"array_compressed_bytes\": %llu,\n", (unsigned long long)r->first_stored);
+    printf("    \"store_stats_logical_bytes\": %llu, \"store_stats_stored_bytes\": %llu,\n",
+           (unsigned long long)r->logical, (unsigned long long)r->stored);
+    printf("    \"disk_allocated_bytes\": %llu, \"disk_apparent_bytes\": %llu,\n",
+           (unsigned long long)r->allocated, (unsigned long long)r->apparent);
+    printf("    \"ratio_disk_to_compressed_array\": %.3f}%s\n",
+           (double)r->allocated / (double)r->first_stored, end);
+}
+
+#define READ_REPS 5
+
+/* nbr_store_read_array of `id` into the warm buffer `a`: one untimed pass
+ * (which also checks the bytes against `want`), then READ_REPS. */
+static void time_store_read(double *gbs, const char *path, const nbr_object_id *id,
+                            const uint64_t *shape, double *a, const double *want, size_t bytes)
+{
+    nbr_store *s = NULL;
+    CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
+    CHECK(nbr_store_read_array(a, bytes, s, id, "<f8", 2, shape), "read");
+    if (memcmp(a, want, bytes) != 0) die("read back", NBR_ERROR);
+    for (int i = 0; i < READ_REPS; i++) {
+        double t0 = now_s();
+        CHECK(nbr_store_read_array(a, bytes, s, id, "<f8", 2, shape), "read");
+        gbs[i] = (double)bytes / 1e9 / (now_s() - t0);
+    }
+    nbr_store_close(s);
+}
+
+/* The same with a new store handle each time (open, read, close), so that
+ * every segment file is opened again, as HDF5 does for a virtual dataset. */
+static void time_store_read_fresh(double *gbs, const char *path, const nbr_object_id *id,
+                                  const uint64_t *shape, double *a, size_t bytes)
+{
+    for (int i = 0; i < READ_REPS; i++) {
+        nbr_store *s = NULL;
+        double t0 = now_s();
+        CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
+        CHECK(nbr_store_read_array(a, bytes, s, id, "<f8", 2, shape), "read");
+        nbr_store_close(s);
+        gbs[i] = (double)bytes / 1e9 / (now_s() - t0);
+    }
+}
+
+/* HDF5's own read of /objects/<id> (a virtual dataset or a plain one) from
+ * the newest segment of a store, as a C program without nbrewind would:
+ * open, read, close each time (a virtual dataset keeps its source datasets,
+ * and their chunk caches, open while it is open: reading it again would be
+ * a copy out of those caches). */
+static void time_hdf5_read(double *gbs, const char *store, const nbr_object_id *id, double *a,
+                           const double *want, size_t bytes)
+{
+    char cmd[4200], segment[4200] = "", name[64], hex[33];
+    snprintf(cmd, sizeof cmd, "ls %s/segments | tail -1", store);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(name, sizeof name, p)) die_errno("listing segments of", store);
+    pclose(p);
+    name[strcspn(name, "\n")] = '\0';
+    snprintf(segment, sizeof segment, "%s/segments/%s", store, name);
+    nbr_object_id_to_hex(hex, id);
+    snprintf(name, sizeof name, "/objects/%s", hex);
+    for (int i = -1; i < READ_REPS; i++) {
+        double t0 = now_s();
+        hid_t f = H5Fopen(segment, H5F_ACC_RDONLY, H5P_DEFAULT);
+        hid_t ds = f < 0 ? -1 : H5Dopen2(f, name, H5P_DEFAULT);
+        if (ds < 0 || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0)
+            die_errno("reading with HDF5", segment);
+        H5Dclose(ds);
+        H5Fclose(f);
+        if (i >= 0) gbs[i] = (double)bytes / 1e9 / (now_s() - t0);
+        else if (memcmp(a, want, bytes) != 0) die("HDF5 read back", NBR_ERROR);
+    }
+}
+
+static void print_gbs(const char *key, const double *gbs, const char *end)
+{
+    printf("    \"%s\": {\"gb_per_s\": %.3f, ", key, median((double *)gbs, READ_REPS));
+    print_list("gb_per_s_each", gbs, READ_REPS, 3);
+    printf("}%s\n", end);
+}
+
+/* The aligned case's last array, read back: from its chunks (our reader),
+ * through its virtual dataset (HDF5), and the same array stored plain (a
+ * store with chunk dedup off) both ways.  The stores stay in DIR for
+ * bench_store_h5py.py blocks. */
+static void blocks_reads(const char *dir, const blocks_case *bc, const nbr_object_id *last,
+                         const double *want)
+{
+    size_t bytes = bc->rows * bc->cols * sizeof(double);
+    const uint64_t shape[2] = {bc->rows, bc->cols};
+    char chunked[4096], plain[4096];
+    snprintf(chunked, sizeof chunked, "%s/store-blocks", dir);
+    snprintf(plain, sizeof plain, "%s/store-blocks-plain", dir);
+    nbr_store *s = create_store(plain, -1, -1);
+    CHECK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_DEDUP, 0), "set chunk dedup");
+    nbr_checkpoint *c = NULL;
+    nbr_object_id id;
+    CHECK(nbr_checkpoint_begin(&c, s, "plain", 1, NULL), "begin");
+    CHECK(nbr_checkpoint_put_array(&id, c, "field", "<f8", 2, shape, NULL, want), "put");
+    CHECK(nbr_checkpoint_commit(NULL, c), "commit");
+    nbr_store_close(s);
+    if (!nbr_object_id_equal(&id, last)) die("same array, other id", NBR_ERROR);
+    double *a = xmalloc(bytes), gbs[6][READ_REPS];
+    sync();
+    time_store_read(gbs[0], chunked, last, shape, a, want, bytes);
+    time_store_read(gbs[1], plain, last, shape, a, want, bytes);
+    time_hdf5_read(gbs[2], chunked, last, a, want, bytes);
+    time_hdf5_read(gbs[3], plain, last, a, want, bytes);
+    time_store_read_fresh(gbs[4], chunked, last, shape, a, bytes);
+    time_store_read_fresh(gbs[5], plain, last, shape, a, bytes);
+    char hex[33];
+    nbr_object_id_to_hex(hex, last);
+    printf("  \"read\": {\"array_bytes\": %zu, \"object\": \"%s\",\n", bytes, hex);
+    print_gbs("nbr_read_chunked", gbs[0], ",");
+    print_gbs("nbr_read_plain", gbs[1], ",");
+    print_gbs("hdf5_c_read_virtual", gbs[2], ",");
+    print_gbs("hdf5_c_read_plain", gbs[3], ",");
+    print_gbs("nbr_open_read_close_chunked", gbs[4], ",");
+    print_gbs("nbr_open_read_close_plain", gbs[5], ",");
+    printf("    \"ratio_nbr_chunked_vs_plain\": %.3f, \"ratio_hdf5_virtual_vs_plain\": %.3f, "
+           "\"ratio_nbr_chunked_vs_hdf5_virtual\": %.3f}",
+           median(gbs[0], READ_REPS) / median(gbs[1], READ_REPS),
+           median(gbs[2], READ_REPS) / median(gbs[3], READ_REPS),
+           median(gbs[0], READ_REPS) / median(gbs[2], READ_REPS));
+    free(a);
+}
+
+/* The issue's figure: 100 checkpoints of a 100 MB array, each overwriting
+ * one contiguous 1 % row block.  "aligned": 12800 x 1024, 1 MiB chunks of
+ * 128 rows, blocks of 128 rows (each checkpoint changes one chunk);
+ * "unaligned": 10000 x 1250, chunks of 104 rows, blocks of 100 rows (most
+ * blocks straddle two chunks).  Then the read cost of the aligned case's
+ * last array, chunked and plain. */
+static int bench_blocks(const char *dir, int n)
+{
+    static const blocks_case cases[2] = {{"aligned", 12800, 1024, 128},
+                                         {"unaligned", 10000, 1250, 100}};
+    blocks_result r[2];
+    double *a = xmalloc(cases[0].rows * cases[0].cols * sizeof(double));
+    printf("{\n");
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/store-blocks%s", dir, i ? "-unaligned" : "");
+        fprintf(stderr, "bench_store blocks: %s\n", cases[i].name);
+        blocks_run(&r[i], path, &cases[i], n, a);
+        print_blocks(&cases[i], &r[i], n, i == 0 ? "," : "");
+        if (i == 0) {
+            blocks_reads(dir, &cases[0], &r[0].last, a);
+            printf(",\n");
+        } else {
+            rm_rf(path);
+        }
+    }
+    printf("}\n");
     free(a);
     return 0;
 }

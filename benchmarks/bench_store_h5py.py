@@ -1,6 +1,7 @@
 """h5py baselines for the checkpoint store's figures (benchmarks/bench_store.c).
 
 Usage: bench_store_h5py.py DIR [TRIALS] [REPS]
+       bench_store_h5py.py blocks DIR   (after `bench_store blocks DIR`)
 
 DIR is the directory `bench_store write` filled: raw.bin (the float64 fields,
 back to back) and the stores store-lz4 and store-zstd.  Prints one JSON object:
@@ -39,7 +40,47 @@ def store_datasets(store):
     return store / segments.pop(), [f"/objects/{i}" for i in ids]
 
 
+def newest_object(store):
+    """(segment path, dataset name) of the array bound as "field" by the
+    newest checkpoint, found through its manifest."""
+    newest = sorted((store / "checkpoints").glob("*.json"))[-1]
+    manifest = json.loads(newest.read_text())
+    object_id = manifest["bindings"]["field"]
+    return store / manifest["objects"][object_id]["segment"], f"/objects/{object_id}"
+
+
+def blocks(work, reps=5):
+    """h5py reading the last array of `bench_store blocks` (a virtual dataset
+    over chunks in 100 segment files) and the same array stored plain: open,
+    read into a warm array, close; one untimed pass (which checks that both
+    are equal), then `reps`."""
+    result = {}
+    arrays = {}
+    for key, store in (("virtual", "store-blocks"), ("plain", "store-blocks-plain")):
+        segment, name = newest_object(work / store)
+        with h5py.File(segment, "r") as f:
+            arrays[key] = f[name][()]
+        buffer = np.empty_like(arrays[key])
+        buffer.fill(1.0)  # warm
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            with h5py.File(segment, "r") as f:
+                f[name].read_direct(buffer)
+            times.append(time.perf_counter() - t0)
+        rates = [buffer.nbytes / 1e9 / s for s in times]
+        result[f"h5py_read_{key}"] = {"gb_per_s": round(statistics.median(rates), 3),
+                                      "gb_per_s_each": [round(r, 3) for r in rates]}
+    if not np.array_equal(arrays["virtual"], arrays["plain"]):
+        sys.exit("h5py: the virtual dataset and the plain one differ")
+    result["ratio_h5py_virtual_vs_plain"] = round(
+        result["h5py_read_virtual"]["gb_per_s"] / result["h5py_read_plain"]["gb_per_s"], 3)
+    print(json.dumps(result, indent=2))
+
+
 def main():
+    if sys.argv[1] == "blocks":
+        return blocks(pathlib.Path(sys.argv[2]))
     work = pathlib.Path(sys.argv[1])
     trials = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
