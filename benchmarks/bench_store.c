@@ -19,14 +19,18 @@
  *     baseline: fwrite of the raw bytes to DIR/raw.bin + fsync;
  *     a new store (default options: lz4 + shuffle, level 5, 1 MiB chunks):
  *     begin, put every array, commit (which fsyncs);
- *     the same with codec zstd (level 5, the default), and zstd level 1;
+ *     the same with codec zstd (level 5, the default), and zstd level 1, and
+ *     lz4 with chunk dedup off (NBR_STORE_OPT_CHUNK_DEDUP 0: one plain dataset
+ *     per array, as before chunk dedup; the default stores each 128 MiB array
+ *     as 128 chunk datasets under a virtual dataset);
  *   - re-putting the same arrays into the lz4 store (objects exist: hashing
  *     only), REPS times; baseline: memcpy of the same bytes into a warm
  *     128 MiB buffer, and XXH3-128 alone (nbr_hash_bytes), REPS times;
  *   - for the breakdown: Blosc alone (lz4 + shuffle, level 5, on the store's
  *     1 MiB chunks) on 1 and on 2 threads, REPS times;
  *   - nbr_store_read_array of every array into a warm buffer (page cache
- *     warm: the segment was just written; one untimed pass first), REPS times.
+ *     warm: the segment was just written; one untimed pass first), REPS times,
+ *     from the lz4, zstd and lz4-without-chunk-dedup stores.
  * The raw file and the stores are left in DIR for the h5py baselines.
  *
  * "open" commits CHECKPOINTS (default 10000) small checkpoints: each binds
@@ -222,12 +226,15 @@ typedef struct write_result {
     uint64_t stored, logical;
 } write_result;
 
-static write_result store_write(const char *path, int codec, int level, double **arrays, int n,
-                                nbr_object_id *ids)
+/* dedup: 0 turns chunk dedup off (one plain dataset per array), -1 leaves
+ * the default (on). */
+static write_result store_write(const char *path, int codec, int level, int dedup,
+                                double **arrays, int n, nbr_object_id *ids)
 {
     write_result r = {0};
     rm_rf(path);
     nbr_store *s = create_store(path, codec, level);
+    if (dedup >= 0) CHECK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_DEDUP, dedup), "dedup");
     const uint64_t shape[2] = {ROWS, COLS};
     char name[16];
     sync();
@@ -342,19 +349,21 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     double warmup_s = fwrite_fsync(path, arrays, n, 4);
     unlink(path);
 
-    write_result lz4[MAX_REPS], zstd[MAX_REPS], zstd1[MAX_REPS];
+    write_result lz4[MAX_REPS], zstd[MAX_REPS], zstd1[MAX_REPS], plain[MAX_REPS];
     double raw[MAX_REPS];
     for (int t = 0; t < trials; t++) { /* later trials replace the files of earlier ones */
-        fprintf(stderr, "bench_store write: trial %d: fwrite + fsync, store lz4, zstd, zstd level 1\n",
-                t + 1);
+        fprintf(stderr, "bench_store write: trial %d: fwrite + fsync, store lz4, zstd, zstd level 1,"
+                " lz4 without chunk dedup\n", t + 1);
         snprintf(path, sizeof path, "%s/raw.bin", dir);
         raw[t] = fwrite_fsync(path, arrays, n, 1);
         snprintf(path, sizeof path, "%s/store-lz4", dir);
-        lz4[t] = store_write(path, -1, -1, arrays, n, ids);
+        lz4[t] = store_write(path, -1, -1, -1, arrays, n, ids);
         snprintf(path, sizeof path, "%s/store-zstd", dir);
-        zstd[t] = store_write(path, NBR_CODEC_ZSTD, -1, arrays, n, ids_zstd);
+        zstd[t] = store_write(path, NBR_CODEC_ZSTD, -1, -1, arrays, n, ids_zstd);
         snprintf(path, sizeof path, "%s/store-zstd1", dir);
-        zstd1[t] = store_write(path, NBR_CODEC_ZSTD, 1, arrays, n, again);
+        zstd1[t] = store_write(path, NBR_CODEC_ZSTD, 1, -1, arrays, n, again);
+        snprintf(path, sizeof path, "%s/store-lz4-plain", dir);
+        plain[t] = store_write(path, -1, -1, 0, arrays, n, again);
     }
 
     fprintf(stderr, "bench_store write: re-put (objects exist), memcpy, hash\n");
@@ -403,9 +412,11 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     }
 
     fprintf(stderr, "bench_store write: read back\n");
-    double read_lz4[MAX_REPS], read_zstd[MAX_REPS];
+    double read_lz4[MAX_REPS], read_zstd[MAX_REPS], read_plain[MAX_REPS];
     snprintf(path, sizeof path, "%s/store-lz4", dir);
     store_read(read_lz4, reps, path, ids, n, buffer, arrays);
+    snprintf(path, sizeof path, "%s/store-lz4-plain", dir);
+    store_read(read_plain, reps, path, ids, n, buffer, arrays);
     snprintf(path, sizeof path, "%s/store-zstd", dir);
     store_read(read_zstd, reps, path, ids_zstd, n, buffer, arrays);
 
@@ -422,6 +433,7 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     print_write("store_write_lz4", lz4, trials, gb);
     print_write("store_write_zstd", zstd, trials, gb);
     print_write("store_write_zstd_level1", zstd1, trials, gb);
+    print_write("store_write_lz4_no_chunk_dedup", plain, trials, gb);
     print_rate("reput_existing", reput, reps, gb, ",");
     printf("  \"reput_commit_ms\": %.2f, \"reput_stored_bytes_added\": %llu,\n",
            1e3 * median(commit_after_reput, reps),
@@ -431,6 +443,7 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     print_rate("blosc_lz4_shuffle_alone_1_thread", blosc1, reps, gb, ",");
     print_rate("blosc_lz4_shuffle_alone_2_threads", blosc2, reps, gb, ",");
     print_rate("store_read_lz4", read_lz4, reps, gb, ",");
+    print_rate("store_read_lz4_no_chunk_dedup", read_plain, reps, gb, ",");
     print_rate("store_read_zstd", read_zstd, reps, gb, "");
     printf("}\n");
     for (int i = 0; i < n; i++) free(arrays[i]);
@@ -461,7 +474,7 @@ static int bench_write_lz4(const char *dir, int n, int trials)
         raw[t] = fwrite_fsync(path, arrays, n, 1);
         raw_rates[t] = gb / raw[t];
         snprintf(path, sizeof path, "%s/store-lz4-threads", dir);
-        lz4[t] = store_write(path, -1, -1, arrays, n, ids);
+        lz4[t] = store_write(path, -1, -1, -1, arrays, n, ids);
     }
     snprintf(path, sizeof path, "%s/raw-threads.bin", dir);
     unlink(path);

@@ -15,7 +15,9 @@ back to back) and the stores store-lz4 and store-zstd.  Prints one JSON object:
   (the store shuffles too);
 - h5py_read_store_lz4 / _zstd: h5py reading the store's own datasets (found
   through the manifest, read through Debian's hdf5-blosc plugin) into a warm
-  array with read_direct; one untimed pass, then REPS passes.
+  array with read_direct; one untimed pass, then REPS passes.  With chunk
+  dedup (the default) these are virtual datasets over the chunk datasets of
+  the same segment file.
 
 No nbrewind code is loaded: h5py (and its HDF5) alone.
 """
@@ -31,13 +33,21 @@ import numpy as np
 
 
 def store_datasets(store):
-    """(segment path, [dataset names in u0, u1, ... order]) of the store's first checkpoint."""
+    """(segment path, [dataset names in u0, u1, ... order], chunk shape) of the
+    store's first checkpoint.  With chunk dedup (the default) each array is a
+    virtual dataset over its chunk datasets: the chunk shape is then the
+    manifest's."""
     manifest = json.loads((store / "checkpoints" / "0000000000000001.json").read_text())
     names = sorted(manifest["bindings"], key=lambda n: int(n[1:]))
     ids = [manifest["bindings"][n] for n in names]
     segments = {manifest["objects"][i]["segment"] for i in ids}
     assert len(segments) == 1, segments
-    return store / segments.pop(), [f"/objects/{i}" for i in ids]
+    segment = store / segments.pop()
+    chunks = manifest["objects"][ids[0]].get("chunk_shape")
+    if chunks is None:
+        with h5py.File(segment, "r") as f:
+            chunks = f[f"/objects/{ids[0]}"].chunks
+    return segment, [f"/objects/{i}" for i in ids], tuple(chunks)
 
 
 def newest_object(store):
@@ -85,9 +95,9 @@ def main():
     trials = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 
-    segment, datasets = store_datasets(work / "store-lz4")
+    segment, datasets, chunks = store_datasets(work / "store-lz4")
     with h5py.File(segment, "r") as f:
-        shape, chunks = f[datasets[0]].shape, f[datasets[0]].chunks
+        shape = f[datasets[0]].shape
     raw = np.fromfile(work / "raw.bin", dtype="<f8")  # fromfile writes every page: warm
     arrays = raw.reshape((len(datasets),) + shape)
     gb = raw.nbytes / 1e9
@@ -128,7 +138,7 @@ def main():
     buffer = np.empty(shape, dtype="<f8")
     buffer.fill(1.0)  # warm
     for codec in ("lz4", "zstd"):
-        segment, datasets = store_datasets(work / f"store-{codec}")
+        segment, datasets, _ = store_datasets(work / f"store-{codec}")
         with h5py.File(segment, "r") as f:
             for i, name in enumerate(datasets):  # untimed pass; checks the bytes too
                 f[name].read_direct(buffer)

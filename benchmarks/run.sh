@@ -148,6 +148,8 @@ result = {
         "trials": w["trials"], "warmup_gb_per_s": w["warmup_gb_per_s"],
         "store_lz4": w["store_write_lz4"], "store_zstd": w["store_write_zstd"],
         "store_zstd_level1": w["store_write_zstd_level1"],
+        "store_lz4_no_chunk_dedup": w["store_write_lz4_no_chunk_dedup"],
+        "ratio_lz4_vs_lz4_no_chunk_dedup": ratio(lz4, w["store_write_lz4_no_chunk_dedup"]["gb_per_s"]),
         "fwrite_fsync": w["fwrite_fsync"],
         "blosc_lz4_shuffle_alone_1_thread": w["blosc_lz4_shuffle_alone_1_thread"],
         "blosc_lz4_shuffle_alone_2_threads": w["blosc_lz4_shuffle_alone_2_threads"],
@@ -169,6 +171,7 @@ result = {
     },
     "read": {
         "store_lz4": w["store_read_lz4"], "store_zstd": w["store_read_zstd"],
+        "store_lz4_no_chunk_dedup": w["store_read_lz4_no_chunk_dedup"],
         "h5py_lz4": h["h5py_read_store_lz4"], "h5py_zstd": h["h5py_read_store_zstd"],
         "ratio_lz4_vs_h5py": ratio(w["store_read_lz4"]["gb_per_s"], h["h5py_read_store_lz4"]["gb_per_s"]),
         "ratio_zstd_vs_h5py": ratio(w["store_read_zstd"]["gb_per_s"], h["h5py_read_store_zstd"]["gb_per_s"]),

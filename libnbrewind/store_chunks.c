@@ -91,8 +91,15 @@ static const char *existing_chunk(uint64_t *stored, const nbr_checkpoint *c,
 }
 
 /* Chunk k (the grid's current box): hashed, written if new, recorded. */
-static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, size_t *segment_cap,
-                            const nbr_chunk_grid *g, const nbr_array_view *v, char *buffer)
+/* What put_chunk carries from one chunk of an array to the next. */
+typedef struct chunk_put {
+    size_t segment_cap; /* of the entry's chunk_segments */
+    int compress;       /* -1 until the array's first new chunk decided */
+    char *buffer;       /* one chunk, for gathering a strided view */
+} chunk_put;
+
+static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p,
+                            const nbr_chunk_grid *g, const nbr_array_view *v)
 {
     nbr_array_view box;
     const char *data = v->data + g->offset * v->itemsize;
@@ -102,8 +109,8 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, size_t *segm
         nbr_array_walker w;
         nbr_array_view_box(&box, v, g->start, g->count);
         nbr_array_walker_init(&w, &box);
-        nbr_array_walker_next(&w, buffer, (size_t)bytes);
-        data = buffer;
+        nbr_array_walker_next(&w, p->buffer, (size_t)bytes);
+        data = p->buffer;
     }
     nbr_chunk_ref *ref = &e->chunks[g->index];
     nbr_status st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
@@ -111,31 +118,31 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, size_t *segm
     if (st == NBR_OK && !segment) {
         st = nbr_array_view_init(&box, data, v->ndim, g->count, NULL, v->itemsize, "a chunk");
         if (st == NBR_OK)
-            st = nbr_segment_write_chunk(&ref->stored_bytes, &c->out, &ref->id, e->type, &box,
-                                         &c->store->options);
+            st = nbr_segment_write_chunk(&ref->stored_bytes, &p->compress, &c->out, &ref->id,
+                                         e->type, &box, &c->store->options);
         if (st == NBR_OK && !nbr_object_index_add_part(&c->own_chunks, &ref->id, 0,
                                                        c->m.object_count, g->index))
             st = nbr_fail_nomem("recording a chunk");
         e->stored_bytes += ref->stored_bytes; /* what this array added */
         segment = c->segment;
     }
-    if (st == NBR_OK) st = segment_index(&ref->segment, e, segment_cap, segment);
+    if (st == NBR_OK) st = segment_index(&ref->segment, e, &p->segment_cap, segment);
     return st;
 }
 
 static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_array_view *v,
                              const uint64_t *chunk)
 {
-    size_t cells = 1, segment_cap = 0;
+    size_t cells = 1;
     for (size_t i = 0; i < v->ndim; i++) cells *= (size_t)chunk[i];
-    char *buffer = v->c_contiguous ? NULL : malloc(cells * v->itemsize);
-    if (!v->c_contiguous && !buffer) return nbr_fail_nomem("writing an array's chunks");
+    chunk_put p = {0, -1, v->c_contiguous ? NULL : malloc(cells * v->itemsize)};
+    if (!v->c_contiguous && !p.buffer) return nbr_fail_nomem("writing an array's chunks");
     nbr_chunk_grid g;
     nbr_status st = NBR_OK;
     nbr_chunk_grid_init(&g, v->ndim, v->shape, chunk);
-    do st = put_chunk(c, e, &segment_cap, &g, v, buffer);
+    do st = put_chunk(c, e, &p, &g, v);
     while (st == NBR_OK && nbr_chunk_grid_next(&g));
-    free(buffer);
+    free(p.buffer);
     return st;
 }
 

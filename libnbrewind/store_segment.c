@@ -180,14 +180,18 @@ static hid_t make_space(const nbr_array_view *v)
 }
 
 /* Chunking and (if a sample chunk compresses) the Blosc filter.  Fills
- * `chunk`; `buffer` (one chunk) holds the sample when the view is strided. */
+ * `chunk`; `buffer` (one chunk) holds the sample when the view is strided.
+ * *compress: -1 = the sample decides (and *compress gets the decision), else
+ * decided already (the chunks of one array, which the first one decides). */
 static nbr_status layout(hid_t dcpl, uint64_t *chunk, const nbr_array_view *v, void *buffer,
-                         size_t chunk_size, const nbr_store_options *o)
+                         size_t chunk_size, const nbr_store_options *o, int *compress)
 {
     hsize_t dims[NBR_MAX_DIMS];
     nbr_chunk_shape(chunk, v->ndim, v->shape, v->itemsize, o->chunk_bytes);
     for (size_t i = 0; i < v->ndim; i++) dims[i] = chunk[i];
     if (H5Pset_chunk(dcpl, (int)v->ndim, dims) < 0) return NBR_EIO;
+    if (*compress >= 0)
+        return *compress ? nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec) : NBR_OK;
     const void *sample = v->data;
     size_t sample_size = v->bytes < chunk_size ? (size_t)v->bytes : chunk_size;
     if (!v->c_contiguous) {
@@ -196,10 +200,9 @@ static nbr_status layout(hid_t dcpl, uint64_t *chunk, const nbr_array_view *v, v
         sample_size = nbr_array_walker_next(&w, buffer, chunk_size);
         sample = buffer;
     }
-    if (!nbr_blosc_worth_compressing(sample, sample_size, v->itemsize, o->level, o->shuffle,
-                                     o->codec))
-        return NBR_OK;
-    return nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec);
+    *compress = nbr_blosc_worth_compressing(sample, sample_size, v->itemsize, o->level,
+                                            o->shuffle, o->codec);
+    return *compress ? nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec) : NBR_OK;
 }
 
 /* Writes a strided view chunk by chunk, each gathered into `buffer`. */
@@ -231,6 +234,7 @@ static herr_t write_chunks(hid_t ds, hid_t type, hid_t space, const nbr_array_vi
 typedef struct write_job {
     const char *name;      /* the dataset's path in the file */
     const char *kind_name; /* its nbr_kind */
+    int compress;          /* -1: a sample decides; else 0/1 (see layout) */
     hid_t type, space, dcpl, ds;
     void *buffer;
     size_t buffer_size;
@@ -278,7 +282,7 @@ static nbr_status write_impl(uint64_t *stored, hid_t file, const char *path,
         j->buffer_size = (size_t)(cells * v->itemsize);
         if (!v->c_contiguous && !(j->buffer = malloc(j->buffer_size)))
             return nbr_fail_nomem("writing an array");
-        if (layout(j->dcpl, j->chunk, v, j->buffer, j->buffer_size, o) != NBR_OK)
+        if (layout(j->dcpl, j->chunk, v, j->buffer, j->buffer_size, o, &j->compress) != NBR_OK)
             return h5_fail(NBR_EIO, path, id, "setting the chunk layout");
     }
     j->ds = H5Dcreate2(file, j->name, j->type, j->space, H5P_DEFAULT, j->dcpl, H5P_DEFAULT);
@@ -301,15 +305,14 @@ static nbr_status write_dataset(uint64_t *stored_bytes, nbr_segment_out *seg,
                                 const nbr_array_view *view, const nbr_store_options *options,
                                 write_job *job)
 {
-    write_job j = *job;
     nbr_status st = NBR_OK;
     const char *path = seg->path;
     *stored_bytes = 0;
     QUIET({
-        st = write_impl(stored_bytes, seg->file, path, id, kind, type, view, options, &j);
-        close_job(&j, &st, path, id);
+        st = write_impl(stored_bytes, seg->file, path, id, kind, type, view, options, job);
+        close_job(job, &st, path, id);
     });
-    free(j.buffer);
+    free(job->buffer);
     /* A write error outranks whatever HDF5 made of the data it never got. */
     if (seg->io_errno) st = io_failed(seg, id, "writing the data");
     return st;
@@ -321,12 +324,12 @@ nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
 {
     char name[64];
     dataset_name(name, sizeof name, id);
-    write_job j = {name, kind == NBR_OBJECT_ARRAY ? "array" : "blob", -1, -1, -1, -1, NULL, 0,
-                   {0}};
+    write_job j = {name, kind == NBR_OBJECT_ARRAY ? "array" : "blob", -1, -1, -1, -1, -1, NULL,
+                   0, {0}};
     return write_dataset(stored_bytes, seg, id, kind, type, view, options, &j);
 }
 
-nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, nbr_segment_out *seg,
+nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, int *compress, nbr_segment_out *seg,
                                    const nbr_object_id *chunk_id, const char *dtype,
                                    const nbr_array_view *box, const nbr_store_options *options)
 {
@@ -342,8 +345,11 @@ nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, nbr_segment_out *seg,
     /* One HDF5 chunk holds the whole chunk dataset. */
     nbr_store_options whole = *options;
     whole.chunk_bytes = box->bytes ? box->bytes : 1;
-    write_job j = {name, "chunk", -1, -1, -1, -1, NULL, 0, {0}};
-    return write_dataset(stored_bytes, seg, chunk_id, NBR_OBJECT_ARRAY, dtype, box, &whole, &j);
+    write_job j = {name, "chunk", *compress, -1, -1, -1, -1, NULL, 0, {0}};
+    nbr_status st =
+        write_dataset(stored_bytes, seg, chunk_id, NBR_OBJECT_ARRAY, dtype, box, &whole, &j);
+    *compress = j.compress;
+    return st;
 }
 
 /* ---- virtual datasets (chunk dedup) ------------------------------------ */
@@ -413,7 +419,7 @@ nbr_status nbr_segment_write_virtual(nbr_segment_out *seg, const nbr_object_entr
 {
     char name[64];
     dataset_name(name, sizeof name, &entry->id);
-    write_job j = {name, "array", -1, -1, -1, -1, NULL, 0, {0}};
+    write_job j = {name, "array", -1, -1, -1, -1, -1, NULL, 0, {0}};
     nbr_status st = NBR_OK;
     QUIET({
         st = virtual_impl(seg->file, seg->path, entry, own_segment, &j);

@@ -45,9 +45,12 @@ nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
 
 /* Writes one chunk of an array as /chunks/<chunk id> (creating /chunks on
  * first use): `box` is the chunk's C-contiguous view; one HDF5 chunk holds
- * it whole, compressed as objects are.  Attributes nbr_kind "chunk",
- * nbr_dtype, nbr_logical_bytes. */
-nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, nbr_segment_out *seg,
+ * it whole.  *compress: -1 for an array's first new chunk, which decides, as
+ * the sample chunk of a plain dataset does, whether Blosc is worth it (and
+ * *compress gets that decision, 0 or 1, for the array's other chunks: one
+ * trial compression per array, not per chunk).  Attributes nbr_kind
+ * "chunk", nbr_dtype, nbr_logical_bytes. */
+nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, int *compress, nbr_segment_out *seg,
                                    const nbr_object_id *chunk_id, const char *dtype,
                                    const nbr_array_view *box, const nbr_store_options *options);
 

@@ -105,6 +105,11 @@ def main():
     check(lib, lib.nbr_checkpoint_commit(None, cp))
     lib.nbr_store_close(handle)
     np.savez(f"{outdir}/expected.npz", **{k: np.array(v, order="C") for k, v in expected.items()})
+    # For readers without NumPy (tests/store/check_store_hdf5r.R): the
+    # stepped array's raw C-order bytes and where its dataset is.
+    step.tofile(f"{outdir}/float64_smooth_step.f8")
+    with open(f"{outdir}/float64_smooth_step.txt", "w") as f:
+        f.write(f"{ids['float64_smooth_step']} {step.shape[0]} {step.shape[1]}\n")
     with open(f"{outdir}/ids.json", "w") as f:
         json.dump({k: [v, dtype_string(expected[k].dtype)] for k, v in ids.items()}, f)
 
