@@ -12,7 +12,8 @@
  * each): smooth sin/cos products of a grid plus noise of 1e-3, as a
  * simulation's state looks.  They are generated once and so warm (touched)
  * before anything is timed.  Measured, in this order, each after a sync():
- *   - warm-up: a scratch file 4x the data's size is written, fsynced and
+ *   - warm-up: a scratch file 5x the data's size (a trial writes the raw
+ *     bytes and four stores, ~4.3x) is written, fsynced and
  *     deleted, so that the page cache of the timed writes is memory already
  *     touched (first-touch memory runs at ~250 MiB/s on these VMs);
  *   - REPS trials, each replacing the files of the one before, of:
@@ -341,12 +342,14 @@ static int bench_write(const char *dir, int n, int reps, int trials)
 
     /* Page-cache pages are guest memory too: the first write through pages
      * never touched before runs at first-touch speed.  Write (and delete) a
-     * scratch file as big as all one trial writes, so that every timed write
-     * gets pages already touched. */
+     * scratch file bigger than all one trial writes (raw bytes and four
+     * stores, ~4.3x the data), so that every timed write gets pages already
+     * touched. */
+    enum { WARMUP_COPIES = 5 };
     fprintf(stderr, "bench_store write: warming the page cache (%d GiB scratch file)\n",
-            4 * n / 8);
+            WARMUP_COPIES * n / 8);
     snprintf(path, sizeof path, "%s/warmup.bin", dir);
-    double warmup_s = fwrite_fsync(path, arrays, n, 4);
+    double warmup_s = fwrite_fsync(path, arrays, n, WARMUP_COPIES);
     unlink(path);
 
     write_result lz4[MAX_REPS], zstd[MAX_REPS], zstd1[MAX_REPS], plain[MAX_REPS];
@@ -423,7 +426,7 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     printf("{\n  \"arrays\": %d, \"shape\": [%d, %d], \"dtype\": \"<f8\", \"bytes\": %.0f, "
            "\"reps\": %d,\n",
            n, ROWS, COLS, (double)n * (double)ARRAY_BYTES, reps);
-    printf("  \"trials\": %d, \"warmup_gb_per_s\": %.3f,\n", trials, 4 * gb / warmup_s);
+    printf("  \"trials\": %d, \"warmup_gb_per_s\": %.3f,\n", trials, WARMUP_COPIES * gb / warmup_s);
     double raw_rates[MAX_REPS];
     for (int t = 0; t < trials; t++) raw_rates[t] = gb / raw[t];
     printf("  \"fwrite_fsync\": {\"seconds\": %.4f, \"gb_per_s\": %.3f, ", median(raw, trials),
