@@ -49,7 +49,8 @@
  * straddle two chunks).  Reports the bytes on disk of each store against the
  * compressed size of one version of the array (what the first checkpoint
  * stored).  Then the aligned case's last array is read back (warm page cache,
- * one untimed pass, 5 timed): by nbr_store_read_array from its chunks, and by
+ * one untimed pass, 7 timed, the ways taking turns): by nbr_store_read_array
+ * from its chunks (through one handle, and with a handle opened each time), and by
  * HDF5's C API through its virtual dataset (open, read, close), against the
  * same array in a store with chunk dedup off (one plain dataset); the two
  * stores stay in DIR for bench_store_h5py.py blocks. */
@@ -650,89 +651,67 @@ static void print_blocks(const blocks_case *bc, const blocks_result *r, int n, c
            (double)r->allocated / (double)r->first_stored, end);
 }
 
-#define READ_REPS 5
+#define READ_REPS 7
 
-/* nbr_store_read_array of `id` into the warm buffer `a`: one untimed pass
- * (which also checks the bytes against `want`), then READ_REPS. */
-static void time_store_read(double *gbs, const char *path, const nbr_object_id *id,
-                            const uint64_t *shape, double *a, const double *want, size_t bytes)
+/* One read of the array `id` of a store: through `handle`, or (handle
+ * NULL) with a handle opened and closed around it, so that every segment
+ * file is opened again as HDF5 does for a virtual dataset.  Seconds. */
+static double store_read_once(nbr_store *handle, const char *path, const nbr_object_id *id,
+                              const uint64_t *shape, double *a, size_t bytes)
 {
-    nbr_store *s = NULL;
-    CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
+    nbr_store *s = handle;
+    double t0 = now_s();
+    if (!handle) CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
     CHECK(nbr_store_read_array(a, bytes, s, id, "<f8", 2, shape), "read");
-    if (memcmp(a, want, bytes) != 0) die("read back", NBR_ERROR);
-    for (int i = 0; i < READ_REPS; i++) {
-        double t0 = now_s();
-        CHECK(nbr_store_read_array(a, bytes, s, id, "<f8", 2, shape), "read");
-        gbs[i] = (double)bytes / 1e9 / (now_s() - t0);
-    }
-    nbr_store_close(s);
+    if (!handle) nbr_store_close(s);
+    return now_s() - t0;
 }
 
-/* The same with a new store handle each time (open, read, close), so that
- * every segment file is opened again, as HDF5 does for a virtual dataset. */
-static void time_store_read_fresh(double *gbs, const char *path, const nbr_object_id *id,
-                                  const uint64_t *shape, double *a, size_t bytes)
+/* The newest segment of a store (where its last array's dataset is). */
+static void newest_segment(char *out, size_t size, const char *store)
 {
-    for (int i = 0; i < READ_REPS; i++) {
-        nbr_store *s = NULL;
-        double t0 = now_s();
-        CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
-        CHECK(nbr_store_read_array(a, bytes, s, id, "<f8", 2, shape), "read");
-        nbr_store_close(s);
-        gbs[i] = (double)bytes / 1e9 / (now_s() - t0);
-    }
-}
-
-/* HDF5's own read of /objects/<id> (a virtual dataset or a plain one) from
- * the newest segment of a store, as a C program without nbrewind would:
- * open, read, close each time (a virtual dataset keeps its source datasets,
- * and their chunk caches, open while it is open: reading it again would be
- * a copy out of those caches). */
-static void time_hdf5_read(double *gbs, const char *store, const nbr_object_id *id, double *a,
-                           const double *want, size_t bytes)
-{
-    char cmd[4200], segment[4200] = "", name[64], hex[33];
+    char cmd[4200], name[64];
     snprintf(cmd, sizeof cmd, "ls %s/segments | tail -1", store);
     FILE *p = popen(cmd, "r");
     if (!p || !fgets(name, sizeof name, p)) die_errno("listing segments of", store);
     pclose(p);
     name[strcspn(name, "\n")] = '\0';
-    snprintf(segment, sizeof segment, "%s/segments/%s", store, name);
-    nbr_object_id_to_hex(hex, id);
-    snprintf(name, sizeof name, "/objects/%s", hex);
-    for (int i = -1; i < READ_REPS; i++) {
-        double t0 = now_s();
-        hid_t f = H5Fopen(segment, H5F_ACC_RDONLY, H5P_DEFAULT);
-        hid_t ds = f < 0 ? -1 : H5Dopen2(f, name, H5P_DEFAULT);
-        if (ds < 0 || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0)
-            die_errno("reading with HDF5", segment);
-        H5Dclose(ds);
-        H5Fclose(f);
-        if (i >= 0) gbs[i] = (double)bytes / 1e9 / (now_s() - t0);
-        else if (memcmp(a, want, bytes) != 0) die("HDF5 read back", NBR_ERROR);
-    }
+    snprintf(out, size, "%s/segments/%s", store, name);
 }
 
-static void print_gbs(const char *key, const double *gbs, const char *end)
+/* HDF5's own read of /objects/<id> (a virtual dataset or a plain one), as a
+ * C program without nbrewind would: open, read, close (a virtual dataset
+ * keeps its source datasets, and their chunk caches, open while it is open:
+ * reading it again would be a copy out of those caches).  Seconds. */
+static double hdf5_read_once(const char *segment, const nbr_object_id *id, double *a)
 {
-    printf("    \"%s\": {\"gb_per_s\": %.3f, ", key, median((double *)gbs, READ_REPS));
+    char name[64], hex[33];
+    nbr_object_id_to_hex(hex, id);
+    snprintf(name, sizeof name, "/objects/%s", hex);
+    double t0 = now_s();
+    hid_t f = H5Fopen(segment, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = f < 0 ? -1 : H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0 || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0)
+        die_errno("reading with HDF5", segment);
+    H5Dclose(ds);
+    H5Fclose(f);
+    return now_s() - t0;
+}
+
+static void print_gbs(const char *key, const double *seconds, size_t bytes, const char *end)
+{
+    double gbs[READ_REPS];
+    for (int i = 0; i < READ_REPS; i++) gbs[i] = (double)bytes / 1e9 / seconds[i];
+    printf("    \"%s\": {\"gb_per_s\": %.3f, ", key, median(gbs, READ_REPS));
     print_list("gb_per_s_each", gbs, READ_REPS, 3);
     printf("}%s\n", end);
 }
 
-/* The aligned case's last array, read back: from its chunks (our reader),
- * through its virtual dataset (HDF5), and the same array stored plain (a
- * store with chunk dedup off) both ways.  The stores stay in DIR for
- * bench_store_h5py.py blocks. */
-static void blocks_reads(const char *dir, const blocks_case *bc, const nbr_object_id *last,
-                         const double *want)
+/* Puts `want` into a new store with chunk dedup off (one plain dataset);
+ * checks that it gets the same id as `last`. */
+static void store_plain(const char *plain, const double *want, const uint64_t *shape,
+                        const nbr_object_id *last)
 {
-    size_t bytes = bc->rows * bc->cols * sizeof(double);
-    const uint64_t shape[2] = {bc->rows, bc->cols};
-    char chunked[4096], plain[4096];
-    snprintf(chunked, sizeof chunked, "%s/store-blocks", dir);
-    snprintf(plain, sizeof plain, "%s/store-blocks-plain", dir);
     nbr_store *s = create_store(plain, -1, -1);
     CHECK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_DEDUP, 0), "set chunk dedup");
     nbr_checkpoint *c = NULL;
@@ -742,28 +721,71 @@ static void blocks_reads(const char *dir, const blocks_case *bc, const nbr_objec
     CHECK(nbr_checkpoint_commit(NULL, c), "commit");
     nbr_store_close(s);
     if (!nbr_object_id_equal(&id, last)) die("same array, other id", NBR_ERROR);
-    double *a = xmalloc(bytes), gbs[6][READ_REPS];
+}
+
+enum { READ_OURS_CHUNKED, READ_OURS_PLAIN, READ_HDF5_VIRTUAL, READ_HDF5_PLAIN,
+       READ_FRESH_CHUNKED, READ_FRESH_PLAIN, READ_WAYS };
+
+/* One rep of every way of reading, into seconds[way][rep] (rep < 0: not
+ * kept).  A handle read (the first two ways) is timed on the handle's
+ * second read, its segment files opened by the first; the handles are
+ * closed before HDF5 opens the files itself (HDF5 refuses to open a file
+ * again with other file-locking flags while it is open). */
+static void read_rep(double seconds[][READ_REPS], int rep, char path[2][4096],
+                     char segment[2][4200], const nbr_object_id *last, const uint64_t *shape,
+                     double *a, const double *want, size_t bytes)
+{
+    nbr_store *s[2] = {NULL, NULL};
+    double t[READ_WAYS];
+    for (int k = 0; k < 2; k++) {
+        CHECK(nbr_store_open(&s[k], path[k], NBR_STORE_READONLY), path[k]);
+        store_read_once(s[k], path[k], last, shape, a, bytes);
+        if (memcmp(a, want, bytes) != 0) die("read back", NBR_ERROR);
+    }
+    for (int k = 0; k < 2; k++) t[k] = store_read_once(s[k], path[k], last, shape, a, bytes);
+    for (int k = 0; k < 2; k++) nbr_store_close(s[k]);
+    for (int k = 0; k < 2; k++) {
+        t[2 + k] = hdf5_read_once(segment[k], last, a);
+        if (rep < 0 && memcmp(a, want, bytes) != 0) die("HDF5 read back", NBR_ERROR);
+    }
+    for (int k = 0; k < 2; k++) t[4 + k] = store_read_once(NULL, path[k], last, shape, a, bytes);
+    for (int way = 0; rep >= 0 && way < READ_WAYS; way++) seconds[way][rep] = t[way];
+}
+
+/* The aligned case's last array, read back: from its chunks (our reader),
+ * through its virtual dataset (HDF5), and the same array stored plain (a
+ * store with chunk dedup off) both ways.  The ways take turns, rep by rep,
+ * so that other load on the machine falls on all of them alike; one
+ * untimed rep first (which checks the bytes).  The stores stay in DIR for
+ * bench_store_h5py.py blocks. */
+static void blocks_reads(const char *dir, const blocks_case *bc, const nbr_object_id *last,
+                         const double *want)
+{
+    size_t bytes = bc->rows * bc->cols * sizeof(double);
+    const uint64_t shape[2] = {bc->rows, bc->cols};
+    char path[2][4096], segment[2][4200];
+    snprintf(path[0], sizeof path[0], "%s/store-blocks", dir);
+    snprintf(path[1], sizeof path[1], "%s/store-blocks-plain", dir);
+    store_plain(path[1], want, shape, last);
+    for (int k = 0; k < 2; k++) newest_segment(segment[k], sizeof segment[k], path[k]);
+    double *a = xmalloc(bytes), seconds[READ_WAYS][READ_REPS];
     sync();
-    time_store_read(gbs[0], chunked, last, shape, a, want, bytes);
-    time_store_read(gbs[1], plain, last, shape, a, want, bytes);
-    time_hdf5_read(gbs[2], chunked, last, a, want, bytes);
-    time_hdf5_read(gbs[3], plain, last, a, want, bytes);
-    time_store_read_fresh(gbs[4], chunked, last, shape, a, bytes);
-    time_store_read_fresh(gbs[5], plain, last, shape, a, bytes);
+    for (int rep = -1; rep < READ_REPS; rep++)
+        read_rep(seconds, rep, path, segment, last, shape, a, want, bytes);
     char hex[33];
     nbr_object_id_to_hex(hex, last);
-    printf("  \"read\": {\"array_bytes\": %zu, \"object\": \"%s\",\n", bytes, hex);
-    print_gbs("nbr_read_chunked", gbs[0], ",");
-    print_gbs("nbr_read_plain", gbs[1], ",");
-    print_gbs("hdf5_c_read_virtual", gbs[2], ",");
-    print_gbs("hdf5_c_read_plain", gbs[3], ",");
-    print_gbs("nbr_open_read_close_chunked", gbs[4], ",");
-    print_gbs("nbr_open_read_close_plain", gbs[5], ",");
+    printf("  \"read\": {\"array_bytes\": %zu, \"object\": \"%s\", \"reps\": %d,\n", bytes, hex,
+           READ_REPS);
+    static const char *const keys[READ_WAYS] = {
+        "nbr_read_chunked", "nbr_read_plain", "hdf5_c_read_virtual", "hdf5_c_read_plain",
+        "nbr_open_read_close_chunked", "nbr_open_read_close_plain"};
+    for (int way = 0; way < READ_WAYS; way++) print_gbs(keys[way], seconds[way], bytes, ",");
+    double m[READ_WAYS];
+    for (int way = 0; way < READ_WAYS; way++) m[way] = median(seconds[way], READ_REPS);
     printf("    \"ratio_nbr_chunked_vs_plain\": %.3f, \"ratio_hdf5_virtual_vs_plain\": %.3f, "
            "\"ratio_nbr_chunked_vs_hdf5_virtual\": %.3f}",
-           median(gbs[0], READ_REPS) / median(gbs[1], READ_REPS),
-           median(gbs[2], READ_REPS) / median(gbs[3], READ_REPS),
-           median(gbs[0], READ_REPS) / median(gbs[2], READ_REPS));
+           m[READ_OURS_PLAIN] / m[READ_OURS_CHUNKED], m[READ_HDF5_PLAIN] / m[READ_HDF5_VIRTUAL],
+           m[READ_HDF5_VIRTUAL] / m[READ_OURS_CHUNKED]);
     free(a);
 }
 

@@ -70,16 +70,40 @@ static char *read_text(const char *path)
     return text;
 }
 
+/* Two checkpoints of "field": `a` (every row at time 0), then `b`, the same
+ * with one time step written into row block `block`. */
+typedef struct two_steps {
+    char *dir, *k1, *k2;
+    double *a, *b;
+    nbr_object_id ia, ib;
+} two_steps;
+
+static nbr_store *two_steps_make(two_steps *t, const char *tag, int block)
+{
+    memset(t, 0, sizeof *t);
+    nbr_store *s = create_store(&t->dir, tag);
+    t->a = malloc(ROWS * COLS * 8);
+    t->b = malloc(ROWS * COLS * 8);
+    fill(t->a, -1, 0);
+    t->ia = put_commit(s, "field", t->a, &t->k1);
+    memcpy(t->b, t->a, ROWS * COLS * 8);
+    fill(t->b, block, 1);
+    t->ib = put_commit(s, "field", t->b, &t->k2);
+    return s;
+}
+
+static void two_steps_free(two_steps *t)
+{
+    free(t->a), free(t->b), free(t->k1), free(t->k2);
+    st_remove_tree(t->dir);
+    free(t->dir);
+}
+
 static void test_one_block_costs_one_chunk(void)
 {
-    char *dir, *k1 = NULL, *k2 = NULL;
-    nbr_store *s = create_store(&dir, "chunks");
-    double *a = malloc(ROWS * COLS * 8), *b = malloc(ROWS * COLS * 8);
-    fill(a, -1, 0);
-    nbr_object_id ia = put_commit(s, "field", a, &k1);
-    memcpy(b, a, ROWS * COLS * 8);
-    fill(b, 3, 1); /* one time step written into row block 3 */
-    nbr_object_id ib = put_commit(s, "field", b, &k2);
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunks", 3);
+    const char *dir = t.dir, *k1 = t.k1, *k2 = t.k2;
     uint64_t first = 0, second = 0, all = 0, logical = 0;
     CHECK_OK(nbr_store_stats(NULL, &first, s, k1));
     CHECK_OK(nbr_store_stats(NULL, &second, s, k2));
@@ -87,7 +111,7 @@ static void test_one_block_costs_one_chunk(void)
     CHECK(first >= ROWS * COLS * 8 && first < ROWS * COLS * 8 + 4096);
     CHECK(second >= CHUNK && second < CHUNK + 512); /* the one new chunk */
     CHECK(all == first + second && logical == 2ull * ROWS * COLS * 8);
-    CHECK(reads_as(s, &ia, a) && reads_as(s, &ib, b));
+    CHECK(reads_as(s, &t.ia, t.a) && reads_as(s, &t.ib, t.b));
     CHECK_OK(nbr_store_verify(NULL, s));
     /* The second manifest lists its chunks, seven of them in the first
      * segment. */
@@ -100,12 +124,10 @@ static void test_one_block_costs_one_chunk(void)
     /* A reader in another handle sees the same. */
     nbr_store *r = NULL;
     CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
-    CHECK(reads_as(r, &ib, b));
+    CHECK(reads_as(r, &t.ib, t.b));
     nbr_store_close(r);
     nbr_store_close(s);
-    free(a), free(b), free(k1), free(k2);
-    st_remove_tree(dir);
-    free(dir);
+    two_steps_free(&t);
 }
 
 static void test_strided_and_repeated_chunks(void)
@@ -181,25 +203,20 @@ static void chunk_id_hex(char *hex, const double *a, int block)
 
 static void test_verify_names_a_damaged_chunk(void)
 {
-    char *dir, *k1 = NULL, *k2 = NULL;
-    nbr_store *s = create_store(&dir, "chunkbad");
-    double *a = malloc(ROWS * COLS * 8), *b = malloc(ROWS * COLS * 8);
-    fill(a, -1, 0);
-    nbr_object_id ia = put_commit(s, "field", a, &k1);
-    memcpy(b, a, ROWS * COLS * 8);
-    fill(b, 5, 1);
-    nbr_object_id ib = put_commit(s, "field", b, &k2);
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunkbad", 5);
     nbr_store_close(s);
+    const char *dir = t.dir;
     /* The second segment holds one chunk (64 KiB of noise) and little else:
      * its middle is that chunk's data. */
-    const char *name = st_find_entry(st_path(dir, "segments"), k2, ".h5");
+    const char *name = st_find_entry(st_path(dir, "segments"), t.k2, ".h5");
     char path[700], chunk[33], object[33];
     snprintf(path, sizeof path, "%s/segments/%s", dir, name ? name : "?");
     uint64_t size = st_tree_bytes(path);
     CHECK(size > CHUNK && size < 2 * CHUNK);
     CHECK(st_flip_byte(path, (long)(size - CHUNK / 2)) == 0);
-    chunk_id_hex(chunk, b, 5);
-    nbr_object_id_to_hex(object, &ib);
+    chunk_id_hex(chunk, t.b, 5);
+    nbr_object_id_to_hex(object, &t.ib);
     CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
     char *report = NULL;
     CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
@@ -207,26 +224,22 @@ static void test_verify_names_a_damaged_chunk(void)
           strstr(report, strrchr(path, '/') + 1));
     if (report && !strstr(report, chunk)) fprintf(stderr, "report: %s\n", report);
     nbr_free(report);
-    CHECK(!reads_as(s, &ib, b));
+    CHECK(!reads_as(s, &t.ib, t.b));
     CHECK(strstr(nbr_last_error(), chunk) && strstr(nbr_last_error(), object));
-    CHECK(reads_as(s, &ia, a)); /* the first array shares no damaged chunk */
+    CHECK(reads_as(s, &t.ia, t.a)); /* the first array shares no damaged chunk */
     nbr_store_close(s);
-    free(a), free(b), free(k1), free(k2);
-    st_remove_tree(dir);
-    free(dir);
+    two_steps_free(&t);
 }
 
 static void test_gc_keeps_a_chunk_a_later_array_uses(void)
 {
-    char *dir, *k1 = NULL, *k2 = NULL, *k3 = NULL;
-    nbr_store *s = create_store(&dir, "chunkgc");
-    double *a = malloc(ROWS * COLS * 8), *b = malloc(ROWS * COLS * 8);
-    fill(a, -1, 0);
-    put_commit(s, "field", a, &k1);
-    memcpy(b, a, ROWS * COLS * 8);
-    fill(b, 2, 1);
-    nbr_object_id ib = put_commit(s, "field", b, &k2);
-    CHECK_OK(nbr_store_set_ref(s, "keep", k2));
+    two_steps t;
+    char *k3 = NULL;
+    nbr_store *s = two_steps_make(&t, "chunkgc", 2);
+    const char *dir = t.dir;
+    double *a = t.a, *b = t.b;
+    nbr_object_id ib = t.ib;
+    CHECK_OK(nbr_store_set_ref(s, "keep", t.k2));
     fill(a, -1, 9); /* the newest checkpoint shares nothing, and unbinds "field" */
     nbr_checkpoint *c = NULL;
     uint64_t shape[2] = {ROWS, COLS};
@@ -238,9 +251,9 @@ static void test_gc_keeps_a_chunk_a_later_array_uses(void)
     CHECK_OK(nbr_store_gc(&report, s));
     nbr_free(report);
     CHECK(nbr_store_checkpoint_count(s) == 2);
-    CHECK(st_find_entry(st_path(dir, "checkpoints"), k1, ".json") == NULL);
+    CHECK(st_find_entry(st_path(dir, "checkpoints"), t.k1, ".json") == NULL);
     /* The first checkpoint is gone; its segment stays for the chunks. */
-    CHECK(st_find_entry(st_path(dir, "segments"), k1, ".h5") != NULL);
+    CHECK(st_find_entry(st_path(dir, "segments"), t.k1, ".h5") != NULL);
     CHECK(reads_as(s, &ib, b));
     CHECK_OK(nbr_store_verify(NULL, s));
     nbr_store_close(s);
@@ -255,9 +268,8 @@ static void test_gc_keeps_a_chunk_a_later_array_uses(void)
     CHECK_OK(nbr_store_gc(NULL, s));
     CHECK(st_count_entries(st_path(dir, "segments")) == 1);
     nbr_store_close(s);
-    free(a), free(b), free(k1), free(k2), free(k3);
-    st_remove_tree(dir);
-    free(dir);
+    free(k3);
+    two_steps_free(&t);
 }
 
 /* With the option off, and in a store from before it (FORMAT version 1),
