@@ -75,19 +75,26 @@ static nbr_status start_entry(nbr_object_entry *e, nbr_checkpoint *c, const nbr_
 /* Where chunk `cid` already is (this checkpoint's segment, or the store's),
  * or NULL: it must be written. */
 static const char *existing_chunk(uint64_t *stored, const nbr_checkpoint *c,
-                                  const nbr_object_entry *building, const nbr_object_id *cid)
+                                  const nbr_object_id *cid)
 {
     const nbr_index_slot *slot = nbr_object_index_find(&c->own_chunks, cid);
     if (slot) {
-        /* Chunks this checkpoint wrote are all in its segment; the array
-         * being built is not in c->m.objects yet. */
-        const nbr_object_entry *e =
-            slot->object < c->m.object_count ? &c->m.objects[slot->object] : building;
-        *stored = e->chunks[slot->part].stored_bytes;
+        *stored = c->own_chunk_bytes[slot->object];
         return c->segment;
     }
     const char *segment = NULL;
     return nbr_chunks_find(&segment, stored, c->store, cid) ? segment : NULL;
+}
+
+/* Remembers a chunk just written into this checkpoint's segment. */
+static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_t stored)
+{
+    size_t at = c->own_chunk_count;
+    if (!NBR_RESERVE(c->own_chunk_bytes, c->own_chunk_cap, at + 1) ||
+        !nbr_object_index_add(&c->own_chunks, cid, 0, at))
+        return nbr_fail_nomem("recording a chunk");
+    c->own_chunk_bytes[c->own_chunk_count++] = stored;
+    return NBR_OK;
 }
 
 /* Chunk k (the grid's current box): hashed, written if new, recorded. */
@@ -114,15 +121,13 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
     }
     nbr_chunk_ref *ref = &e->chunks[g->index];
     nbr_status st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
-    const char *segment = st == NBR_OK ? existing_chunk(&ref->stored_bytes, c, e, &ref->id) : NULL;
+    const char *segment = st == NBR_OK ? existing_chunk(&ref->stored_bytes, c, &ref->id) : NULL;
     if (st == NBR_OK && !segment) {
         st = nbr_array_view_init(&box, data, v->ndim, g->count, NULL, v->itemsize, "a chunk");
         if (st == NBR_OK)
             st = nbr_segment_write_chunk(&ref->stored_bytes, &p->compress, &c->out, &ref->id,
                                          e->type, &box, &c->store->options);
-        if (st == NBR_OK && !nbr_object_index_add_part(&c->own_chunks, &ref->id, 0,
-                                                       c->m.object_count, g->index))
-            st = nbr_fail_nomem("recording a chunk");
+        if (st == NBR_OK) st = own_chunk(c, &ref->id, ref->stored_bytes);
         e->stored_bytes += ref->stored_bytes; /* what this array added */
         segment = c->segment;
     }

@@ -34,7 +34,12 @@ struct nbr_checkpoint {
     nbr_store *store;
     nbr_manifest m;       /* seq, metadata, bindings, the objects it wrote */
     nbr_object_index own; /* ids of m.objects */
-    nbr_object_index own_chunks; /* chunks written into this segment -> (0, entry, part) */
+    /* Chunks written into this segment: id -> (0, i) with own_chunk_bytes[i]
+     * their stored size.  Kept apart from the entries, so that a chunk an
+     * array wrote before its put failed is still known (it is in the file). */
+    nbr_object_index own_chunks;
+    uint64_t *own_chunk_bytes;
+    size_t own_chunk_count, own_chunk_cap;
     char segment[64];     /* "segments/<seq>-<rand>.h5" */
     char *tmp_path;       /* where the segment is being written */
     nbr_segment_out out;  /* out.file is -1 until the first new object */
