@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nbr_test.h"
 #include "store_test_util.h"
@@ -272,6 +273,55 @@ static void test_gc_keeps_a_chunk_a_later_array_uses(void)
     two_steps_free(&t);
 }
 
+/* The open index (INDEX) carries the chunk lists: a reader opened through it
+ * reads, counts and verifies as one that reads every manifest. */
+static void test_index_carries_chunk_lists(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunkindex", 6);
+    nbr_store_close(s); /* writes INDEX */
+    uint64_t stored[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) CHECK(rename(st_path(t.dir, "INDEX"), st_path(t.dir, "INDEX.aside")) == 0);
+        nbr_store *r = NULL;
+        CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+        CHECK(reads_as(r, &t.ia, t.a) && reads_as(r, &t.ib, t.b));
+        CHECK_OK(nbr_store_stats(NULL, &stored[pass], r, NULL));
+        CHECK_OK(nbr_store_verify(NULL, r));
+        nbr_store_close(r);
+    }
+    CHECK(stored[0] == stored[1] && stored[0] > 0);
+    two_steps_free(&t);
+}
+
+/* A chunk list that does not fit the array's chunk grid makes the manifest
+ * damaged (named), not a misread. */
+static void test_wrong_chunk_list_is_a_damaged_manifest(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunklist", 1);
+    nbr_store_close(s);
+    unlink(st_path(t.dir, "INDEX"));
+    char name[64];
+    snprintf(name, sizeof name, "checkpoints/%s.json", t.k2);
+    char *text = read_text(st_path(t.dir, name));
+    char *at = text ? strstr(text, "\"chunk_shape\": [8, 1024]") : NULL;
+    CHECK(at != NULL);
+    if (at) {
+        memcpy(at, "\"chunk_shape\": [7, 1024]", 24); /* 10 boxes, 8 chunks listed */
+        CHECK(st_write_text(st_path(t.dir, name), text) == 0);
+    }
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+    CHECK_STATUS(NBR_ECORRUPT,
+                 nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, NULL, r, t.k2));
+    CHECK(strstr(nbr_last_error(), "chunk") && strstr(nbr_last_error(), t.k2));
+    CHECK(reads_as(r, &t.ia, t.a)); /* the first checkpoint is whole */
+    nbr_store_close(r);
+    free(text);
+    two_steps_free(&t);
+}
+
 /* With the option off, and in a store from before it (FORMAT version 1),
  * arrays stay one plain dataset each. */
 static void test_option_off_and_old_stores_store_plain(void)
@@ -314,4 +364,6 @@ static void test_option_off_and_old_stores_store_plain(void)
 NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeated_chunks),
               TEST(test_verify_names_a_damaged_chunk),
               TEST(test_gc_keeps_a_chunk_a_later_array_uses),
-              TEST(test_option_off_and_old_stores_store_plain))
+              TEST(test_option_off_and_old_stores_store_plain),
+              TEST(test_index_carries_chunk_lists),
+              TEST(test_wrong_chunk_list_is_a_damaged_manifest))
