@@ -75,6 +75,12 @@ def arrays():
         "scalar": np.array(3.5),
         "empty": np.zeros((0, 4)),
         "big_noise": np.frombuffer(rng.bytes(16_000_000), dtype="<u8"),
+        # Several chunks each (256 KiB chunks): virtual datasets of types
+        # HDF5 maps less directly (compound, UCS-4 array type, enum).
+        "structured_big": np.array([(i, i * 0.5, b"ab") for i in range(30000)],
+                                   dtype=[("a", "<i4"), ("b", "<f8"), ("c", "S3")]),
+        "unicode_big": np.array([f"u{i % 997}" for i in range(30000)], dtype="U4"),
+        "bool_big": rng.random((600, 1000)) > 0.5,
     }
     return out
 
