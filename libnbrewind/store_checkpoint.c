@@ -43,7 +43,7 @@ void nbr_checkpoint_free(nbr_checkpoint *c)
     nbr_manifest_clear(&c->m);
     nbr_object_index_clear(&c->own);
     nbr_object_index_clear(&c->own_chunks);
-    free(c->own_chunk_bytes);
+    free(c->own_chunk_list);
     free(c->tmp_path);
     free(c->failure);
     free(c);

@@ -79,7 +79,7 @@ static const char *existing_chunk(uint64_t *stored, const nbr_checkpoint *c,
 {
     const nbr_index_slot *slot = nbr_object_index_find(&c->own_chunks, cid);
     if (slot) {
-        *stored = c->own_chunk_bytes[slot->object];
+        *stored = c->own_chunk_list[slot->object].stored_bytes;
         return c->segment;
     }
     const char *segment = NULL;
@@ -90,10 +90,12 @@ static const char *existing_chunk(uint64_t *stored, const nbr_checkpoint *c,
 static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_t stored)
 {
     size_t at = c->own_chunk_count;
-    if (!NBR_RESERVE(c->own_chunk_bytes, c->own_chunk_cap, at + 1) ||
+    if (!NBR_RESERVE(c->own_chunk_list, c->own_chunk_cap, at + 1) ||
         !nbr_object_index_add(&c->own_chunks, cid, 0, at))
         return nbr_fail_nomem("recording a chunk");
-    c->own_chunk_bytes[c->own_chunk_count++] = stored;
+    c->own_chunk_list[at].id = *cid;
+    c->own_chunk_list[at].stored_bytes = stored;
+    c->own_chunk_count++;
     return NBR_OK;
 }
 
@@ -165,6 +167,57 @@ nbr_status nbr_chunks_put(nbr_checkpoint *c, const nbr_object_id *id, const char
         return nbr_checkpoint_poison(c, st);
     }
     return nbr_checkpoint_record_entry(c, &e);
+}
+
+/* ---- collective checkpoints -------------------------------------------- */
+
+nbr_status nbr_chunks_move(bool *moved, nbr_object_entry *e, const char *own,
+                           const nbr_object_index *lower, const nbr_own_chunk *theirs,
+                           char (*segments)[64])
+{
+    char **old = e->chunk_segments;
+    size_t old_count = e->chunk_segment_count, cap = 0;
+    nbr_status st = NBR_OK;
+    e->chunk_segments = NULL;
+    e->chunk_segment_count = 0;
+    for (size_t k = 0; st == NBR_OK && k < e->chunk_count; k++) {
+        nbr_chunk_ref *ref = &e->chunks[k];
+        const char *segment = old[ref->segment];
+        const nbr_index_slot *slot =
+            strcmp(segment, own) ? NULL : nbr_object_index_find(lower, &ref->id);
+        if (slot) { /* a lower rank's copy: (rank, index into theirs) */
+            segment = segments[slot->checkpoint];
+            ref->stored_bytes = theirs[slot->object].stored_bytes;
+            *moved = true;
+        }
+        st = segment_index(&ref->segment, e, &cap, segment);
+    }
+    for (size_t i = 0; i < old_count; i++) free(old[i]);
+    free(old);
+    return st;
+}
+
+nbr_status nbr_chunks_recount(nbr_object_entry *entries, size_t count, const char *own)
+{
+    nbr_object_index seen;
+    nbr_status st = NBR_OK;
+    nbr_object_index_init(&seen);
+    for (size_t i = 0; i < count; i++) {
+        nbr_object_entry *e = &entries[i];
+        if (!e->chunk_shape) continue;
+        e->stored_bytes = 0;
+        for (size_t k = 0; st == NBR_OK && k < e->chunk_count; k++) {
+            const nbr_chunk_ref *ref = &e->chunks[k];
+            if (strcmp(e->chunk_segments[ref->segment], own) != 0 ||
+                nbr_object_index_find(&seen, &ref->id))
+                continue;
+            if (!nbr_object_index_add(&seen, &ref->id, 0, 0))
+                st = nbr_fail_nomem("counting an array's chunks");
+            e->stored_bytes += ref->stored_bytes;
+        }
+    }
+    nbr_object_index_clear(&seen);
+    return st;
 }
 
 /* ---- reading ----------------------------------------------------------- */

@@ -14,11 +14,19 @@
 #include <stdbool.h>
 
 #include "store_array.h"
+#include "store_index.h"
 #include "store_manifest.h"
 #include "store_segment.h"
 
 struct nbr_store;
 struct nbr_checkpoint;
+
+/* A chunk a checkpoint wrote into its segment (exchanged as bytes between
+ * the ranks of a collective checkpoint). */
+typedef struct nbr_own_chunk {
+    nbr_object_id id;
+    uint64_t stored_bytes;
+} nbr_own_chunk;
 
 /* Whether this array is stored as chunks; `chunk` gets its chunk shape. */
 bool nbr_chunks_wanted(uint64_t *chunk, const nbr_store_options *options,
@@ -38,6 +46,20 @@ nbr_status nbr_chunks_read(void *buffer, struct nbr_store *s, const nbr_object_e
 
 /* The same through a buffer of one chunk (verify). */
 nbr_status nbr_chunks_check(struct nbr_store *s, const nbr_object_entry *e);
+
+/* Collective checkpoints: points the chunks of `e` that are in this rank's
+ * segment `own` and that a lower rank also wrote (`lower`: chunk id ->
+ * (that rank, index into `theirs`, the chunks every rank wrote, in rank
+ * order)) at the lowest such rank's copy, in its segment segments[rank];
+ * sets *moved if any was. */
+nbr_status nbr_chunks_move(bool *moved, nbr_object_entry *e, const char *own,
+                           const nbr_object_index *lower, const nbr_own_chunk *theirs,
+                           char (*segments)[64]);
+
+/* Sets each chunked entry's stored_bytes to what the chunks it is the first
+ * (in entry order) to list in segment `own` occupy: the entries' own
+ * definition, after chunks moved to other ranks' segments. */
+nbr_status nbr_chunks_recount(nbr_object_entry *entries, size_t count, const char *own);
 
 /* Where a chunk the store already has lives, and its stored size; false if
  * the store lacks it. */

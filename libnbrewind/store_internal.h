@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <stdbool.h>
 
+#include "store_chunks.h"
 #include "store_index.h"
 #include "store_manifest.h"
 #include "store_segment.h"
@@ -34,11 +35,11 @@ struct nbr_checkpoint {
     nbr_store *store;
     nbr_manifest m;       /* seq, metadata, bindings, the objects it wrote */
     nbr_object_index own; /* ids of m.objects */
-    /* Chunks written into this segment: id -> (0, i) with own_chunk_bytes[i]
-     * their stored size.  Kept apart from the entries, so that a chunk an
-     * array wrote before its put failed is still known (it is in the file). */
+    /* Chunks written into this segment: id -> (0, i), own_chunk_list[i].
+     * Kept apart from the entries, so that a chunk an array wrote before its
+     * put failed is still known (it is in the file). */
     nbr_object_index own_chunks;
-    uint64_t *own_chunk_bytes;
+    nbr_own_chunk *own_chunk_list;
     size_t own_chunk_count, own_chunk_cap;
     char segment[64];     /* "segments/<seq>-<rand>.h5" */
     char *tmp_path;       /* where the segment is being written */

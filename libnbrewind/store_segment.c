@@ -591,7 +591,12 @@ nbr_status nbr_segment_copy_objects(nbr_segment_out *to, const char *from_path,
         char name[64];
         dataset_name(name, sizeof name, &objects[i].id);
         status = copy_chunks(to, from, &objects[i], own_segment);
-        if (status == NBR_OK) status = copy_dataset(to, from, name, &objects[i].id);
+        /* A virtual dataset is made anew: its chunks may have moved to
+         * another rank's segment since it was written. */
+        if (status == NBR_OK)
+            status = objects[i].chunk_shape
+                         ? nbr_segment_write_virtual(to, &objects[i], own_segment)
+                         : copy_dataset(to, from, name, &objects[i].id);
     }
     nbr_segment_close(from);
     return status;

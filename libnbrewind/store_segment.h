@@ -71,7 +71,9 @@ nbr_status nbr_segment_drop(nbr_segment_out *seg, const nbr_object_id *id);
  * into a segment being written, chunks as they are: a collective
  * checkpoint's segment rewritten without the objects another rank keeps.
  * The /chunks/ datasets of those objects that are in `own_segment` (the
- * segment's name in the store) are copied too, each once. */
+ * segment's name in the store) are copied too, each once, and the virtual
+ * datasets of chunked arrays are written anew from their entries (which may
+ * now map chunks in other segments). */
 nbr_status nbr_segment_copy_objects(nbr_segment_out *to, const char *from_path,
                                     const nbr_object_entry *objects, size_t count,
                                     const char *own_segment);

@@ -3,7 +3,9 @@
  * (identical on all ranks: kept by rank 0, dropped by the others, whose
  * segments are then rewritten), "mine" (its first chunk is the first chunk
  * of "same", so a rank that drops "same" must keep that chunk for "mine")
- * and "solo" (its own); a second collective checkpoint changes one chunk of
+ * and "solo" (its own).  The first chunk of "mine", new on every rank, is
+ * stored once: every rank's "mine" maps rank 0's copy.  A second collective
+ * checkpoint changes one chunk of
  * "solo", which then maps the other chunks from the first checkpoint's
  * segments; a GC removes the first checkpoint.  Every rank reads its arrays
  * back after each step and the store verifies. */
@@ -52,18 +54,48 @@ static void verify_on_rank0(const char *dir)
     MPI_Barrier(MPI_COMM_WORLD);
 }
 
-static char *commit_all(nbr_store *s, const char *cell, double *same, double *mine,
-                        double *solo)
+static char *commit_all(nbr_object_id *ids, nbr_store *s, const char *cell, double *same,
+                        double *mine, double *solo)
 {
     nbr_checkpoint *c = NULL;
     uint64_t n_same = SAME, n_mine = MINE, n_solo = SOLO;
     char *id = NULL;
     CHECK_OK(nbr_mpi_checkpoint_begin(&c, s, MPI_COMM_WORLD, cell, 1, NULL));
-    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "same", "<f8", 1, &n_same, NULL, same));
-    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "mine", "<f8", 1, &n_mine, NULL, mine));
+    CHECK_OK(nbr_checkpoint_put_array(&ids[0], c, "same", "<f8", 1, &n_same, NULL, same));
+    CHECK_OK(nbr_checkpoint_put_array(&ids[1], c, "mine", "<f8", 1, &n_mine, NULL, mine));
     CHECK_OK(nbr_checkpoint_put_array(NULL, c, "solo", "<f8", 1, &n_solo, NULL, solo));
     CHECK_OK(nbr_mpi_checkpoint_commit(&id, c));
     return id;
+}
+
+/* Rank 0: in the manifest of checkpoint `id`, every rank's "mine" (ids
+ * gathered in `mine`) lists the segment of "same" (rank 0's) among its
+ * chunk segments: the first chunk, new on every rank, is stored once. */
+static void check_first_chunk_shared(const char *dir, const char *id, const nbr_object_id *same,
+                                     const nbr_object_id *mine)
+{
+    char path[1200], hex[33], pattern[100], segment[64] = "";
+    snprintf(path, sizeof path, "%s/checkpoints/%s.json", dir, id);
+    FILE *f = fopen(path, "rb");
+    char *text = calloc(1, 1 << 20);
+    CHECK(f && text && fread(text, 1, (1 << 20) - 1, f) > 0);
+    if (f) fclose(f);
+    nbr_object_id_to_hex(hex, same);
+    snprintf(pattern, sizeof pattern, "\"%s\": {\"kind\": \"array\", \"segment\": \"", hex);
+    const char *at = text ? strstr(text, pattern) : NULL;
+    CHECK(at != NULL);
+    if (at) snprintf(segment, sizeof segment, "%.37s", at + strlen(pattern));
+    for (int r = 0; at && r < mt_size; r++) {
+        nbr_object_id_to_hex(hex, &mine[r]);
+        snprintf(pattern, sizeof pattern, "\"%s\": {", hex);
+        const char *entry = strstr(text, pattern);
+        const char *chunks = entry ? strstr(entry, "\"chunk_segments\"") : NULL;
+        const char *end = chunks ? strstr(chunks, "]") : NULL;
+        const char *found = chunks ? strstr(chunks, segment) : NULL;
+        if (!found || found > end) fprintf(stderr, "rank %d's \"mine\" maps no %s\n", r, segment);
+        CHECK(found && found < end);
+    }
+    free(text);
 }
 
 int main(int argc, char **argv)
@@ -82,14 +114,18 @@ int main(int argc, char **argv)
     double *same = malloc(SAME * 8), *mine = malloc(MINE * 8), *solo = malloc(SOLO * 8);
     CHECK(same && mine && solo);
     fill(same, mine, solo);
-    char *id1 = commit_all(s, "cell-1", same, mine, solo);
+    nbr_object_id ids[3], mines[64];
+    char *id1 = commit_all(ids, s, "cell-1", same, mine, solo);
+    MPI_Gather(&ids[1], sizeof ids[1], MPI_BYTE, mines, sizeof ids[1], MPI_BYTE, 0,
+               MPI_COMM_WORLD);
+    if (mt_rank == 0) check_first_chunk_shared(dir, id1, &ids[0], mines);
     CHECK(reads_as(s, id1, "same", same, SAME) && reads_as(s, id1, "mine", mine, MINE) &&
           reads_as(s, id1, "solo", solo, SOLO));
     verify_on_rank0(dir);
 
     /* One chunk of "solo" changes: the rest comes from checkpoint 1. */
     for (int i = 512; i < 1024; i++) solo[i] = -1.0 * i - mt_rank;
-    char *id2 = commit_all(s, "cell-2", same, mine, solo);
+    char *id2 = commit_all(ids, s, "cell-2", same, mine, solo);
     CHECK(reads_as(s, id2, "solo", solo, SOLO) && reads_as(s, id2, "mine", mine, MINE));
     verify_on_rank0(dir);
 
