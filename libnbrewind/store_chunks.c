@@ -99,7 +99,6 @@ static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_
     return NBR_OK;
 }
 
-/* Chunk k (the grid's current box): hashed, written if new, recorded. */
 /* What put_chunk carries from one chunk of an array to the next. */
 typedef struct chunk_put {
     size_t segment_cap; /* of the entry's chunk_segments */
@@ -107,6 +106,7 @@ typedef struct chunk_put {
     char *buffer;       /* one chunk, for gathering a strided view */
 } chunk_put;
 
+/* Chunk k (the grid's current box): hashed, written if new, recorded. */
 static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p,
                             const nbr_chunk_grid *g, const nbr_array_view *v)
 {
