@@ -12,21 +12,26 @@
  * each): smooth sin/cos products of a grid plus noise of 1e-3, as a
  * simulation's state looks.  They are generated once and so warm (touched)
  * before anything is timed.  Measured, in this order, each after a sync():
- *   - warm-up: a scratch file 4x the data's size is written, fsynced and
+ *   - warm-up: a scratch file 5x the data's size (a trial writes the raw
+ *     bytes and four stores, ~4.3x) is written, fsynced and
  *     deleted, so that the page cache of the timed writes is memory already
  *     touched (first-touch memory runs at ~250 MiB/s on these VMs);
  *   - REPS trials, each replacing the files of the one before, of:
  *     baseline: fwrite of the raw bytes to DIR/raw.bin + fsync;
  *     a new store (default options: lz4 + shuffle, level 5, 1 MiB chunks):
  *     begin, put every array, commit (which fsyncs);
- *     the same with codec zstd (level 5, the default), and zstd level 1;
+ *     the same with codec zstd (level 5, the default), and zstd level 1, and
+ *     lz4 with chunk dedup off (NBR_STORE_OPT_CHUNK_DEDUP 0: one plain dataset
+ *     per array, as before chunk dedup; the default stores each 128 MiB array
+ *     as 128 chunk datasets under a virtual dataset);
  *   - re-putting the same arrays into the lz4 store (objects exist: hashing
  *     only), REPS times; baseline: memcpy of the same bytes into a warm
  *     128 MiB buffer, and XXH3-128 alone (nbr_hash_bytes), REPS times;
  *   - for the breakdown: Blosc alone (lz4 + shuffle, level 5, on the store's
  *     1 MiB chunks) on 1 and on 2 threads, REPS times;
  *   - nbr_store_read_array of every array into a warm buffer (page cache
- *     warm: the segment was just written; one untimed pass first), REPS times.
+ *     warm: the segment was just written; one untimed pass first), REPS times,
+ *     from the lz4, zstd and lz4-without-chunk-dedup stores.
  * The raw file and the stores are left in DIR for the h5py baselines.
  *
  * "open" commits CHECKPOINTS (default 10000) small checkpoints: each binds
@@ -36,12 +41,19 @@
  * latest checkpoint (its binding is in the last manifest), resolve "params"
  * (in the first), close.
  *
- * "blocks" makes a 100 MB float64 array (10000 x 1250) and commits
- * CHECKPOINTS (default 100) checkpoints of it; before checkpoint k, rows
- * [100k, 100k + 100) -- 1 % of the array, one row block -- are overwritten with
- * the next time step.  Reports the bytes on disk of the store against the
+ * "blocks" makes a 100 MB float64 array and commits CHECKPOINTS (default
+ * 100) checkpoints of it; before checkpoint k, the k-th row block of 1 % of
+ * the rows is overwritten with the next time step.  Two cases: "aligned"
+ * (12800 x 1024, 128-row blocks, the store's 1 MiB chunks are 128 rows) and
+ * "unaligned" (10000 x 1250, 100-row blocks, chunks of 104 rows: most blocks
+ * straddle two chunks).  Reports the bytes on disk of each store against the
  * compressed size of one version of the array (what the first checkpoint
- * stored). */
+ * stored).  Then the aligned case's last array is read back (warm page cache,
+ * one untimed pass, 7 timed, the ways taking turns): by nbr_store_read_array
+ * from its chunks (through one handle, and with a handle opened each time), and by
+ * HDF5's C API through its virtual dataset (open, read, close), against the
+ * same array in a store with chunk dedup off (one plain dataset); the two
+ * stores stay in DIR for bench_store_h5py.py blocks. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -56,6 +68,7 @@
 #include <unistd.h>
 
 #include <blosc.h>
+#include <hdf5.h>
 
 #include "nbrewind.h"
 
@@ -215,12 +228,15 @@ typedef struct write_result {
     uint64_t stored, logical;
 } write_result;
 
-static write_result store_write(const char *path, int codec, int level, double **arrays, int n,
-                                nbr_object_id *ids)
+/* dedup: 0 turns chunk dedup off (one plain dataset per array), -1 leaves
+ * the default (on). */
+static write_result store_write(const char *path, int codec, int level, int dedup,
+                                double **arrays, int n, nbr_object_id *ids)
 {
     write_result r = {0};
     rm_rf(path);
     nbr_store *s = create_store(path, codec, level);
+    if (dedup >= 0) CHECK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_DEDUP, dedup), "dedup");
     const uint64_t shape[2] = {ROWS, COLS};
     char name[16];
     sync();
@@ -327,27 +343,31 @@ static int bench_write(const char *dir, int n, int reps, int trials)
 
     /* Page-cache pages are guest memory too: the first write through pages
      * never touched before runs at first-touch speed.  Write (and delete) a
-     * scratch file as big as all one trial writes, so that every timed write
-     * gets pages already touched. */
+     * scratch file bigger than all one trial writes (raw bytes and four
+     * stores, ~4.3x the data), so that every timed write gets pages already
+     * touched. */
+    enum { WARMUP_COPIES = 5 };
     fprintf(stderr, "bench_store write: warming the page cache (%d GiB scratch file)\n",
-            4 * n / 8);
+            WARMUP_COPIES * n / 8);
     snprintf(path, sizeof path, "%s/warmup.bin", dir);
-    double warmup_s = fwrite_fsync(path, arrays, n, 4);
+    double warmup_s = fwrite_fsync(path, arrays, n, WARMUP_COPIES);
     unlink(path);
 
-    write_result lz4[MAX_REPS], zstd[MAX_REPS], zstd1[MAX_REPS];
+    write_result lz4[MAX_REPS], zstd[MAX_REPS], zstd1[MAX_REPS], plain[MAX_REPS];
     double raw[MAX_REPS];
     for (int t = 0; t < trials; t++) { /* later trials replace the files of earlier ones */
-        fprintf(stderr, "bench_store write: trial %d: fwrite + fsync, store lz4, zstd, zstd level 1\n",
-                t + 1);
+        fprintf(stderr, "bench_store write: trial %d: fwrite + fsync, store lz4, zstd, zstd level 1,"
+                " lz4 without chunk dedup\n", t + 1);
         snprintf(path, sizeof path, "%s/raw.bin", dir);
         raw[t] = fwrite_fsync(path, arrays, n, 1);
         snprintf(path, sizeof path, "%s/store-lz4", dir);
-        lz4[t] = store_write(path, -1, -1, arrays, n, ids);
+        lz4[t] = store_write(path, -1, -1, -1, arrays, n, ids);
         snprintf(path, sizeof path, "%s/store-zstd", dir);
-        zstd[t] = store_write(path, NBR_CODEC_ZSTD, -1, arrays, n, ids_zstd);
+        zstd[t] = store_write(path, NBR_CODEC_ZSTD, -1, -1, arrays, n, ids_zstd);
         snprintf(path, sizeof path, "%s/store-zstd1", dir);
-        zstd1[t] = store_write(path, NBR_CODEC_ZSTD, 1, arrays, n, again);
+        zstd1[t] = store_write(path, NBR_CODEC_ZSTD, 1, -1, arrays, n, again);
+        snprintf(path, sizeof path, "%s/store-lz4-plain", dir);
+        plain[t] = store_write(path, -1, -1, 0, arrays, n, again);
     }
 
     fprintf(stderr, "bench_store write: re-put (objects exist), memcpy, hash\n");
@@ -396,16 +416,18 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     }
 
     fprintf(stderr, "bench_store write: read back\n");
-    double read_lz4[MAX_REPS], read_zstd[MAX_REPS];
+    double read_lz4[MAX_REPS], read_zstd[MAX_REPS], read_plain[MAX_REPS];
     snprintf(path, sizeof path, "%s/store-lz4", dir);
     store_read(read_lz4, reps, path, ids, n, buffer, arrays);
+    snprintf(path, sizeof path, "%s/store-lz4-plain", dir);
+    store_read(read_plain, reps, path, ids, n, buffer, arrays);
     snprintf(path, sizeof path, "%s/store-zstd", dir);
     store_read(read_zstd, reps, path, ids_zstd, n, buffer, arrays);
 
     printf("{\n  \"arrays\": %d, \"shape\": [%d, %d], \"dtype\": \"<f8\", \"bytes\": %.0f, "
            "\"reps\": %d,\n",
            n, ROWS, COLS, (double)n * (double)ARRAY_BYTES, reps);
-    printf("  \"trials\": %d, \"warmup_gb_per_s\": %.3f,\n", trials, 4 * gb / warmup_s);
+    printf("  \"trials\": %d, \"warmup_gb_per_s\": %.3f,\n", trials, WARMUP_COPIES * gb / warmup_s);
     double raw_rates[MAX_REPS];
     for (int t = 0; t < trials; t++) raw_rates[t] = gb / raw[t];
     printf("  \"fwrite_fsync\": {\"seconds\": %.4f, \"gb_per_s\": %.3f, ", median(raw, trials),
@@ -415,6 +437,7 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     print_write("store_write_lz4", lz4, trials, gb);
     print_write("store_write_zstd", zstd, trials, gb);
     print_write("store_write_zstd_level1", zstd1, trials, gb);
+    print_write("store_write_lz4_no_chunk_dedup", plain, trials, gb);
     print_rate("reput_existing", reput, reps, gb, ",");
     printf("  \"reput_commit_ms\": %.2f, \"reput_stored_bytes_added\": %llu,\n",
            1e3 * median(commit_after_reput, reps),
@@ -424,6 +447,7 @@ static int bench_write(const char *dir, int n, int reps, int trials)
     print_rate("blosc_lz4_shuffle_alone_1_thread", blosc1, reps, gb, ",");
     print_rate("blosc_lz4_shuffle_alone_2_threads", blosc2, reps, gb, ",");
     print_rate("store_read_lz4", read_lz4, reps, gb, ",");
+    print_rate("store_read_lz4_no_chunk_dedup", read_plain, reps, gb, ",");
     print_rate("store_read_zstd", read_zstd, reps, gb, "");
     printf("}\n");
     for (int i = 0; i < n; i++) free(arrays[i]);
@@ -454,7 +478,7 @@ static int bench_write_lz4(const char *dir, int n, int trials)
         raw[t] = fwrite_fsync(path, arrays, n, 1);
         raw_rates[t] = gb / raw[t];
         snprintf(path, sizeof path, "%s/store-lz4-threads", dir);
-        lz4[t] = store_write(path, -1, -1, arrays, n, ids);
+        lz4[t] = store_write(path, -1, -1, -1, arrays, n, ids);
     }
     snprintf(path, sizeof path, "%s/raw-threads.bin", dir);
     unlink(path);
@@ -572,45 +596,226 @@ static int bench_open(const char *dir, int n)
 
 /* ---- blocks ----------------------------------------------------------- */
 
-static int bench_blocks(const char *dir, int n)
+typedef struct blocks_case {
+    const char *name;
+    size_t rows, cols, block; /* block: rows overwritten per checkpoint */
+} blocks_case;
+
+typedef struct blocks_result {
+    uint64_t first_stored, logical, stored, allocated, apparent;
+    double seconds;
+    nbr_object_id last; /* the array as of the last checkpoint */
+} blocks_result;
+
+/* n checkpoints of a rows x cols field into a new store at `path`; before
+ * checkpoint k, rows [block * k, + block) (wrapping) get the next time step. */
+static void blocks_run(blocks_result *r, const char *path, const blocks_case *bc, int n,
+                       double *a)
 {
-    enum { BROWS = 10000, BCOLS = 1250, BLOCK = 100 };
-    const uint64_t shape[2] = {BROWS, BCOLS};
-    const size_t bytes = (size_t)BROWS * BCOLS * sizeof(double);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/store-blocks", dir);
-    double *a = xmalloc(bytes);
-    fill_field(a, BROWS, BCOLS, 0, BROWS, 0.0);
+    const uint64_t shape[2] = {bc->rows, bc->cols};
+    fill_field(a, bc->rows, bc->cols, 0, bc->rows, 0.0);
     nbr_store *s = create_store(path, -1, -1);
-    uint64_t first_stored = 0, logical = 0;
     double t0 = now_s();
     for (int k = 0; k < n; k++) {
-        size_t r0 = (size_t)(k % (BROWS / BLOCK)) * BLOCK;
-        fill_field(a, BROWS, BCOLS, r0, r0 + BLOCK, 0.01 * (k + 1)); /* the next time step */
+        size_t r0 = (size_t)k * bc->block % bc->rows;
+        fill_field(a, bc->rows, bc->cols, r0, r0 + bc->block, 0.01 * (k + 1));
         nbr_checkpoint *c = NULL;
         char *id = NULL;
         CHECK(nbr_checkpoint_begin(&c, s, "step", k + 1, NULL), "begin");
-        CHECK(nbr_checkpoint_put_array(NULL, c, "field", "<f8", 2, shape, NULL, a), "put");
+        CHECK(nbr_checkpoint_put_array(&r->last, c, "field", "<f8", 2, shape, NULL, a), "put");
         CHECK(nbr_checkpoint_commit(&id, c), "commit");
-        if (k == 0) CHECK(nbr_store_stats(&logical, &first_stored, s, id), "stats");
+        if (k == 0) CHECK(nbr_store_stats(NULL, &r->first_stored, s, id), "stats");
         nbr_free(id);
     }
-    double build_s = now_s() - t0;
-    uint64_t total_logical = 0, total_stored = 0, allocated = 0, apparent = 0;
-    CHECK(nbr_store_stats(&total_logical, &total_stored, s, NULL), "stats");
+    r->seconds = now_s() - t0;
+    CHECK(nbr_store_stats(&r->logical, &r->stored, s, NULL), "stats");
     nbr_store_close(s);
-    du(path, &allocated, &apparent);
-    printf("{\n  \"checkpoints\": %d, \"shape\": [%d, %d], \"array_bytes\": %zu, "
-           "\"block_rows\": %d,\n",
-           n, BROWS, BCOLS, bytes, BLOCK);
-    printf("  \"seconds\": %.2f, \"seconds_per_checkpoint\": %.4f,\n", build_s, build_s / n);
-    printf("  \"array_compressed_bytes\": %llu,\n", (unsigned long long)first_stored);
-    printf("  \"store_stats_logical_bytes\": %llu, \"store_stats_stored_bytes\": %llu,\n",
-           (unsigned long long)total_logical, (unsigned long long)total_stored);
-    printf("  \"disk_allocated_bytes\": %llu, \"disk_apparent_bytes\": %llu,\n",
-           (unsigned long long)allocated, (unsigned long long)apparent);
-    printf("  \"ratio_disk_to_compressed_array\": %.2f\n}\n",
-           (double)allocated / (double)first_stored);
+    du(path, &r->allocated, &r->apparent);
+}
+
+static void print_blocks(const blocks_case *bc, const blocks_result *r, int n, const char *end)
+{
+    size_t bytes = bc->rows * bc->cols * sizeof(double);
+    size_t chunk_rows = (1u << 20) / (bc->cols * sizeof(double));
+    printf("  \"%s\": {\"checkpoints\": %d, \"shape\": [%zu, %zu], \"array_bytes\": %zu, "
+           "\"block_rows\": %zu, \"chunk_rows\": %zu,\n",
+           bc->name, n, bc->rows, bc->cols, bytes, bc->block, chunk_rows);
+    printf("    \"seconds\": %.2f, \"seconds_per_checkpoint\": %.4f,\n", r->seconds,
+           r->seconds / n);
+    printf("    \"array_compressed_bytes\": %llu,\n", (unsigned long long)r->first_stored);
+    printf("    \"store_stats_logical_bytes\": %llu, \"store_stats_stored_bytes\": %llu,\n",
+           (unsigned long long)r->logical, (unsigned long long)r->stored);
+    printf("    \"disk_allocated_bytes\": %llu, \"disk_apparent_bytes\": %llu,\n",
+           (unsigned long long)r->allocated, (unsigned long long)r->apparent);
+    printf("    \"ratio_disk_to_compressed_array\": %.3f}%s\n",
+           (double)r->allocated / (double)r->first_stored, end);
+}
+
+#define READ_REPS 7
+
+/* One read of the array `id` of a store: through `handle`, or (handle
+ * NULL) with a handle opened and closed around it, so that every segment
+ * file is opened again as HDF5 does for a virtual dataset.  Seconds. */
+static double store_read_once(nbr_store *handle, const char *path, const nbr_object_id *id,
+                              const uint64_t *shape, double *a, size_t bytes)
+{
+    nbr_store *s = handle;
+    double t0 = now_s();
+    if (!handle) CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
+    CHECK(nbr_store_read_array(a, bytes, s, id, "<f8", 2, shape), "read");
+    if (!handle) nbr_store_close(s);
+    return now_s() - t0;
+}
+
+/* The newest segment of a store (where its last array's dataset is). */
+static void newest_segment(char *out, size_t size, const char *store)
+{
+    char cmd[4200], name[64];
+    snprintf(cmd, sizeof cmd, "ls %s/segments | tail -1", store);
+    FILE *p = popen(cmd, "r");
+    if (!p || !fgets(name, sizeof name, p)) die_errno("listing segments of", store);
+    pclose(p);
+    name[strcspn(name, "\n")] = '\0';
+    snprintf(out, size, "%s/segments/%s", store, name);
+}
+
+/* HDF5's own read of /objects/<id> (a virtual dataset or a plain one), as a
+ * C program without nbrewind would: open, read, close (a virtual dataset
+ * keeps its source datasets, and their chunk caches, open while it is open:
+ * reading it again would be a copy out of those caches).  Seconds. */
+static double hdf5_read_once(const char *segment, const nbr_object_id *id, double *a)
+{
+    char name[64], hex[33];
+    nbr_object_id_to_hex(hex, id);
+    snprintf(name, sizeof name, "/objects/%s", hex);
+    double t0 = now_s();
+    hid_t f = H5Fopen(segment, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t ds = f < 0 ? -1 : H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0 || H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, a) < 0)
+        die_errno("reading with HDF5", segment);
+    H5Dclose(ds);
+    H5Fclose(f);
+    return now_s() - t0;
+}
+
+static void print_gbs(const char *key, const double *seconds, size_t bytes, const char *end)
+{
+    double gbs[READ_REPS];
+    for (int i = 0; i < READ_REPS; i++) gbs[i] = (double)bytes / 1e9 / seconds[i];
+    printf("    \"%s\": {\"gb_per_s\": %.3f, ", key, median(gbs, READ_REPS));
+    print_list("gb_per_s_each", gbs, READ_REPS, 3);
+    printf("}%s\n", end);
+}
+
+/* Puts `want` into a new store with chunk dedup off (one plain dataset);
+ * checks that it gets the same id as `last`. */
+static void store_plain(const char *plain, const double *want, const uint64_t *shape,
+                        const nbr_object_id *last)
+{
+    nbr_store *s = create_store(plain, -1, -1);
+    CHECK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_DEDUP, 0), "set chunk dedup");
+    nbr_checkpoint *c = NULL;
+    nbr_object_id id;
+    CHECK(nbr_checkpoint_begin(&c, s, "plain", 1, NULL), "begin");
+    CHECK(nbr_checkpoint_put_array(&id, c, "field", "<f8", 2, shape, NULL, want), "put");
+    CHECK(nbr_checkpoint_commit(NULL, c), "commit");
+    nbr_store_close(s);
+    if (!nbr_object_id_equal(&id, last)) die("same array, other id", NBR_ERROR);
+}
+
+enum { READ_OURS_CHUNKED, READ_OURS_PLAIN, READ_HDF5_VIRTUAL, READ_HDF5_PLAIN,
+       READ_FRESH_CHUNKED, READ_FRESH_PLAIN, READ_WAYS };
+
+/* One rep of every way of reading, into seconds[way][rep] (rep < 0: not
+ * kept).  A handle read (the first two ways) is timed on the handle's
+ * second read, its segment files opened by the first; the handles are
+ * closed before HDF5 opens the files itself (HDF5 refuses to open a file
+ * again with other file-locking flags while it is open). */
+static void read_rep(double seconds[][READ_REPS], int rep, char path[2][4096],
+                     char segment[2][4200], const nbr_object_id *last, const uint64_t *shape,
+                     double *a, const double *want, size_t bytes)
+{
+    nbr_store *s[2] = {NULL, NULL};
+    double t[READ_WAYS];
+    for (int k = 0; k < 2; k++) {
+        CHECK(nbr_store_open(&s[k], path[k], NBR_STORE_READONLY), path[k]);
+        store_read_once(s[k], path[k], last, shape, a, bytes);
+        if (memcmp(a, want, bytes) != 0) die("read back", NBR_ERROR);
+    }
+    for (int k = 0; k < 2; k++) t[k] = store_read_once(s[k], path[k], last, shape, a, bytes);
+    for (int k = 0; k < 2; k++) nbr_store_close(s[k]);
+    for (int k = 0; k < 2; k++) {
+        t[2 + k] = hdf5_read_once(segment[k], last, a);
+        if (rep < 0 && memcmp(a, want, bytes) != 0) die("HDF5 read back", NBR_ERROR);
+    }
+    for (int k = 0; k < 2; k++) t[4 + k] = store_read_once(NULL, path[k], last, shape, a, bytes);
+    for (int way = 0; rep >= 0 && way < READ_WAYS; way++) seconds[way][rep] = t[way];
+}
+
+/* The aligned case's last array, read back: from its chunks (our reader),
+ * through its virtual dataset (HDF5), and the same array stored plain (a
+ * store with chunk dedup off) both ways.  The ways take turns, rep by rep,
+ * so that other load on the machine falls on all of them alike; one
+ * untimed rep first (which checks the bytes).  The stores stay in DIR for
+ * bench_store_h5py.py blocks. */
+static void blocks_reads(const char *dir, const blocks_case *bc, const nbr_object_id *last,
+                         const double *want)
+{
+    size_t bytes = bc->rows * bc->cols * sizeof(double);
+    const uint64_t shape[2] = {bc->rows, bc->cols};
+    char path[2][4096], segment[2][4200];
+    snprintf(path[0], sizeof path[0], "%s/store-blocks", dir);
+    snprintf(path[1], sizeof path[1], "%s/store-blocks-plain", dir);
+    store_plain(path[1], want, shape, last);
+    for (int k = 0; k < 2; k++) newest_segment(segment[k], sizeof segment[k], path[k]);
+    double *a = xmalloc(bytes), seconds[READ_WAYS][READ_REPS];
+    sync();
+    for (int rep = -1; rep < READ_REPS; rep++)
+        read_rep(seconds, rep, path, segment, last, shape, a, want, bytes);
+    char hex[33];
+    nbr_object_id_to_hex(hex, last);
+    printf("  \"read\": {\"array_bytes\": %zu, \"object\": \"%s\", \"reps\": %d,\n", bytes, hex,
+           READ_REPS);
+    static const char *const keys[READ_WAYS] = {
+        "nbr_read_chunked", "nbr_read_plain", "hdf5_c_read_virtual", "hdf5_c_read_plain",
+        "nbr_open_read_close_chunked", "nbr_open_read_close_plain"};
+    for (int way = 0; way < READ_WAYS; way++) print_gbs(keys[way], seconds[way], bytes, ",");
+    double m[READ_WAYS];
+    for (int way = 0; way < READ_WAYS; way++) m[way] = median(seconds[way], READ_REPS);
+    printf("    \"ratio_nbr_chunked_vs_plain\": %.3f, \"ratio_hdf5_virtual_vs_plain\": %.3f, "
+           "\"ratio_nbr_chunked_vs_hdf5_virtual\": %.3f}",
+           m[READ_OURS_PLAIN] / m[READ_OURS_CHUNKED], m[READ_HDF5_PLAIN] / m[READ_HDF5_VIRTUAL],
+           m[READ_HDF5_VIRTUAL] / m[READ_OURS_CHUNKED]);
+    free(a);
+}
+
+/* The issue's figure: 100 checkpoints of a 100 MB array, each overwriting
+ * one contiguous 1 % row block.  "aligned": 12800 x 1024, 1 MiB chunks of
+ * 128 rows, blocks of 128 rows (each checkpoint changes one chunk);
+ * "unaligned": 10000 x 1250, chunks of 104 rows, blocks of 100 rows (most
+ * blocks straddle two chunks).  Then the read cost of the aligned case's
+ * last array, chunked and plain. */
+static int bench_blocks(const char *dir, int n)
+{
+    static const blocks_case cases[2] = {{"aligned", 12800, 1024, 128},
+                                         {"unaligned", 10000, 1250, 100}};
+    blocks_result r[2];
+    double *a = xmalloc(cases[0].rows * cases[0].cols * sizeof(double));
+    printf("{\n");
+    for (int i = 0; i < 2; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/store-blocks%s", dir, i ? "-unaligned" : "");
+        fprintf(stderr, "bench_store blocks: %s\n", cases[i].name);
+        blocks_run(&r[i], path, &cases[i], n, a);
+        print_blocks(&cases[i], &r[i], n, i == 0 ? "," : "");
+        if (i == 0) {
+            blocks_reads(dir, &cases[0], &r[0].last, a);
+            printf(",\n");
+        } else {
+            rm_rf(path);
+        }
+    }
+    printf("}\n");
     free(a);
     return 0;
 }

@@ -1,6 +1,7 @@
 """h5py baselines for the checkpoint store's figures (benchmarks/bench_store.c).
 
 Usage: bench_store_h5py.py DIR [TRIALS] [REPS]
+       bench_store_h5py.py blocks DIR   (after `bench_store blocks DIR`)
 
 DIR is the directory `bench_store write` filled: raw.bin (the float64 fields,
 back to back) and the stores store-lz4 and store-zstd.  Prints one JSON object:
@@ -14,7 +15,9 @@ back to back) and the stores store-lz4 and store-zstd.  Prints one JSON object:
   (the store shuffles too);
 - h5py_read_store_lz4 / _zstd: h5py reading the store's own datasets (found
   through the manifest, read through Debian's hdf5-blosc plugin) into a warm
-  array with read_direct; one untimed pass, then REPS passes.
+  array with read_direct; one untimed pass, then REPS passes.  With chunk
+  dedup (the default) these are virtual datasets over the chunk datasets of
+  the same segment file.
 
 No nbrewind code is loaded: h5py (and its HDF5) alone.
 """
@@ -30,23 +33,75 @@ import numpy as np
 
 
 def store_datasets(store):
-    """(segment path, [dataset names in u0, u1, ... order]) of the store's first checkpoint."""
+    """(segment path, [dataset names in u0, u1, ... order], chunk shape) of the
+    store's first checkpoint.  With chunk dedup (the default) each array is a
+    virtual dataset over its chunk datasets: the chunk shape is then the
+    manifest's."""
     manifest = json.loads((store / "checkpoints" / "0000000000000001.json").read_text())
     names = sorted(manifest["bindings"], key=lambda n: int(n[1:]))
     ids = [manifest["bindings"][n] for n in names]
     segments = {manifest["objects"][i]["segment"] for i in ids}
     assert len(segments) == 1, segments
-    return store / segments.pop(), [f"/objects/{i}" for i in ids]
+    segment = store / segments.pop()
+    chunks = manifest["objects"][ids[0]].get("chunk_shape")
+    if chunks is None:
+        with h5py.File(segment, "r") as f:
+            chunks = f[f"/objects/{ids[0]}"].chunks
+    return segment, [f"/objects/{i}" for i in ids], tuple(chunks)
+
+
+def newest_object(store):
+    """(segment path, dataset name) of the array bound as "field" by the
+    newest checkpoint, found through its manifest."""
+    newest = sorted((store / "checkpoints").glob("*.json"))[-1]
+    manifest = json.loads(newest.read_text())
+    object_id = manifest["bindings"]["field"]
+    return store / manifest["objects"][object_id]["segment"], f"/objects/{object_id}"
+
+
+def blocks(work, reps=7):
+    """h5py reading the last array of `bench_store blocks` (a virtual dataset
+    over chunks in 100 segment files) and the same array stored plain: open,
+    read into a warm array, close; one untimed pass (which checks that both
+    are equal), then `reps`, the two taking turns so that other load on the
+    machine falls on both alike."""
+    where = {key: newest_object(work / store)
+             for key, store in (("virtual", "store-blocks"), ("plain", "store-blocks-plain"))}
+    arrays, times = {}, {key: [] for key in where}
+    for rep in range(-1, reps):
+        for key, (segment, name) in where.items():
+            if rep < 0:
+                with h5py.File(segment, "r") as f:
+                    arrays[key] = f[name][()]
+                buffer = np.empty_like(arrays[key])
+                buffer.fill(1.0)  # warm
+                continue
+            t0 = time.perf_counter()
+            with h5py.File(segment, "r") as f:
+                f[name].read_direct(buffer)
+            times[key].append(time.perf_counter() - t0)
+    if not np.array_equal(arrays["virtual"], arrays["plain"]):
+        sys.exit("h5py: the virtual dataset and the plain one differ")
+    result = {"reps": reps}
+    for key, seconds in times.items():
+        rates = [buffer.nbytes / 1e9 / s for s in seconds]
+        result[f"h5py_read_{key}"] = {"gb_per_s": round(statistics.median(rates), 3),
+                                      "gb_per_s_each": [round(r, 3) for r in rates]}
+    result["ratio_h5py_virtual_vs_plain"] = round(
+        result["h5py_read_virtual"]["gb_per_s"] / result["h5py_read_plain"]["gb_per_s"], 3)
+    print(json.dumps(result, indent=2))
 
 
 def main():
+    if sys.argv[1] == "blocks":
+        return blocks(pathlib.Path(sys.argv[2]))
     work = pathlib.Path(sys.argv[1])
     trials = int(sys.argv[2]) if len(sys.argv) > 2 else 3
     reps = int(sys.argv[3]) if len(sys.argv) > 3 else 3
 
-    segment, datasets = store_datasets(work / "store-lz4")
+    segment, datasets, chunks = store_datasets(work / "store-lz4")
     with h5py.File(segment, "r") as f:
-        shape, chunks = f[datasets[0]].shape, f[datasets[0]].chunks
+        shape = f[datasets[0]].shape
     raw = np.fromfile(work / "raw.bin", dtype="<f8")  # fromfile writes every page: warm
     arrays = raw.reshape((len(datasets),) + shape)
     gb = raw.nbytes / 1e9
@@ -87,7 +142,7 @@ def main():
     buffer = np.empty(shape, dtype="<f8")
     buffer.fill(1.0)  # warm
     for codec in ("lz4", "zstd"):
-        segment, datasets = store_datasets(work / f"store-{codec}")
+        segment, datasets, _ = store_datasets(work / f"store-{codec}")
         with h5py.File(segment, "r") as f:
             for i, name in enumerate(datasets):  # untimed pass; checks the bytes too
                 f[name].read_direct(buffer)

@@ -563,7 +563,12 @@ typedef enum nbr_store_option {
     NBR_STORE_OPT_CODEC = 1,      /* an nbr_codec; default NBR_CODEC_LZ4 */
     NBR_STORE_OPT_LEVEL = 2,      /* Blosc level 0-9; default 5 */
     NBR_STORE_OPT_SHUFFLE = 3,    /* 1 = byte shuffle by element size (default), 0 = none */
-    NBR_STORE_OPT_CHUNK_BYTES = 4 /* target HDF5 chunk size, 4 KiB - 1 GiB; default 1 MiB */
+    NBR_STORE_OPT_CHUNK_BYTES = 4, /* target HDF5 chunk size, 4 KiB - 1 GiB; default 1 MiB */
+    /* 1 (default) = an array of more than one chunk is stored as its chunks,
+     * each kept once per store, under one HDF5 virtual dataset (FORMAT
+     * version 2); 0 = one plain dataset per array (FORMAT version 1, which
+     * older nbrewind reads too).  Stores made before this option have it 0. */
+    NBR_STORE_OPT_CHUNK_DEDUP = 5
 } nbr_store_option;
 
 /* Set an option of a store this handle has just created (opened with
@@ -763,15 +768,18 @@ NBR_API void nbr_diff_free(nbr_diff *diff);
  * (NULL).  logical: the uncompressed size of the objects the checkpoint's
  * bindings name (whole store: the sum over checkpoints); stored: what the
  * objects first written by it occupy in their segment (HDF5 dataset storage;
- * file metadata not counted).  Either out-parameter may be NULL.
+ * file metadata not counted); an array stored as shared chunks (store option
+ * NBR_STORE_OPT_CHUNK_DEDUP) counts only the chunks it first stored, so the
+ * store's total counts each chunk once.  Either out-parameter may be NULL.
  * NBR_ENOTFOUND for an unknown id. */
 NBR_API nbr_status nbr_store_stats(uint64_t *logical_bytes, uint64_t *stored_bytes,
                                    const nbr_store *store, const char *checkpoint_id);
 
 /* Re-read and re-hash every object of every committed checkpoint, and check
  * every manifest.  *report_out (may be NULL) gets a text report, one line per
- * problem naming the object id, its segment file and the cause (or the
- * damaged manifest), or "" when all is well; owned by the caller (nbr_free).
+ * problem naming the object id, its segment file and the cause (for an array
+ * stored as shared chunks, also the bad chunk's id and its segment file), or
+ * the damaged manifest; "" when all is well; owned by the caller (nbr_free).
  * NBR_ECORRUPT if anything is bad; NBR_OK otherwise. */
 NBR_API nbr_status nbr_store_verify(char **report_out, nbr_store *store);
 

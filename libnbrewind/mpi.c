@@ -9,8 +9,9 @@
  *   puts    local, the ordinary ones: each rank writes its new objects into
  *           its own segment.
  *   commit  vote 1: is every part still good?  Then the ids of the new objects
- *           are exchanged (MPI_Allgatherv); an object several ranks wrote is
- *           kept by the lowest of them and unlinked by the others.  Each rank
+ *           and chunks are exchanged (MPI_Allgatherv); an object or chunk
+ *           several ranks wrote is kept by the lowest of them (the others
+ *           unlink the object, or map that rank's copy of the chunk).  Each rank
  *           closes and fsyncs its segment and renders its part (manifest
  *           JSON); vote 2.  Rank 0 gathers the parts, renames the segments
  *           into segments/, writes the one manifest and renames it into
@@ -27,6 +28,7 @@
 
 #include "alloc.h"
 #include "nbrewind_mpi.h"
+#include "store_chunks.h"
 #include "store_internal.h"
 #include "store_io.h"
 
@@ -142,9 +144,11 @@ nbr_status nbr_mpi_checkpoint_begin(nbr_checkpoint **out, nbr_store *s, MPI_Comm
 
 /* ---- commit ------------------------------------------------------------ */
 
-/* Rewrites this rank's segment with only its first `kept` objects (the
- * unlinked ones would otherwise still take their space in the file): the
- * segment is closed, its objects copied into a new file, which replaces it. */
+/* Rewrites this rank's segment with only its first `kept` objects and the
+ * chunks they map in it (the unlinked objects, and chunks now taken from
+ * another rank, would otherwise still take their space in the file): the
+ * segment is closed, what remains copied into a new file, which replaces
+ * it. */
 static nbr_status compact(nbr_checkpoint *c, size_t kept)
 {
     nbr_buf b;
@@ -157,7 +161,8 @@ static nbr_status compact(nbr_checkpoint *c, size_t kept)
     to.file = -1;
     nbr_status st = nbr_segment_finish(&c->out);
     if (st == NBR_OK) st = nbr_segment_create(&to, path);
-    if (st == NBR_OK) st = nbr_segment_copy_objects(&to, c->tmp_path, c->m.objects, kept);
+    if (st == NBR_OK)
+        st = nbr_segment_copy_objects(&to, c->tmp_path, c->m.objects, kept, c->segment);
     if (st == NBR_OK) st = nbr_segment_finish(&to);
     else nbr_segment_discard(&to);
     if (st == NBR_OK) st = nbr_io_rename(path, c->tmp_path);
@@ -168,45 +173,52 @@ static nbr_status compact(nbr_checkpoint *c, size_t kept)
     return st;
 }
 
-/* Drops the objects of this rank's part that a lower rank also wrote. */
-static nbr_status drop_duplicates(nbr_checkpoint *c)
+/* The ranks cannot stay consistent when one of them runs out of memory in
+ * the middle of the exchanges: the job ends. */
+static void abort_job(MPI_Comm comm)
 {
-    MPI_Comm comm = comm_of(c);
-    int size = c->mpi_size, rank = c->mpi_rank;
-    int mine = (int)c->m.object_count;
+    fprintf(stderr, "nbrewind: out of memory in a collective checkpoint\n");
+    MPI_Abort(comm, 1);
+}
+
+/* Every rank's `count` items of `item` bytes at `mine`, gathered on every
+ * rank in rank order (MPI_Allgatherv); (*counts)[r] gets rank r's count.
+ * Collective: every rank calls it, whatever its state. */
+static void *allgather(int **counts_out, MPI_Comm comm, int size, const void *mine, int count,
+                       size_t item)
+{
     int *counts = malloc((size_t)size * sizeof *counts);
+    int *bytes = malloc((size_t)size * sizeof *bytes);
     int *displs = malloc((size_t)size * sizeof *displs);
-    if (!counts || !displs) {
-        free(counts);
-        free(displs);
-        fprintf(stderr, "nbrewind: out of memory in a collective checkpoint\n");
-        MPI_Abort(comm, 1);
-        return NBR_ENOMEM;
-    }
-    MPI_Allgather(&mine, 1, MPI_INT, counts, 1, MPI_INT, comm);
+    if (!counts || !bytes || !displs) abort_job(comm);
+    MPI_Allgather(&count, 1, MPI_INT, counts, 1, MPI_INT, comm);
     long long total = 0;
     for (int r = 0; r < size; r++) {
-        displs[r] = (int)(total * (long long)sizeof(nbr_object_id));
+        displs[r] = (int)(total * (long long)item);
+        bytes[r] = counts[r] * (int)item;
         total += counts[r];
     }
-    nbr_object_id *ids = malloc((size_t)(total ? total : 1) * sizeof *ids);
-    nbr_object_id *own = malloc((size_t)(mine ? mine : 1) * sizeof *own);
-    if (!ids || !own) {
-        fprintf(stderr, "nbrewind: out of memory in a collective checkpoint\n");
-        MPI_Abort(comm, 1);
-        return NBR_ENOMEM;
-    }
-    for (int i = 0; i < mine; i++) own[i] = c->m.objects[i].id;
-    int *bytes = malloc((size_t)size * sizeof *bytes);
-    if (!bytes) {
-        fprintf(stderr, "nbrewind: out of memory in a collective checkpoint\n");
-        MPI_Abort(comm, 1);
-        return NBR_ENOMEM;
-    }
-    for (int r = 0; r < size; r++) bytes[r] = counts[r] * (int)sizeof(nbr_object_id);
-    MPI_Allgatherv(own, mine * (int)sizeof(nbr_object_id), MPI_BYTE, ids, bytes, displs,
+    char *all = malloc(total ? (size_t)total * item : 1), dummy = 0;
+    if (!all) abort_job(comm);
+    MPI_Allgatherv(count ? mine : &dummy, count * (int)item, MPI_BYTE, all, bytes, displs,
                    MPI_BYTE, comm);
     free(bytes);
+    free(displs);
+    *counts_out = counts;
+    return all;
+}
+
+/* Drops the objects of this rank's part that a lower rank also wrote
+ * (unlinked from the segment, their entries removed); *dropped says
+ * whether any was. */
+static nbr_status drop_objects(bool *dropped, nbr_checkpoint *c)
+{
+    MPI_Comm comm = comm_of(c);
+    int mine = (int)c->m.object_count, *counts = NULL;
+    nbr_object_id *own = malloc((size_t)(mine ? mine : 1) * sizeof *own);
+    if (!own) abort_job(comm);
+    for (int i = 0; i < mine; i++) own[i] = c->m.objects[i].id;
+    nbr_object_id *ids = allgather(&counts, comm, c->mpi_size, own, mine, sizeof *own);
     free(own);
 
     /* The ids lower ranks wrote. */
@@ -214,7 +226,7 @@ static nbr_status drop_duplicates(nbr_checkpoint *c)
     nbr_object_index lower;
     nbr_object_index_init(&lower);
     long long below = 0;
-    for (int r = 0; r < rank; r++) below += counts[r];
+    for (int r = 0; r < c->mpi_rank; r++) below += counts[r];
     for (long long i = 0; st == NBR_OK && i < below; i++)
         if (!nbr_object_index_add(&lower, &ids[i], 0, 0))
             st = nbr_fail_nomem("comparing the ranks' objects");
@@ -230,12 +242,67 @@ static nbr_status drop_duplicates(nbr_checkpoint *c)
             kept++;
         }
     }
-    if (st == NBR_OK && kept < c->m.object_count && kept > 0) st = compact(c, kept);
+    *dropped = st == NBR_OK && kept < c->m.object_count;
     if (st == NBR_OK) c->m.object_count = kept;
     nbr_object_index_clear(&lower);
     free(ids);
     free(counts);
-    free(displs);
+    return st;
+}
+
+/* Rank r's segment in this collective checkpoint: rank 0's suffix plus r
+ * (nbr_mpi_checkpoint_begin), worked out from this rank's own name
+ * ("segments/" + 16 digits + "-" is 26 characters). */
+static void rank_segment(char out[64], const char *own, int own_rank, int r)
+{
+    uint32_t suffix = (uint32_t)strtoul(own + 26, NULL, 16);
+    snprintf(out, 64, "%.26s%08" PRIx32 ".h5", own, (uint32_t)(suffix - (uint32_t)(own_rank - r)));
+}
+
+/* Chunks this rank wrote that a lower rank wrote too: this rank's arrays
+ * map the lowest such rank's copy instead (which that rank keeps: an array
+ * there that lists the chunk is kept, or a rank lower still would have
+ * written the chunk).  *moved says whether any did.  Collective; a rank
+ * whose part already failed (`act` false) takes part and changes nothing. */
+static nbr_status share_chunks(bool *moved, nbr_checkpoint *c, bool act)
+{
+    MPI_Comm comm = comm_of(c);
+    int rank = c->mpi_rank, *counts = NULL;
+    nbr_own_chunk *all = allgather(&counts, comm, c->mpi_size, c->own_chunk_list,
+                                   (int)c->own_chunk_count, sizeof *all);
+    char (*segments)[64] = malloc((size_t)(rank ? rank : 1) * sizeof *segments);
+    nbr_status st = segments ? NBR_OK : nbr_fail_nomem("comparing the ranks' chunks");
+    nbr_object_index lower; /* chunk id -> (rank, index into all) */
+    nbr_object_index_init(&lower);
+    size_t at = 0;
+    for (int r = 0; act && st == NBR_OK && r < rank; r++) {
+        rank_segment(segments[r], c->segment, rank, r);
+        for (int i = 0; st == NBR_OK && i < counts[r]; i++, at++)
+            if (!nbr_object_index_add(&lower, &all[at].id, (size_t)r, at))
+                st = nbr_fail_nomem("comparing the ranks' chunks");
+    }
+    for (size_t i = 0; act && st == NBR_OK && i < c->m.object_count; i++)
+        if (c->m.objects[i].chunk_shape)
+            st = nbr_chunks_move(moved, &c->m.objects[i], c->segment, &lower, all, segments);
+    if (act && st == NBR_OK && *moved)
+        st = nbr_chunks_recount(c->m.objects, c->m.object_count, c->segment);
+    nbr_object_index_clear(&lower);
+    free(segments);
+    free(all);
+    free(counts);
+    return st;
+}
+
+/* What another rank has as well: objects are dropped, chunks shared; the
+ * segment is then rewritten without what is no longer needed. */
+static nbr_status drop_duplicates(nbr_checkpoint *c)
+{
+    bool dropped = false, moved = false;
+    nbr_status st = drop_objects(&dropped, c);
+    nbr_status shared = share_chunks(&moved, c, st == NBR_OK);
+    if (st == NBR_OK) st = shared;
+    if (st == NBR_OK && c->m.object_count > 0 && (dropped || moved))
+        st = compact(c, c->m.object_count);
     return st;
 }
 

@@ -15,9 +15,13 @@
 #include "store_snapshot.h"
 
 #define FORMAT_NAME "nbrewind-store"
-#define FORMAT_VERSION 1
+/* Version 2 adds chunk dedup (arrays whose data lies in other segments'
+ * /chunks/): a version-1 writer would collect those segments as unused.  A
+ * store without chunk dedup is written as version 1, which every reader
+ * reads. */
+#define FORMAT_VERSION 2
 
-static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20};
+static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20, 1};
 
 /* ---- FORMAT ------------------------------------------------------------ */
 
@@ -27,9 +31,10 @@ static nbr_status render_format(char **out, const nbr_store_options *o)
     nbr_buf_init(&b);
     nbr_buf_printf(&b,
                    "{\"format\": \"%s\", \"version\": %d,\n \"codec\": \"%s\", \"level\": %d, "
-                   "\"shuffle\": %s, \"chunk_bytes\": %" PRIu64 "}\n",
-                   FORMAT_NAME, FORMAT_VERSION, nbr_blosc_codec_name(o->codec), o->level,
-                   o->shuffle ? "true" : "false", o->chunk_bytes);
+                   "\"shuffle\": %s, \"chunk_bytes\": %" PRIu64 ", \"chunk_dedup\": %s}\n",
+                   FORMAT_NAME, o->chunk_dedup ? 2 : 1, nbr_blosc_codec_name(o->codec), o->level,
+                   o->shuffle ? "true" : "false", o->chunk_bytes,
+                   o->chunk_dedup ? "true" : "false");
     *out = nbr_buf_take(&b);
     return *out ? NBR_OK : nbr_fail_nomem("writing FORMAT");
 }
@@ -47,6 +52,11 @@ static nbr_status parse_options(nbr_store_options *o, const nbr_json *root, cons
         return nbr_fail(NBR_ECORRUPT, "%s: \"shuffle\" is not true or false", path);
     if (!nbr_json_number_int64(nbr_json_get(root, "chunk_bytes"), &chunk) || chunk < 1)
         return nbr_fail(NBR_ECORRUPT, "%s: \"chunk_bytes\" is not a positive size", path);
+    /* Absent in version 1 stores: no chunk dedup there. */
+    const nbr_json *dedup = nbr_json_get(root, "chunk_dedup");
+    if (dedup && !nbr_json_is_bool(dedup))
+        return nbr_fail(NBR_ECORRUPT, "%s: \"chunk_dedup\" is not true or false", path);
+    o->chunk_dedup = nbr_json_is_true(dedup);
     o->level = (int)level;
     o->shuffle = nbr_json_is_true(shuffle);
     o->chunk_bytes = (uint64_t)chunk;
@@ -160,7 +170,7 @@ static bool segment_in_use(const nbr_store *s, const char *name)
         const nbr_manifest *m = s->checkpoints[i];
         if (m->damaged && m->seq >= seq) return true;
         for (size_t k = 0; k < m->object_count; k++)
-            if (!strcmp(m->objects[k].segment, rel)) return true;
+            if (nbr_object_entry_uses_segment(&m->objects[k], rel)) return true;
     }
     return false;
 }
@@ -191,9 +201,14 @@ nbr_status nbr_store_add_manifest(nbr_store *s, nbr_manifest *m)
     size_t at = s->checkpoint_count++;
     s->checkpoints[at] = m;
     if (m->seq > s->last_seq) s->last_seq = m->seq;
-    for (size_t i = 0; i < m->object_count; i++)
-        if (!nbr_object_index_add(&s->objects, &m->objects[i].id, at, i))
+    for (size_t i = 0; i < m->object_count; i++) {
+        const nbr_object_entry *e = &m->objects[i];
+        if (!nbr_object_index_add(&s->objects, &e->id, at, i))
             return nbr_fail_nomem("indexing objects");
+        for (size_t k = 0; k < e->chunk_count; k++)
+            if (!nbr_object_index_add_part(&s->chunks, &e->chunks[k].id, at, i, k))
+                return nbr_fail_nomem("indexing chunks");
+    }
     return NBR_OK;
 }
 
@@ -322,6 +337,7 @@ nbr_status nbr_store_open(nbr_store **out, const char *path, unsigned flags)
     s->lock_fd = -1;
     s->options = default_options;
     nbr_object_index_init(&s->objects);
+    nbr_object_index_init(&s->chunks);
     nbr_strset_init(&s->segment_names);
     if (flags & NBR_STORE_WRITE) st = open_writer(s);
     else st = read_format(s);
@@ -354,6 +370,7 @@ void nbr_store_forget_manifests(nbr_store *s)
     s->checkpoints = NULL;
     s->checkpoint_count = s->checkpoint_cap = 0;
     nbr_object_index_clear(&s->objects);
+    nbr_object_index_clear(&s->chunks);
 }
 
 nbr_status nbr_store_reload(nbr_store *s)
@@ -445,6 +462,12 @@ static nbr_status apply_option(nbr_store_options *o, nbr_store_option option, in
                             " is not between 4 KiB and 1 GiB", value);
         o->chunk_bytes = (uint64_t)value;
         return NBR_OK;
+    case NBR_STORE_OPT_CHUNK_DEDUP:
+        if (value != 0 && value != 1)
+            return nbr_fail(NBR_EINVAL, "store option CHUNK_DEDUP: %" PRId64 " is not 0 or 1",
+                            value);
+        o->chunk_dedup = (int)value;
+        return NBR_OK;
     }
     return nbr_fail(NBR_EINVAL, "unknown store option %d", (int)option);
 }
@@ -474,6 +497,7 @@ nbr_status nbr_store_get_option(int64_t *out, const nbr_store *s, nbr_store_opti
     case NBR_STORE_OPT_LEVEL: *out = s->options.level; return NBR_OK;
     case NBR_STORE_OPT_SHUFFLE: *out = s->options.shuffle; return NBR_OK;
     case NBR_STORE_OPT_CHUNK_BYTES: *out = (int64_t)s->options.chunk_bytes; return NBR_OK;
+    case NBR_STORE_OPT_CHUNK_DEDUP: *out = s->options.chunk_dedup; return NBR_OK;
     }
     return nbr_fail(NBR_EINVAL, "unknown store option %d", (int)option);
 }

@@ -118,11 +118,12 @@ static void le64(uint8_t out[8], uint64_t v)
     for (int i = 0; i < 8; i++) out[i] = (uint8_t)(v >> (8 * i));
 }
 
-nbr_status nbr_hash_array_header(nbr_hasher *hasher, const char *dtype, size_t ndim,
-                                 const uint64_t *shape)
+/* An array's or a chunk's header: `magic` (with its NUL), dtype, extents. */
+static nbr_status hash_header(nbr_hasher *hasher, const char *magic, size_t magic_size,
+                              const char *dtype, size_t ndim, const uint64_t *shape)
 {
     uint8_t word[8];
-    nbr_status st = nbr_hasher_update(hasher, "nbr-array", sizeof "nbr-array");
+    nbr_status st = nbr_hasher_update(hasher, magic, magic_size);
     if (st == NBR_OK) st = nbr_hasher_update(hasher, dtype, strlen(dtype) + 1);
     le64(word, ndim);
     if (st == NBR_OK) st = nbr_hasher_update(hasher, word, 8);
@@ -130,6 +131,25 @@ nbr_status nbr_hash_array_header(nbr_hasher *hasher, const char *dtype, size_t n
         le64(word, shape[i]);
         st = nbr_hasher_update(hasher, word, 8);
     }
+    return st;
+}
+
+nbr_status nbr_hash_array_header(nbr_hasher *hasher, const char *dtype, size_t ndim,
+                                 const uint64_t *shape)
+{
+    return hash_header(hasher, "nbr-array", sizeof "nbr-array", dtype, ndim, shape);
+}
+
+nbr_status nbr_hash_chunk(nbr_object_id *out, const char *dtype, size_t ndim,
+                          const uint64_t *count, const void *data, size_t bytes)
+{
+    nbr_hasher *hasher;
+    nbr_status st = nbr_hasher_new(&hasher);
+    if (st != NBR_OK) return st;
+    st = hash_header(hasher, "nbr-chunk", sizeof "nbr-chunk", dtype, ndim, count);
+    if (st == NBR_OK) st = nbr_hasher_update(hasher, data, bytes);
+    if (st == NBR_OK) st = nbr_hasher_digest(out, hasher);
+    nbr_hasher_free(hasher);
     return st;
 }
 
@@ -234,4 +254,62 @@ nbr_status nbr_blob_hash(nbr_object_id *out, const char *codec, const void *data
     if (st == NBR_OK) st = nbr_hasher_digest(out, hasher);
     nbr_hasher_free(hasher);
     return st;
+}
+
+/* ---- chunk grids ------------------------------------------------------- */
+
+uint64_t nbr_chunk_grid_count(size_t ndim, const uint64_t *shape, const uint64_t *chunk)
+{
+    uint64_t n = 1;
+    for (size_t i = 0; i < ndim; i++) {
+        if (shape[i] == 0 || chunk[i] == 0) return 0;
+        uint64_t along = (shape[i] - 1) / chunk[i] + 1;
+        if (n > UINT64_MAX / along) return UINT64_MAX;
+        n *= along;
+    }
+    return n;
+}
+
+/* The box's extents and C-order offset from its start. */
+static void grid_box(nbr_chunk_grid *g)
+{
+    uint64_t inner = 1;
+    g->offset = 0;
+    for (size_t i = g->ndim; i-- > 0;) {
+        uint64_t left = g->shape[i] - g->start[i];
+        g->count[i] = left < g->chunk[i] ? left : g->chunk[i];
+        g->offset += g->start[i] * inner;
+        inner *= g->shape[i];
+    }
+}
+
+void nbr_chunk_grid_init(nbr_chunk_grid *g, size_t ndim, const uint64_t *shape,
+                         const uint64_t *chunk)
+{
+    memset(g, 0, sizeof *g);
+    g->ndim = ndim;
+    g->shape = shape;
+    g->chunk = chunk;
+    grid_box(g);
+}
+
+bool nbr_chunk_grid_next(nbr_chunk_grid *g)
+{
+    size_t i = g->ndim - 1;
+    while ((g->start[i] += g->chunk[i]) >= g->shape[i]) {
+        g->start[i] = 0;
+        if (i-- == 0) return false;
+    }
+    g->index++;
+    grid_box(g);
+    return true;
+}
+
+bool nbr_chunk_contiguous(size_t ndim, const uint64_t *shape, const uint64_t *chunk)
+{
+    size_t i = 0;
+    while (i < ndim && chunk[i] == 1) i++;
+    for (i++; i < ndim; i++) /* after the first axis not cut to 1: whole */
+        if (chunk[i] != shape[i]) return false;
+    return true;
 }

@@ -75,4 +75,38 @@ nbr_status nbr_array_view_id(nbr_object_id *out, const char *dtype, const nbr_ar
 void nbr_chunk_shape(uint64_t *chunk, size_t ndim, const uint64_t *shape, size_t itemsize,
                      uint64_t chunk_bytes);
 
+/* A walk over the chunk grid of an array in C order: box k is
+ * [start, start + count).  The chunks nbr_chunk_shape makes (leading axes
+ * cut first) are each one contiguous byte range of the C-order stream, at
+ * `offset` elements. */
+typedef struct nbr_chunk_grid {
+    size_t ndim;
+    const uint64_t *shape, *chunk;
+    uint64_t start[NBR_MAX_DIMS], count[NBR_MAX_DIMS];
+    uint64_t offset; /* elements before the box, in C order (contiguous chunks) */
+    uint64_t index;  /* which box, 0-based */
+} nbr_chunk_grid;
+
+/* The number of boxes: the product of ceil(shape / chunk), 0 if an axis
+ * is empty, UINT64_MAX on overflow. */
+uint64_t nbr_chunk_grid_count(size_t ndim, const uint64_t *shape, const uint64_t *chunk);
+
+/* Starts at box 0 (ndim >= 1, no empty axis). */
+void nbr_chunk_grid_init(nbr_chunk_grid *g, size_t ndim, const uint64_t *shape,
+                         const uint64_t *chunk);
+
+/* Moves to the next box; false after the last. */
+bool nbr_chunk_grid_next(nbr_chunk_grid *g);
+
+/* Whether every chunk of this shape is one contiguous run in C order: at
+ * most one axis is cut to less than the array's extent, and every axis
+ * before it has chunk extent 1. */
+bool nbr_chunk_contiguous(size_t ndim, const uint64_t *shape, const uint64_t *chunk);
+
+/* The id of one chunk: XXH3-128 over the header `nbr-chunk\0`, dtype, `\0`,
+ * ndim and the box's extents (as an array's header), then its C-order
+ * bytes (`data`, contiguous). */
+nbr_status nbr_hash_chunk(nbr_object_id *out, const char *dtype, size_t ndim,
+                          const uint64_t *count, const void *data, size_t bytes);
+
 #endif

@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "dtype.h"
+#include "store_chunks.h"
 #include "store_internal.h"
 #include "store_io.h"
 #include "store_snapshot.h"
@@ -38,6 +39,8 @@ void nbr_checkpoint_free(nbr_checkpoint *c)
     if (c->store && c->store->writing == c) c->store->writing = NULL;
     nbr_manifest_clear(&c->m);
     nbr_object_index_clear(&c->own);
+    nbr_object_index_clear(&c->own_chunks);
+    free(c->own_chunk_list);
     free(c->tmp_path);
     free(c->failure);
     free(c);
@@ -54,6 +57,7 @@ nbr_status nbr_checkpoint_begin_at(nbr_checkpoint **out, nbr_store *s, const cha
     c->out.file = -1;
     nbr_manifest_init(&c->m, seq);
     nbr_object_index_init(&c->own);
+    nbr_object_index_init(&c->own_chunks);
     c->m.parent = s->last_seq;
     c->m.execution_count = execution_count;
     char started[32], name[64];
@@ -146,9 +150,15 @@ nbr_status nbr_checkpoint_record(nbr_checkpoint *c, const nbr_object_id *id, nbr
         return nbr_checkpoint_poison(c, nbr_fail_nomem("recording an object"));
     }
     memcpy(e.shape, shape, ndim * sizeof *e.shape);
+    return nbr_checkpoint_record_entry(c, &e);
+}
+
+nbr_status nbr_checkpoint_record_entry(nbr_checkpoint *c, nbr_object_entry *e)
+{
     size_t at = c->m.object_count;
-    nbr_status st = nbr_manifest_add_object(&c->m, &e);
-    if (st == NBR_OK && !nbr_object_index_add(&c->own, id, 0, at))
+    nbr_object_id id = e->id;
+    nbr_status st = nbr_manifest_add_object(&c->m, e);
+    if (st == NBR_OK && !nbr_object_index_add(&c->own, &id, 0, at))
         st = nbr_fail_nomem("recording an object");
     return st == NBR_OK ? st : nbr_checkpoint_poison(c, st);
 }
@@ -177,8 +187,11 @@ static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *na
     nbr_status st = nbr_array_view_init(&view, data, ndim, shape, strides, itemsize, what);
     if (st != NBR_OK) return st;
     st = nbr_array_view_id(id, dtype, &view);
+    uint64_t chunk[NBR_MAX_DIMS];
     if (st == NBR_OK && !nbr_checkpoint_has_object(c, id))
-        st = store_object(c, id, NBR_OBJECT_ARRAY, dtype, &view);
+        st = nbr_chunks_wanted(chunk, &c->store->options, &view)
+                 ? nbr_chunks_put(c, id, dtype, &view, chunk)
+                 : store_object(c, id, NBR_OBJECT_ARRAY, dtype, &view);
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, id);
     return st;
 }

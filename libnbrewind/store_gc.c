@@ -207,16 +207,9 @@ static nbr_status retained(bool *keep, const nbr_store *s)
 
 static nbr_status copy_entry(nbr_manifest *m, const nbr_object_entry *e)
 {
-    nbr_object_entry c = *e;
-    c.type = nbr_copy(e->type);
-    c.segment = nbr_copy(e->segment);
-    c.shape = malloc((e->ndim ? e->ndim : 1) * sizeof *c.shape);
-    if (!c.type || !c.segment || !c.shape) {
-        nbr_object_entry_clear(&c);
-        return nbr_fail_nomem("rewriting a manifest");
-    }
-    memcpy(c.shape, e->shape, e->ndim * sizeof *c.shape);
-    return nbr_manifest_add_object(m, &c);
+    nbr_object_entry c;
+    nbr_status st = nbr_object_entry_copy(&c, e);
+    return st == NBR_OK ? nbr_manifest_add_object(m, &c) : st;
 }
 
 static nbr_status copy_header(nbr_manifest *out, const nbr_manifest *m)

@@ -43,6 +43,12 @@ static bool grow(nbr_object_index *index)
 bool nbr_object_index_add(nbr_object_index *index, const nbr_object_id *id, size_t checkpoint,
                           size_t object)
 {
+    return nbr_object_index_add_part(index, id, checkpoint, object, 0);
+}
+
+bool nbr_object_index_add_part(nbr_object_index *index, const nbr_object_id *id,
+                               size_t checkpoint, size_t object, size_t part)
+{
     /* Keep the load at most 1/2, so probes stay short. */
     if ((index->count + 1) * 2 > index->slot_count && !grow(index)) return false;
     nbr_index_slot *slot = probe(index->slots, index->slot_count, id);
@@ -50,6 +56,7 @@ bool nbr_object_index_add(nbr_object_index *index, const nbr_object_id *id, size
     slot->id = *id;
     slot->checkpoint = checkpoint;
     slot->object = object;
+    slot->part = part;
     slot->used = true;
     index->count++;
     return true;

@@ -16,6 +16,7 @@ typedef struct nbr_index_slot {
     nbr_object_id id;
     size_t checkpoint; /* which manifest */
     size_t object;     /* which entry of its objects */
+    size_t part;       /* chunk index: which of that entry's chunks */
     bool used;
 } nbr_index_slot;
 
@@ -32,6 +33,10 @@ void nbr_object_index_clear(nbr_object_index *index);
  * writer of an object stays its home).  false only when out of memory. */
 bool nbr_object_index_add(nbr_object_index *index, const nbr_object_id *id, size_t checkpoint,
                           size_t object);
+
+/* The same for a chunk, found at chunk `part` of that entry. */
+bool nbr_object_index_add_part(nbr_object_index *index, const nbr_object_id *id,
+                               size_t checkpoint, size_t object, size_t part);
 
 /* The slot of `id`, or NULL. */
 const nbr_index_slot *nbr_object_index_find(const nbr_object_index *index,

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <stdbool.h>
 
+#include "store_chunks.h"
 #include "store_index.h"
 #include "store_manifest.h"
 #include "store_segment.h"
@@ -22,6 +23,7 @@ struct nbr_store {
     size_t checkpoint_cap;
     uint64_t last_seq;    /* the highest manifest seq seen */
     nbr_object_index objects; /* id -> (checkpoint, entry) */
+    nbr_object_index chunks;  /* chunk id -> (checkpoint, entry, part): chunk dedup */
     nbr_strset segment_names; /* open segment files, for reading */
     hid_t *segment_files;
     size_t segment_cap;
@@ -33,6 +35,12 @@ struct nbr_checkpoint {
     nbr_store *store;
     nbr_manifest m;       /* seq, metadata, bindings, the objects it wrote */
     nbr_object_index own; /* ids of m.objects */
+    /* Chunks written into this segment: id -> (0, i), own_chunk_list[i].
+     * Kept apart from the entries, so that a chunk an array wrote before its
+     * put failed is still known (it is in the file). */
+    nbr_object_index own_chunks;
+    nbr_own_chunk *own_chunk_list;
+    size_t own_chunk_count, own_chunk_cap;
     char segment[64];     /* "segments/<seq>-<rand>.h5" */
     char *tmp_path;       /* where the segment is being written */
     nbr_segment_out out;  /* out.file is -1 until the first new object */
@@ -70,6 +78,9 @@ bool nbr_checkpoint_has_object(const nbr_checkpoint *c, const nbr_object_id *id)
 nbr_status nbr_checkpoint_poison(nbr_checkpoint *c, nbr_status status);
 /* Creates the checkpoint's segment file on first use. */
 nbr_status nbr_checkpoint_open_segment(nbr_checkpoint *c);
+/* Records an object just written into the segment: a complete entry (taken
+ * over, also on failure). */
+nbr_status nbr_checkpoint_record_entry(nbr_checkpoint *c, nbr_object_entry *e);
 /* Records an object just written into the segment. */
 nbr_status nbr_checkpoint_record(nbr_checkpoint *c, const nbr_object_id *id, nbr_object_kind kind,
                                  const char *type, size_t ndim, const uint64_t *shape,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "store_array.h"
 
 void nbr_manifest_init(nbr_manifest *m, uint64_t seq)
 {
@@ -22,7 +23,59 @@ void nbr_object_entry_clear(nbr_object_entry *e)
     free(e->type);
     free(e->shape);
     free(e->segment);
+    free(e->chunk_shape);
+    free(e->chunks);
+    for (size_t i = 0; i < e->chunk_segment_count; i++) free(e->chunk_segments[i]);
+    free(e->chunk_segments);
     memset(e, 0, sizeof *e);
+}
+
+static void *copy_of(const void *from, size_t count, size_t size)
+{
+    void *to = malloc((count ? count : 1) * size);
+    if (to && count) memcpy(to, from, count * size);
+    return to;
+}
+
+/* The chunk fields of a deep copy (the rest is already copied). */
+static bool copy_chunks(nbr_object_entry *c, const nbr_object_entry *e)
+{
+    c->chunk_shape = copy_of(e->chunk_shape, e->ndim, sizeof *e->chunk_shape);
+    c->chunks = copy_of(e->chunks, e->chunk_count, sizeof *e->chunks);
+    c->chunk_segments = calloc(e->chunk_segment_count + 1, sizeof *c->chunk_segments);
+    if (!c->chunk_shape || !c->chunks || !c->chunk_segments) return false;
+    for (size_t i = 0; i < e->chunk_segment_count; i++) {
+        if (!(c->chunk_segments[i] = nbr_copy(e->chunk_segments[i]))) return false;
+        c->chunk_segment_count = i + 1;
+    }
+    return true;
+}
+
+nbr_status nbr_object_entry_copy(nbr_object_entry *out, const nbr_object_entry *e)
+{
+    nbr_object_entry c = *e;
+    c.type = nbr_copy(e->type);
+    c.segment = nbr_copy(e->segment);
+    c.shape = copy_of(e->shape, e->ndim, sizeof *e->shape);
+    c.chunk_shape = NULL;
+    c.chunks = NULL;
+    c.chunk_segments = NULL;
+    c.chunk_segment_count = 0;
+    bool ok = c.type && c.segment && c.shape && (!e->chunk_shape || copy_chunks(&c, e));
+    if (!ok) {
+        nbr_object_entry_clear(&c);
+        return nbr_fail_nomem("copying an object entry");
+    }
+    *out = c;
+    return NBR_OK;
+}
+
+bool nbr_object_entry_uses_segment(const nbr_object_entry *e, const char *segment)
+{
+    if (!strcmp(e->segment, segment)) return true;
+    for (size_t i = 0; i < e->chunk_segment_count; i++)
+        if (!strcmp(e->chunk_segments[i], segment)) return true;
+    return false;
 }
 
 void nbr_manifest_clear(nbr_manifest *m)
@@ -71,6 +124,34 @@ nbr_status nbr_manifest_add_object(nbr_manifest *m, nbr_object_entry *entry)
 
 /* ---- rendering --------------------------------------------------------- */
 
+static void render_sizes(nbr_buf *b, size_t n, const uint64_t *sizes)
+{
+    nbr_buf_puts(b, "[");
+    for (size_t i = 0; i < n; i++) nbr_buf_printf(b, "%s%" PRIu64, i ? ", " : "", sizes[i]);
+    nbr_buf_puts(b, "]");
+}
+
+/* "chunk_shape", "chunk_segments" and "chunks": [[id, segment index,
+ * stored bytes], ...] in the grid's C order. */
+static void render_chunks(nbr_buf *b, const nbr_object_entry *e)
+{
+    nbr_buf_puts(b, ", \"chunk_shape\": ");
+    render_sizes(b, e->ndim, e->chunk_shape);
+    nbr_buf_puts(b, ", \"chunk_segments\": [");
+    for (size_t i = 0; i < e->chunk_segment_count; i++) {
+        if (i) nbr_buf_puts(b, ", ");
+        nbr_buf_json_string(b, e->chunk_segments[i]);
+    }
+    nbr_buf_puts(b, "], \"chunks\": [");
+    for (size_t i = 0; i < e->chunk_count; i++) {
+        char hex[33];
+        nbr_object_id_to_hex(hex, &e->chunks[i].id);
+        nbr_buf_printf(b, "%s[\"%s\", %" PRIu32 ", %" PRIu64 "]", i ? ", " : "", hex,
+                       e->chunks[i].segment, e->chunks[i].stored_bytes);
+    }
+    nbr_buf_puts(b, "]");
+}
+
 static void render_object(nbr_buf *b, const nbr_object_entry *e)
 {
     char hex[33];
@@ -81,11 +162,10 @@ static void render_object(nbr_buf *b, const nbr_object_entry *e)
     nbr_buf_puts(b, e->kind == NBR_OBJECT_ARRAY ? ", \"dtype\": " : ", \"codec\": ");
     nbr_buf_json_string(b, e->type);
     if (e->kind == NBR_OBJECT_ARRAY) {
-        nbr_buf_puts(b, ", \"shape\": [");
-        for (size_t i = 0; i < e->ndim; i++)
-            nbr_buf_printf(b, "%s%" PRIu64, i ? ", " : "", e->shape[i]);
-        nbr_buf_puts(b, "]");
+        nbr_buf_puts(b, ", \"shape\": ");
+        render_sizes(b, e->ndim, e->shape);
     }
+    if (e->chunk_shape) render_chunks(b, e);
     nbr_buf_printf(b, ", \"logical_bytes\": %" PRIu64 ", \"stored_bytes\": %" PRIu64 "}",
                    e->logical_bytes, e->stored_bytes);
 }
@@ -176,6 +256,68 @@ static nbr_status parse_shape(nbr_object_entry *e, const nbr_json *shape, const 
     return NBR_OK;
 }
 
+static nbr_status parse_chunk_segments(nbr_object_entry *e, const nbr_json *list,
+                                       const char *path, const char *hex)
+{
+    size_t n = nbr_json_length(list);
+    if (!nbr_json_is_array(list) || n == 0 || n > UINT32_MAX)
+        return bad(path, "object %s: \"chunk_segments\" is not a list of segments", hex);
+    e->chunk_segments = calloc(n, sizeof *e->chunk_segments);
+    if (!e->chunk_segments) return nbr_fail_nomem("reading a manifest");
+    for (size_t i = 0; i < n; i++) {
+        const char *name = nbr_json_string(nbr_json_at(list, i));
+        if (!name || !nbr_segment_name_valid(name))
+            return bad(path, "object %s: chunk_segments[%zu] is not a segment file name", hex, i);
+        if (!(e->chunk_segments[i] = nbr_copy(name))) return nbr_fail_nomem("reading a manifest");
+        e->chunk_segment_count = i + 1;
+    }
+    return NBR_OK;
+}
+
+/* One [id, segment index, stored bytes] of "chunks". */
+static bool parse_chunk(nbr_chunk_ref *c, const nbr_json *v, size_t segments)
+{
+    uint64_t segment = 0;
+    const char *id = nbr_json_string(nbr_json_at(v, 0));
+    if (!nbr_json_is_array(v) || nbr_json_length(v) != 3) return false;
+    if (!id || nbr_object_id_from_hex(&c->id, id) != NBR_OK) return false;
+    if (!get_u64(nbr_json_at(v, 1), &segment) || segment >= segments) return false;
+    c->segment = (uint32_t)segment;
+    return get_u64(nbr_json_at(v, 2), &c->stored_bytes);
+}
+
+/* An array stored as chunks: its chunk shape must make contiguous chunks
+ * and the list must hold exactly one entry per chunk of the grid. */
+static nbr_status parse_chunks(nbr_object_entry *e, const nbr_json *o, const char *path,
+                               const char *hex)
+{
+    const nbr_json *shape = nbr_json_get(o, "chunk_shape"), *list = nbr_json_get(o, "chunks");
+    if (e->kind != NBR_OBJECT_ARRAY || !nbr_json_is_array(shape) ||
+        nbr_json_length(shape) != e->ndim || e->ndim == 0)
+        return bad(path, "object %s: \"chunk_shape\" does not fit the array", hex);
+    e->chunk_shape = calloc(e->ndim, sizeof *e->chunk_shape);
+    if (!e->chunk_shape) return nbr_fail_nomem("reading a manifest");
+    for (size_t i = 0; i < e->ndim; i++)
+        if (!get_u64(nbr_json_at(shape, i), &e->chunk_shape[i]) || !e->chunk_shape[i] ||
+            e->chunk_shape[i] > e->shape[i])
+            return bad(path, "object %s: chunk_shape[%zu] is not a chunk extent", hex, i);
+    uint64_t n = nbr_chunk_grid_count(e->ndim, e->shape, e->chunk_shape);
+    if (!nbr_chunk_contiguous(e->ndim, e->shape, e->chunk_shape) || !nbr_json_is_array(list) ||
+        nbr_json_length(list) != n)
+        return bad(path, "object %s: \"chunks\" does not list one chunk per chunk of the grid",
+                   hex);
+    nbr_status st = parse_chunk_segments(e, nbr_json_get(o, "chunk_segments"), path, hex);
+    if (st != NBR_OK) return st;
+    e->chunks = calloc((size_t)n, sizeof *e->chunks);
+    if (!e->chunks) return nbr_fail_nomem("reading a manifest");
+    e->chunk_count = (size_t)n;
+    for (size_t i = 0; i < e->chunk_count; i++)
+        if (!parse_chunk(&e->chunks[i], nbr_json_at(list, i), e->chunk_segment_count))
+            return bad(path, "object %s: chunks[%zu] is not [id, segment index, stored bytes]",
+                       hex, i);
+    return NBR_OK;
+}
+
 static nbr_status parse_object(nbr_object_entry *e, const char *hex, const nbr_json *o,
                                const char *path)
 {
@@ -201,7 +343,9 @@ static nbr_status parse_object(nbr_object_entry *e, const char *hex, const nbr_j
         e->shape[0] = e->logical_bytes;
         return NBR_OK;
     }
-    return parse_shape(e, nbr_json_get(o, "shape"), path, hex);
+    nbr_status st = parse_shape(e, nbr_json_get(o, "shape"), path, hex);
+    if (st == NBR_OK && nbr_json_get(o, "chunks")) st = parse_chunks(e, o, path, hex);
+    return st;
 }
 
 static nbr_status parse_bindings(nbr_manifest *m, const nbr_json *b, const char *path)

@@ -11,6 +11,14 @@
 #include "json.h"
 #include "strset.h"
 
+/* One chunk of a chunk-deduplicated array: the dataset /chunks/<id> of the
+ * segment chunk_segments[segment] of its entry. */
+typedef struct nbr_chunk_ref {
+    nbr_object_id id;
+    uint32_t segment;      /* index into the entry's chunk_segments */
+    uint64_t stored_bytes; /* the chunk dataset's storage size */
+} nbr_chunk_ref;
+
 /* One object a checkpoint first stored. */
 typedef struct nbr_object_entry {
     nbr_object_id id;
@@ -21,6 +29,14 @@ typedef struct nbr_object_entry {
     uint64_t logical_bytes;
     uint64_t stored_bytes;
     char *segment;   /* "segments/<seq>-<rand>.h5", relative to the store */
+    /* Chunk dedup (arrays only; chunk_shape NULL: one plain dataset).  The
+     * array's chunks in C order of the chunk grid, and the distinct
+     * segments that hold them. */
+    uint64_t *chunk_shape;  /* ndim entries */
+    nbr_chunk_ref *chunks;
+    size_t chunk_count;
+    char **chunk_segments;
+    size_t chunk_segment_count;
 } nbr_object_entry;
 
 typedef struct nbr_manifest {
@@ -46,6 +62,12 @@ typedef struct nbr_manifest {
 void nbr_manifest_init(nbr_manifest *m, uint64_t seq);
 void nbr_manifest_clear(nbr_manifest *m);
 void nbr_object_entry_clear(nbr_object_entry *e);
+
+/* A deep copy of an entry (GC's self-contained manifests). */
+nbr_status nbr_object_entry_copy(nbr_object_entry *out, const nbr_object_entry *e);
+
+/* Whether the entry's data lies (wholly or in part) in `segment`. */
+bool nbr_object_entry_uses_segment(const nbr_object_entry *e, const char *segment);
 
 /* Binds `name` to `id`, or records its deletion (id NULL); a later binding of
  * the same name replaces the earlier one. */

@@ -46,6 +46,22 @@ static void dataset_name(char *out, size_t size, const nbr_object_id *id)
     snprintf(out, size, "/objects/%s", hex);
 }
 
+static void chunk_name(char *out, size_t size, const nbr_object_id *id)
+{
+    char hex[33];
+    nbr_object_id_to_hex(hex, id);
+    snprintf(out, size, "/chunks/%s", hex);
+}
+
+/* /chunks exists only in segments that hold chunks: made on first use. */
+static herr_t ensure_chunks_group(hid_t file)
+{
+    htri_t exists = H5Lexists(file, "chunks", H5P_DEFAULT);
+    if (exists != 0) return exists < 0 ? -1 : 0;
+    hid_t group = H5Gcreate2(file, "chunks", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    return group < 0 ? -1 : H5Gclose(group);
+}
+
 /* The first write error the driver recorded, as a failure naming the file,
  * the object (if any) and the step. */
 static nbr_status io_failed(const nbr_segment_out *seg, const nbr_object_id *id, const char *what)
@@ -140,11 +156,12 @@ static herr_t put_string_attr(hid_t ds, const char *name, const char *value)
     return rc;
 }
 
-static herr_t put_attributes(hid_t ds, nbr_object_kind kind, const char *type, uint64_t logical)
+/* `kind_name`: "array", "blob" or "chunk" (a chunk's type is a dtype). */
+static herr_t put_attributes(hid_t ds, const char *kind_name, const char *type, uint64_t logical)
 {
-    int array = kind == NBR_OBJECT_ARRAY;
-    herr_t rc = put_string_attr(ds, "nbr_kind", array ? "array" : "blob");
-    if (rc >= 0) rc = put_string_attr(ds, array ? "nbr_dtype" : "nbr_codec", type);
+    bool blob = !strcmp(kind_name, "blob");
+    herr_t rc = put_string_attr(ds, "nbr_kind", kind_name);
+    if (rc >= 0) rc = put_string_attr(ds, blob ? "nbr_codec" : "nbr_dtype", type);
     hid_t space = H5Screate(H5S_SCALAR);
     hid_t attr =
         H5Acreate2(ds, "nbr_logical_bytes", H5T_STD_U64LE, space, H5P_DEFAULT, H5P_DEFAULT);
@@ -163,14 +180,18 @@ static hid_t make_space(const nbr_array_view *v)
 }
 
 /* Chunking and (if a sample chunk compresses) the Blosc filter.  Fills
- * `chunk`; `buffer` (one chunk) holds the sample when the view is strided. */
+ * `chunk`; `buffer` (one chunk) holds the sample when the view is strided.
+ * *compress: -1 = the sample decides (and *compress gets the decision), else
+ * decided already (the chunks of one array, which the first one decides). */
 static nbr_status layout(hid_t dcpl, uint64_t *chunk, const nbr_array_view *v, void *buffer,
-                         size_t chunk_size, const nbr_store_options *o)
+                         size_t chunk_size, const nbr_store_options *o, int *compress)
 {
     hsize_t dims[NBR_MAX_DIMS];
     nbr_chunk_shape(chunk, v->ndim, v->shape, v->itemsize, o->chunk_bytes);
     for (size_t i = 0; i < v->ndim; i++) dims[i] = chunk[i];
     if (H5Pset_chunk(dcpl, (int)v->ndim, dims) < 0) return NBR_EIO;
+    if (*compress >= 0)
+        return *compress ? nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec) : NBR_OK;
     const void *sample = v->data;
     size_t sample_size = v->bytes < chunk_size ? (size_t)v->bytes : chunk_size;
     if (!v->c_contiguous) {
@@ -179,27 +200,26 @@ static nbr_status layout(hid_t dcpl, uint64_t *chunk, const nbr_array_view *v, v
         sample_size = nbr_array_walker_next(&w, buffer, chunk_size);
         sample = buffer;
     }
-    if (!nbr_blosc_worth_compressing(sample, sample_size, v->itemsize, o->level, o->shuffle,
-                                     o->codec))
-        return NBR_OK;
-    return nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec);
+    *compress = nbr_blosc_worth_compressing(sample, sample_size, v->itemsize, o->level,
+                                            o->shuffle, o->codec);
+    return *compress ? nbr_blosc_set_filter(dcpl, o->level, o->shuffle, o->codec) : NBR_OK;
 }
 
 /* Writes a strided view chunk by chunk, each gathered into `buffer`. */
 static herr_t write_chunks(hid_t ds, hid_t type, hid_t space, const nbr_array_view *v,
                            const uint64_t *chunk, void *buffer, size_t buffer_size)
 {
-    uint64_t start[NBR_MAX_DIMS] = {0}, count[NBR_MAX_DIMS];
     hsize_t hstart[NBR_MAX_DIMS], hcount[NBR_MAX_DIMS];
-    for (;;) {
+    nbr_chunk_grid g;
+    nbr_chunk_grid_init(&g, v->ndim, v->shape, chunk);
+    do {
         for (size_t i = 0; i < v->ndim; i++) {
-            count[i] = v->shape[i] - start[i] < chunk[i] ? v->shape[i] - start[i] : chunk[i];
-            hstart[i] = start[i];
-            hcount[i] = count[i];
+            hstart[i] = g.start[i];
+            hcount[i] = g.count[i];
         }
         nbr_array_view box;
         nbr_array_walker w;
-        nbr_array_view_box(&box, v, start, count);
+        nbr_array_view_box(&box, v, g.start, g.count);
         nbr_array_walker_init(&w, &box);
         nbr_array_walker_next(&w, buffer, buffer_size);
         hid_t mem = H5Screate_simple((int)v->ndim, hcount, NULL);
@@ -207,20 +227,29 @@ static herr_t write_chunks(hid_t ds, hid_t type, hid_t space, const nbr_array_vi
         if (rc >= 0) rc = H5Dwrite(ds, type, mem, space, H5P_DEFAULT, buffer);
         H5Sclose(mem);
         if (rc < 0) return rc;
-        size_t i = v->ndim - 1; /* next chunk, C order */
-        while ((start[i] += chunk[i]) >= v->shape[i]) {
-            start[i] = 0;
-            if (i-- == 0) return 0;
-        }
-    }
+    } while (nbr_chunk_grid_next(&g));
+    return 0;
 }
 
 typedef struct write_job {
+    const char *name;      /* the dataset's path in the file */
+    const char *kind_name; /* its nbr_kind */
+    int compress;          /* -1: a sample decides; else 0/1 (see layout) */
     hid_t type, space, dcpl, ds;
     void *buffer;
     size_t buffer_size;
     uint64_t chunk[NBR_MAX_DIMS];
 } write_job;
+
+/* Closes what a job opened; a failed close of the dataset fails it. */
+static void close_job(write_job *j, nbr_status *st, const char *path, const nbr_object_id *id)
+{
+    if (j->ds >= 0 && H5Dclose(j->ds) < 0 && *st == NBR_OK)
+        *st = h5_fail(NBR_EIO, path, id, "closing the dataset");
+    if (j->dcpl >= 0) H5Pclose(j->dcpl);
+    if (j->space >= 0) H5Sclose(j->space);
+    if (j->type >= 0) H5Tclose(j->type);
+}
 
 static nbr_status write_data(write_job *j, const nbr_array_view *v, const char *path,
                              const nbr_object_id *id)
@@ -253,15 +282,13 @@ static nbr_status write_impl(uint64_t *stored, hid_t file, const char *path,
         j->buffer_size = (size_t)(cells * v->itemsize);
         if (!v->c_contiguous && !(j->buffer = malloc(j->buffer_size)))
             return nbr_fail_nomem("writing an array");
-        if (layout(j->dcpl, j->chunk, v, j->buffer, j->buffer_size, o) != NBR_OK)
+        if (layout(j->dcpl, j->chunk, v, j->buffer, j->buffer_size, o, &j->compress) != NBR_OK)
             return h5_fail(NBR_EIO, path, id, "setting the chunk layout");
     }
-    char name[64];
-    dataset_name(name, sizeof name, id);
-    j->ds = H5Dcreate2(file, name, j->type, j->space, H5P_DEFAULT, j->dcpl, H5P_DEFAULT);
+    j->ds = H5Dcreate2(file, j->name, j->type, j->space, H5P_DEFAULT, j->dcpl, H5P_DEFAULT);
     if (j->ds < 0) return h5_fail(NBR_EIO, path, id, "creating the dataset");
     st = write_data(j, v, path, id);
-    if (st == NBR_OK && put_attributes(j->ds, kind, type, v->bytes) < 0)
+    if (st == NBR_OK && put_attributes(j->ds, j->kind_name, type, v->bytes) < 0)
         st = h5_fail(NBR_EIO, path, id, "writing the attributes");
     /* Flush now, so that a write error is this object's (see store_vfd.h). */
     if (st == NBR_OK && H5Dflush(j->ds) < 0) st = h5_fail(NBR_EIO, path, id, "flushing the data");
@@ -272,25 +299,133 @@ static nbr_status write_impl(uint64_t *stored, hid_t file, const char *path,
     return st;
 }
 
-nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
-                             const nbr_object_id *id, nbr_object_kind kind, const char *type,
-                             const nbr_array_view *view, const nbr_store_options *options)
+/* Writes one dataset (`j` names it) and closes what it opened. */
+static nbr_status write_dataset(uint64_t *stored_bytes, nbr_segment_out *seg,
+                                const nbr_object_id *id, nbr_object_kind kind, const char *type,
+                                const nbr_array_view *view, const nbr_store_options *options,
+                                write_job *job)
 {
-    write_job j = {-1, -1, -1, -1, NULL, 0, {0}};
     nbr_status st = NBR_OK;
     const char *path = seg->path;
     *stored_bytes = 0;
     QUIET({
-        st = write_impl(stored_bytes, seg->file, path, id, kind, type, view, options, &j);
-        if (j.ds >= 0 && H5Dclose(j.ds) < 0 && st == NBR_OK)
-            st = h5_fail(NBR_EIO, path, id, "closing the dataset");
-        if (j.dcpl >= 0) H5Pclose(j.dcpl);
-        if (j.space >= 0) H5Sclose(j.space);
-        if (j.type >= 0) H5Tclose(j.type);
+        st = write_impl(stored_bytes, seg->file, path, id, kind, type, view, options, job);
+        close_job(job, &st, path, id);
     });
-    free(j.buffer);
+    free(job->buffer);
     /* A write error outranks whatever HDF5 made of the data it never got. */
     if (seg->io_errno) st = io_failed(seg, id, "writing the data");
+    return st;
+}
+
+nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
+                             const nbr_object_id *id, nbr_object_kind kind, const char *type,
+                             const nbr_array_view *view, const nbr_store_options *options)
+{
+    char name[64];
+    dataset_name(name, sizeof name, id);
+    write_job j = {name, kind == NBR_OBJECT_ARRAY ? "array" : "blob", -1, -1, -1, -1, -1, NULL,
+                   0, {0}};
+    return write_dataset(stored_bytes, seg, id, kind, type, view, options, &j);
+}
+
+nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, int *compress, nbr_segment_out *seg,
+                                   const nbr_object_id *chunk_id, const char *dtype,
+                                   const nbr_array_view *box, const nbr_store_options *options)
+{
+    char name[64];
+    herr_t rc = 0;
+    chunk_name(name, sizeof name, chunk_id);
+    QUIET(rc = ensure_chunks_group(seg->file));
+    if (rc < 0 || seg->io_errno) {
+        *stored_bytes = 0;
+        return seg->io_errno ? io_failed(seg, chunk_id, "creating /chunks")
+                             : h5_fail(NBR_EIO, seg->path, chunk_id, "creating /chunks");
+    }
+    /* One HDF5 chunk holds the whole chunk dataset. */
+    nbr_store_options whole = *options;
+    whole.chunk_bytes = box->bytes ? box->bytes : 1;
+    write_job j = {name, "chunk", *compress, -1, -1, -1, -1, NULL, 0, {0}};
+    nbr_status st =
+        write_dataset(stored_bytes, seg, chunk_id, NBR_OBJECT_ARRAY, dtype, box, &whole, &j);
+    *compress = j.compress;
+    return st;
+}
+
+/* ---- virtual datasets (chunk dedup) ------------------------------------ */
+
+/* Adds mapping k: box k of the grid <- the whole of chunk k's dataset. */
+static herr_t map_chunk(hid_t dcpl, hid_t vspace, const nbr_chunk_grid *g, const char *source,
+                        const nbr_object_id *chunk_id)
+{
+    hsize_t start[NBR_MAX_DIMS], count[NBR_MAX_DIMS];
+    char name[64];
+    for (size_t i = 0; i < g->ndim; i++) {
+        start[i] = g->start[i];
+        count[i] = g->count[i];
+    }
+    chunk_name(name, sizeof name, chunk_id);
+    hid_t src = H5Screate_simple((int)g->ndim, count, NULL);
+    herr_t rc = src < 0 ? -1 : H5Sselect_hyperslab(vspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    if (rc >= 0) rc = H5Pset_virtual(dcpl, vspace, source, name, src);
+    if (src >= 0) H5Sclose(src);
+    return rc;
+}
+
+/* The source file of a chunk: "." (this file) for the segment being
+ * written, else the segment's file name, which HDF5 looks for in the
+ * directory of the file holding the virtual dataset (all segments are in
+ * one directory). */
+static const char *chunk_source(const nbr_object_entry *e, size_t k, const char *own)
+{
+    const char *segment = e->chunk_segments[e->chunks[k].segment];
+    return !strcmp(segment, own) ? "." : segment + strlen("segments/");
+}
+
+static herr_t virtual_layout(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, const char *own)
+{
+    nbr_chunk_grid g;
+    herr_t rc = H5Pset_obj_track_times(dcpl, 0);
+    nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
+    do {
+        if (rc >= 0) rc = map_chunk(dcpl, vspace, &g, chunk_source(e, g.index, own),
+                                    &e->chunks[g.index].id);
+    } while (rc >= 0 && nbr_chunk_grid_next(&g));
+    return rc < 0 ? rc : H5Sselect_all(vspace);
+}
+
+static nbr_status virtual_impl(hid_t file, const char *path, const nbr_object_entry *e,
+                               const char *own, write_job *j)
+{
+    size_t itemsize;
+    nbr_status st = nbr_dtype_to_hdf5(&j->type, &itemsize, e->type);
+    if (st != NBR_OK) return st;
+    hsize_t dims[NBR_MAX_DIMS];
+    for (size_t i = 0; i < e->ndim; i++) dims[i] = e->shape[i];
+    j->space = H5Screate_simple((int)e->ndim, dims, NULL);
+    j->dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (j->space < 0 || j->dcpl < 0 || virtual_layout(j->dcpl, j->space, e, own) < 0)
+        return h5_fail(NBR_EIO, path, &e->id, "mapping the chunks");
+    j->ds = H5Dcreate2(file, j->name, j->type, j->space, H5P_DEFAULT, j->dcpl, H5P_DEFAULT);
+    if (j->ds < 0) return h5_fail(NBR_EIO, path, &e->id, "creating the virtual dataset");
+    if (put_attributes(j->ds, "array", e->type, e->logical_bytes) < 0)
+        return h5_fail(NBR_EIO, path, &e->id, "writing the attributes");
+    if (H5Dflush(j->ds) < 0) return h5_fail(NBR_EIO, path, &e->id, "flushing the dataset");
+    return NBR_OK;
+}
+
+nbr_status nbr_segment_write_virtual(nbr_segment_out *seg, const nbr_object_entry *entry,
+                                     const char *own_segment)
+{
+    char name[64];
+    dataset_name(name, sizeof name, &entry->id);
+    write_job j = {name, "array", -1, -1, -1, -1, -1, NULL, 0, {0}};
+    nbr_status st = NBR_OK;
+    QUIET({
+        st = virtual_impl(seg->file, seg->path, entry, own_segment, &j);
+        close_job(&j, &st, seg->path, &entry->id);
+    });
+    if (seg->io_errno) st = io_failed(seg, &entry->id, "writing the virtual dataset");
     return st;
 }
 
@@ -367,7 +502,7 @@ static herr_t stream_keep(uint64_t *stored, nbr_segment_stream *st, hid_t file,
                           const nbr_object_id *id, const char *codec)
 {
     char final[64];
-    herr_t rc = put_attributes(st->ds, NBR_OBJECT_BLOB, codec, st->length);
+    herr_t rc = put_attributes(st->ds, "blob", codec, st->length);
     if (rc >= 0) rc = H5Dflush(st->ds);
     if (rc >= 0) *stored = H5Dget_storage_size(st->ds);
     if (H5Dclose(st->ds) < 0) rc = -1;
@@ -411,21 +546,57 @@ nbr_status nbr_segment_drop(nbr_segment_out *seg, const nbr_object_id *id)
     return status;
 }
 
+/* Copies one dataset `name` from `from` unless `to` has it already (a chunk
+ * shared by several objects). */
+static nbr_status copy_dataset(nbr_segment_out *to, hid_t from, const char *name,
+                               const nbr_object_id *id)
+{
+    nbr_status status = NBR_OK;
+    QUIET({
+        htri_t exists = H5Lexists(to->file, name, H5P_DEFAULT);
+        /* Raw chunks are copied as they are: no decompression. */
+        if (exists < 0 || (exists == 0 &&
+                           H5Ocopy(from, name, to->file, name, H5P_DEFAULT, H5P_DEFAULT) < 0))
+            status = h5_fail(NBR_EIO, to->path, id, "copying an object");
+    });
+    if (status == NBR_OK && to->io_errno) status = io_failed(to, id, "copying an object");
+    return status;
+}
+
+/* The chunks of `e` that live in `own_segment` (the others stay where they
+ * are, in earlier segments). */
+static nbr_status copy_chunks(nbr_segment_out *to, hid_t from, const nbr_object_entry *e,
+                              const char *own_segment)
+{
+    herr_t rc = 0;
+    nbr_status status = NBR_OK;
+    for (size_t k = 0; status == NBR_OK && k < e->chunk_count; k++) {
+        if (strcmp(e->chunk_segments[e->chunks[k].segment], own_segment) != 0) continue;
+        char name[64];
+        chunk_name(name, sizeof name, &e->chunks[k].id);
+        QUIET(rc = ensure_chunks_group(to->file));
+        status = rc < 0 ? h5_fail(NBR_EIO, to->path, &e->id, "creating /chunks")
+                        : copy_dataset(to, from, name, &e->id);
+    }
+    return status;
+}
+
 nbr_status nbr_segment_copy_objects(nbr_segment_out *to, const char *from_path,
-                                    const nbr_object_entry *objects, size_t count)
+                                    const nbr_object_entry *objects, size_t count,
+                                    const char *own_segment)
 {
     hid_t from = -1;
     nbr_status status = nbr_segment_open(&from, from_path);
     for (size_t i = 0; status == NBR_OK && i < count; i++) {
         char name[64];
         dataset_name(name, sizeof name, &objects[i].id);
-        QUIET({
-            /* Raw chunks are copied as they are: no decompression. */
-            if (H5Ocopy(from, name, to->file, name, H5P_DEFAULT, H5P_DEFAULT) < 0)
-                status = h5_fail(NBR_EIO, to->path, &objects[i].id, "copying an object");
-        });
-        if (status == NBR_OK && to->io_errno)
-            status = io_failed(to, &objects[i].id, "copying an object");
+        status = copy_chunks(to, from, &objects[i], own_segment);
+        /* A virtual dataset is made anew: its chunks may have moved to
+         * another rank's segment since it was written. */
+        if (status == NBR_OK)
+            status = objects[i].chunk_shape
+                         ? nbr_segment_write_virtual(to, &objects[i], own_segment)
+                         : copy_dataset(to, from, name, &objects[i].id);
     }
     nbr_segment_close(from);
     return status;
@@ -468,6 +639,48 @@ static nbr_status open_object(hid_t *ds, hid_t *type, size_t *itemsize, hid_t fi
     nbr_status st = nbr_dtype_to_hdf5(type, itemsize, dtype);
     if (st != NBR_OK) return corrupt(path, e, "the manifest's dtype is not valid");
     return NBR_OK;
+}
+
+/* Opens chunk k of an entry and checks that it has the box's extents.
+ * `what` gets "chunk <id>" for the caller's messages. */
+static nbr_status open_chunk(hid_t *ds, char *what, hid_t file, const char *path,
+                             const nbr_object_entry *e, size_t k, const uint64_t *count)
+{
+    char name[64], why[160];
+    hsize_t dims[NBR_MAX_DIMS];
+    chunk_name(name, sizeof name, &e->chunks[k].id);
+    snprintf(what, 64, "chunk %s", name + strlen("/chunks/"));
+    snprintf(why, sizeof why, "opening %s", what);
+    *ds = H5Dopen2(file, name, H5P_DEFAULT);
+    if (*ds < 0) return h5_fail(NBR_ECORRUPT, path, &e->id, why);
+    hid_t space = H5Dget_space(*ds);
+    int ok = space >= 0 && H5Sget_simple_extent_ndims(space) == (int)e->ndim;
+    if (ok) H5Sget_simple_extent_dims(space, dims, NULL);
+    for (size_t i = 0; ok && i < e->ndim; i++) ok = dims[i] == count[i];
+    if (space >= 0) H5Sclose(space);
+    if (ok) return NBR_OK;
+    snprintf(why, sizeof why, "%s: the dataset's shape is not the chunk's", what);
+    return corrupt(path, e, why);
+}
+
+nbr_status nbr_segment_read_chunk(void *buffer, hid_t file, const char *path,
+                                  const nbr_object_entry *object, size_t k, const uint64_t *count)
+{
+    nbr_status st = NBR_OK;
+    QUIET({
+        hid_t ds = -1, type = -1;
+        size_t itemsize = 0;
+        char what[64], why[96];
+        st = open_chunk(&ds, what, file, path, object, k, count);
+        if (st == NBR_OK && nbr_dtype_to_hdf5(&type, &itemsize, object->type) != NBR_OK)
+            st = corrupt(path, object, "the manifest's dtype is not valid");
+        snprintf(why, sizeof why, "reading %s", what);
+        if (st == NBR_OK && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0)
+            st = h5_fail(NBR_ECORRUPT, path, &object->id, why);
+        if (type >= 0) H5Tclose(type);
+        if (ds >= 0) H5Dclose(ds);
+    });
+    return st;
 }
 
 static nbr_status start_hash(nbr_hasher **h, const nbr_object_entry *e)

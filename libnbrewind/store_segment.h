@@ -21,6 +21,7 @@ typedef struct nbr_store_options {
     int level;
     int shuffle;
     uint64_t chunk_bytes;
+    int chunk_dedup; /* arrays of several chunks stored as shared chunks */
 } nbr_store_options;
 
 /* A segment being written.  `io_errno` is where the file driver records the
@@ -42,6 +43,25 @@ nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
                              const nbr_object_id *id, nbr_object_kind kind, const char *type,
                              const nbr_array_view *view, const nbr_store_options *options);
 
+/* Writes one chunk of an array as /chunks/<chunk id> (creating /chunks on
+ * first use): `box` is the chunk's C-contiguous view; one HDF5 chunk holds
+ * it whole.  *compress: -1 for an array's first new chunk, which decides, as
+ * the sample chunk of a plain dataset does, whether Blosc is worth it (and
+ * *compress gets that decision, 0 or 1, for the array's other chunks: one
+ * trial compression per array, not per chunk).  Attributes nbr_kind
+ * "chunk", nbr_dtype, nbr_logical_bytes. */
+nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, int *compress, nbr_segment_out *seg,
+                                   const nbr_object_id *chunk_id, const char *dtype,
+                                   const nbr_array_view *box, const nbr_store_options *options);
+
+/* Writes a chunk-deduplicated array (`entry`, its chunk list filled in) as
+ * the HDF5 virtual dataset /objects/<id>: mapping k selects box k of the
+ * chunk grid from the whole of /chunks/<chunk k>, in this file (".") when
+ * the chunk's segment is `own_segment`, else in the segment's file name,
+ * relative (HDF5 looks for it beside this file). */
+nbr_status nbr_segment_write_virtual(nbr_segment_out *seg, const nbr_object_entry *entry,
+                                     const char *own_segment);
+
 /* Unlinks /objects/<id> from a segment being written (a collective
  * checkpoint's duplicate of another rank's object).  HDF5 may keep the space
  * inside the file. */
@@ -49,9 +69,14 @@ nbr_status nbr_segment_drop(nbr_segment_out *seg, const nbr_object_id *id);
 
 /* Copies the objects /objects/<id> of the (closed) segment file `from_path`
  * into a segment being written, chunks as they are: a collective
- * checkpoint's segment rewritten without the objects another rank keeps. */
+ * checkpoint's segment rewritten without the objects another rank keeps.
+ * The /chunks/ datasets of those objects that are in `own_segment` (the
+ * segment's name in the store) are copied too, each once, and the virtual
+ * datasets of chunked arrays are written anew from their entries (which may
+ * now map chunks in other segments). */
 nbr_status nbr_segment_copy_objects(nbr_segment_out *to, const char *from_path,
-                                    const nbr_object_entry *objects, size_t count);
+                                    const nbr_object_entry *objects, size_t count,
+                                    const char *own_segment);
 
 /* Closes a segment being written; NBR_EIO if any write of it failed. */
 nbr_status nbr_segment_finish(nbr_segment_out *seg);
@@ -97,6 +122,12 @@ void nbr_segment_close(hid_t file);
  * its hash.  NBR_ECORRUPT naming the object and file when either fails. */
 nbr_status nbr_segment_read(void *buffer, hid_t file, const char *path,
                             const nbr_object_entry *object);
+
+/* Reads chunk k of a chunk-deduplicated array (/chunks/<id>, whose extents
+ * must be `count`) into `buffer`; the caller checks its hash.  NBR_ECORRUPT
+ * naming the file, the object and the chunk. */
+nbr_status nbr_segment_read_chunk(void *buffer, hid_t file, const char *path,
+                                  const nbr_object_entry *object, size_t k, const uint64_t *count);
 
 /* Re-reads an object through a bounded buffer and checks its hash (verify). */
 nbr_status nbr_segment_check(hid_t file, const char *path, const nbr_object_entry *object);

@@ -2,7 +2,7 @@
  * docs/store-format.md, "The open index").
  *
  * Layout, all integers little-endian:
- *   "NBRINDEX" u32 version (1) u32 reserved (0)
+ *   "NBRINDEX" u32 version (2) u32 reserved (0)
  *   u64 covered_seq  u64 manifest_count  u64 names_hash
  *   manifest_count x manifest
  *   16 bytes: the XXH3-128 hash of every byte before them (nbr_hash_bytes)
@@ -17,12 +17,15 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "store_array.h"
 #include "store_internal.h"
 #include "store_io.h"
 #include "store_snapshot.h"
 
 #define MAGIC "NBRINDEX"
-#define VERSION 1u
+/* 2: object entries end with their chunk list (chunk dedup); a version-1
+ * index is ignored (and rewritten by the next writer). */
+#define VERSION 2u
 #define NO_STRING 0xffffffffu
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
@@ -100,6 +103,22 @@ static void put_str(nbr_buf *b, const char *s)
     nbr_buf_append(b, s, n);
 }
 
+/* u64 chunk count (0: a plain dataset), then chunk shape, segments and
+ * (id, segment index, stored bytes) per chunk. */
+static void put_chunks(nbr_buf *b, const nbr_object_entry *e)
+{
+    put_u64(b, e->chunk_count);
+    if (!e->chunk_shape) return;
+    for (size_t k = 0; k < e->ndim; k++) put_u64(b, e->chunk_shape[k]);
+    put_u32(b, (uint32_t)e->chunk_segment_count);
+    for (size_t k = 0; k < e->chunk_segment_count; k++) put_str(b, e->chunk_segments[k]);
+    for (size_t k = 0; k < e->chunk_count; k++) {
+        nbr_buf_append(b, (const char *)e->chunks[k].id.bytes, 16);
+        put_u32(b, e->chunks[k].segment);
+        put_u64(b, e->chunks[k].stored_bytes);
+    }
+}
+
 static void put_manifest(nbr_buf *b, const nbr_manifest *m)
 {
     put_u64(b, m->seq);
@@ -129,6 +148,7 @@ static void put_manifest(nbr_buf *b, const nbr_manifest *m)
         put_u64(b, e->logical_bytes);
         put_u64(b, e->stored_bytes);
         put_str(b, e->segment);
+        put_chunks(b, e);
     }
 }
 
@@ -250,6 +270,52 @@ static char *get_str(reader *r, bool *nomem)
     return s;
 }
 
+/* The chunk shape, checked as the manifest parser checks it. */
+static void get_chunk_shape(reader *r, nbr_object_entry *e, uint64_t count, bool *nomem)
+{
+    if (e->kind != NBR_OBJECT_ARRAY || e->ndim == 0) r->bad = true;
+    if (!r->bad && !(e->chunk_shape = calloc(e->ndim, sizeof *e->chunk_shape))) *nomem = true;
+    for (size_t k = 0; !r->bad && !*nomem && k < e->ndim; k++) {
+        e->chunk_shape[k] = get_u64(r);
+        if (e->chunk_shape[k] == 0 || e->chunk_shape[k] > e->shape[k]) r->bad = true;
+    }
+    if (!r->bad && !*nomem &&
+        (nbr_chunk_grid_count(e->ndim, e->shape, e->chunk_shape) != count ||
+         !nbr_chunk_contiguous(e->ndim, e->shape, e->chunk_shape) ||
+         count > (uint64_t)(r->end - r->p) / 28))
+        r->bad = true;
+}
+
+/* An entry's chunk list (put_chunks); sets r->bad or *nomem on failure. */
+static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
+{
+    uint64_t count = get_u64(r);
+    if (r->bad || count == 0) return;
+    get_chunk_shape(r, e, count, nomem);
+    uint32_t segments = r->bad || *nomem ? 0 : get_u32(r);
+    if (!r->bad && !*nomem && (segments == 0 || segments > (uint64_t)(r->end - r->p) / 4))
+        r->bad = true;
+    if (!r->bad && !*nomem && !(e->chunk_segments = calloc(segments, sizeof(char *))))
+        *nomem = true;
+    for (uint32_t k = 0; !r->bad && !*nomem && k < segments; k++) {
+        e->chunk_segments[k] = get_str(r, nomem);
+        if (e->chunk_segments[k]) e->chunk_segment_count = k + 1;
+        if (!r->bad && !*nomem && (!e->chunk_segments[k] ||
+                                   !nbr_segment_name_valid(e->chunk_segments[k])))
+            r->bad = true;
+    }
+    if (!r->bad && !*nomem && !(e->chunks = calloc((size_t)count, sizeof *e->chunks)))
+        *nomem = true;
+    for (uint64_t k = 0; !r->bad && !*nomem && k < count; k++) {
+        const unsigned char *id = get_bytes(r, 16);
+        if (id) memcpy(e->chunks[k].id.bytes, id, 16);
+        e->chunks[k].segment = get_u32(r);
+        e->chunks[k].stored_bytes = get_u64(r);
+        if (e->chunks[k].segment >= segments) r->bad = true;
+        e->chunk_count = (size_t)k + 1;
+    }
+}
+
 /* One manifest; false if bad or out of memory (then `m` is cleared). */
 static bool get_manifest(reader *r, nbr_manifest *m, bool *nomem)
 {
@@ -306,6 +372,7 @@ static bool get_manifest(reader *r, nbr_manifest *m, bool *nomem)
         e.segment = get_str(r, nomem);
         if (!r->bad && !*nomem && (!e.segment || !nbr_segment_name_valid(e.segment)))
             r->bad = true;
+        if (!r->bad && !*nomem) get_chunks(r, &e, nomem);
         if (r->bad || *nomem) {
             nbr_object_entry_clear(&e);
             break;

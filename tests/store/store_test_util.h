@@ -40,7 +40,8 @@ char *st_commit_doubles(nbr_store *store, const char *cell, const char *name, si
                         double seed, nbr_object_id *id_out);
 
 /* GC tests.  Checkpoint k of a history with every kind of binding: "x" new
- * each time, "b" shared by three in a row, "const" bound by checkpoint 1
+ * each time (in a store with 4 KiB chunks, most of its chunks shared with
+ * earlier checkpoints), "b" shared by three in a row, "const" bound by checkpoint 1
  * only, "alias" a put_ref to it, "gone" bound and deleted in turn. */
 int st_gc_checkpoint(nbr_store *store, int64_t k);
 

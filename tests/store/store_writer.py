@@ -75,6 +75,12 @@ def arrays():
         "scalar": np.array(3.5),
         "empty": np.zeros((0, 4)),
         "big_noise": np.frombuffer(rng.bytes(16_000_000), dtype="<u8"),
+        # Several chunks each (256 KiB chunks): virtual datasets of types
+        # HDF5 maps less directly (compound, UCS-4 array type, enum).
+        "structured_big": np.array([(i, i * 0.5, b"ab") for i in range(30000)],
+                                   dtype=[("a", "<i4"), ("b", "<f8"), ("c", "S3")]),
+        "unicode_big": np.array([f"u{i % 997}" for i in range(30000)], dtype="U4"),
+        "bool_big": rng.random((600, 1000)) > 0.5,
     }
     return out
 
@@ -94,8 +100,22 @@ def main():
         for name in half:
             ids[name] = put(lib, cp, name, expected[name])
         check(lib, lib.nbr_checkpoint_commit(None, cp))
+    # A third checkpoint: float64_smooth with one row block rewritten (a time
+    # step), stored as chunks of which all but one are in an earlier segment.
+    step = expected["float64_smooth"].copy()
+    step[400:500] = np.cos(np.linspace(0, 3, 100 * 300)).reshape(100, 300)
+    expected["float64_smooth_step"] = step
+    cp = ctypes.c_void_p()
+    check(lib, lib.nbr_checkpoint_begin(ctypes.byref(cp), handle, b"cell", 2, b"{}"))
+    ids["float64_smooth_step"] = put(lib, cp, "float64_smooth_step", step)
+    check(lib, lib.nbr_checkpoint_commit(None, cp))
     lib.nbr_store_close(handle)
     np.savez(f"{outdir}/expected.npz", **{k: np.array(v, order="C") for k, v in expected.items()})
+    # For readers without NumPy (tests/store/check_store_hdf5r.R): the
+    # stepped array's raw C-order bytes and where its dataset is.
+    step.tofile(f"{outdir}/float64_smooth_step.f8")
+    with open(f"{outdir}/float64_smooth_step.txt", "w") as f:
+        f.write(f"{ids['float64_smooth_step']} {step.shape[0]} {step.shape[1]}\n")
     with open(f"{outdir}/ids.json", "w") as f:
         json.dump({k: [v, dtype_string(expected[k].dtype)] for k, v in ids.items()}, f)
 

@@ -36,14 +36,16 @@ static int load_shim(void)
     return 0;
 }
 
-/* One checkpoint of new content (seeded): a compressible array, an
- * incompressible one, a scalar and a blob. */
+/* One checkpoint of new content (seeded): a compressible array of two
+ * chunks (the first one the same in every checkpoint, so each array maps a
+ * chunk of the first segment), an incompressible one, a scalar and a
+ * blob. */
 static int write_checkpoint(nbr_store *s, unsigned seed)
 {
     size_t n = 1 << 18, m = 1 << 16;
     double *smooth = malloc(n * sizeof *smooth);
     uint64_t *noise = malloc(m * sizeof *noise), x = seed * 2654435761u + 1;
-    for (size_t i = 0; i < n; i++) smooth[i] = seed + i * 1e-3;
+    for (size_t i = 0; i < n; i++) smooth[i] = (i < n / 2 ? 0 : seed) + i * 1e-3;
     for (size_t i = 0; i < m; i++) x ^= x << 13, x ^= x >> 7, x ^= x << 17, noise[i] = x;
     uint64_t shape_n[1] = {n}, shape_m[2] = {m / 8, 8};
     double scalar = seed;
@@ -185,6 +187,7 @@ static char *gc_store(char *ids[GC_KEPT], char *snaps[GC_KEPT])
     char *dir = st_tempdir("gc-faults");
     nbr_store *s = NULL;
     CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, 4096)); /* chunk dedup */
     for (int64_t k = 1; k <= 8; k++) CHECK_OK(st_gc_checkpoint(s, k));
     static const size_t at[GC_KEPT] = {2, 5, 7};
     for (size_t i = 0; i < GC_KEPT; i++) {

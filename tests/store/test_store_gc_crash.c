@@ -102,6 +102,7 @@ static void test_gc_killed_at_random_instants(void)
     char *dir = st_tempdir("gc-crash");
     nbr_store *s = NULL;
     CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, 4096)); /* chunk dedup */
     nbr_store_close(s);
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     size_t seen = 0;

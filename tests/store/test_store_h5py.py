@@ -73,7 +73,13 @@ def test_every_array_reads_back_bit_identical(store):
 def test_compressible_data_uses_blosc_and_noise_does_not(store):
     store_dir, _, ids = store
     def filters(name):
+        """The filters of the dataset holding the data: the array's own, or
+        (chunk dedup) its first chunk's."""
         object_id, entry = locate(store_dir, name)
+        if "chunks" in entry:
+            chunk_id, segment, _ = entry["chunks"][0]
+            with h5py.File(store_dir / entry["chunk_segments"][segment], "r") as f:
+                return f["chunks"][chunk_id]._filters, entry
         with h5py.File(store_dir / entry["segment"], "r") as f:
             return f["objects"][object_id]._filters, entry
     smooth, entry = filters("float64_smooth")
@@ -81,3 +87,50 @@ def test_compressible_data_uses_blosc_and_noise_does_not(store):
     assert entry["stored_bytes"] < entry["logical_bytes"] * 0.9
     noise, entry = filters("big_noise")
     assert not noise
+
+
+def test_multi_chunk_arrays_are_virtual_datasets_over_chunk_datasets(store):
+    """Chunk dedup as an independent reader sees it: each mapping of the
+    virtual dataset takes the whole of /chunks/<id> from the segment the
+    manifest names (relative file name, "." for its own file), box by box in
+    C order of the chunk grid."""
+    store_dir, expected, _ = store
+    object_id, entry = locate(store_dir, "float64_smooth_step")
+    chunk_rows = entry["chunk_shape"][0]
+    assert len(entry["chunks"]) == -(-entry["shape"][0] // chunk_rows)
+    own = [i for i, s in enumerate(entry["chunk_segments"]) if s == entry["segment"]]
+    assert len(entry["chunk_segments"]) == 2 and len(own) == 1
+    with h5py.File(store_dir / entry["segment"], "r") as f:
+        dataset = f["objects"][object_id]
+        assert dataset.is_virtual
+        sources = dataset.virtual_sources()
+        assert len(sources) == len(entry["chunks"])
+        for k, (source, (chunk_id, segment, _)) in enumerate(zip(sources, entry["chunks"])):
+            name = entry["chunk_segments"][segment]
+            assert source.file_name == ("." if segment in own else name.split("/")[1])
+            assert source.dset_name == "/chunks/" + chunk_id
+            start = source.vspace.get_select_bounds()[0]
+            assert start[0] == k * chunk_rows and start[1] == 0
+    # One new chunk in this segment: the row block 400:500 touches few chunks.
+    new = {c[0] for c in entry["chunks"] if c[1] in own}
+    assert 1 <= len(new) <= 3
+
+
+READER = """
+import sys, h5py, numpy as np
+store, segment, object_id, out = sys.argv[1:5]
+with h5py.File(store + "/" + segment, "r") as f:
+    np.save(out, f["objects"][object_id][()])
+"""
+
+
+def test_virtual_datasets_read_from_another_directory(store, tmp_path):
+    """HDF5 finds a chunk's segment beside the file holding the virtual
+    dataset, whatever the reader's working directory."""
+    store_dir, expected, _ = store
+    for name in ("float64_smooth", "float64_smooth_step", "big_noise"):
+        object_id, entry = locate(store_dir, name)
+        out = tmp_path / (name + ".npy")
+        subprocess.run([sys.executable, "-c", READER, str(store_dir), entry["segment"], object_id,
+                        str(out)], check=True, cwd="/")
+        assert np.load(out).tobytes() == expected[name].tobytes(), name

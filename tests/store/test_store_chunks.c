@@ -1,0 +1,369 @@
+/* test_store_chunks.c - dedup below the object level: an array of several
+ * chunks is stored as shared chunks plus one virtual dataset.  Checked
+ * through the public API: what a checkpoint that changes one row block
+ * costs, round trips of strided arrays, stats, verify naming a damaged
+ * chunk, GC keeping a chunk still used, and the option (and old stores)
+ * leaving arrays as plain datasets. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "nbr_test.h"
+#include "store_test_util.h"
+
+#define ROWS 64
+#define COLS 1024
+#define CHUNK (64 * 1024) /* 8 rows of 1024 float64 */
+#define BLOCK_ROWS 8
+
+static nbr_store *create_store(char **dir, const char *tag)
+{
+    nbr_store *s = NULL;
+    *dir = st_tempdir(tag);
+    CHECK_OK(nbr_store_open(&s, *dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, CHUNK));
+    return s;
+}
+
+/* Row block `block` (or every row, block < 0) of a field set to values of
+ * time `t`: incompressible bytes, so each chunk's size is plain. */
+static void fill(double *a, int block, unsigned t)
+{
+    for (size_t r = 0; r < ROWS; r++) {
+        if (block >= 0 && r / BLOCK_ROWS != (size_t)block) continue;
+        uint64_t x = (r + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)t * 0xBF58476D1CE4E5B9ull;
+        for (size_t c = 0; c < COLS; c++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            a[r * COLS + c] = (double)(x >> 11);
+        }
+    }
+}
+
+static nbr_object_id put_commit(nbr_store *s, const char *name, const double *a, char **id_out)
+{
+    nbr_checkpoint *c = NULL;
+    nbr_object_id id = {{0}};
+    uint64_t shape[2] = {ROWS, COLS};
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&id, c, name, "<f8", 2, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_commit(id_out, c));
+    return id;
+}
+
+static int reads_as(nbr_store *s, const nbr_object_id *id, const double *want)
+{
+    uint64_t shape[2] = {ROWS, COLS};
+    double *back = malloc(ROWS * COLS * 8);
+    int ok = back && nbr_store_read_array(back, ROWS * COLS * 8, s, id, "<f8", 2, shape) ==
+                         NBR_OK && !memcmp(back, want, ROWS * COLS * 8);
+    free(back);
+    return ok;
+}
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = calloc(1, 1 << 20);
+    if (f && text) fread(text, 1, (1 << 20) - 1, f);
+    if (f) fclose(f);
+    return text;
+}
+
+/* Two checkpoints of "field": `a` (every row at time 0), then `b`, the same
+ * with one time step written into row block `block`. */
+typedef struct two_steps {
+    char *dir, *k1, *k2;
+    double *a, *b;
+    nbr_object_id ia, ib;
+} two_steps;
+
+static nbr_store *two_steps_make(two_steps *t, const char *tag, int block)
+{
+    memset(t, 0, sizeof *t);
+    nbr_store *s = create_store(&t->dir, tag);
+    t->a = malloc(ROWS * COLS * 8);
+    t->b = malloc(ROWS * COLS * 8);
+    fill(t->a, -1, 0);
+    t->ia = put_commit(s, "field", t->a, &t->k1);
+    memcpy(t->b, t->a, ROWS * COLS * 8);
+    fill(t->b, block, 1);
+    t->ib = put_commit(s, "field", t->b, &t->k2);
+    return s;
+}
+
+static void two_steps_free(two_steps *t)
+{
+    free(t->a), free(t->b), free(t->k1), free(t->k2);
+    st_remove_tree(t->dir);
+    free(t->dir);
+}
+
+static void test_one_block_costs_one_chunk(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunks", 3);
+    const char *dir = t.dir, *k1 = t.k1, *k2 = t.k2;
+    uint64_t first = 0, second = 0, all = 0, logical = 0;
+    CHECK_OK(nbr_store_stats(NULL, &first, s, k1));
+    CHECK_OK(nbr_store_stats(NULL, &second, s, k2));
+    CHECK_OK(nbr_store_stats(&logical, &all, s, NULL));
+    CHECK(first >= ROWS * COLS * 8 && first < ROWS * COLS * 8 + 4096);
+    CHECK(second >= CHUNK && second < CHUNK + 512); /* the one new chunk */
+    CHECK(all == first + second && logical == 2ull * ROWS * COLS * 8);
+    CHECK(reads_as(s, &t.ia, t.a) && reads_as(s, &t.ib, t.b));
+    CHECK_OK(nbr_store_verify(NULL, s));
+    /* The second manifest lists its chunks, seven of them in the first
+     * segment. */
+    char name[64];
+    snprintf(name, sizeof name, "checkpoints/%s.json", k2);
+    char *text = read_text(st_path(dir, name));
+    CHECK(text && strstr(text, "\"chunk_shape\": [8, 1024]") && strstr(text, "\"chunks\": [["));
+    CHECK(text && strstr(text, k1) != NULL); /* the first segment is named */
+    free(text);
+    /* A reader in another handle sees the same. */
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    CHECK(reads_as(r, &t.ib, t.b));
+    nbr_store_close(r);
+    nbr_store_close(s);
+    two_steps_free(&t);
+}
+
+static void test_strided_and_repeated_chunks(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "chunkstride");
+    /* A Fortran-order array: chunks are gathered in C order. */
+    size_t rows = 300, cols = 100;
+    double *f = malloc(rows * cols * 8), *c_order = malloc(rows * cols * 8);
+    for (size_t i = 0; i < rows; i++)
+        for (size_t j = 0; j < cols; j++) {
+            f[j * rows + i] = (double)(i * 1000 + j);
+            c_order[i * cols + j] = (double)(i * 1000 + j);
+        }
+    uint64_t shape[2] = {rows, cols};
+    int64_t strides[2] = {8, (int64_t)(rows * 8)};
+    /* And zeros: every chunk the same, stored once. */
+    double *zeros = calloc(ROWS * COLS, 8);
+    uint64_t zshape[2] = {ROWS, COLS};
+    nbr_checkpoint *c = NULL;
+    nbr_object_id idf, idz;
+    char *k = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&idf, c, "f", "<f8", 2, shape, strides, f));
+    CHECK_OK(nbr_checkpoint_put_array(&idz, c, "z", "<f8", 2, zshape, NULL, zeros));
+    CHECK_OK(nbr_checkpoint_commit(&k, c));
+    double *back = malloc(ROWS * COLS * 8);
+    CHECK_OK(nbr_store_read_array(back, rows * cols * 8, s, &idf, "<f8", 2, shape));
+    CHECK(!memcmp(back, c_order, rows * cols * 8));
+    CHECK_OK(nbr_store_read_array(back, ROWS * COLS * 8, s, &idz, "<f8", 2, zshape));
+    CHECK(!memcmp(back, zeros, ROWS * COLS * 8));
+    char name[64];
+    snprintf(name, sizeof name, "checkpoints/%s.json", k);
+    char *text = read_text(st_path(dir, name));
+    /* z: eight references to one chunk. */
+    const char *z = text ? strstr(text, "\"chunks\": [[") : NULL;
+    z = z ? strstr(z + 1, "\"chunks\": [[") : NULL;
+    CHECK(z != NULL);
+    if (z) {
+        char first[40];
+        memcpy(first, z + 13, 32);
+        first[32] = '\0';
+        int seen = 0;
+        for (const char *p = z; (p = strstr(p, first)) && seen < 100; p++) seen++;
+        CHECK(seen == 8);
+    }
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    free(text), free(back), free(f), free(c_order), free(zeros), free(k);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+/* The id of row block `block` of `a` as a chunk (docs/store-format.md). */
+static void chunk_id_hex(char *hex, const double *a, int block)
+{
+    nbr_hasher *h = NULL;
+    uint8_t word[8];
+    uint64_t fields[3] = {2, BLOCK_ROWS, COLS};
+    CHECK_OK(nbr_hasher_new(&h));
+    CHECK_OK(nbr_hasher_update(h, "nbr-chunk", 10));
+    CHECK_OK(nbr_hasher_update(h, "<f8", 4));
+    for (int f = 0; f < 3; f++) {
+        for (int i = 0; i < 8; i++) word[i] = (uint8_t)(fields[f] >> (8 * i));
+        CHECK_OK(nbr_hasher_update(h, word, 8));
+    }
+    CHECK_OK(nbr_hasher_update(h, a + (size_t)block * BLOCK_ROWS * COLS, CHUNK));
+    nbr_object_id id;
+    CHECK_OK(nbr_hasher_digest(&id, h));
+    nbr_hasher_free(h);
+    nbr_object_id_to_hex(hex, &id);
+}
+
+static void test_verify_names_a_damaged_chunk(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunkbad", 5);
+    nbr_store_close(s);
+    const char *dir = t.dir;
+    /* The second segment holds one chunk (64 KiB of noise) and little else:
+     * its middle is that chunk's data. */
+    const char *name = st_find_entry(st_path(dir, "segments"), t.k2, ".h5");
+    char path[700], chunk[33], object[33];
+    snprintf(path, sizeof path, "%s/segments/%s", dir, name ? name : "?");
+    uint64_t size = st_tree_bytes(path);
+    CHECK(size > CHUNK && size < 2 * CHUNK);
+    CHECK(st_flip_byte(path, (long)(size - CHUNK / 2)) == 0);
+    chunk_id_hex(chunk, t.b, 5);
+    nbr_object_id_to_hex(object, &t.ib);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    char *report = NULL;
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
+    CHECK(report && strstr(report, chunk) && strstr(report, object) &&
+          strstr(report, strrchr(path, '/') + 1));
+    if (report && !strstr(report, chunk)) fprintf(stderr, "report: %s\n", report);
+    nbr_free(report);
+    CHECK(!reads_as(s, &t.ib, t.b));
+    CHECK(strstr(nbr_last_error(), chunk) && strstr(nbr_last_error(), object));
+    CHECK(reads_as(s, &t.ia, t.a)); /* the first array shares no damaged chunk */
+    nbr_store_close(s);
+    two_steps_free(&t);
+}
+
+static void test_gc_keeps_a_chunk_a_later_array_uses(void)
+{
+    two_steps t;
+    char *k3 = NULL;
+    nbr_store *s = two_steps_make(&t, "chunkgc", 2);
+    const char *dir = t.dir;
+    double *a = t.a, *b = t.b;
+    nbr_object_id ib = t.ib;
+    CHECK_OK(nbr_store_set_ref(s, "keep", t.k2));
+    fill(a, -1, 9); /* the newest checkpoint shares nothing, and unbinds "field" */
+    nbr_checkpoint *c = NULL;
+    uint64_t shape[2] = {ROWS, COLS};
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 3, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "other", "<f8", 2, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_delete(c, "field"));
+    CHECK_OK(nbr_checkpoint_commit(&k3, c));
+    char *report = NULL;
+    CHECK_OK(nbr_store_gc(&report, s));
+    nbr_free(report);
+    CHECK(nbr_store_checkpoint_count(s) == 2);
+    CHECK(st_find_entry(st_path(dir, "checkpoints"), t.k1, ".json") == NULL);
+    /* The first checkpoint is gone; its segment stays for the chunks. */
+    CHECK(st_find_entry(st_path(dir, "segments"), t.k1, ".h5") != NULL);
+    CHECK(reads_as(s, &ib, b));
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    CHECK(reads_as(r, &ib, b));
+    CHECK_OK(nbr_store_verify(NULL, r));
+    nbr_store_close(r);
+    /* Once the ref goes, the next GC drops both. */
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+    CHECK_OK(nbr_store_delete_ref(s, "keep"));
+    CHECK_OK(nbr_store_gc(NULL, s));
+    CHECK(st_count_entries(st_path(dir, "segments")) == 1);
+    nbr_store_close(s);
+    free(k3);
+    two_steps_free(&t);
+}
+
+/* The open index (INDEX) carries the chunk lists: a reader opened through it
+ * reads, counts and verifies as one that reads every manifest. */
+static void test_index_carries_chunk_lists(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunkindex", 6);
+    nbr_store_close(s); /* writes INDEX */
+    uint64_t stored[2] = {0, 0};
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) CHECK(rename(st_path(t.dir, "INDEX"), st_path(t.dir, "INDEX.aside")) == 0);
+        nbr_store *r = NULL;
+        CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+        CHECK(reads_as(r, &t.ia, t.a) && reads_as(r, &t.ib, t.b));
+        CHECK_OK(nbr_store_stats(NULL, &stored[pass], r, NULL));
+        CHECK_OK(nbr_store_verify(NULL, r));
+        nbr_store_close(r);
+    }
+    CHECK(stored[0] == stored[1] && stored[0] > 0);
+    two_steps_free(&t);
+}
+
+/* A chunk list that does not fit the array's chunk grid makes the manifest
+ * damaged (named), not a misread. */
+static void test_wrong_chunk_list_is_a_damaged_manifest(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "chunklist", 1);
+    nbr_store_close(s);
+    unlink(st_path(t.dir, "INDEX"));
+    char name[64];
+    snprintf(name, sizeof name, "checkpoints/%s.json", t.k2);
+    char *text = read_text(st_path(t.dir, name));
+    char *at = text ? strstr(text, "\"chunk_shape\": [8, 1024]") : NULL;
+    CHECK(at != NULL);
+    if (at) {
+        memcpy(at, "\"chunk_shape\": [7, 1024]", 24); /* 10 boxes, 8 chunks listed */
+        CHECK(st_write_text(st_path(t.dir, name), text) == 0);
+    }
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+    CHECK_STATUS(NBR_ECORRUPT,
+                 nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, NULL, r, t.k2));
+    CHECK(strstr(nbr_last_error(), "chunk") && strstr(nbr_last_error(), t.k2));
+    CHECK(reads_as(r, &t.ia, t.a)); /* the first checkpoint is whole */
+    nbr_store_close(r);
+    free(text);
+    two_steps_free(&t);
+}
+
+/* With the option off, and in a store from before it (FORMAT version 1),
+ * arrays stay one plain dataset each. */
+static void test_option_off_and_old_stores_store_plain(void)
+{
+    for (int old = 0; old < 2; old++) {
+        char *dir, *k = NULL;
+        nbr_store *s = create_store(&dir, "chunkoff");
+        int64_t on = -1;
+        CHECK_OK(nbr_store_get_option(&on, s, NBR_STORE_OPT_CHUNK_DEDUP));
+        CHECK(on == 1);
+        if (!old) {
+            CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_DEDUP, 0));
+        } else {
+            nbr_store_close(s);
+            st_write_text(st_path(dir, "FORMAT"),
+                          "{\"format\": \"nbrewind-store\", \"version\": 1, \"codec\": \"lz4\", "
+                          "\"level\": 5, \"shuffle\": true, \"chunk_bytes\": 65536}\n");
+            CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_WRITE));
+            CHECK_OK(nbr_store_get_option(&on, s, NBR_STORE_OPT_CHUNK_DEDUP));
+            CHECK(on == 0);
+        }
+        char *format = read_text(st_path(dir, "FORMAT"));
+        CHECK(format && strstr(format, "\"version\": 1"));
+        free(format);
+        double *a = malloc(ROWS * COLS * 8);
+        fill(a, -1, 0);
+        nbr_object_id id = put_commit(s, "field", a, &k);
+        char name[64];
+        snprintf(name, sizeof name, "checkpoints/%s.json", k);
+        char *text = read_text(st_path(dir, name));
+        CHECK(text && !strstr(text, "chunks"));
+        CHECK(reads_as(s, &id, a));
+        nbr_store_close(s);
+        free(text), free(a), free(k);
+        st_remove_tree(dir);
+        free(dir);
+    }
+}
+
+NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeated_chunks),
+              TEST(test_verify_names_a_damaged_chunk),
+              TEST(test_gc_keeps_a_chunk_a_later_array_uses),
+              TEST(test_option_off_and_old_stores_store_plain),
+              TEST(test_index_carries_chunk_lists),
+              TEST(test_wrong_chunk_list_is_a_damaged_manifest))
