@@ -21,10 +21,10 @@ FIGURE is any of (default: all, in this order):
               against the audit's store size and overhead (needs `overhead`
               in the same invocation for the comparison)
 
---quick shrinks every size (a smoke test of the whole pipeline, ~2 minutes;
+--quick shrinks every size (a smoke test of the whole pipeline, under a minute;
 its numbers are not the figures).  Environment: NBR_AUDIT_N, NBR_AUDIT_STEPS
 (see make_notebooks.py), NBR_AUDIT_REPS (interleaved repetitions of the
-overhead runs, default 2), NBR_AUDIT_SCRATCH (scratch parent, default /tmp;
+overhead runs, default 3), NBR_AUDIT_SCRATCH (scratch parent, default /tmp;
 the dill baseline writes ~20 GB there at the default size).
 
 How time is measured.  Client side, as nbclient sees it: each cell's time from
@@ -183,7 +183,8 @@ class Bench:
         timing = os.path.join(rundir, "timing.jsonl")
         env = dict(os.environ, PYTHONHASHSEED="0", NBREWIND_HASHSEED="0", IPYTHONDIR=self.ipdir,
                    NBR_BENCH_TIMING=timing, PYDEVD_DISABLE_FILE_VALIDATION="1",
-                   PYTHONPATH=self.scratch, NBREWIND_NOTEBOOK=target, NBREWIND_STORE=store,
+                   PYTHONPATH=os.pathsep.join([os.path.join(self.scratch, "pkg"), self.scratch]),
+                   NBREWIND_NOTEBOOK=target, NBREWIND_STORE=store,
                    NBREWIND_BACKGROUND=background)
         if kind == "dill":
             dumps = os.path.join(rundir, "dumps")
@@ -326,6 +327,10 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
             "shutdown_s": [x["shutdown_s"] for x in audit],
             "overhead": r(cells / base - 1),
             "overhead_with_shutdown": r(total / base_total - 1),
+            "overhead_of_minimums": r(min(x["cells_s"] for x in audit) / min(x["cells_s"] for x in plain) - 1),
+            # within each audit run: the hooks' foreground time over the cells' own time
+            "foreground_over_code": [r(sum(checkpoint_costs(x).values()) /
+                                       sum(row["code_s"] for row in x["in_kernel"])) for x in audit],
             "extra_s": r(cells - base, 3),
             "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in audit],
             "cpu_overhead": r(med([kernel_cpu_s(x) for x in audit]) / base_cpu - 1),
@@ -338,10 +343,38 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
             "target_overhead": 0.02, "limit_overhead": 0.05,
             "met": cells / base - 1 <= 0.02,
         }
+    judge_overhead(result)
     result["plain"]["per_cell_wall_s_last_run"] = plain[-1]["cell_wall_s"]
     result["plain"]["per_cell_code_s_last_run"] = {row["cell"]: r(row["code_s"])
                                                    for row in plain[-1]["in_kernel"]}
     return result, runs
+
+
+def judge_overhead(result: dict):
+    """The verdict on the 2 % target, from what can be trusted.  The wall-clock
+    ratio decides only if the plain kernel's own runs agree to within the
+    target.  The checkpoint's time in the cells' thread is a lower bound of the
+    overhead (nothing else overlaps it): above the target, the target is
+    missed whatever the noise."""
+    cells = result["plain"]["cells_s"]
+    spread = (max(cells) - min(cells)) / statistics.median(cells)
+    result["plain"]["spread"] = r(spread)
+    for bg in ("1", "0"):
+        a = result[f"audit_background_{bg}"]
+        bound = statistics.median(a["foreground_over_code"])
+        a["foreground_over_code_median"] = r(bound)
+        if bound > a["target_overhead"]:
+            a["met"] = False
+            a["verdict"] = (f"not met: the checkpoint alone keeps the cells' thread "
+                            f"{100 * bound:.1f} % of the cells' time (a lower bound)")
+        elif spread > a["target_overhead"]:
+            a["met"] = None
+            a["verdict"] = (f"not resolved: the plain kernel's runs spread by {100 * spread:.1f} %, "
+                            f"more than the target; the lower bound is {100 * bound:.1f} %")
+        else:
+            a["met"] = a["overhead"] <= a["target_overhead"]
+            a["verdict"] = ("met" if a["met"] else "not met") + \
+                f" (wall-clock, medians; plain runs spread by {100 * spread:.1f} %)"
 
 
 def summary_of_notebook(path: str) -> dict:
@@ -360,6 +393,7 @@ def fig_dill(bench: Bench, scratch: str, overhead_runs: list) -> dict:
     rows = run["in_kernel"]
     errors = sorted({row["dump_error"] for row in rows if row.get("dump_error")})
     result = {"cells_s": run["cells_s"], "shutdown_s": run["shutdown_s"],
+              "kernel_cpu_s": r(kernel_cpu_s(run), 2),
               "dump_files": run["dump_files"],
               "dump_bytes_sum": sum(row["dump_bytes"] for row in rows),
               "dump_bytes_on_disk": run["dump_bytes_on_disk"],
@@ -381,19 +415,23 @@ def fig_dill(bench: Bench, scratch: str, overhead_runs: list) -> dict:
             store_bytes = audit[-1]["store"]["du_bytes"]
             wall_extra = med([x["cells_s"] for x in audit]) - base
             fg = med([sum(checkpoint_costs(x).values()) for x in audit])
-            # the audit's time: the larger of its wall-clock overhead and the
-            # foreground time its hooks took in the kernel (conservative)
-            audit_s = max(wall_extra, fg)
+            cpu_extra = med([kernel_cpu_s(x) for x in audit]) - med([kernel_cpu_s(x) for x in plain])
+            # the audit's time: its foreground time in the kernel (the window
+            # the dill dumps are timed in), or the extra CPU time of the kernel
+            # (which counts background work) if larger.  Its wall-clock
+            # overhead is listed too; on a busy machine it is mostly noise.
+            audit_s = max(fg, cpu_extra)
             result["comparisons"][f"background_{bg}"] = {
                 "store_du_bytes": store_bytes,
                 "size_ratio_dill_over_store": r(result["dump_bytes_sum"] / store_bytes, 2),
                 "audit_extra_wall_s": r(wall_extra, 3),
                 "audit_foreground_s": r(fg, 3),
+                "audit_extra_cpu_s": r(cpu_extra, 3),
                 "audit_time_s_used": r(audit_s, 3),
                 "time_ratio_dill_dump_over_audit": r(result["dump_s_sum"] / audit_s, 2)
                 if audit_s > 0 else None,
-                "time_ratio_dill_wall_over_audit": r(result["extra_wall_s_vs_plain"] / audit_s, 2)
-                if audit_s > 0 else None,
+                "time_ratio_dill_wall_over_audit_wall": r(result["extra_wall_s_vs_plain"] / wall_extra, 2)
+                if wall_extra > 0 else None,
                 "target": ">= 5x smaller and >= 5x faster",
                 "met_size": result["dump_bytes_sum"] >= 5 * store_bytes,
                 "met_time": audit_s <= 0 or result["dump_s_sum"] >= 5 * audit_s,
@@ -456,7 +494,7 @@ def idle_cells(arrays: int, n: int, repeat: int) -> list[str]:
                "    _t = time.perf_counter()\n"
                "    _core.hash_array(a0.dtype.str, a0.shape, None, a0.__array_interface__['data'][0], a0)\n"
                "    _ht.append(time.perf_counter() - _t)\n"
-               "print(json.dumps(sorted(_ht)))"]
+               "print(json.dumps({'hash_s': sorted(_ht), 'core': _core.__file__}))"]
     return setup + idle + save + call + hashing
 
 
@@ -471,7 +509,10 @@ def fig_idle(bench: Bench, scratch: str, quick: bool) -> dict:
               "module_call": ids[arrays + 1 + 2 * repeat:arrays + 1 + 3 * repeat]}
     runs = {"plain": bench.run(nb, "plain"), "audit_background_1": bench.run(nb, "audit", "1"),
             "audit_background_0": bench.run(nb, "audit", "0")}
-    hash_s = json.loads(runs["plain"]["outputs"][ids[-1]])
+    measured = json.loads(runs["plain"]["outputs"][ids[-1]])
+    hash_s = measured["hash_s"]
+    if not measured["core"].startswith(bench.scratch):
+        raise RuntimeError(f"the kernel imported {measured['core']}, not the snapshot in {bench.scratch}")
     result = {"state_bytes": arrays * n * 8, "arrays": arrays, "array_bytes": n * 8,
               "cells_per_kind": repeat,
               "hash_array_s_in_plain_kernel": {"median": r(med(hash_s)), "min": r(min(hash_s))}}
@@ -479,14 +520,18 @@ def fig_idle(bench: Bench, scratch: str, quick: bool) -> dict:
         entry = {}
         plain_wall = med([runs["plain"]["cell_wall_s"][c] for c in cids])
         plain_post = med([checkpoint_costs(runs["plain"])[c] for c in cids])
-        entry["plain"] = {"median_wall_s": r(plain_wall), "median_post_hooks_s": r(plain_post, 6)}
+        code = lambda run: r(med([x["code_s"] for x in run["in_kernel"] if x["cell"] in cids]))
+        entry["plain"] = {"median_wall_s": r(plain_wall), "median_code_s": code(runs["plain"]),
+                          "median_post_hooks_s": r(plain_post, 6)}
         for key in ("audit_background_1", "audit_background_0"):
             run = runs[key]
             wall = med([run["cell_wall_s"][c] for c in cids])
             post = [checkpoint_costs(run)[c] for c in cids]
             rec = {x["cell"]: x for x in run["store"]["records"]}
             entry[key] = {"median_wall_s": r(wall), "extra_wall_s": r(wall - plain_wall),
+                          "median_code_s": code(run),
                           "median_checkpoint_s": r(med(post), 5), "max_checkpoint_s": r(max(post), 5),
+                          "checkpoint_s_per_cell": [r(x, 5) for x in post],
                           "stored_bytes_added": sum(run["store"]["stored_bytes_added"][ids.index(c)]
                                                     for c in cids)}
         result[group] = entry
@@ -527,11 +572,36 @@ def machine() -> dict:
         pass
     import numpy, pandas, dill, ipykernel, nbclient
     from nbrewind import _core
-    return {"arch": platform.machine(), "cores": len(os.sched_getaffinity(0)), "cpu": cpu,
+    import hashlib
+    import nbrewind
+    pkg = os.path.dirname(nbrewind.__file__)
+    digest = hashlib.sha256()
+    for name in sorted(os.listdir(pkg)):
+        if name.endswith(".py") or name.endswith(".so"):
+            with open(os.path.join(pkg, name), "rb") as f:
+                digest.update(name.encode() + b"\0" + f.read())
+    return {"nbrewind_package_sha256": digest.hexdigest()[:16],
+            "arch": platform.machine(), "cores": len(os.sched_getaffinity(0)), "cpu": cpu,
             "memory_gb": round(mem / 1e9, 1), "python": platform.python_version(),
             "versions": {"numpy": numpy.__version__, "pandas": pandas.__version__,
                          "dill": dill.__version__, "ipykernel": ipykernel.__version__,
                          "nbclient": nbclient.__version__, "nbrewind": _core.version()}}
+
+
+def snapshot_package(scratch: str) -> str:
+    """Copy the installed nbrewind package into the scratch directory and use
+    that copy, here and (through PYTHONPATH) in every kernel, so that a
+    reinstall during the run (`make python`) cannot mix versions."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("nbrewind")
+    if spec is None or "nbrewind" in sys.modules:
+        raise SystemExit("bench_audit.py: nbrewind is not installed (make python) or already imported")
+    source = os.path.dirname(spec.origin)
+    shutil.copytree(source, os.path.join(scratch, "pkg", "nbrewind"),
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    sys.path.insert(0, os.path.join(scratch, "pkg"))
+    return source
 
 
 def main(argv=None):
@@ -548,13 +618,14 @@ def main(argv=None):
     if args.quick:
         os.environ.setdefault("NBR_AUDIT_N", "1024")
         os.environ.setdefault("NBR_AUDIT_STEPS", "4")
-    reps = int(os.environ.get("NBR_AUDIT_REPS", "1" if args.quick else "2"))
+    reps = int(os.environ.get("NBR_AUDIT_REPS", "1" if args.quick else "3"))
     scratch = tempfile.mkdtemp(prefix="nbr-bench-audit.",
                                dir=os.environ.get("NBR_AUDIT_SCRATCH", "/tmp"))
+    installed = snapshot_package(scratch)
     bench = Bench(scratch)
     started = time.time()
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
-              "machine": machine(), "quick": args.quick, "scratch_parent": os.path.dirname(scratch),
+              "machine": machine(), "nbrewind_package_copied_from": installed, "quick": args.quick, "scratch_parent": os.path.dirname(scratch),
               "load_average_start": [round(x, 2) for x in os.getloadavg()],
               "nbrewind_background_env": "NBREWIND_BACKGROUND=1 (background commits) / 0 (in the cell)",
               "figures": {}}
@@ -597,7 +668,7 @@ def report(result: dict):
             print(f"  audit, background commits {'on' if bg == '1' else 'off'}: "
                   f"{a['median_cells_s']} s -> overhead {100 * a['overhead']:.2f} % "
                   f"({100 * a['overhead_with_shutdown']:.2f} % with kernel shutdown); "
-                  f"target 2 %: {met(a['met'])}; kernel CPU time +{100 * a['cpu_overhead']:.2f} %; "
+                  f"target 2 %: {a['verdict']}; kernel CPU time +{100 * a['cpu_overhead']:.2f} %; "
                   f"store {a['store'].get('du_bytes', 0) / 1e9:.2f} GB")
     if "dill_baseline" in figs:
         d = figs["dill_baseline"]

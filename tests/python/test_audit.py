@@ -133,7 +133,7 @@ def test_unpicklable_values_are_recorded_as_recompute(tmp_path):
 def test_dask_client_is_recompute_and_results_are_stored(tmp_path):
     cells = ["from dask.distributed import LocalCluster, Client\n"
              "cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,\n"
-             "                       host='127.0.0.1', dashboard_address=None)\n"
+             "                       host='127.0.0.1', dashboard_address=':0')\n"
              "client = Client(cluster)",
              "import numpy as np\nfutures = client.map(lambda i: i * i, range(10))\n"
              "squares = np.array(client.gather(futures))",
@@ -475,3 +475,11 @@ def test_killing_the_command_leaves_a_store_the_next_audit_reuses(tmp_path):
         time.sleep(1)
     assert result.returncode == 0, result.stderr
     assert value_after(nb, "s") == sum(range(1_000_000))
+
+
+def test_a_kernel_that_does_not_start_is_named(tmp_path):
+    nb = make_notebook(tmp_path / "nostart.ipynb", "x = 1")
+    # An invalid hash seed makes the interpreter refuse to start.
+    result = cli("audit", "-q", nb, env=dict(os.environ, NBREWIND_HASHSEED="not-a-number"))
+    assert result.returncode == 3, result.stderr
+    assert "kernel" in result.stderr and "nostart.ipynb" in result.stderr

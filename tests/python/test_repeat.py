@@ -213,7 +213,7 @@ def test_repeat_without_an_audit_says_what_to_do(tmp_path):
 
 DASK = ["from dask.distributed import LocalCluster, Client\n"
         "cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,\n"
-        "                       host='127.0.0.1', dashboard_address=None)\n"
+        "                       host='127.0.0.1', dashboard_address=':0')\n"
         "client = Client(cluster)",
         "import numpy as np\nsquares = np.array(client.gather(client.map(lambda i: i * i, range(20))))",
         "cubes = np.array(client.gather(client.map(lambda i: i ** 3, range(20))))",

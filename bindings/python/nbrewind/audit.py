@@ -81,6 +81,7 @@ class Auditor:
         self.mode = os.environ.get("NBREWIND_KERNEL", "extension")  # audit, repeat, extension
         self._environment_recorded = False
         self._failed: list = []
+        self.stored_ids: set[str] = set()  # ids this session has put (or queued)
         self.known: dict[str, Known] = {}
         self.functions: dict[str, dict] = {}  # name -> {"reads": [...], "writes": [...]}
         self.rng_ids: dict[str, str] = {}
@@ -196,6 +197,8 @@ class Auditor:
     def _writer_failed(self, job):
         with self._outputs_lock:
             self._failed.append(job)
+            for _, encoded in job.puts:  # not in the store after all
+                self.stored_ids.discard(encoded.id)
 
     def _report_failures(self):
         with self._outputs_lock:
@@ -275,9 +278,10 @@ class Auditor:
         known = self.known.get(name)
         same_object = known is not None and known.pyid == id(value)
         try:
-            # A value that may only have been mutated is hashed to find out; a
-            # new array in the background is copied, and hashed by the writer.
-            encoded = serialize.encode(value, hash_arrays=same_object or not self.background)
+            # Hashing first (cheap next to a copy into fresh memory): a value
+            # that may only have been mutated may turn out unchanged, and a new
+            # one may be content the store already has.
+            encoded = serialize.encode(value)
         except serialize.Unstorable as why:
             return self._recompute(job, name, value, changes, str(why))
         if same_object and encoded.id is not None and encoded.id == known.object_id(name):
@@ -287,11 +291,15 @@ class Auditor:
             return self._recompute(job, name, value, changes,
                                    f"{encoded.nbytes} bytes, over the cap of {cap} "
                                    f"(%nbrewind max-object-size)")
-        if self.background:
-            encoded = serialize.snapshot(encoded)
-        job.puts.append((name, encoded))
-        job.record.writes[name] = encoded.id or PENDING_ID
+        job.record.writes[name] = encoded.id
         changes[name] = Known(id(value), encoded.id, job)
+        if encoded.id in self.stored_ids:
+            job.id_refs.append((name, encoded.id))  # no bytes to copy or write
+            return
+        if self.background:
+            encoded = serialize.snapshot(encoded, self.writer.pool)
+        job.puts.append((name, encoded))
+        self.stored_ids.add(encoded.id)
 
     def _capture_alias(self, job, name, twin, value, changes):
         source = changes.get(twin) or self.known[twin]

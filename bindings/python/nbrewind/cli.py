@@ -428,6 +428,9 @@ def main(argv=None) -> int:
         return 4
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `nbrewind log NB | head`: the reader left; so do we
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -123,5 +123,8 @@ def sync(nb, notebook_path: str, store_path: str) -> dict:
                   "hash": manifest_hash(store_path, last) if last else None},
         "environment": environment_of(runs),
         "cells": cells,
+        # The code cells' order as synced (JSON objects lose theirs): how
+        # `repeat` tells a moved cell.
+        "order": [c.id for c in nb.cells if c.cell_type == "code"],
     }
     return {"matched": len(cells), "missing": missing, "checkpoint": last}

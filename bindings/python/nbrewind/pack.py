@@ -318,24 +318,25 @@ def unpack(path: str, directory: str = ".", force: bool = False, report=sys.stdo
     return manifest
 
 
-def environment_differences(packed: dict) -> list:
+def environment_differences(packed: dict, where: str = "the pack") -> list:
     """Lines naming how the packed environment differs from this interpreter."""
     from .audit import environment
 
     here = environment()
     lines = []
     if packed.get("python") and packed.get("python") != here["python"]:
-        lines.append(f"  python: {packed['python']} in the pack, {here['python']} here")
+        lines.append(f"  python: {packed['python']} in {where}, {here['python']} here")
     if packed.get("implementation") and packed["implementation"] != here["implementation"]:
-        lines.append(f"  implementation: {packed['implementation']} in the pack, "
+        lines.append(f"  implementation: {packed['implementation']} in {where}, "
                      f"{here['implementation']} here")
     theirs, ours = packed.get("packages") or {}, here["packages"]
     for name in sorted(set(theirs) | set(ours)):
         if theirs.get(name) != ours.get(name):
-            lines.append(f"  {name}: {theirs.get(name) or 'not installed'} in the pack, "
+            lines.append(f"  {name}: {theirs.get(name) or 'not installed'} in {where}, "
                          f"{ours.get(name) or 'not installed'} here")
     if not packed:
-        return ["environment: the pack records none"]
+        return [f"environment: {where} records none"]
     if not lines:
-        return ["environment: same Python and packages as the pack"]
-    return ["environment differences (results may differ where these matter):", *lines]
+        return [f"environment: same Python and packages as {where}"]
+    return [f"environment differences from {where} (results may differ where these "
+            "matter):", *lines]

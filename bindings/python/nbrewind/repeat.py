@@ -120,12 +120,24 @@ def _observe(graph, cell_id: str, rec):
         graph.mark_unrestorable(cell_id, name)
     for name, twin in rec.aliases.items():
         graph.observe_alias(cell_id, name, twin)
+    # A name the cell may have changed in place (a call argument, a method's
+    # receiver) was hashed after the cell: if it is not among the writes, it
+    # kept the id it was read with.  Saying so lets the graph drop it from
+    # the cell's writes, so its readers do not wait on this cell.
+    settled = set(rec.writes) | set(rec.deletes) | set(rec.recompute)
+    for name in graph.cell_names(cell_id, "writes"):
+        if name not in settled and rec.reads.get(name):
+            graph.observe(cell_id, "write", name, rec.reads[name])
 
 
-def _moved(cells) -> set:
+def _moved(cells, audited_order: list) -> set:
     """Cells whose audited order disagrees with the notebook's: those off a
-    longest run of cells still in audited order."""
-    seqs = [(c.id, int(c.run.checkpoint)) for c in cells if c.run]
+    longest run of cells still in audited order.  The audited order is the
+    notebook's as it was last synced (metadata.nbrewind.order), or else the
+    order of the checkpoints."""
+    rank = {cell_id: i for i, cell_id in enumerate(audited_order)}
+    seqs = [(c.id, rank[c.id] if rank else int(c.run.checkpoint)) for c in cells
+            if c.run and (not rank or c.id in rank)]
     best: list = []
     tails: list = []
     for cell_id, seq in seqs:  # longest increasing subsequence, O(n^2): n is small
@@ -172,7 +184,7 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     present = {c.id for c in cells}
     deleted = [r.record for cid, r in latest.items() if cid not in present]
     graph = Graph()
-    moved = _moved(cells)
+    moved = _moved(cells, nb.metadata.get(nbfile.METADATA_KEY, {}).get("order", []))
     base = os.path.dirname(os.path.abspath(notebook_path))
     written = _written_files(cells)
     deleted_ids = {i for rec in deleted for i in rec.writes.values()}
@@ -331,6 +343,17 @@ def _report(client, plan: RepeatPlan, core_plan, cell_id: str, base: str):
                 core_plan.report(cell_id, "write", name, ids[name])
 
 
+def _report_environment(nb, report):
+    """Before anything runs: how this interpreter differs from the audit's."""
+    from .pack import environment_differences
+
+    recorded = nb.metadata.get(nbfile.METADATA_KEY, {}).get("environment")
+    if recorded:
+        lines = environment_differences(recorded, "the audit")
+        if len(lines) > 1:
+            print("\n".join(lines), file=report)
+
+
 def repeat_notebook(path: str, out: str | None = None, store: str | None = None,
                     dry_run: bool = False, timeout: int | None = None,
                     report=sys.stdout) -> dict:
@@ -343,6 +366,7 @@ def repeat_notebook(path: str, out: str | None = None, store: str | None = None,
                           f"`nbrewind audit {path}` first)", 4)
     with _core.Store(store_path, "r") as st:
         plan = build_plan(nb, path, st)
+    _report_environment(nb, report)
     with Plan(plan.graph) as core_plan:
         rows = explain(plan, core_plan)
         if dry_run:

@@ -47,6 +47,7 @@ class Encoded:
     payload: bytes = b""
     buffers: list = field(default_factory=list)  # (id, memoryview)
     nbytes: int = 0
+    pooled: object = None  # the pool buffer a snapshot's array lives in
 
 
 # ---- arrays -----------------------------------------------------------------
@@ -157,12 +158,19 @@ def encode_blob(codec: str, payload: bytes) -> Encoded:
                    nbytes=len(payload))
 
 
-def snapshot(encoded: Encoded) -> Encoded:
+def snapshot(encoded: Encoded, pool=None) -> Encoded:
     """The same value with private copies of any memory it shares with live
-    objects, so it can be written after the next cell has changed them."""
+    objects, so it can be written after the next cell has changed them
+    (arrays into a buffer from `pool` when given: writer.BufferPool)."""
     if encoded.kind == "array":
-        return Encoded("array", encoded.id, array=np.array(encoded.array, order="C", copy=True),
-                       nbytes=encoded.nbytes)
+        arr = encoded.array
+        if pool is None or arr.nbytes == 0:
+            return Encoded("array", encoded.id, array=np.array(arr, order="C", copy=True),
+                           nbytes=encoded.nbytes)
+        buffer = pool.take(arr.nbytes)
+        copy = buffer.view(arr.dtype).reshape(arr.shape)
+        np.copyto(copy, arr)
+        return Encoded("array", encoded.id, array=copy, nbytes=encoded.nbytes, pooled=buffer)
     if encoded.buffers:
         return Encoded(encoded.kind, encoded.id, payload=encoded.payload,
                        buffers=[(i, bytes(b)) for i, b in encoded.buffers],

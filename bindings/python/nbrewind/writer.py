@@ -27,6 +27,7 @@ class Job:
     record: object  # record.Record: writes may miss ids the puts will give
     puts: list = field(default_factory=list)  # (name, serialize.Encoded)
     refs: list = field(default_factory=list)  # (name, the name it aliases)
+    id_refs: list = field(default_factory=list)  # (name, id of an object already put)
     deletes: list = field(default_factory=list)
     reads: list = field(default_factory=list)  # names whose ids the record needs
     ids: dict = field(default_factory=dict)  # name -> object id, once written
@@ -44,7 +45,7 @@ class Job:
 class Writer:
     """Applies jobs to a store, in order; `background` selects a thread."""
 
-    def __init__(self, store, background: bool, on_error, max_pending: int = 2):
+    def __init__(self, store, background: bool, on_error, max_pending: int = 3):
         self.store = store
         self.background = background
         self.on_error = on_error  # called with (job) in the writing thread
@@ -52,6 +53,7 @@ class Writer:
         self.last_checkpoint: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._thread = None
+        self.pool = BufferPool()
 
     def submit(self, job: Job):
         if not self.background:
@@ -83,6 +85,9 @@ class Writer:
             job.error = exc
             self.on_error(job)
         finally:
+            for _, encoded in job.puts:  # the snapshots' memory serves the next ones
+                if encoded.pooled is not None:
+                    self.pool.give(encoded.pooled)
             job.done.set()
 
     def _write(self, job: Job):
@@ -92,6 +97,9 @@ class Writer:
                 job.ids[name] = serialize.put(cp, name, encoded)
                 if name in rec.writes:
                     rec.writes[name] = job.ids[name]
+            for name, object_id in job.id_refs:
+                cp.put_ref(name, object_id)
+                job.ids[name] = object_id
             for name, twin in job.refs:
                 object_id = job.ids.get(twin) or self.current.get(twin)
                 cp.put_ref(name, object_id)
@@ -106,3 +114,35 @@ class Writer:
             self.current.pop(name, None)
         self.current.update(job.ids)
         self.last_checkpoint = job.checkpoint
+
+
+class BufferPool:
+    """Memory for snapshots, kept between checkpoints.  Fresh memory is slow
+    to touch the first time (a few hundred MB/s on some VMs, against
+    several GB/s for a copy into memory already touched), and a notebook's
+    big arrays tend to come in a few sizes: the snapshot of the next array of
+    a size reuses the last one's buffer."""
+
+    def __init__(self, capacity: int = 2 << 30):
+        import numpy as np
+
+        self._np = np
+        self.capacity = capacity
+        self._free: dict[int, list] = {}
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def take(self, nbytes: int):
+        with self._lock:
+            buffers = self._free.get(nbytes)
+            if buffers:
+                self._held -= nbytes
+                return buffers.pop()
+        return self._np.empty(nbytes, dtype=self._np.uint8)
+
+    def give(self, buffer):
+        with self._lock:
+            if self._held + buffer.nbytes > self.capacity:
+                return  # let it go
+            self._free.setdefault(buffer.nbytes, []).append(buffer)
+            self._held += buffer.nbytes
