@@ -46,6 +46,7 @@ class Cell:
     source: str
     run: object | None  # history.Execution
     reasons: list = field(default_factory=list)
+    withheld: str | None = None  # why its pickled values are not restored (untrusted store)
 
     @property
     def record(self):
@@ -215,8 +216,7 @@ def _withhold_untrusted_pickles(graph, cells, store, notebook_path: str):
                 continue  # a file's content hash: nothing stored
             if info["kind"] == "blob" and info["type"] == PICKLE_CODEC:
                 graph.mark_unrestorable(cell.id, name)
-                if reason not in cell.reasons:
-                    cell.reasons.append(reason)
+                cell.withheld = reason
 
 
 def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set):
@@ -258,7 +258,8 @@ def explain(plan: RepeatPlan, core_plan) -> list[dict]:
         if state == "may_run" and not why:
             why.append("reads a value an earlier re-run cell may change")
         if state == "producer":
-            why.append("makes a value a re-run cell needs that cannot be stored")
+            why.append(cell.withheld or "makes a value a re-run cell needs that cannot be "
+                       "stored")
         restores = []
         if state != "skip":
             for name, producer in core_plan.restores(cell.id):
