@@ -58,6 +58,9 @@ class BuildLibraryThenExtension(build_ext):
         subprocess.run([cmake, "-S", str(ROOT), "-B", str(CMAKE_BUILD),
                         "-DCMAKE_BUILD_TYPE=RelWithDebInfo", "-DNBR_BUILD_TESTS=OFF",
                         "-DNBR_BUILD_TOOLS=OFF", "-DNBR_BUILD_BENCHMARKS=OFF",
+                        # No collective checkpoints in the package (not bound yet), so
+                        # importing it never loads Open MPI into a kernel.
+                        "-DNBR_WITH_MPI=OFF",
                         f"-DNBR_GRAMMAR_DIR={grammar_dir()}", "--log-level=WARNING"],
                        check=True, env=env)
         subprocess.run([cmake, "--build", str(CMAKE_BUILD), "--target", "nbrewind",
