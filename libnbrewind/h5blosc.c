@@ -51,6 +51,20 @@ static void push_error(const char *func, const char *message)
              message);
 }
 
+size_t nbr_blosc_typesize(hid_t type)
+{
+    size_t basesize = H5Tget_size(type);
+    if (basesize == 0) return 0;
+    if (H5Tget_class(type) == H5T_ARRAY) {
+        hid_t super = H5Tget_super(type);
+        if (super < 0) return 0;
+        basesize = H5Tget_size(super);
+        H5Tclose(super);
+        if (basesize == 0) return 0;
+    }
+    return basesize > BLOSC_MAX_TYPESIZE ? 1 : basesize;
+}
+
 /* ---- set_local: fill cd_values[0..3] from the dataset ------------------- */
 
 static herr_t blosc_set_local(hid_t dcpl, hid_t type, hid_t space)
@@ -74,17 +88,8 @@ static herr_t blosc_set_local(hid_t dcpl, hid_t type, hid_t space)
         push_error("blosc_set_local", "chunk rank exceeds 32");
         return -1;
     }
-    size_t typesize = H5Tget_size(type);
-    if (typesize == 0) return -1;
-    size_t basesize = typesize;
-    if (H5Tget_class(type) == H5T_ARRAY) {
-        hid_t super = H5Tget_super(type);
-        if (super < 0) return -1;
-        basesize = H5Tget_size(super);
-        H5Tclose(super);
-        if (basesize == 0) return -1;
-    }
-    if (basesize > BLOSC_MAX_TYPESIZE) basesize = 1;
+    size_t typesize = H5Tget_size(type), basesize = nbr_blosc_typesize(type);
+    if (typesize == 0 || basesize == 0) return -1;
     values[2] = (unsigned)basesize;
 
     /* HDF5 limits a chunk to 4 GiB - 1, so the product fits 32 bits; the
@@ -104,6 +109,19 @@ static herr_t blosc_set_local(hid_t dcpl, hid_t type, hid_t space)
 
 /* ---- the filter ----------------------------------------------------------- */
 
+/* One chunk as one Blosc frame into `out` (room for nbytes): the frame's
+ * size, 0 if it does not shrink, negative on a Blosc error.  The filter and
+ * nbr_blosc_compress_chunk both compress here, so that a chunk compressed
+ * ahead of HDF5 (H5Dwrite_chunk) is the frame the filter would make. */
+static int frame_compress(void *out, const void *in, size_t nbytes, size_t typesize, int level,
+                          int shuffle, const char *compressor, int threads)
+{
+    if (level > 9) level = 9;
+    if (typesize == 0 || typesize > BLOSC_MAX_TYPESIZE) typesize = 1;
+    return blosc_compress_ctx(level, shuffle, typesize, nbytes, in, out, nbytes, compressor, 0,
+                              threads);
+}
+
 static size_t filter_compress(size_t cd_nelmts, const unsigned cd_values[], size_t nbytes,
                               size_t *buf_size, void **buf)
 {
@@ -120,8 +138,6 @@ static size_t filter_compress(size_t cd_nelmts, const unsigned cd_values[], size
         push_error("blosc_filter", "this Blosc library has no such compressor");
         return 0;
     }
-    if (level > 9) level = 9;
-    if (typesize == 0 || typesize > BLOSC_MAX_TYPESIZE) typesize = 1;
     /* Too small or too large for one frame: leave the chunk unfiltered (the
      * filter is optional, so HDF5 stores it as is and records that). */
     if (nbytes == 0 || nbytes > (size_t)BLOSC_MAX_BUFFERSIZE) return 0;
@@ -133,8 +149,7 @@ static size_t filter_compress(size_t cd_nelmts, const unsigned cd_values[], size
         push_error("blosc_filter", "out of memory for the compression buffer");
         return 0;
     }
-    int n = blosc_compress_ctx(level, shuffle, typesize, nbytes, *buf, out, nbytes, compressor, 0,
-                               blosc_threads);
+    int n = frame_compress(out, *buf, nbytes, typesize, level, shuffle, compressor, blosc_threads);
     if (n <= 0) {
         if (n < 0) push_error("blosc_filter", "Blosc compression error");
         H5free_memory(out);
@@ -304,4 +319,21 @@ int nbr_blosc_worth_compressing(const void *data, size_t size, size_t typesize, 
                                0, 1);
     free(out);
     return n > 0 && (size_t)n <= limit;
+}
+
+size_t nbr_blosc_compress_chunk(void *out, const void *in, size_t nbytes, size_t typesize,
+                                int level, int shuffle, nbr_blosc_codec codec)
+{
+    const char *compressor = NULL;
+    if (nbytes == 0 || nbytes > (size_t)BLOSC_MAX_BUFFERSIZE) return 0;
+    if (blosc_compcode_to_compname((int)codec, &compressor) < 0 || !compressor) return 0;
+    int n = frame_compress(out, in, nbytes, typesize, level, shuffle, compressor, 1);
+    return n > 0 ? (size_t)n : 0;
+}
+
+int nbr_blosc_worth_frame(size_t size, size_t frame)
+{
+    if (size == 0 || size > SAMPLE_MAX) return -1;
+    size_t limit = size - size / 10 - (size % 10 != 0);
+    return limit >= BLOSC_MIN_HEADER_LENGTH + 1 && frame > 0 && frame <= limit;
 }

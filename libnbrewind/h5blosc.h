@@ -46,4 +46,19 @@ nbr_status nbr_blosc_set_filter(hid_t dcpl, int level, int shuffle, nbr_blosc_co
 int nbr_blosc_worth_compressing(const void *data, size_t size, size_t typesize, int level,
                                 int shuffle, nbr_blosc_codec codec);
 
+/* The typesize the filter's set_local records for an HDF5 type (the base
+ * element size of an array type, 1 above 255); 0 on an HDF5 error. */
+size_t nbr_blosc_typesize(hid_t type);
+
+/* Compresses one chunk of `nbytes` as the filter does (the same Blosc call,
+ * one thread; thread-safe) into `out` (room for nbytes): the frame's size,
+ * or 0 if the chunk does not shrink (the filter then leaves it raw). */
+size_t nbr_blosc_compress_chunk(void *out, const void *in, size_t nbytes, size_t typesize,
+                                int level, int shuffle, nbr_blosc_codec codec);
+
+/* nbr_blosc_worth_compressing's verdict on a sample of `size` bytes (whole,
+ * at most 64 MiB) from its frame's size (nbr_blosc_compress_chunk, 0: did
+ * not shrink): 1 or 0; -1 if the sample is too large to be judged whole. */
+int nbr_blosc_worth_frame(size_t size, size_t frame);
+
 #endif

@@ -1,8 +1,10 @@
 /* store_chunks.c - arrays stored as deduplicated chunks (see store_chunks.h). */
 #include "store_chunks.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "dtype.h"
@@ -99,14 +101,249 @@ static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_
     return NBR_OK;
 }
 
+/* ---- compressing ahead ---------------------------------------------------
+ *
+ * A new chunk's Blosc compression is the cost of a write: it runs on a few
+ * threads (as many as online CPUs) while the calling thread hashes the next
+ * chunks and hands the compressed ones, in grid order, to HDF5
+ * (H5Dwrite_chunk, through nbr_segment_write_chunk_frame: the same frames,
+ * filter and file as the filter would make).  Only the calling thread
+ * talks to HDF5; the workers only call Blosc's context API.  An array's
+ * first new chunk decides whether Blosc is worth it (its frame is the trial
+ * compression), before any other of its chunks is handed out; when it is
+ * not, the array's chunks are written raw as before. */
+
+#define MAX_WORKERS 16
+#define BLOSC_MAX_TYPESIZE_ 255 /* blosc.h's BLOSC_MAX_TYPESIZE */
+
+typedef struct zjob {
+    const char *data;   /* the chunk (the view's bytes, or `gathered`) */
+    char *gathered;     /* one chunk, for gathering a strided view */
+    char *frame;        /* room for one chunk */
+    size_t bytes, frame_size;
+    size_t index;       /* in the grid */
+    uint64_t count[NBR_MAX_DIMS];
+    int state;          /* 0 free, 1 queued, 2 taken, 3 done */
+} zjob;
+
+typedef struct zpool {
+    pthread_mutex_t lock;
+    pthread_cond_t work, done;
+    pthread_t threads[MAX_WORKERS];
+    int workers, stop;
+    zjob *jobs;
+    size_t slots, head, tail; /* jobs [head, tail) in flight, modulo slots */
+    size_t taken;             /* next to hand to a worker */
+    size_t typesize; /* Blosc's, as the filter's set_local finds it */
+    size_t itemsize; /* the dtype's, clamped as Blosc's typesize is */
+    const nbr_store_options *o;
+} zpool;
+
+static void compress_job(zpool *z, zjob *j)
+{
+    j->frame_size = nbr_blosc_compress_chunk(j->frame, j->data, j->bytes, z->typesize,
+                                             z->o->level, z->o->shuffle, z->o->codec);
+}
+
+static void *worker(void *arg)
+{
+    zpool *z = arg;
+    pthread_mutex_lock(&z->lock);
+    for (;;) {
+        while (!z->stop && z->taken == z->tail) pthread_cond_wait(&z->work, &z->lock);
+        if (z->taken == z->tail) break; /* stopping, nothing left */
+        zjob *j = &z->jobs[z->taken++ % z->slots];
+        j->state = 2;
+        pthread_mutex_unlock(&z->lock);
+        compress_job(z, j);
+        pthread_mutex_lock(&z->lock);
+        j->state = 3;
+        pthread_cond_broadcast(&z->done);
+    }
+    pthread_mutex_unlock(&z->lock);
+    return NULL;
+}
+
+static long online_cpus(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : n;
+}
+
+static void pool_stop(zpool *z)
+{
+    pthread_mutex_lock(&z->lock);
+    z->stop = 1;
+    pthread_cond_broadcast(&z->work);
+    pthread_mutex_unlock(&z->lock);
+    for (int i = 0; i < z->workers; i++) pthread_join(z->threads[i], NULL);
+    z->workers = 0;
+    for (size_t i = 0; z->jobs && i < z->slots; i++) {
+        free(z->jobs[i].gathered);
+        free(z->jobs[i].frame);
+    }
+    free(z->jobs);
+    pthread_cond_destroy(&z->done);
+    pthread_cond_destroy(&z->work);
+    pthread_mutex_destroy(&z->lock);
+}
+
+/* Slots for jobs in flight and the workers (none if threads cannot be had:
+ * the calling thread then compresses each job as it is queued). */
+static nbr_status pool_start(zpool *z, const nbr_store_options *o, size_t typesize,
+                             size_t itemsize, size_t chunk_bytes)
+{
+    memset(z, 0, sizeof *z);
+    pthread_mutex_init(&z->lock, NULL);
+    pthread_cond_init(&z->work, NULL);
+    pthread_cond_init(&z->done, NULL);
+    long cpus = online_cpus();
+    z->o = o;
+    z->typesize = typesize;
+    z->itemsize = itemsize > BLOSC_MAX_TYPESIZE_ ? 1 : itemsize;
+    z->slots = 2 * (size_t)cpus + 2;
+    z->jobs = calloc(z->slots, sizeof *z->jobs);
+    bool ok = z->jobs != NULL;
+    for (size_t i = 0; ok && i < z->slots; i++) {
+        z->jobs[i].frame = malloc(chunk_bytes);
+        ok = z->jobs[i].frame != NULL;
+    }
+    if (!ok) {
+        pool_stop(z);
+        return nbr_fail_nomem("compressing an array's chunks");
+    }
+    for (long i = 0; i < cpus; i++) {
+        if (pthread_create(&z->threads[z->workers], NULL, worker, z) != 0) break;
+        z->workers++;
+    }
+    return NBR_OK;
+}
+
+/* The slot the next job goes into (free: the caller writes the oldest job
+ * first when all are in flight). */
+static zjob *pool_next(zpool *z)
+{
+    return z->tail - z->head < z->slots ? &z->jobs[z->tail % z->slots] : NULL;
+}
+
+static void pool_queue(zpool *z)
+{
+    zjob *j = &z->jobs[z->tail % z->slots];
+    if (z->workers == 0) {
+        compress_job(z, j);
+        j->state = 3;
+        z->tail++;
+        z->taken = z->tail;
+        return;
+    }
+    pthread_mutex_lock(&z->lock);
+    j->state = 1;
+    z->tail++;
+    pthread_cond_signal(&z->work);
+    pthread_mutex_unlock(&z->lock);
+}
+
+/* The oldest job in flight, once compressed (NULL: none). */
+static zjob *pool_oldest(zpool *z)
+{
+    if (z->head == z->tail) return NULL;
+    zjob *j = &z->jobs[z->head % z->slots];
+    pthread_mutex_lock(&z->lock);
+    while (j->state != 3) pthread_cond_wait(&z->done, &z->lock);
+    pthread_mutex_unlock(&z->lock);
+    return j;
+}
+
 /* What put_chunk carries from one chunk of an array to the next. */
 typedef struct chunk_put {
     size_t segment_cap; /* of the entry's chunk_segments */
     int compress;       /* -1 until the array's first new chunk decided */
     char *buffer;       /* one chunk, for gathering a strided view */
+    size_t chunk_bytes; /* of a whole chunk (the edges' are smaller) */
+    bool pooled;        /* `pool` started (at the array's first new chunk) */
+    zpool pool;
 } chunk_put;
 
-/* Chunk k (the grid's current box): hashed, written if new, recorded. */
+/* Writes the oldest job in flight and records its chunk; the array's first
+ * new chunk decides whether Blosc is worth it (its frame is the trial). */
+static nbr_status write_oldest(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
+{
+    zpool *z = &p->pool;
+    zjob *j = pool_oldest(z);
+    const nbr_store_options *o = z->o;
+    nbr_chunk_ref *ref = &e->chunks[j->index];
+    nbr_array_view box;
+    if (p->compress < 0) {
+        int worth = z->typesize == z->itemsize ? nbr_blosc_worth_frame(j->bytes, j->frame_size)
+                                               : -1;
+        p->compress = worth >= 0 ? worth
+                                 : nbr_blosc_worth_compressing(j->data, j->bytes, z->itemsize,
+                                                               o->level, o->shuffle, o->codec);
+    }
+    nbr_status st =
+        nbr_array_view_init(&box, j->data, e->ndim, j->count, NULL, z->itemsize, "a chunk");
+    if (st == NBR_OK)
+        st = nbr_segment_write_chunk_frame(&ref->stored_bytes, &p->compress, &c->out, &ref->id,
+                                           e->type, &box, o, j->frame, j->frame_size);
+    if (st == NBR_OK) st = own_chunk(c, &ref->id, ref->stored_bytes);
+    e->stored_bytes += ref->stored_bytes; /* what this array added */
+    j->state = 0;
+    z->head++;
+    return st;
+}
+
+static nbr_status drain(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
+{
+    nbr_status st = NBR_OK;
+    while (st == NBR_OK && p->pooled && p->pool.head != p->pool.tail)
+        st = write_oldest(c, e, p);
+    return st;
+}
+
+/* Whether a chunk with this id is in flight (a chunk that repeats one still
+ * being compressed waits for it to be written). */
+static bool in_flight(const chunk_put *p, const nbr_object_entry *e, const nbr_object_id *id)
+{
+    const zpool *z = &p->pool;
+    for (size_t i = z->head; p->pooled && i < z->tail; i++)
+        if (nbr_object_id_equal(&e->chunks[z->jobs[i % z->slots].index].id, id)) return true;
+    return false;
+}
+
+/* A new chunk (`data`, in p->buffer if gathered) queued for compression; the
+ * array's first is written before any other is queued (it decides). */
+static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p,
+                              const nbr_chunk_grid *g, const nbr_array_view *v, const char *data,
+                              size_t bytes)
+{
+    zpool *z = &p->pool;
+    nbr_status st = NBR_OK;
+    if (!p->pooled) {
+        size_t typesize = nbr_segment_blosc_typesize(e->type);
+        st = typesize ? pool_start(z, &c->store->options, typesize, v->itemsize, p->chunk_bytes)
+                      : nbr_fail(NBR_EINVAL, "%s: not a dtype HDF5 takes", e->type);
+        if (st != NBR_OK) return st;
+        p->pooled = true;
+    }
+    zjob *j = NULL;
+    while (st == NBR_OK && !(j = pool_next(z))) st = write_oldest(c, e, p);
+    if (st != NBR_OK) return st;
+    if (data == p->buffer) { /* the gathered chunk goes with the job */
+        char *spare = j->gathered ? j->gathered : malloc(p->chunk_bytes);
+        if (!spare) return nbr_fail_nomem("compressing an array's chunks");
+        j->gathered = p->buffer;
+        p->buffer = spare;
+    }
+    j->data = data;
+    j->bytes = bytes;
+    j->index = g->index;
+    memcpy(j->count, g->count, v->ndim * sizeof *j->count);
+    pool_queue(z);
+    return p->compress < 0 ? drain(c, e, p) : NBR_OK;
+}
+
+/* Chunk k (the grid's current box): hashed, written if new (or queued for
+ * compression), recorded. */
 static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p,
                             const nbr_chunk_grid *g, const nbr_array_view *v)
 {
@@ -124,7 +361,14 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
     nbr_chunk_ref *ref = &e->chunks[g->index];
     nbr_status st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
     const char *segment = st == NBR_OK ? existing_chunk(&ref->stored_bytes, c, &ref->id) : NULL;
-    if (st == NBR_OK && !segment) {
+    if (st == NBR_OK && !segment && in_flight(p, e, &ref->id)) {
+        st = drain(c, e, p);
+        if (st == NBR_OK) segment = existing_chunk(&ref->stored_bytes, c, &ref->id);
+    }
+    if (st == NBR_OK && !segment && p->compress != 0) {
+        st = queue_chunk(c, e, p, g, v, data, (size_t)bytes);
+        segment = c->segment;
+    } else if (st == NBR_OK && !segment) { /* not worth compressing: as it is */
         st = nbr_array_view_init(&box, data, v->ndim, g->count, NULL, v->itemsize, "a chunk");
         if (st == NBR_OK)
             st = nbr_segment_write_chunk(&ref->stored_bytes, &p->compress, &c->out, &ref->id,
@@ -142,13 +386,17 @@ static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_a
 {
     size_t cells = 1;
     for (size_t i = 0; i < v->ndim; i++) cells *= (size_t)chunk[i];
-    chunk_put p = {0, -1, v->c_contiguous ? NULL : malloc(cells * v->itemsize)};
+    chunk_put p = {.compress = -1,
+                   .buffer = v->c_contiguous ? NULL : malloc(cells * v->itemsize),
+                   .chunk_bytes = cells * v->itemsize};
     if (!v->c_contiguous && !p.buffer) return nbr_fail_nomem("writing an array's chunks");
     nbr_chunk_grid g;
     nbr_status st = NBR_OK;
     nbr_chunk_grid_init(&g, v->ndim, v->shape, chunk);
     do st = put_chunk(c, e, &p, &g, v);
     while (st == NBR_OK && nbr_chunk_grid_next(&g));
+    if (st == NBR_OK) st = drain(c, e, &p);
+    if (p.pooled) pool_stop(&p.pool);
     free(p.buffer);
     return st;
 }

@@ -239,6 +239,12 @@ typedef struct write_job {
     void *buffer;
     size_t buffer_size;
     uint64_t chunk[NBR_MAX_DIMS];
+    /* A chunk compressed ahead (the whole dataset is one HDF5 chunk): its
+     * bytes, written as they are by H5Dwrite_chunk with `mask` (bit 0: the
+     * Blosc filter skipped, as HDF5 records a chunk the filter left raw). */
+    const void *frame;
+    size_t frame_size;
+    unsigned mask;
 } write_job;
 
 /* Closes what a job opened; a failed close of the dataset fails it. */
@@ -256,7 +262,10 @@ static nbr_status write_data(write_job *j, const nbr_array_view *v, const char *
 {
     herr_t rc = 0;
     if (v->count == 0) return NBR_OK;
-    if (v->c_contiguous || v->ndim == 0)
+    if (j->frame) {
+        const hsize_t origin[NBR_MAX_DIMS] = {0};
+        rc = H5Dwrite_chunk(j->ds, H5P_DEFAULT, j->mask, origin, j->frame_size, j->frame);
+    } else if (v->c_contiguous || v->ndim == 0)
         rc = H5Dwrite(j->ds, j->type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v->data);
     else
         rc = write_chunks(j->ds, j->type, j->space, v, j->chunk, j->buffer, j->buffer_size);
@@ -325,13 +334,23 @@ nbr_status nbr_segment_write(uint64_t *stored_bytes, nbr_segment_out *seg,
     char name[64];
     dataset_name(name, sizeof name, id);
     write_job j = {name, kind == NBR_OBJECT_ARRAY ? "array" : "blob", -1, -1, -1, -1, -1, NULL,
-                   0, {0}};
+                   0, {0}, NULL, 0, 0};
     return write_dataset(stored_bytes, seg, id, kind, type, view, options, &j);
 }
 
 nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, int *compress, nbr_segment_out *seg,
                                    const nbr_object_id *chunk_id, const char *dtype,
                                    const nbr_array_view *box, const nbr_store_options *options)
+{
+    return nbr_segment_write_chunk_frame(stored_bytes, compress, seg, chunk_id, dtype, box,
+                                         options, NULL, 0);
+}
+
+nbr_status nbr_segment_write_chunk_frame(uint64_t *stored_bytes, int *compress,
+                                         nbr_segment_out *seg, const nbr_object_id *chunk_id,
+                                         const char *dtype, const nbr_array_view *box,
+                                         const nbr_store_options *options, const void *frame,
+                                         size_t frame_size)
 {
     char name[64];
     herr_t rc = 0;
@@ -345,11 +364,25 @@ nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, int *compress, nbr_se
     /* One HDF5 chunk holds the whole chunk dataset. */
     nbr_store_options whole = *options;
     whole.chunk_bytes = box->bytes ? box->bytes : 1;
-    write_job j = {name, "chunk", *compress, -1, -1, -1, -1, NULL, 0, {0}};
+    write_job j = {name, "chunk", *compress, -1, -1, -1, -1, NULL, 0, {0}, NULL, 0, 0};
+    if (*compress == 1 && box->count > 0 && box->ndim > 0) {
+        j.frame = frame_size ? frame : box->data;
+        j.frame_size = frame_size ? frame_size : (size_t)box->bytes;
+        j.mask = frame_size ? 0 : 1;
+    }
     nbr_status st =
         write_dataset(stored_bytes, seg, chunk_id, NBR_OBJECT_ARRAY, dtype, box, &whole, &j);
     *compress = j.compress;
     return st;
+}
+
+size_t nbr_segment_blosc_typesize(const char *dtype)
+{
+    size_t itemsize = 0, typesize = 0;
+    hid_t type = -1;
+    if (nbr_dtype_to_hdf5(&type, &itemsize, dtype) != NBR_OK) return 0;
+    QUIET(typesize = nbr_blosc_typesize(type); H5Tclose(type));
+    return typesize;
 }
 
 /* ---- virtual datasets (chunk dedup) ------------------------------------ */
@@ -419,7 +452,7 @@ nbr_status nbr_segment_write_virtual(nbr_segment_out *seg, const nbr_object_entr
 {
     char name[64];
     dataset_name(name, sizeof name, &entry->id);
-    write_job j = {name, "array", -1, -1, -1, -1, -1, NULL, 0, {0}};
+    write_job j = {name, "array", -1, -1, -1, -1, -1, NULL, 0, {0}, NULL, 0, 0};
     nbr_status st = NBR_OK;
     QUIET({
         st = virtual_impl(seg->file, seg->path, entry, own_segment, &j);

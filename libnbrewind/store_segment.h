@@ -54,6 +54,24 @@ nbr_status nbr_segment_write_chunk(uint64_t *stored_bytes, int *compress, nbr_se
                                    const nbr_object_id *chunk_id, const char *dtype,
                                    const nbr_array_view *box, const nbr_store_options *options);
 
+/* The typesize the Blosc filter records for a dataset of `dtype` (what
+ * nbr_blosc_compress_chunk needs for a frame the filter would make); 0 if
+ * the dtype is not valid. */
+size_t nbr_segment_blosc_typesize(const char *dtype);
+
+/* The same for a chunk compressed ahead (nbr_blosc_compress_chunk, with the
+ * store's options) when *compress is 1: `frame` (frame_size bytes) is
+ * written as the dataset's one HDF5 chunk by H5Dwrite_chunk, the Blosc
+ * filter in its pipeline as always; frame_size 0 (the chunk did not shrink)
+ * writes the raw box with the filter marked skipped, as HDF5 does when the
+ * filter declines.  The file reads as nbr_segment_write_chunk's would.
+ * *compress 0 or -1: as nbr_segment_write_chunk (the frame is not used). */
+nbr_status nbr_segment_write_chunk_frame(uint64_t *stored_bytes, int *compress,
+                                         nbr_segment_out *seg, const nbr_object_id *chunk_id,
+                                         const char *dtype, const nbr_array_view *box,
+                                         const nbr_store_options *options, const void *frame,
+                                         size_t frame_size);
+
 /* Writes a chunk-deduplicated array (`entry`, its chunk list filled in) as
  * the HDF5 virtual dataset /objects/<id>: mapping k selects box k of the
  * chunk grid from the whole of /chunks/<chunk k>, in this file (".") when

@@ -81,8 +81,23 @@ def arrays():
                                    dtype=[("a", "<i4"), ("b", "<f8"), ("c", "S3")]),
         "unicode_big": np.array([f"u{i % 997}" for i in range(30000)], dtype="U4"),
         "bool_big": rng.random((600, 1000)) > 0.5,
+        "float64_mixed": mixed(rng, smooth),
     }
     return out
+
+
+def mixed(rng, smooth):
+    """A compressible array (19 chunks of 109 rows at 256 KiB; none shared with
+    float64_smooth) with two chunks of noise, which Blosc cannot shrink
+    (stored raw, the filter skipped), and four chunks that repeat others: 8
+    and 9 repeat 0 and 1, 10 repeats 8, 13 repeats 12 (still compressing,
+    maybe, when 13 is hashed)."""
+    a = np.concatenate([smooth * 0.25 + 1, smooth[::-1] * 0.5])  # 2000 x 300
+    a[218:436] = np.frombuffer(rng.bytes(218 * 300 * 8), dtype="<f8").reshape(218, 300)
+    a[872:1090] = a[0:218]
+    a[1090:1199] = a[872:981]
+    a[1417:1526] = a[1308:1417]
+    return a
 
 
 def main():

@@ -89,6 +89,31 @@ def test_compressible_data_uses_blosc_and_noise_does_not(store):
     assert not noise
 
 
+def test_chunk_frames_are_the_reference_plugins(store, tmp_path):
+    """Chunks are compressed ahead and written raw into HDF5 (H5Dwrite_chunk):
+    each stored chunk must be byte for byte what Debian's hdf5-blosc plugin
+    makes of the same data and filter parameters, with the same filter mask
+    (bit 0 set where Blosc could not shrink the chunk and it is stored raw)."""
+    store_dir, _, _ = store
+    _, entry = locate(store_dir, "float64_mixed")
+    masks = []
+    with h5py.File(tmp_path / "ref.h5", "w") as ref:
+        for chunk_id, segment, _ in entry["chunks"]:
+            with h5py.File(store_dir / entry["chunk_segments"][segment], "r") as f:
+                ds = f["chunks"][chunk_id]
+                mask, frame = ds.id.read_direct_chunk((0,) * ds.ndim)
+                _, _, values, _ = ds.id.get_create_plist().get_filter(0)
+                data = ds[()]
+            origin = (0,) * data.ndim
+            name = chunk_id + str(len(masks))
+            r = ref.create_dataset(name, data=data, chunks=data.shape, compression=32001,
+                                   compression_opts=tuple(values))
+            assert r.id.read_direct_chunk(origin) == (mask, frame), chunk_id
+            masks.append(mask)
+    assert masks.count(1) == 2 and masks.count(0) == len(masks) - 2, masks
+    assert len(masks) == 19 and len({c[0] for c in entry["chunks"]}) == 19 - 4  # repeats
+
+
 def test_multi_chunk_arrays_are_virtual_datasets_over_chunk_datasets(store):
     """Chunk dedup as an independent reader sees it: each mapping of the
     virtual dataset takes the whole of /chunks/<id> from the segment the
