@@ -751,6 +751,10 @@ static void test_damaged_manifest_is_named_and_the_rest_reads(void)
     nbr_store_close(s);
     char name[64];
     snprintf(name, sizeof name, "checkpoints/%s.json", k2);
+    /* Damage in place (no crash does this: manifests are renamed in) is not
+     * seen by a reader's fast check of INDEX, which answers as the manifest
+     * was; without INDEX it is read. */
+    unlink(st_path(dir, "INDEX"));
     st_truncate(st_path(dir, name), 40);
     CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
     CHECK(nbr_store_checkpoint_count(s) == 3);
