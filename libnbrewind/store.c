@@ -364,6 +364,7 @@ nbr_status nbr_store_open(nbr_store **out, const char *path, unsigned flags)
     nbr_object_index_init(&s->objects);
     nbr_object_index_init(&s->chunks);
     nbr_strset_init(&s->segment_names);
+    nbr_strset_init(&s->history_names);
     if (flags & NBR_STORE_WRITE) st = open_writer(s);
     else st = read_format(s);
     if (st == NBR_OK && !(flags & NBR_STORE_WRITE)) st = nbr_store_refresh(s);
@@ -396,6 +397,7 @@ void nbr_store_forget_manifests(nbr_store *s)
     s->checkpoint_count = s->checkpoint_cap = 0;
     nbr_object_index_clear(&s->objects);
     nbr_object_index_clear(&s->chunks);
+    nbr_store_forget_history(s);
 }
 
 nbr_status nbr_store_reload(nbr_store *s)
