@@ -398,6 +398,7 @@ void nbr_store_forget_manifests(nbr_store *s)
     nbr_object_index_clear(&s->objects);
     nbr_object_index_clear(&s->chunks);
     nbr_store_forget_history(s);
+    s->index_fresh = false;
 }
 
 nbr_status nbr_store_reload(nbr_store *s)
@@ -415,6 +416,8 @@ void nbr_store_update_index(nbr_store *s, uint64_t stale)
 {
     if (s->lock_fd < 0 || s->checkpoint_count == 0) return;
     if (stale && s->last_seq - s->index_seq < stale) return;
+    /* Loaded from an INDEX with a current stamp, nothing committed since. */
+    if (s->index_fresh && s->index_seq == s->last_seq) return;
     char *why = nbr_copy(nbr_last_error()); /* the caller's error stays */
     if (nbr_snapshot_write(s, stale == 0) == NBR_OK) s->index_seq = s->last_seq;
     if (why) nbr_fail(NBR_OK, "%s", why);

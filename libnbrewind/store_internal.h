@@ -37,6 +37,8 @@ struct nbr_store {
     size_t segment_cap;
     nbr_checkpoint *writing; /* the checkpoint in progress, if any */
     uint64_t index_seq;   /* the seq INDEX covers as this handle last read or wrote it; 0: none */
+    bool index_fresh;     /* INDEX, as loaded, holds exactly these manifests and passes the
+                           * readers' fast check: nothing to rewrite at close */
     /* Per-name histories of checkpoints [0, history_upto), built by the
      * first resolve that does not find its name near the end, then kept up
      * to date by later ones; dropped with the manifests. */

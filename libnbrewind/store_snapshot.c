@@ -491,13 +491,14 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
     recorded.ino = get_u64(&r);
     recorded.mtime_ns = get_u64(&r);
     recorded.ctime_ns = get_u64(&r);
+    /* The fast check: checkpoints/ is as the writer stamped it, and the
+     * stamp is older than INDEX itself (a change in the same clock tick as
+     * the stamp would not show: then the full check). */
+    bool stamp_ok = !r.bad && recorded.ctime_ns != 0 && recorded.ctime_ns < index_ctime &&
+                    stamp_dir(&now, s->root) && memcmp(&now, &recorded, sizeof now) == 0;
     bool fresh = false;
     if (!names && !r.bad) {
-        /* The fast check: checkpoints/ is as the writer stamped it, and the
-         * stamp is older than INDEX itself (a change in the same clock tick
-         * as the stamp would not show: then the full check). */
-        fresh = recorded.ctime_ns != 0 && recorded.ctime_ns < index_ctime &&
-                stamp_dir(&now, s->root) && memcmp(&now, &recorded, sizeof now) == 0;
+        fresh = stamp_ok;
         if (!fresh) {
             free(text);
             return NBR_OK;
@@ -541,5 +542,6 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
     }
     *covered_out = covered;
     s->index_seq = covered;
+    s->index_fresh = stamp_ok;
     return NBR_OK;
 }
