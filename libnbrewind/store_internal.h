@@ -40,8 +40,9 @@ struct nbr_store {
     bool index_fresh;     /* INDEX, as loaded, holds exactly these manifests and passes the
                            * readers' fast check: nothing to rewrite at close */
     /* Per-name histories of checkpoints [0, history_upto), built by the
-     * first resolve that does not find its name near the end, then kept up
-     * to date by later ones; dropped with the manifests. */
+     * second resolve that does not find its name near the end (the first
+     * walks back all the way), then kept up to date by later ones; dropped
+     * with the manifests. */
     nbr_strset history_names;
     nbr_name_history *histories; /* per history_names entry */
     size_t history_cap;
@@ -49,6 +50,7 @@ struct nbr_store {
     size_t damaged_count, damaged_cap;
     size_t history_upto;
     bool history_built;
+    bool history_wanted; /* a resolve walked back further than RESOLVE_WALK */
 };
 
 struct nbr_checkpoint {

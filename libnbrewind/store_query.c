@@ -104,7 +104,7 @@ void nbr_store_forget_history(nbr_store *s)
     s->damaged_at = NULL;
     s->damaged_count = s->damaged_cap = 0;
     s->history_upto = 0;
-    s->history_built = false;
+    s->history_built = s->history_wanted = false;
 }
 
 /* Brings the histories up to every checkpoint the handle holds (they are
@@ -162,7 +162,7 @@ static size_t count_upto(const size_t *v, size_t n, size_t at)
     return lo;
 }
 
-/* How far back a resolve walks before it builds the per-name histories: a
+/* How far back a resolve walks before it uses the per-name histories: a
  * name rebound by a recent checkpoint needs none. */
 #define RESOLVE_WALK 32
 
@@ -180,12 +180,18 @@ nbr_status nbr_store_resolve(nbr_object_id *id_out, int *deleted_out, const nbr_
     size_t length = strlen(name);
     const nbr_manifest *bound = NULL, *damaged = NULL;
     long k = -1;
-    long stop = s->history_built ? at + 1 : (at >= RESOLVE_WALK ? at + 1 - RESOLVE_WALK : 0);
-    for (long i = at; i >= stop && !bound && !damaged; i--) {
+    /* The first resolve that goes further back walks all the way (as cheap
+     * as building the histories); the next one builds them. */
+    long stop = s->history_built ? at + 1
+                : at < RESOLVE_WALK || !s->history_wanted ? 0
+                : at + 1 - RESOLVE_WALK;
+    long i = at;
+    for (; i >= stop && !bound && !damaged; i--) {
         const nbr_manifest *m = s->checkpoints[i];
         if (m->damaged) damaged = m;
         else if ((k = nbr_strset_find_n(&m->names, name, length)) >= 0) bound = m;
     }
+    if (!s->history_built && at - i > RESOLVE_WALK) s->history_wanted = true;
     if (!bound && !damaged && stop > 0) {
         /* Further back: binary search in the name's history. */
         nbr_status st = update_history(s);
