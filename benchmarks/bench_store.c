@@ -504,14 +504,17 @@ enum { REPS = 7 };
 
 /* Opens `path` read-only REPS times (after one untimed pass) and resolves
  * the latest and the first binding, then opens it as the writer (timed)
- * and closes it; 1 on a failure. */
-static int time_open(const char *path, int n, double *open_ms, double *latest_ms,
-                     double *first_ms, double *total_ms, double *writer_ms)
+ * and closes it; 1 on a failure.  With `index`, that file is renamed to
+ * `aside` before each open (a writer's close writes INDEX again). */
+static int time_open(const char *path, int n, const char *index, const char *aside,
+                     double *open_ms, double *latest_ms, double *first_ms, double *total_ms,
+                     double *writer_ms)
 {
     nbr_store *s = NULL;
     for (int r = -1; r < REPS; r++) { /* r = -1: untimed, warms the page cache */
         nbr_object_id id;
         int deleted = 0;
+        if (index) rename(index, aside);
         double a = now_s();
         CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
         double b = now_s();
@@ -525,41 +528,7 @@ static int time_open(const char *path, int n, double *open_ms, double *latest_ms
             return 1;
         }
         nbr_store_close(s);
-        double e = now_s();
-        CHECK(nbr_store_open(&s, path, NBR_STORE_WRITE), path);
-        double f = now_s();
-        nbr_store_close(s);
-        if (r < 0) continue;
-        writer_ms[r] = 1e3 * (f - e);
-        open_ms[r] = 1e3 * (b - a);
-        latest_ms[r] = 1e3 * (c - b);
-        first_ms[r] = 1e3 * (d - c);
-        total_ms[r] = 1e3 * (c - a);
-    }
-    return 0;
-}
-
-/* time_open with INDEX moved aside before each open (a writer's close
- * writes it again). */
-static int time_open_without(const char *path, const char *index, const char *aside, int n,
-                             double *open_ms, double *latest_ms, double *first_ms,
-                             double *total_ms, double *writer_ms)
-{
-    nbr_store *s = NULL;
-    for (int r = -1; r < REPS; r++) {
-        nbr_object_id id;
-        int deleted = 0;
-        rename(index, aside);
-        double a = now_s();
-        CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
-        double b = now_s();
-        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "step"), "resolve step");
-        double c = now_s();
-        CHECK(nbr_store_resolve(&id, &deleted, s, NULL, "params"), "resolve params");
-        double d = now_s();
-        if (r == -1 && nbr_store_checkpoint_count(s) != (size_t)n) return 1;
-        nbr_store_close(s);
-        rename(index, aside);
+        if (index) rename(index, aside);
         double e = now_s();
         CHECK(nbr_store_open(&s, path, NBR_STORE_WRITE), path);
         double f = now_s();
@@ -609,17 +578,15 @@ static int bench_open(const char *dir, int n)
 
     double open_ms[REPS], latest_ms[REPS], first_ms[REPS], total_ms[REPS], writer_ms[REPS];
     double open_no[REPS], latest_no[REPS], first_no[REPS], total_no[REPS], writer_no[REPS];
-    if (time_open(path, n, open_ms, latest_ms, first_ms, total_ms, writer_ms)) return 1;
+    if (time_open(path, n, NULL, NULL, open_ms, latest_ms, first_ms, total_ms, writer_ms))
+        return 1;
     /* The same store with its open index (INDEX) moved aside: every manifest
      * read, as before the index existed. */
     char index[4200], aside[4200];
     snprintf(index, sizeof index, "%s/INDEX", path);
     snprintf(aside, sizeof aside, "%s/INDEX.aside", path);
     int had_index = rename(index, aside) == 0;
-    /* (The writer's close writes INDEX again: it is moved aside before each
-     * pass.) */
-    if (time_open_without(path, index, aside, n, open_no, latest_no, first_no, total_no,
-                          writer_no))
+    if (time_open(path, n, index, aside, open_no, latest_no, first_no, total_no, writer_no))
         return 1;
     if (had_index) rename(aside, index);
     printf("{\n  \"checkpoints\": %d, \"names_per_checkpoint\": 2, \"reps\": %d,\n", n, REPS);

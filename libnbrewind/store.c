@@ -138,9 +138,11 @@ static nbr_status take_lock(nbr_store *s)
     return st;
 }
 
-/* Removes every file in a store subdirectory for which `keep` says no. */
+/* Removes every file in a store subdirectory for which `keep` says no;
+ * *removed counts them. */
 static nbr_status sweep(const nbr_store *s, const char *sub,
-                        bool (*keep)(const void *, const char *), const void *context)
+                        bool (*keep)(const void *, const char *), const void *context,
+                        size_t *removed)
 {
     char *dir = nbr_io_join(s->root, sub), **names = NULL;
     size_t count = 0;
@@ -151,6 +153,7 @@ static nbr_status sweep(const nbr_store *s, const char *sub,
         char *path = nbr_io_join(dir, names[i]);
         if (path) nbr_io_remove(path);
         free(path);
+        (*removed)++;
     }
     nbr_io_free_list(names, count);
     free(dir);
@@ -199,11 +202,14 @@ static bool segment_in_use(const void *context, const char *name)
 nbr_status nbr_store_clean_up(const nbr_store *s)
 {
     segment_usage u;
+    size_t removed = 0, unused = 0;
     nbr_status st = collect_usage(&u, s);
-    if (st == NBR_OK) st = sweep(s, "tmp", NULL, NULL);
-    if (st == NBR_OK) st = sweep(s, "segments", segment_in_use, &u);
+    if (st == NBR_OK) st = sweep(s, "tmp", NULL, NULL, &removed);
+    if (st == NBR_OK) st = sweep(s, "segments", segment_in_use, &u, &unused);
     nbr_strset_clear(&u.named);
-    if (st == NBR_OK) {
+    /* The removals made durable (a segment a manifest names was made durable
+     * by its commit before the manifest: with none removed, no fsync). */
+    if (st == NBR_OK && unused > 0) {
         char *dir = nbr_io_join(s->root, "segments");
         st = dir ? nbr_io_fsync_dir(dir) : nbr_fail_nomem("cleaning a store");
         free(dir);
