@@ -39,7 +39,8 @@
  * also binds "params" (a 64-byte blob) that no later one rebinds.  Then, 7
  * times after one untimed pass: open read-only, resolve "step" as of the
  * latest checkpoint (its binding is in the last manifest), resolve "params"
- * (in the first), close.
+ * (in the first), close; then open as the writer (timed) and close.  The
+ * same again with INDEX moved aside before each open.
  *
  * "blocks" makes a 100 MB float64 array and commits CHECKPOINTS (default
  * 100) checkpoints of it; before checkpoint k, the k-th row block of 1 % of
@@ -502,14 +503,18 @@ static int bench_write_lz4(const char *dir, int n, int trials)
 enum { REPS = 7 };
 
 /* Opens `path` read-only REPS times (after one untimed pass) and resolves
- * the latest and the first binding; 1 on a failure. */
-static int time_open(const char *path, int n, double *open_ms, double *latest_ms,
-                     double *first_ms, double *total_ms)
+ * the latest and the first binding, then opens it as the writer (timed)
+ * and closes it; 1 on a failure.  With `index`, that file is renamed to
+ * `aside` before each open (a writer's close writes INDEX again). */
+static int time_open(const char *path, int n, const char *index, const char *aside,
+                     double *open_ms, double *latest_ms, double *first_ms, double *total_ms,
+                     double *writer_ms)
 {
     nbr_store *s = NULL;
     for (int r = -1; r < REPS; r++) { /* r = -1: untimed, warms the page cache */
         nbr_object_id id;
         int deleted = 0;
+        if (index) rename(index, aside);
         double a = now_s();
         CHECK(nbr_store_open(&s, path, NBR_STORE_READONLY), path);
         double b = now_s();
@@ -523,7 +528,13 @@ static int time_open(const char *path, int n, double *open_ms, double *latest_ms
             return 1;
         }
         nbr_store_close(s);
+        if (index) rename(index, aside);
+        double e = now_s();
+        CHECK(nbr_store_open(&s, path, NBR_STORE_WRITE), path);
+        double f = now_s();
+        nbr_store_close(s);
         if (r < 0) continue;
+        writer_ms[r] = 1e3 * (f - e);
         open_ms[r] = 1e3 * (b - a);
         latest_ms[r] = 1e3 * (c - b);
         first_ms[r] = 1e3 * (d - c);
@@ -531,7 +542,6 @@ static int time_open(const char *path, int n, double *open_ms, double *latest_ms
     }
     return 0;
 }
-
 
 static int bench_open(const char *dir, int n)
 {
@@ -566,16 +576,18 @@ static int bench_open(const char *dir, int n)
     du(path, &manifests_alloc, &manifests_bytes);
     snprintf(path, sizeof path, "%s/store-many", dir);
 
-    double open_ms[REPS], latest_ms[REPS], first_ms[REPS], total_ms[REPS];
-    double open_no[REPS], latest_no[REPS], first_no[REPS], total_no[REPS];
-    if (time_open(path, n, open_ms, latest_ms, first_ms, total_ms)) return 1;
+    double open_ms[REPS], latest_ms[REPS], first_ms[REPS], total_ms[REPS], writer_ms[REPS];
+    double open_no[REPS], latest_no[REPS], first_no[REPS], total_no[REPS], writer_no[REPS];
+    if (time_open(path, n, NULL, NULL, open_ms, latest_ms, first_ms, total_ms, writer_ms))
+        return 1;
     /* The same store with its open index (INDEX) moved aside: every manifest
      * read, as before the index existed. */
     char index[4200], aside[4200];
     snprintf(index, sizeof index, "%s/INDEX", path);
     snprintf(aside, sizeof aside, "%s/INDEX.aside", path);
     int had_index = rename(index, aside) == 0;
-    if (time_open(path, n, open_no, latest_no, first_no, total_no)) return 1;
+    if (time_open(path, n, index, aside, open_no, latest_no, first_no, total_no, writer_no))
+        return 1;
     if (had_index) rename(aside, index);
     printf("{\n  \"checkpoints\": %d, \"names_per_checkpoint\": 2, \"reps\": %d,\n", n, REPS);
     printf("  \"build_seconds\": %.2f, \"commit_ms_mean\": %.3f,\n", build_s, 1e3 * build_s / n);
@@ -585,12 +597,16 @@ static int bench_open(const char *dir, int n)
     printf(",\n  \"resolve_latest_binding_ms\": %.4f, \"resolve_first_checkpoint_binding_ms\": %.4f,\n",
            median(latest_ms, REPS), median(first_ms, REPS));
     printf("  \"open_and_resolve_ms\": %.3f,\n", median(total_ms, REPS));
+    printf("  \"writer_open_ms\": %.3f, ", median(writer_ms, REPS));
+    print_list("writer_open_ms_each", writer_ms, REPS, 3);
+    printf(",\n");
     printf("  \"index_present\": %s,\n", had_index ? "true" : "false");
     printf("  \"without_index_open_ms\": %.3f, ", median(open_no, REPS));
     print_list("without_index_open_ms_each", open_no, REPS, 3);
     printf(",\n  \"without_index_resolve_first_checkpoint_binding_ms\": %.4f,\n",
            median(first_no, REPS));
-    printf("  \"without_index_open_and_resolve_ms\": %.3f\n}\n", median(total_no, REPS));
+    printf("  \"without_index_open_and_resolve_ms\": %.3f,\n", median(total_no, REPS));
+    printf("  \"without_index_writer_open_ms\": %.3f\n}\n", median(writer_no, REPS));
     return 0;
 }
 

@@ -702,7 +702,10 @@ NBR_API nbr_status nbr_store_checkpoint_info(const char **cell_id, int64_t *exec
  * *deleted_out (may be NULL) is 1 if that binding is a deletion, and *id_out
  * is then all zeros.  NBR_ENOTFOUND if the name was never bound by then (or
  * the checkpoint is unknown); NBR_ECORRUPT if a damaged manifest on the way
- * may hold the answer. */
+ * may hold the answer.  Cost: a walk back through at most 32 checkpoints,
+ * then a binary search in the name's history (the first resolve that goes
+ * further back walks all the way; the second builds the handle's histories
+ * of all names, linear in the bindings it holds). */
 NBR_API nbr_status nbr_store_resolve(nbr_object_id *id_out, int *deleted_out,
                                      const nbr_store *store, const char *checkpoint_id,
                                      const char *name);

@@ -138,50 +138,78 @@ static nbr_status take_lock(nbr_store *s)
     return st;
 }
 
-/* Removes every file in a store subdirectory for which `keep` says no. */
+/* Removes every file in a store subdirectory for which `keep` says no;
+ * *removed counts them. */
 static nbr_status sweep(const nbr_store *s, const char *sub,
-                        bool (*keep)(const nbr_store *, const char *))
+                        bool (*keep)(const void *, const char *), const void *context,
+                        size_t *removed)
 {
     char *dir = nbr_io_join(s->root, sub), **names = NULL;
     size_t count = 0;
     if (!dir) return nbr_fail_nomem("cleaning a store");
     nbr_status st = nbr_io_list(&names, &count, dir);
     for (size_t i = 0; st == NBR_OK && i < count; i++) {
-        if (keep && keep(s, names[i])) continue;
+        if (keep && keep(context, names[i])) continue;
         char *path = nbr_io_join(dir, names[i]);
         if (path) nbr_io_remove(path);
         free(path);
+        (*removed)++;
     }
     nbr_io_free_list(names, count);
     free(dir);
     return st;
 }
 
+/* The segments the manifests name, and the highest seq of a damaged one. */
+typedef struct segment_usage {
+    nbr_strset named;
+    uint64_t damaged_seq;
+} segment_usage;
+
+static nbr_status collect_usage(segment_usage *u, const nbr_store *s)
+{
+    nbr_strset_init(&u->named);
+    u->damaged_seq = 0;
+    for (size_t i = 0; i < s->checkpoint_count; i++) {
+        const nbr_manifest *m = s->checkpoints[i];
+        if (m->damaged && m->seq > u->damaged_seq) u->damaged_seq = m->seq;
+        for (size_t k = 0; k < m->object_count; k++) {
+            const nbr_object_entry *e = &m->objects[k];
+            bool ok = nbr_strset_add(&u->named, e->segment);
+            for (size_t j = 0; ok && j < e->chunk_segment_count; j++)
+                ok = nbr_strset_add(&u->named, e->chunk_segments[j]);
+            if (!ok) return nbr_fail_nomem("cleaning a store");
+        }
+    }
+    return NBR_OK;
+}
+
 /* A segment stays if a readable manifest names it, or if a damaged manifest
  * of its seq or a later one exists: we cannot tell what that one names, and
  * a manifest rewritten by GC names segments of earlier seqs. */
-static bool segment_in_use(const nbr_store *s, const char *name)
+static bool segment_in_use(const void *context, const char *name)
 {
+    const segment_usage *u = context;
     char rel[64];
     snprintf(rel, sizeof rel, "segments/%s", name);
     if (!nbr_segment_name_valid(rel)) return true; /* not ours: leave it */
     uint64_t seq = strtoull(name, NULL, 10);
-    for (size_t i = 0; i < s->checkpoint_count; i++) {
-        const nbr_manifest *m = s->checkpoints[i];
-        if (m->damaged && m->seq >= seq) return true;
-        for (size_t k = 0; k < m->object_count; k++)
-            if (nbr_object_entry_uses_segment(&m->objects[k], rel)) return true;
-    }
-    return false;
+    return u->damaged_seq >= seq || nbr_strset_contains(&u->named, rel);
 }
 
 /* What a killed or failed writer left: files in tmp/, segments that no
  * manifest names (renamed in, but the manifest's rename never happened). */
 nbr_status nbr_store_clean_up(const nbr_store *s)
 {
-    nbr_status st = sweep(s, "tmp", NULL);
-    if (st == NBR_OK) st = sweep(s, "segments", segment_in_use);
-    if (st == NBR_OK) {
+    segment_usage u;
+    size_t removed = 0, unused = 0;
+    nbr_status st = collect_usage(&u, s);
+    if (st == NBR_OK) st = sweep(s, "tmp", NULL, NULL, &removed);
+    if (st == NBR_OK) st = sweep(s, "segments", segment_in_use, &u, &unused);
+    nbr_strset_clear(&u.named);
+    /* The removals made durable (a segment a manifest names was made durable
+     * by its commit before the manifest: with none removed, no fsync). */
+    if (st == NBR_OK && unused > 0) {
         char *dir = nbr_io_join(s->root, "segments");
         st = dir ? nbr_io_fsync_dir(dir) : nbr_fail_nomem("cleaning a store");
         free(dir);
@@ -259,19 +287,22 @@ static uint64_t manifest_seq(const char *name)
 nbr_status nbr_store_refresh(nbr_store *s)
 {
     if (!s) return nbr_fail(NBR_EINVAL, "nbr_store_refresh: store is NULL");
+    /* A fresh handle starts from the index if it checks out.  A reader
+     * tries the fast check first (checkpoints/ unchanged since the index was
+     * written: nothing to list); a writer, whose cleanup and GC act on what
+     * it holds, always takes the full check against the listing (it sees a
+     * manifest damaged in place unless its size is unchanged). */
+    bool fresh = s->checkpoint_count == 0 && s->last_seq == 0;
+    uint64_t covered = 0;
+    nbr_status st = fresh && s->lock_fd < 0 ? nbr_snapshot_load(&covered, s, NULL, 0) : NBR_OK;
+    if (st != NBR_OK || covered > 0) return st;
     char *dir = nbr_io_join(s->root, "checkpoints"), **names = NULL;
     size_t count = 0;
     if (!dir) return nbr_fail_nomem("reading manifests");
-    nbr_status st = nbr_io_list(&names, &count, dir);
+    st = nbr_io_list(&names, &count, dir);
     if (st == NBR_ENOTFOUND)
         st = nbr_fail(NBR_ECORRUPT, "%s: the store has no checkpoints directory", dir);
-    /* A fresh reader starts from the index, if it checks out.  A writer
-     * reads every manifest: cleanup and GC act on what the manifests say,
-     * and its close brings INDEX up to date with them. */
-    if (st == NBR_OK && s->lock_fd < 0 && s->checkpoint_count == 0 && s->last_seq == 0) {
-        uint64_t covered = 0;
-        st = nbr_snapshot_load(&covered, s, names, count);
-    }
+    if (st == NBR_OK && fresh) st = nbr_snapshot_load(&covered, s, names, count);
     /* Sorted names: sequence numbers in increasing order. */
     for (size_t i = 0; st == NBR_OK && i < count; i++) {
         uint64_t seq = manifest_seq(names[i]);
@@ -339,6 +370,7 @@ nbr_status nbr_store_open(nbr_store **out, const char *path, unsigned flags)
     nbr_object_index_init(&s->objects);
     nbr_object_index_init(&s->chunks);
     nbr_strset_init(&s->segment_names);
+    nbr_strset_init(&s->history_names);
     if (flags & NBR_STORE_WRITE) st = open_writer(s);
     else st = read_format(s);
     if (st == NBR_OK && !(flags & NBR_STORE_WRITE)) st = nbr_store_refresh(s);
@@ -371,6 +403,8 @@ void nbr_store_forget_manifests(nbr_store *s)
     s->checkpoint_count = s->checkpoint_cap = 0;
     nbr_object_index_clear(&s->objects);
     nbr_object_index_clear(&s->chunks);
+    nbr_store_forget_history(s);
+    s->index_fresh = false;
 }
 
 nbr_status nbr_store_reload(nbr_store *s)
@@ -388,6 +422,8 @@ void nbr_store_update_index(nbr_store *s, uint64_t stale)
 {
     if (s->lock_fd < 0 || s->checkpoint_count == 0) return;
     if (stale && s->last_seq - s->index_seq < stale) return;
+    /* Loaded from an INDEX with a current stamp, nothing committed since. */
+    if (s->index_fresh && s->index_seq == s->last_seq) return;
     char *why = nbr_copy(nbr_last_error()); /* the caller's error stays */
     if (nbr_snapshot_write(s, stale == 0) == NBR_OK) s->index_seq = s->last_seq;
     if (why) nbr_fail(NBR_OK, "%s", why);

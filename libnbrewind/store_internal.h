@@ -12,6 +12,14 @@
 #include "store_segment.h"
 #include "strset.h"
 
+/* Where one name is bound: (checkpoint index, binding index) in increasing
+ * checkpoint order (nbr_store_resolve's binary search). */
+typedef struct nbr_name_history {
+    size_t *checkpoint;
+    size_t *binding;
+    size_t count, cap;
+} nbr_name_history;
+
 struct nbr_store {
     char *root;
     unsigned flags;
@@ -29,6 +37,20 @@ struct nbr_store {
     size_t segment_cap;
     nbr_checkpoint *writing; /* the checkpoint in progress, if any */
     uint64_t index_seq;   /* the seq INDEX covers as this handle last read or wrote it; 0: none */
+    bool index_fresh;     /* INDEX, as loaded, holds exactly these manifests and passes the
+                           * readers' fast check: nothing to rewrite at close */
+    /* Per-name histories of checkpoints [0, history_upto), built by the
+     * second resolve that does not find its name near the end (the first
+     * walks back all the way), then kept up to date by later ones; dropped
+     * with the manifests. */
+    nbr_strset history_names;
+    nbr_name_history *histories; /* per history_names entry */
+    size_t history_cap;
+    size_t *damaged_at;   /* indices of damaged manifests, increasing */
+    size_t damaged_count, damaged_cap;
+    size_t history_upto;
+    bool history_built;
+    bool history_wanted; /* a resolve walked back further than RESOLVE_WALK */
 };
 
 struct nbr_checkpoint {
@@ -110,6 +132,9 @@ nbr_status nbr_store_clean_up(const nbr_store *store);
 
 /* Forgets every manifest and open segment (their files may be gone). */
 void nbr_store_forget_manifests(nbr_store *store);
+
+/* Drops the per-name histories (store_query.c). */
+void nbr_store_forget_history(nbr_store *store);
 
 /* A writer's upkeep of INDEX: rewritten when at least `stale` checkpoints
  * are not in it; with stale 0, whenever it differs from what the writer

@@ -14,7 +14,15 @@ void nbr_manifest_init(nbr_manifest *m, uint64_t seq)
 {
     memset(m, 0, sizeof *m);
     m->seq = seq;
-    snprintf(m->id, sizeof m->id, "%016" PRIu64, seq);
+    /* "%016" PRIu64 by hand: opening a store inits one per checkpoint. */
+    uint64_t v = seq;
+    int n = 0;
+    char digits[24];
+    do digits[n++] = (char)('0' + v % 10), v /= 10;
+    while (v);
+    int width = n > 16 ? n : 16;
+    for (int i = 0; i < width; i++) m->id[i] = i < width - n ? '0' : digits[width - 1 - i];
+    m->id[width] = '\0';
     nbr_strset_init(&m->names);
 }
 
@@ -238,7 +246,7 @@ bool nbr_segment_name_valid(const char *s)
         if (s[i] < '0' || s[i] > '9') return false;
     if (s[25] != '-') return false;
     for (int i = 26; i < 34; i++)
-        if (!strchr("0123456789abcdef", s[i])) return false;
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
     return strcmp(s + 34, ".h5") == 0;
 }
 

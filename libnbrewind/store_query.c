@@ -90,23 +90,131 @@ static long as_of(const nbr_store *s, const char *checkpoint_id)
     return -1;
 }
 
-nbr_status nbr_store_resolve(nbr_object_id *id_out, int *deleted_out, const nbr_store *s,
+void nbr_store_forget_history(nbr_store *s)
+{
+    for (size_t i = 0; i < s->history_names.count; i++) {
+        free(s->histories[i].checkpoint);
+        free(s->histories[i].binding);
+    }
+    free(s->histories);
+    s->histories = NULL;
+    s->history_cap = 0;
+    nbr_strset_clear(&s->history_names);
+    free(s->damaged_at);
+    s->damaged_at = NULL;
+    s->damaged_count = s->damaged_cap = 0;
+    s->history_upto = 0;
+    s->history_built = s->history_wanted = false;
+}
+
+/* Brings the histories up to every checkpoint the handle holds (they are
+ * only ever appended to, in increasing order, until forgotten). */
+static nbr_status update_history(nbr_store *s)
+{
+    for (; s->history_upto < s->checkpoint_count; s->history_upto++) {
+        size_t i = s->history_upto;
+        const nbr_manifest *m = s->checkpoints[i];
+        if (m->damaged) {
+            if (!NBR_RESERVE(s->damaged_at, s->damaged_cap, s->damaged_count + 1))
+                return nbr_fail_nomem("indexing names");
+            s->damaged_at[s->damaged_count++] = i;
+            continue;
+        }
+        for (size_t k = 0; k < m->names.count; k++) {
+            const char *name = m->names.items[k];
+            size_t length = strlen(name);
+            long j = nbr_strset_find_n(&s->history_names, name, length);
+            if (j < 0) {
+                size_t n = s->history_names.count;
+                if (!NBR_RESERVE(s->histories, s->history_cap, n + 1))
+                    return nbr_fail_nomem("indexing names");
+                memset(&s->histories[n], 0, sizeof s->histories[n]);
+                if (!nbr_strset_add_n(&s->history_names, name, length))
+                    return nbr_fail_nomem("indexing names");
+                j = (long)n;
+            }
+            nbr_name_history *h = &s->histories[j];
+            if (h->count == h->cap) {
+                size_t cap = h->cap ? 2 * h->cap : 4;
+                size_t *c = realloc(h->checkpoint, cap * sizeof *c);
+                if (c) h->checkpoint = c;
+                size_t *b = c ? realloc(h->binding, cap * sizeof *b) : NULL;
+                if (b) h->binding = b;
+                if (!c || !b) return nbr_fail_nomem("indexing names");
+                h->cap = cap;
+            }
+            h->checkpoint[h->count] = i;
+            h->binding[h->count++] = k;
+        }
+    }
+    return NBR_OK;
+}
+
+/* The number of entries of `v` (increasing) that are <= at. */
+static size_t count_upto(const size_t *v, size_t n, size_t at)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] <= at) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* How far back a resolve walks before it uses the per-name histories: a
+ * name rebound by a recent checkpoint needs none. */
+#define RESOLVE_WALK 32
+
+nbr_status nbr_store_resolve(nbr_object_id *id_out, int *deleted_out, const nbr_store *store,
                              const char *checkpoint_id, const char *name)
 {
     if (id_out) memset(id_out, 0, sizeof *id_out);
     if (deleted_out) *deleted_out = 0;
-    if (!s || !name) return nbr_fail(NBR_EINVAL, "nbr_store_resolve: store or name is NULL");
+    if (!store || !name) return nbr_fail(NBR_EINVAL, "nbr_store_resolve: store or name is NULL");
+    /* The histories are a cache of what the handle holds (a handle is used
+     * from one thread at a time). */
+    nbr_store *s = (nbr_store *)store;
     long at = as_of(s, checkpoint_id);
     if (at < 0) return NBR_ENOTFOUND;
-    for (long i = at; i >= 0; i--) {
+    size_t length = strlen(name);
+    const nbr_manifest *bound = NULL, *damaged = NULL;
+    long k = -1;
+    /* The first resolve that goes further back walks all the way (as cheap
+     * as building the histories); the next one builds them. */
+    long stop = s->history_built ? at + 1
+                : at < RESOLVE_WALK || !s->history_wanted ? 0
+                : at + 1 - RESOLVE_WALK;
+    long i = at;
+    for (; i >= stop && !bound && !damaged; i--) {
         const nbr_manifest *m = s->checkpoints[i];
-        if (m->damaged)
-            return nbr_fail(NBR_ECORRUPT, "\"%s\" cannot be resolved: checkpoint %s on the way: %s",
-                            name, m->id, m->damaged);
-        long k = nbr_strset_find_n(&m->names, name, strlen(name));
-        if (k < 0) continue;
-        if (id_out) *id_out = m->ids[k];
-        if (deleted_out) *deleted_out = m->deleted[k];
+        if (m->damaged) damaged = m;
+        else if ((k = nbr_strset_find_n(&m->names, name, length)) >= 0) bound = m;
+    }
+    if (!s->history_built && at - i > RESOLVE_WALK) s->history_wanted = true;
+    if (!bound && !damaged && stop > 0) {
+        /* Further back: binary search in the name's history. */
+        nbr_status st = update_history(s);
+        if (st != NBR_OK) return st;
+        s->history_built = true;
+        size_t below = (size_t)stop; /* checkpoints [stop, at] were walked */
+        size_t d = count_upto(s->damaged_at, s->damaged_count, below - 1);
+        long j = nbr_strset_find_n(&s->history_names, name, length);
+        const nbr_name_history *h = j >= 0 ? &s->histories[j] : NULL;
+        size_t b = h ? count_upto(h->checkpoint, h->count, below - 1) : 0;
+        if (d > 0 && (b == 0 || s->damaged_at[d - 1] > h->checkpoint[b - 1]))
+            damaged = s->checkpoints[s->damaged_at[d - 1]];
+        else if (b > 0) {
+            bound = s->checkpoints[h->checkpoint[b - 1]];
+            k = (long)h->binding[b - 1];
+        }
+    }
+    if (damaged)
+        return nbr_fail(NBR_ECORRUPT, "\"%s\" cannot be resolved: checkpoint %s on the way: %s",
+                        name, damaged->id, damaged->damaged);
+    if (bound) {
+        if (id_out) *id_out = bound->ids[k];
+        if (deleted_out) *deleted_out = bound->deleted[k];
         return NBR_OK;
     }
     return nbr_fail(NBR_ENOTFOUND, "\"%s\" is not bound as of checkpoint %s", name,

@@ -2,11 +2,13 @@
  * docs/store-format.md, "The open index").
  *
  * Layout, all integers little-endian:
- *   "NBRINDEX" u32 version (2) u32 reserved (0)
+ *   "NBRINDEX" u32 version (3) u32 reserved (0)
  *   u64 covered_seq  u64 manifest_count  u64 names_hash
+ *   u64 dir_ino  u64 dir_mtime_ns  u64 dir_ctime_ns   (checkpoints/; zeros: none)
  *   manifest_count x manifest
  *   16 bytes: the XXH3-128 hash of every byte before them (nbr_hash_bytes)
  * A string is u32 length + bytes, 0xffffffff for none. */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -23,9 +25,11 @@
 #include "store_snapshot.h"
 
 #define MAGIC "NBRINDEX"
-/* 2: object entries end with their chunk list (chunk dedup); a version-1
- * index is ignored (and rewritten by the next writer). */
-#define VERSION 2u
+/* 2: object entries end with their chunk list (chunk dedup).  3: the header
+ * records checkpoints/'s stat (the fast check).  An index of another version
+ * is ignored (and rewritten by the next writer). */
+#define VERSION 3u
+#define HEADER_BYTES 64
 #define NO_STRING 0xffffffffu
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
@@ -35,6 +39,31 @@ static uint64_t fnv(uint64_t h, const void *data, size_t n)
     const unsigned char *p = data;
     for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * FNV_PRIME;
     return h;
+}
+
+/* checkpoints/'s inode, mtime and ctime (ns): what changes when a manifest
+ * is added, removed or renamed over.  false if it cannot be stat'ed. */
+typedef struct dir_stamp {
+    uint64_t ino, mtime_ns, ctime_ns;
+} dir_stamp;
+
+static uint64_t ns_of(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000000000u + (uint64_t)t->tv_nsec;
+}
+
+static bool stamp_dir(dir_stamp *out, const char *root)
+{
+    memset(out, 0, sizeof *out);
+    char *dir = nbr_io_join(root, "checkpoints");
+    struct stat sb;
+    bool ok = dir && stat(dir, &sb) == 0;
+    free(dir);
+    if (!ok) return false;
+    out->ino = (uint64_t)sb.st_ino;
+    out->mtime_ns = ns_of(&sb.st_mtim);
+    out->ctime_ns = ns_of(&sb.st_ctim);
+    return out->ctime_ns != 0;
 }
 
 uint64_t nbr_snapshot_manifest_seq(const char *name)
@@ -157,6 +186,11 @@ nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
     uint64_t covered = 0, h = 0, listed = 0;
     for (size_t i = 0; i < s->checkpoint_count; i++)
         if (s->checkpoints[i]->seq > covered) covered = s->checkpoints[i]->seq;
+    /* checkpoints/ as it is now, for the readers' fast check: recorded only
+     * when it holds exactly the manifests this writer holds (checked below)
+     * and nothing changed it meanwhile. */
+    dir_stamp stamp;
+    bool stamped = stamp_dir(&stamp, s->root);
     /* The names and sizes as they are on disk: they must be the manifests
      * this writer holds (a reader checks the same). */
     char **names = malloc((s->checkpoint_count + 1) * sizeof *names);
@@ -175,6 +209,22 @@ nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
     free(names);
     if (!hashed || listed != s->checkpoint_count)
         return nbr_fail(NBR_EIO, "%s: the manifests changed while the index was written", s->root);
+    if (stamped) {
+        /* No manifest past the ones held (a reader on the fast check lists
+         * nothing), and the directory as stamped. */
+        char *dir = nbr_io_join(s->root, "checkpoints"), **all = NULL;
+        size_t n = 0, manifests = 0;
+        if (!dir || nbr_io_list(&all, &n, dir) != NBR_OK) stamped = false;
+        for (size_t i = 0; i < n; i++)
+            if (nbr_snapshot_manifest_seq(all[i])) manifests++;
+        nbr_io_free_list(all, n);
+        free(dir);
+        dir_stamp again;
+        if (manifests != s->checkpoint_count || !stamp_dir(&again, s->root) ||
+            memcmp(&again, &stamp, sizeof stamp) != 0)
+            stamped = false;
+    }
+    if (!stamped) memset(&stamp, 0, sizeof stamp);
     nbr_buf b;
     nbr_buf_init(&b);
     nbr_buf_append(&b, MAGIC, 8);
@@ -183,6 +233,9 @@ nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
     put_u64(&b, covered);
     put_u64(&b, s->checkpoint_count);
     put_u64(&b, h);
+    put_u64(&b, stamp.ino);
+    put_u64(&b, stamp.mtime_ns);
+    put_u64(&b, stamp.ctime_ns);
     for (size_t i = 0; i < s->checkpoint_count; i++) put_manifest(&b, s->checkpoints[i]);
     nbr_status st = NBR_OK;
     if (b.failed) st = nbr_fail_nomem("writing the store index");
@@ -388,13 +441,43 @@ static bool get_manifest(reader *r, nbr_manifest *m, bool *nomem)
     return true;
 }
 
+/* INDEX's bytes and the ctime of the file they were read from. */
+static nbr_status read_index(char **text, size_t *length, uint64_t *ctime_ns, const char *path)
+{
+    *text = NULL;
+    *length = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT ? NBR_ENOTFOUND : NBR_EIO;
+    struct stat sb;
+    nbr_status st = fstat(fd, &sb) == 0 ? NBR_OK : NBR_EIO;
+    size_t want = st == NBR_OK ? (size_t)sb.st_size : 0, got = 0;
+    char *data = st == NBR_OK ? malloc(want + 1) : NULL;
+    if (st == NBR_OK && !data) st = nbr_fail_nomem("reading the store index");
+    while (st == NBR_OK && got < want) {
+        ssize_t n = read(fd, data + got, want - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) st = NBR_EIO;
+        else got += (size_t)n;
+    }
+    close(fd);
+    if (st != NBR_OK) {
+        free(data);
+        return st;
+    }
+    *text = data;
+    *length = want;
+    *ctime_ns = ns_of(&sb.st_ctim);
+    return NBR_OK;
+}
+
 nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, size_t count)
 {
     *covered_out = 0;
     char *path = nbr_io_join(s->root, "INDEX"), *text = NULL;
     size_t length = 0;
+    uint64_t index_ctime = 0;
     if (!path) return nbr_fail_nomem("reading the store index");
-    nbr_status st = nbr_io_read_file(&text, &length, path);
+    nbr_status st = read_index(&text, &length, &index_ctime, path);
     free(path);
     if (st == NBR_ENOMEM) return st;
     if (st != NBR_OK) return NBR_OK; /* absent or unreadable: read the manifests */
@@ -404,14 +487,33 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
     uint32_t version = get_u32(&r);
     get_u32(&r);
     uint64_t covered = get_u64(&r), n = get_u64(&r), h = get_u64(&r);
+    dir_stamp recorded, now;
+    recorded.ino = get_u64(&r);
+    recorded.mtime_ns = get_u64(&r);
+    recorded.ctime_ns = get_u64(&r);
+    /* The fast check: checkpoints/ is as the writer stamped it, and the
+     * stamp is older than INDEX itself (a change in the same clock tick as
+     * the stamp would not show: then the full check). */
+    bool stamp_ok = !r.bad && recorded.ctime_ns != 0 && recorded.ctime_ns < index_ctime &&
+                    stamp_dir(&now, s->root) && memcmp(&now, &recorded, sizeof now) == 0;
+    bool fresh = false;
+    if (!names && !r.bad) {
+        fresh = stamp_ok;
+        if (!fresh) {
+            free(text);
+            return NBR_OK;
+        }
+    }
     nbr_object_id sum;
     memset(&sum, 0, sizeof sum);
     if (!r.bad && nbr_hash_bytes(&sum, text, length - 16) != NBR_OK) r.bad = true;
     uint64_t listed = 0, lh = 0;
-    if (!r.bad && covered > 0 && !hash_names(&listed, &lh, s->root, names, count, covered))
+    if (!r.bad && !fresh && covered > 0 &&
+        !hash_names(&listed, &lh, s->root, names, count, covered))
         r.bad = true;
-    bool ok = !r.bad && length >= 56 && memcmp(magic, MAGIC, 8) == 0 && version == VERSION &&
-              memcmp(sum.bytes, text + length - 16, 16) == 0 && covered > 0 && n == listed && h == lh;
+    bool ok = !r.bad && length >= HEADER_BYTES + 16 && memcmp(magic, MAGIC, 8) == 0 &&
+              version == VERSION && memcmp(sum.bytes, text + length - 16, 16) == 0 &&
+              covered > 0 && (fresh || (n == listed && h == lh));
     if (ok) r.end = (const unsigned char *)text + length - 16;
     uint64_t prev = 0;
     for (uint64_t i = 0; ok && i < n; i++) {
@@ -440,5 +542,6 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
     }
     *covered_out = covered;
     s->index_seq = covered;
+    s->index_fresh = stamp_ok;
     return NBR_OK;
 }

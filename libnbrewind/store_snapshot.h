@@ -24,7 +24,10 @@ struct nbr_store;
 /* Loads the index into an empty store if it is valid for the listed
  * manifest names (sorted, as nbr_io_list gives them).  Returns the seq it
  * covers (manifests up to it are loaded), or 0 if it was absent or ignored.
- * NBR_ENOMEM is the only error; *covered is 0 on any other problem. */
+ * With `names` NULL, the fast check only: it is loaded if checkpoints/ is
+ * as the writer of the index stamped it (then it holds every manifest:
+ * nothing needs listing).  NBR_ENOMEM is the only error; *covered is 0 on
+ * any other problem. */
 nbr_status nbr_snapshot_load(uint64_t *covered, struct nbr_store *s, char **names, size_t count);
 
 /* Writes INDEX for every manifest the writer `s` holds: tmp/, fsync,
