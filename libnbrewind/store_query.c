@@ -521,6 +521,32 @@ static nbr_status check_object(nbr_store *s, const nbr_object_entry *e)
     return st;
 }
 
+/* The handle may have taken a manifest from INDEX (which is checked against
+ * the directory, not against each file's bytes), so verify reads every
+ * manifest file again: damage made in place must not go unnoticed. */
+static nbr_status check_manifest_file(char **why, const nbr_manifest *m, const char *root)
+{
+    char name[64], *text = NULL;
+    size_t length = 0;
+    *why = NULL;
+    snprintf(name, sizeof name, "checkpoints/%s.json", m->id);
+    char *path = nbr_io_join(root, name);
+    if (!path) return nbr_fail_nomem("verifying a manifest");
+    nbr_manifest again;
+    nbr_manifest_init(&again, m->seq);
+    nbr_status st = nbr_io_read_file(&text, &length, path);
+    if (st == NBR_OK) st = nbr_manifest_parse(&again, text, length, path);
+    if (st == NBR_OK && again.object_count != m->object_count)
+        st = nbr_fail(NBR_ECORRUPT, "%s: lists %zu objects, the open index %zu", path,
+                      again.object_count, m->object_count);
+    nbr_manifest_clear(&again);
+    free(text);
+    free(path);
+    if (st == NBR_ENOMEM) return st;
+    if (st != NBR_OK && !(*why = nbr_copy(nbr_last_error()))) return nbr_fail_nomem("verifying");
+    return NBR_OK;
+}
+
 nbr_status nbr_store_verify(char **report_out, nbr_store *s)
 {
     if (report_out) *report_out = NULL;
@@ -530,9 +556,17 @@ nbr_status nbr_store_verify(char **report_out, nbr_store *s)
     size_t bad = 0;
     for (size_t i = 0; i < s->checkpoint_count; i++) {
         const nbr_manifest *m = s->checkpoints[i];
-        if (m->damaged) {
-            nbr_buf_printf(&report, "checkpoint %s: %s\n", m->id, m->damaged);
+        char *why = NULL;
+        nbr_status file_st = m->damaged ? NBR_OK : check_manifest_file(&why, m, s->root);
+        if (file_st == NBR_ENOMEM) {
+            nbr_buf_clear(&report);
+            return file_st;
+        }
+        if (m->damaged || why) {
+            nbr_buf_printf(&report, "checkpoint %s: %s\n", m->id, m->damaged ? m->damaged : why);
             bad++;
+            free(why);
+            if (!m->damaged) continue; /* what the handle holds may not match the file */
         }
         for (size_t k = 0; k < m->object_count; k++) {
             nbr_status st = check_object(s, &m->objects[k]);

@@ -142,6 +142,14 @@ static void test_open_with_index_equals_without(void)
         char *with_again = dump_store(dir);
         CHECK_STR(with, with_again);
         CHECK(strcmp(with, without) != 0);
+        /* But verify (fsck) reads every manifest file again and names it. */
+        nbr_store *v = NULL;
+        char *report = NULL;
+        CHECK_OK(nbr_store_open(&v, dir, NBR_STORE_READONLY));
+        CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, v));
+        CHECK(report && strstr(report, first) != NULL);
+        nbr_free(report);
+        nbr_store_close(v);
         free(with_again);
         free(with);
         free(without);
