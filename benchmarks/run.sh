@@ -226,3 +226,21 @@ echo "== audit: numpy-heavy notebook under a plain and the audit kernel, dill ba
 # shellcheck disable=SC2086 # NBR_BENCH_AUDIT_ARGS is a list of words
 "$venv_py" "$here/audit/bench_audit.py" ${NBR_BENCH_AUDIT_ARGS:-}
 fi
+
+# ---- repeat (issue 5) --------------------------------------------------------
+# NBR_BENCH_SECTIONS="repeat": benchmarks/repeat/bench_repeat.py (a Dask notebook
+# audited, edited late and mid-notebook, repeated; fresh-audit and plain-kernel
+# baselines; restore vs re-run; 500-cell dry-run planning; ~10 minutes, writes
+# benchmarks/results/repeat.json; needs BUILD_DIR/venv from `make python`).
+# NBR_BENCH_REPEAT_ARGS passes arguments to it (e.g. "--quick": ~3 minutes,
+# writes repeat-quick.json).
+if [[ $sections == *" repeat "* ]]; then
+repeat_py=$build/venv/bin/python
+if [[ ! -x $repeat_py ]]; then
+  echo "run.sh: $repeat_py is missing: run \`make python\` first (the repeat benchmarks need the venv)" >&2
+  exit 1
+fi
+echo "== repeat: distributed notebook, late and mid edits, restores, 500-cell planning"
+# shellcheck disable=SC2086 # NBR_BENCH_REPEAT_ARGS is a list of words
+"$repeat_py" "$here/repeat/bench_repeat.py" ${NBR_BENCH_REPEAT_ARGS:-}
+fi

@@ -121,14 +121,15 @@ def _observe(graph, cell_id: str, rec):
         graph.mark_unrestorable(cell_id, name)
     for name, twin in rec.aliases.items():
         graph.observe_alias(cell_id, name, twin)
-    # A name the cell may have changed in place (a call argument, a method's
-    # receiver) was hashed after the cell: if it is not among the writes, it
-    # kept the id it was read with.  Saying so lets the graph drop it from
-    # the cell's writes, so its readers do not wait on this cell.
+    # A name the cell read and left as it was (a may-mutate name is hashed
+    # after the cell; any other it did not touch) kept the id it was read
+    # with.  Saying so lets the graph drop it from the cell's writes, so its
+    # readers do not wait on this cell.  (One observation per name read: no
+    # query of the graph while it is being built, which would re-derive it.)
     settled = set(rec.writes) | set(rec.deletes) | set(rec.recompute)
-    for name in graph.cell_names(cell_id, "writes"):
-        if name not in settled and rec.reads.get(name):
-            graph.observe(cell_id, "write", name, rec.reads[name])
+    for name, object_id in rec.reads.items():
+        if object_id and name not in settled:
+            graph.observe(cell_id, "write", name, object_id)
 
 
 def _moved(cells, audited_order: list) -> set:
@@ -199,11 +200,11 @@ def _withhold_untrusted_pickles(graph, cells, store, notebook_path: str):
     """Unpickling runs code: in a store from elsewhere that the user has not
     trusted (nbrewind.trust), every pickled value is unrestorable, so the
     cell that made it re-runs when a re-run cell needs it."""
-    from .serialize import PICKLE_CODEC
     from .trust import is_trusted
 
     if is_trusted(store.path):
         return
+    from .serialize import PICKLE_CODEC  # numpy comes with it: only when needed
     reason = (f"untrusted store: pickled value not loaded (run `nbrewind trust "
               f"{notebook_path}` to allow)")
     for cell in cells:
