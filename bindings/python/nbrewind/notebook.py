@@ -39,7 +39,8 @@ def read(path: str):
     except UnicodeDecodeError as exc:
         raise NotebookError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
-        major = json.loads(text).get("nbformat")
+        parsed = json.loads(text)
+        major = parsed.get("nbformat")
     except (ValueError, AttributeError) as exc:
         raise NotebookError(f"{path}: not a notebook (not a JSON object: {exc})") from None
     if not isinstance(major, int):
@@ -47,6 +48,14 @@ def read(path: str):
     if major > 4:
         raise NotebookError(f"{path}: nbformat {major} is newer than this nbrewind reads (4); "
                             f"upgrade nbrewind")
+    if major == 4 and isinstance(parsed.get("cells"), list):
+        # The current version needs no conversion; nbformat's schema check
+        # (tens of ms) is left to write(), which validates what nbrewind writes.
+        from nbformat.v4.nbjson import JSONReader
+
+        nb = JSONReader().to_notebook(parsed)  # joins multi-line sources, as reads() does
+        ensure_cell_ids(nb)
+        return nb
     try:
         raw = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
     except Exception as exc:
