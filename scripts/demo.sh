@@ -26,6 +26,10 @@ PY
 }
 
 rm -rf "$demo" && mkdir -p "$demo" && cp examples/demo.ipynb "$demo/"
+# A bigger plate and more steps than the example's defaults, so that the solver
+# takes a few seconds and the time a repeat saves is visible.
+edit_cell "$demo/demo.ipynb" parameters 'n = 256' 'n = 512'
+edit_cell "$demo/demo.ipynb" parameters 'steps = 200' 'steps = 4000'
 step "audit: every cell under the audit kernel (a checkpoint and a record per cell)"
 "$nbrewind" audit "$demo/demo.ipynb"
 
@@ -40,8 +44,8 @@ edit_cell "$demo/demo.ipynb" plot 'set_title("initial")' 'set_title("initial fie
 "$nbrewind" repeat "$demo/demo.ipynb" --dry-run
 "$nbrewind" repeat "$demo/demo.ipynb"
 
-step "edit a parameter (steps 200 -> 100), then repeat: the solver and what reads its result"
-edit_cell "$demo/demo.ipynb" parameters 'steps = 200' 'steps = 100'
+step "edit a parameter (steps 4000 -> 3000), then repeat: the solver and what reads its result"
+edit_cell "$demo/demo.ipynb" parameters 'steps = 4000' 'steps = 3000'
 "$nbrewind" repeat "$demo/demo.ipynb"
 
 step "verify: re-run two cells twice from their restored inputs, compare with the record"
