@@ -36,9 +36,9 @@ Share with another site:
 
 The store of NB.ipynb is NB.nbrewind/ next to it, unless --store or
 $NBREWIND_STORE says otherwise.  'nbrewind <command> --help' describes a command.
-Exit codes: 0 success, 1 a cell raised (audit), damage found (fsck) or a
-difference found (verify),
-2 bad usage or input, 3 the kernel failed, 4 store error, 5 audit incomplete.
+Exit codes: 0 success; 1 a cell raised (audit), damage found (fsck) or a
+difference found (verify); 2 bad usage or input; 3 the kernel failed;
+4 store error; 5 audit incomplete.
 """
 
 
