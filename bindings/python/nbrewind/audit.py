@@ -42,23 +42,20 @@ _IPYTHON_NAME = re.compile(
     r"_+|_i+|_i?\d+|_(oh|ih|dh|exit_code)|__\w+__|In|Out|exit|quit|get_ipython")
 
 
-# A placeholder the writer replaces with the id a put gives.
-PENDING_ID = "0" * 32
-
-
 @dataclass
 class Known:
     """What the last checkpoint recorded for a name."""
 
     pyid: int  # id() of the object then: same id, maybe mutated; other id, rebound
-    id: str | None  # its object id, or None: being computed by `job`, or not stored
+    id: str | None  # its object id (hashed when captured), None if not stored
     job: Job | None = None  # the checkpoint that writes it
     stored: bool = True  # False: recorded as "recompute"
 
-    def object_id(self, name: str) -> str | None:
-        """The stored id (waits for a background write that computes it)."""
-        if self.id is None and self.stored and self.job is not None:
-            self.id = self.job.id_of(name)
+    def object_id(self) -> str | None:
+        """The stored id; None if not stored, or if the checkpoint that was to
+        write it failed (so the value counts as changed and is written again)."""
+        if self.job is not None and self.job.done.is_set() and self.job.error is not None:
+            return None
         return self.id
 
 
@@ -158,7 +155,7 @@ class Auditor:
         the next cell could change) and hand it to the writer."""
         info = result.info
         source = info.raw_cell
-        cell_id = cell_id_of(info, source)
+        cell_id = cell_id_of(getattr(info, "cell_id", None), source)
         analysis = _core.analyze(source)
         writer = self.open_writer()
         namespace = self.namespace()
@@ -284,7 +281,7 @@ class Auditor:
             encoded = serialize.encode(value)
         except serialize.Unstorable as why:
             return self._recompute(job, name, value, changes, str(why))
-        if same_object and encoded.id is not None and encoded.id == known.object_id(name):
+        if same_object and encoded.id is not None and encoded.id == known.object_id():
             return  # may have been mutated; it was not
         cap = self.max_object_bytes
         if cap is not None and encoded.nbytes > cap:
@@ -305,7 +302,7 @@ class Auditor:
         source = changes.get(twin) or self.known[twin]
         known = self.known.get(name)
         if known and known.pyid == id(value) and known.stored == source.stored and \
-                known.object_id(name) == source.object_id(twin):
+                known.object_id() == source.object_id():
             return  # still the same alias of the same, unchanged object
         job.record.aliases[name] = twin
         if not source.stored:
@@ -314,9 +311,9 @@ class Auditor:
                 job.deletes.append(name)
             changes[name] = Known(id(value), None, job, stored=False)
             return
-        job.refs.append((name, twin))
-        job.record.writes[name] = PENDING_ID
-        changes[name] = Known(id(value), source.id, job if source.id is None else None)
+        job.id_refs.append((name, source.id))  # after the twin's put, in the same job
+        job.record.writes[name] = source.id
+        changes[name] = Known(id(value), source.id, job)
 
     def _recompute(self, job, name, value, changes, reason):
         job.record.recompute[name] = reason
@@ -415,10 +412,9 @@ def alias_groups(namespace: dict) -> dict:
     return {k: sorted(v) for k, v in by_identity.items() if len(v) > 1}
 
 
-def cell_id_of(info, source: str) -> str:
+def cell_id_of(cell_id: str | None, source: str) -> str:
     """The nbformat cell id the frontend sent, or one derived from the source
     for frontends that send none (a console)."""
-    cell_id = getattr(info, "cell_id", None)
     if cell_id and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", cell_id):
         return cell_id
     return ANONYMOUS_CELL + _core.hash_bytes(source.encode())[:16]

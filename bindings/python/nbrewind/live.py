@@ -63,7 +63,7 @@ class Replayer:
             return self.auditor.rng_ids.get(name)
         if known is None or name not in self.auditor.shell.user_ns:
             return None
-        return known.object_id(name)
+        return known.object_id()
 
     def _inputs_match(self, rec) -> bool:
         for name, recorded in rec.reads.items():
@@ -191,7 +191,7 @@ def install(ip, auditor):
                  cell_id=None):
         if not silent and replay and raw_cell.strip():
             try:
-                if replayer.try_replay(raw_cell, cell_id_of_raw(raw_cell, cell_id)):
+                if replayer.try_replay(raw_cell, cell_id_of(cell_id, raw_cell)):
                     return _replayed_result(ip, raw_cell, store_history, silent,
                                             shell_futures, cell_id)
             except Exception as exc:  # ours: run the cell instead
@@ -225,15 +225,6 @@ def install(ip, auditor):
         ip.run_cell, ip.run_cell_async = original, original_async
 
     return replayer, uninstall
-
-
-def cell_id_of_raw(raw_cell: str, cell_id):
-    class Info:  # the shape audit.cell_id_of reads
-        pass
-
-    info = Info()
-    info.cell_id = cell_id
-    return cell_id_of(info, raw_cell)
 
 
 def _replayed_result(ip, raw_cell, store_history, silent, shell_futures, cell_id):

@@ -108,5 +108,5 @@ def current_ids(names_json: str) -> str:
             out[name] = DELETED
         else:
             known = auditor.known.get(name)
-            out[name] = known.object_id(name) if known is not None else None
+            out[name] = known.object_id() if known is not None else None
     return json.dumps(out)

@@ -134,16 +134,14 @@ def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
 
 # ---- encoding -----------------------------------------------------------------
 
-def encode(value, hash_arrays: bool = True) -> Encoded:
-    """Encode a value and compute its id (hashing only, nothing stored).
-    With hash_arrays=False an array's id is left to the put (None here)."""
+def encode(value) -> Encoded:
+    """Encode a value and compute its id (hashing only, nothing stored)."""
     if isinstance(value, types.ModuleType):
         payload = value.__name__.encode()
         return Encoded("module", _core.hash_blob(MODULE_CODEC, payload), payload=payload,
                        nbytes=len(payload))
     if is_plain_array(value):
-        return Encoded("array", array_id(value) if hash_arrays else None, array=value,
-                       nbytes=value.nbytes)
+        return Encoded("array", array_id(value), array=value, nbytes=value.nbytes)
     stream, raw = pickle_value(value)
     buffers = [(_core.hash_blob(BUFFER_CODEC, b), b) for b in raw]
     payload = pickle_payload(stream, [i for i, _ in buffers])

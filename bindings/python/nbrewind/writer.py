@@ -24,9 +24,8 @@ class Job:
 
     cell_id: str
     execution_count: int
-    record: object  # record.Record: writes may miss ids the puts will give
+    record: object  # record.Record, complete but for the ids of what the cell read
     puts: list = field(default_factory=list)  # (name, serialize.Encoded)
-    refs: list = field(default_factory=list)  # (name, the name it aliases)
     id_refs: list = field(default_factory=list)  # (name, id of an object already put)
     deletes: list = field(default_factory=list)
     reads: list = field(default_factory=list)  # names whose ids the record needs
@@ -34,12 +33,6 @@ class Job:
     checkpoint: str | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
-
-    def id_of(self, name: str) -> str | None:
-        """The id `name` was written with (waits for the job); None if the
-        job failed or did not write it."""
-        self.done.wait()
-        return None if self.error else self.ids.get(name)
 
 
 class Writer:
@@ -95,15 +88,9 @@ class Writer:
         with self.store.begin(job.cell_id, job.execution_count) as cp:
             for name, encoded in job.puts:
                 job.ids[name] = serialize.put(cp, name, encoded)
-                if name in rec.writes:
-                    rec.writes[name] = job.ids[name]
             for name, object_id in job.id_refs:
                 cp.put_ref(name, object_id)
                 job.ids[name] = object_id
-            for name, twin in job.refs:
-                object_id = job.ids.get(twin) or self.current.get(twin)
-                cp.put_ref(name, object_id)
-                job.ids[name] = rec.writes[name] = object_id
             for name in job.deletes:
                 cp.delete(name)
             for name in job.reads:
