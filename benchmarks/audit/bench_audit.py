@@ -45,10 +45,8 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -59,7 +57,9 @@ from nbformat.v4 import new_code_cell, new_notebook
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import make_notebooks  # noqa: E402
+from bench_common import machine, snapshot_package  # noqa: E402
 
 FIGURES = ("overhead", "shared", "idle", "dill")
 
@@ -527,7 +527,6 @@ def fig_idle(bench: Bench, scratch: str, quick: bool) -> dict:
             run = runs[key]
             wall = med([run["cell_wall_s"][c] for c in cids])
             post = [checkpoint_costs(run)[c] for c in cids]
-            rec = {x["cell"]: x for x in run["store"]["records"]}
             entry[key] = {"median_wall_s": r(wall), "extra_wall_s": r(wall - plain_wall),
                           "median_code_s": code(run),
                           "median_checkpoint_s": r(med(post), 5), "max_checkpoint_s": r(max(post), 5),
@@ -562,48 +561,6 @@ def write_nb(path: str, sources: list[str]) -> str:
 
 # ---- main ---------------------------------------------------------------------------
 
-def machine() -> dict:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import numpy, pandas, dill, ipykernel, nbclient
-    from nbrewind import _core
-    import hashlib
-    import nbrewind
-    pkg = os.path.dirname(nbrewind.__file__)
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(pkg)):
-        if name.endswith(".py") or name.endswith(".so"):
-            with open(os.path.join(pkg, name), "rb") as f:
-                digest.update(name.encode() + b"\0" + f.read())
-    return {"nbrewind_package_sha256": digest.hexdigest()[:16],
-            "arch": platform.machine(), "cores": len(os.sched_getaffinity(0)), "cpu": cpu,
-            "memory_gb": round(mem / 1e9, 1), "python": platform.python_version(),
-            "versions": {"numpy": numpy.__version__, "pandas": pandas.__version__,
-                         "dill": dill.__version__, "ipykernel": ipykernel.__version__,
-                         "nbclient": nbclient.__version__, "nbrewind": _core.version()}}
-
-
-def snapshot_package(scratch: str) -> str:
-    """Copy the installed nbrewind package into the scratch directory and use
-    that copy, here and (through PYTHONPATH) in every kernel, so that a
-    reinstall during the run (`make python`) cannot mix versions."""
-    import importlib.util
-
-    spec = importlib.util.find_spec("nbrewind")
-    if spec is None or "nbrewind" in sys.modules:
-        raise SystemExit("bench_audit.py: nbrewind is not installed (make python) or already imported")
-    source = os.path.dirname(spec.origin)
-    shutil.copytree(source, os.path.join(scratch, "pkg", "nbrewind"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    sys.path.insert(0, os.path.join(scratch, "pkg"))
-    return source
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("figures", nargs="*", metavar="FIGURE", help=", ".join(FIGURES))
@@ -621,11 +578,11 @@ def main(argv=None):
     reps = int(os.environ.get("NBR_AUDIT_REPS", "1" if args.quick else "3"))
     scratch = tempfile.mkdtemp(prefix="nbr-bench-audit.",
                                dir=os.environ.get("NBR_AUDIT_SCRATCH", "/tmp"))
-    installed = snapshot_package(scratch)
+    installed = snapshot_package(scratch, "bench_audit.py")
     bench = Bench(scratch)
     started = time.time()
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
-              "machine": machine(), "nbrewind_package_copied_from": installed, "quick": args.quick, "scratch_parent": os.path.dirname(scratch),
+              "machine": machine(("numpy", "pandas", "dill", "ipykernel", "nbclient")), "nbrewind_package_copied_from": installed, "quick": args.quick, "scratch_parent": os.path.dirname(scratch),
               "load_average_start": [round(x, 2) for x in os.getloadavg()],
               "nbrewind_background_env": "NBREWIND_BACKGROUND=1 (background commits) / 0 (in the cell)",
               "figures": {}}

@@ -47,8 +47,6 @@ import datetime
 import io
 import json
 import os
-import platform
-import re
 import shutil
 import statistics
 import subprocess
@@ -61,9 +59,10 @@ import nbformat
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
 import make_notebook  # noqa: E402
+from bench_common import machine, snapshot_package  # noqa: E402
 
-ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
 # Each edit is made and repeated three times over (successive variants of the
 # same cell): the figures use the median repeat; the baselines run the last
 # variant.
@@ -76,21 +75,12 @@ BIG = {"gram": "gram", "spectra": "spectra", "singular": "tall_svd", "hist": "hi
 
 
 def texts(nb) -> list:
-    """Each code cell's outputs as comparable text (tests/python/test_repeat.py)."""
-    out = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        parts = []
-        for o in cell.get("outputs", []):
-            if o.output_type == "stream":
-                parts.append(f"{o.name}:{o.text}")
-            elif o.output_type in ("execute_result", "display_data"):
-                parts.append(str(o.data.get("text/plain", "")))
-            elif o.output_type == "error":
-                parts.append(f"error:{o.ename}:{o.evalue}")
-        out.append(ADDRESS.sub("0x?", "".join(parts)))
-    return out
+    """Each code cell's outputs as comparable text (memory addresses removed),
+    the way `nbrewind verify` compares them."""
+    from nbrewind.verify import output_text
+
+    return ["".join(output_text(c.get("outputs", []))) for c in nb.cells
+            if c.cell_type == "code"]
 
 
 def r(x, digits=3):
@@ -99,46 +89,6 @@ def r(x, digits=3):
 
 def med(xs):
     return statistics.median(xs)
-
-
-def snapshot_package(scratch: str) -> str:
-    import importlib.util
-
-    spec = importlib.util.find_spec("nbrewind")
-    if spec is None or "nbrewind" in sys.modules:
-        raise SystemExit("bench_repeat.py: nbrewind is not installed (make python) or already imported")
-    source = os.path.dirname(spec.origin)
-    shutil.copytree(source, os.path.join(scratch, "pkg", "nbrewind"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
-    sys.path.insert(0, os.path.join(scratch, "pkg"))
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(scratch, "pkg")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
-    return source
-
-
-def machine() -> dict:
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    cpu = "unknown"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import dask, distributed, ipykernel, nbclient, numpy
-    from nbrewind import _core
-    import hashlib
-    import nbrewind
-    pkg = os.path.dirname(nbrewind.__file__)
-    digest = hashlib.sha256()
-    for name in sorted(os.listdir(pkg)):
-        if name.endswith(".py") or name.endswith(".so"):
-            with open(os.path.join(pkg, name), "rb") as f:
-                digest.update(name.encode() + b"\0" + f.read())
-    return {"nbrewind_package_sha256": digest.hexdigest()[:16], "arch": platform.machine(), "cores": len(os.sched_getaffinity(0)), "cpu": cpu,
-            "memory_gb": round(mem / 1e9, 1), "python": platform.python_version(),
-            "versions": {"numpy": numpy.__version__, "dask": dask.__version__,
-                         "distributed": distributed.__version__, "ipykernel": ipykernel.__version__,
-                         "nbclient": nbclient.__version__, "nbrewind": _core.version()}}
 
 
 def load() -> list:
@@ -404,10 +354,12 @@ def main(argv=None):
     scratch = tempfile.mkdtemp(prefix="nbr-bench-repeat.",
                                dir=os.environ.get("NBR_BENCH_REPEAT_SCRATCH", "/tmp"))
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    installed = snapshot_package(scratch)
+    installed = snapshot_package(scratch, "bench_repeat.py")
+    os.environ["PYTHONPATH"] = os.pathsep.join(  # the kernels use the copy too
+        [os.path.join(scratch, "pkg")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])
     started = time.time()
     result = {"date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%MZ"),
-              "machine": machine(), "nbrewind_package_copied_from": installed, "mode": mode,
+              "machine": machine(("numpy", "dask", "distributed", "ipykernel", "nbclient")), "nbrewind_package_copied_from": installed, "mode": mode,
               "load_average_1_5_15_min": {"start": load()},
               "notebook": {"generator": "benchmarks/repeat/make_notebook.py", "mode": mode,
                            "sizes_N_seeds_M_rows_draws": make_notebook.SIZES[mode],
