@@ -558,7 +558,7 @@ typedef enum nbr_codec {
     NBR_CODEC_ZSTD = 5
 } nbr_codec;
 
-/* Store options, persisted in FORMAT. */
+/* Store options.  All but NBR_STORE_OPT_WORKERS are persisted in FORMAT. */
 typedef enum nbr_store_option {
     NBR_STORE_OPT_CODEC = 1,      /* an nbr_codec; default NBR_CODEC_LZ4 */
     NBR_STORE_OPT_LEVEL = 2,      /* Blosc level 0-9; default 5 */
@@ -568,13 +568,24 @@ typedef enum nbr_store_option {
      * each kept once per store, under one HDF5 virtual dataset (FORMAT
      * version 2); 0 = one plain dataset per array (FORMAT version 1, which
      * older nbrewind reads too).  Stores made before this option have it 0. */
-    NBR_STORE_OPT_CHUNK_DEDUP = 5
+    NBR_STORE_OPT_CHUNK_DEDUP = 5,
+    /* Threads that Blosc-compress an array's new chunks while the calling
+     * thread hashes and writes: -1 (default) = one per online CPU, 0 = none
+     * (the calling thread compresses), up to 16.  A property of this handle,
+     * not of the store: it is not persisted, and any handle open for writing
+     * may set it between checkpoints.  A host that writes in the background
+     * while its user computes (the audit kernel) sets 0 so that the writes
+     * take at most one core. */
+    NBR_STORE_OPT_WORKERS = 6
 } nbr_store_option;
 
 /* Set an option of a store this handle has just created (opened with
  * NBR_STORE_CREATE | NBR_STORE_WRITE, FORMAT missing before, no checkpoint
  * begun yet); the FORMAT file is rewritten.  NBR_ESTATE on any other handle,
- * NBR_EINVAL for an unknown option or a value out of range. */
+ * NBR_EINVAL for an unknown option or a value out of range.
+ * NBR_STORE_OPT_WORKERS is the exception: it applies to this handle only and
+ * may be set on any handle open for writing while no checkpoint is being
+ * written (NBR_ESTATE otherwise). */
 NBR_API nbr_status nbr_store_set_option(nbr_store *store, nbr_store_option option, int64_t value);
 
 /* The current value of an option.  NBR_EINVAL for an unknown option. */
@@ -625,6 +636,26 @@ NBR_API nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoin
 NBR_API nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *checkpoint,
                                            const char *name, const char *codec,
                                            const void *data, size_t size);
+
+/* As nbr_checkpoint_put_array and nbr_checkpoint_put_blob, for a host that
+ * has already hashed the value (nbr_array_hash / nbr_blob_hash over the same
+ * bytes, dtype, shape and codec), to see whether it changed, and would
+ * otherwise pay for hashing it twice: `id` is taken as the object's id
+ * without hashing the whole value again (a new array's chunks are still
+ * hashed, for chunk dedup).  The store trusts `id`: a wrong one files the
+ * bytes under a false name, which nbr_store_verify then reports as damaged,
+ * and a value already stored under `id` is not read at all.  `id` is read
+ * during the call only; NBR_EINVAL if it is NULL. */
+NBR_API nbr_status nbr_checkpoint_put_array_hashed(nbr_checkpoint *checkpoint, const char *name,
+                                                   const nbr_object_id *id, const char *dtype,
+                                                   size_t ndim, const uint64_t *shape,
+                                                   const int64_t *strides, const void *data);
+
+/* The blob counterpart of nbr_checkpoint_put_array_hashed: `id` is what
+ * nbr_blob_hash gave for the same codec and bytes. */
+NBR_API nbr_status nbr_checkpoint_put_blob_hashed(nbr_checkpoint *checkpoint, const char *name,
+                                                  const nbr_object_id *id, const char *codec,
+                                                  const void *data, size_t size);
 
 /* A blob written in pieces (a pickle stream, an R serialization), hashed as
  * it arrives and never held whole in memory. */

@@ -21,7 +21,7 @@
  * reads. */
 #define FORMAT_VERSION 2
 
-static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20, 1};
+static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20, 1, -1};
 
 /* ---- FORMAT ------------------------------------------------------------ */
 
@@ -504,13 +504,29 @@ static nbr_status apply_option(nbr_store_options *o, nbr_store_option option, in
                             value);
         o->chunk_dedup = (int)value;
         return NBR_OK;
+    case NBR_STORE_OPT_WORKERS:
+        if (value < -1 || value > 16)
+            return nbr_fail(NBR_EINVAL, "store option WORKERS: %" PRId64 " is not -1 to 16",
+                            value);
+        o->workers = (int)value;
+        return NBR_OK;
     }
     return nbr_fail(NBR_EINVAL, "unknown store option %d", (int)option);
+}
+
+/* WORKERS belongs to the handle: nothing to persist, any writer may set it. */
+static nbr_status set_workers(nbr_store *s, int64_t value)
+{
+    if (s->lock_fd < 0 || s->writing)
+        return nbr_fail(NBR_ESTATE, "%s: WORKERS can be set only on a handle open for writing, "
+                        "between checkpoints", s->root);
+    return apply_option(&s->options, NBR_STORE_OPT_WORKERS, value);
 }
 
 nbr_status nbr_store_set_option(nbr_store *s, nbr_store_option option, int64_t value)
 {
     if (!s) return nbr_fail(NBR_EINVAL, "nbr_store_set_option: store is NULL");
+    if (option == NBR_STORE_OPT_WORKERS) return set_workers(s, value);
     if (!s->created || s->checkpoint_count || s->writing)
         return nbr_fail(NBR_ESTATE, "%s: options can be set only by the handle that created the "
                         "store, before its first checkpoint", s->root);
@@ -534,6 +550,7 @@ nbr_status nbr_store_get_option(int64_t *out, const nbr_store *s, nbr_store_opti
     case NBR_STORE_OPT_SHUFFLE: *out = s->options.shuffle; return NBR_OK;
     case NBR_STORE_OPT_CHUNK_BYTES: *out = (int64_t)s->options.chunk_bytes; return NBR_OK;
     case NBR_STORE_OPT_CHUNK_DEDUP: *out = s->options.chunk_dedup; return NBR_OK;
+    case NBR_STORE_OPT_WORKERS: *out = s->options.workers; return NBR_OK;
     }
     return nbr_fail(NBR_EINVAL, "unknown store option %d", (int)option);
 }

@@ -175,18 +175,23 @@ static nbr_status store_object(nbr_checkpoint *c, const nbr_object_id *id, nbr_o
     return nbr_checkpoint_record(c, id, kind, type, view->ndim, view->shape, view->bytes, stored);
 }
 
-/* The dtype in its one spelling (so that equal arrays get equal ids) and its
- * element size; NBR_EINVAL naming the array. */
+/* Stores the array unless the store has it, and binds `name`.  `known`:
+ * the id the caller already computed over these bytes (trusted, so the
+ * array is not hashed as a whole again), or NULL to compute it here. */
 static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *name,
                             const char *dtype, size_t itemsize, size_t ndim,
-                            const uint64_t *shape, const int64_t *strides, const void *data)
+                            const uint64_t *shape, const int64_t *strides, const void *data,
+                            const nbr_object_id *known)
 {
     nbr_array_view view;
     char what[300];
     snprintf(what, sizeof what, "array \"%s\"", name);
     nbr_status st = nbr_array_view_init(&view, data, ndim, shape, strides, itemsize, what);
     if (st != NBR_OK) return st;
-    st = nbr_array_view_id(id, dtype, &view);
+    if (known)
+        *id = *known;
+    else
+        st = nbr_array_view_id(id, dtype, &view);
     uint64_t chunk[NBR_MAX_DIMS];
     if (st == NBR_OK && !nbr_checkpoint_has_object(c, id))
         st = nbr_chunks_wanted(chunk, &c->store->options, &view)
@@ -196,18 +201,64 @@ static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *na
     return st;
 }
 
-nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
+/* put_array_* and put_blob_*: the checks, the dtype in its one spelling (so
+ * that equal arrays get equal ids), and the poisoning of collective
+ * checkpoints, around put_array and put_blob. */
+static nbr_status put_array_checked(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
                                     const char *dtype, size_t ndim, const uint64_t *shape,
-                                    const int64_t *strides, const void *data)
+                                    const int64_t *strides, const void *data,
+                                    const nbr_object_id *known, const char *fn)
 {
     nbr_object_id id;
     char *normal = NULL;
     size_t itemsize = 0;
     if (id_out) memset(id_out, 0, sizeof *id_out);
-    nbr_status st = nbr_checkpoint_check_put(c, name, "nbr_checkpoint_put_array");
+    nbr_status st = nbr_checkpoint_check_put(c, name, fn);
     if (st == NBR_OK) st = nbr_array_dtype(&normal, &itemsize, name, dtype);
-    if (st == NBR_OK) st = put_array(&id, c, name, normal, itemsize, ndim, shape, strides, data);
+    if (st == NBR_OK)
+        st = put_array(&id, c, name, normal, itemsize, ndim, shape, strides, data, known);
     free(normal);
+    if (st == NBR_OK && id_out) *id_out = id;
+    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+}
+
+nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
+                                    const char *dtype, size_t ndim, const uint64_t *shape,
+                                    const int64_t *strides, const void *data)
+{
+    return put_array_checked(id_out, c, name, dtype, ndim, shape, strides, data, NULL,
+                             "nbr_checkpoint_put_array");
+}
+
+nbr_status nbr_checkpoint_put_array_hashed(nbr_checkpoint *c, const char *name,
+                                           const nbr_object_id *id, const char *dtype,
+                                           size_t ndim, const uint64_t *shape,
+                                           const int64_t *strides, const void *data)
+{
+    if (!id) return nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_array_hashed: id is NULL");
+    return put_array_checked(NULL, c, name, dtype, ndim, shape, strides, data, id,
+                             "nbr_checkpoint_put_array_hashed");
+}
+
+static nbr_status put_blob(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
+                           const char *codec, const void *data, size_t size,
+                           const nbr_object_id *known, const char *fn)
+{
+    nbr_object_id id;
+    nbr_array_view view;
+    if (id_out) memset(id_out, 0, sizeof *id_out);
+    nbr_status st = nbr_checkpoint_check_put(c, name, fn);
+    if (st == NBR_OK && (!codec || !*codec))
+        st = nbr_fail(NBR_EINVAL, "blob \"%s\": codec is NULL or empty", name);
+    uint64_t length = size;
+    if (st == NBR_OK) st = nbr_array_view_init(&view, data, 1, &length, NULL, 1, name);
+    if (st == NBR_OK && known)
+        id = *known;
+    else if (st == NBR_OK)
+        st = nbr_blob_hash(&id, codec, data, size);
+    if (st == NBR_OK && !nbr_checkpoint_has_object(c, &id))
+        st = store_object(c, &id, NBR_OBJECT_BLOB, codec, &view);
+    if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, &id);
     if (st == NBR_OK && id_out) *id_out = id;
     return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
 }
@@ -215,20 +266,15 @@ nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *c, co
 nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
                                    const char *codec, const void *data, size_t size)
 {
-    nbr_object_id id;
-    nbr_array_view view;
-    if (id_out) memset(id_out, 0, sizeof *id_out);
-    nbr_status st = nbr_checkpoint_check_put(c, name, "nbr_checkpoint_put_blob");
-    if (st == NBR_OK && (!codec || !*codec))
-        st = nbr_fail(NBR_EINVAL, "blob \"%s\": codec is NULL or empty", name);
-    uint64_t length = size;
-    if (st == NBR_OK) st = nbr_array_view_init(&view, data, 1, &length, NULL, 1, name);
-    if (st == NBR_OK) st = nbr_blob_hash(&id, codec, data, size);
-    if (st == NBR_OK && !nbr_checkpoint_has_object(c, &id))
-        st = store_object(c, &id, NBR_OBJECT_BLOB, codec, &view);
-    if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, &id);
-    if (st == NBR_OK && id_out) *id_out = id;
-    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+    return put_blob(id_out, c, name, codec, data, size, NULL, "nbr_checkpoint_put_blob");
+}
+
+nbr_status nbr_checkpoint_put_blob_hashed(nbr_checkpoint *c, const char *name,
+                                          const nbr_object_id *id, const char *codec,
+                                          const void *data, size_t size)
+{
+    if (!id) return nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_blob_hashed: id is NULL");
+    return put_blob(NULL, c, name, codec, data, size, id, "nbr_checkpoint_put_blob_hashed");
 }
 
 nbr_status nbr_checkpoint_set_host(nbr_checkpoint *c, const char *host_json)

@@ -104,9 +104,9 @@ static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_
 /* ---- compressing ahead ---------------------------------------------------
  *
  * A new chunk's Blosc compression is the cost of a write: it runs on a few
- * threads (as many as online CPUs) while the calling thread hashes the next
- * chunks and hands the compressed ones, in grid order, to HDF5
- * (H5Dwrite_chunk, through nbr_segment_write_chunk_frame: the same frames,
+ * threads (as many as online CPUs, or NBR_STORE_OPT_WORKERS) while the
+ * calling thread hashes the next chunks and hands the compressed ones, in
+ * grid order, to HDF5 (H5Dwrite_chunk, through nbr_segment_write_chunk_frame: the same frames,
  * filter and file as the filter would make).  Only the calling thread
  * talks to HDF5; the workers only call Blosc's context API.  An array's
  * first new chunk decides whether Blosc is worth it (its frame is the trial
@@ -197,11 +197,11 @@ static nbr_status pool_start(zpool *z, const nbr_store_options *o, size_t typesi
     pthread_mutex_init(&z->lock, NULL);
     pthread_cond_init(&z->work, NULL);
     pthread_cond_init(&z->done, NULL);
-    long cpus = online_cpus();
+    long workers = o->workers < 0 ? online_cpus() : o->workers;
     z->o = o;
     z->typesize = typesize;
     z->itemsize = itemsize > BLOSC_MAX_TYPESIZE_ ? 1 : itemsize;
-    z->slots = 2 * (size_t)cpus + 2;
+    z->slots = 2 * (size_t)workers + 2;
     z->jobs = calloc(z->slots, sizeof *z->jobs);
     bool ok = z->jobs != NULL;
     for (size_t i = 0; ok && i < z->slots; i++) {
@@ -212,7 +212,7 @@ static nbr_status pool_start(zpool *z, const nbr_store_options *o, size_t typesi
         pool_stop(z);
         return nbr_fail_nomem("compressing an array's chunks");
     }
-    for (long i = 0; i < cpus; i++) {
+    for (long i = 0; i < workers; i++) {
         if (pthread_create(&z->threads[z->workers], NULL, worker, z) != 0) break;
         z->workers++;
     }

@@ -22,6 +22,7 @@ typedef struct nbr_store_options {
     int shuffle;
     uint64_t chunk_bytes;
     int chunk_dedup; /* arrays of several chunks stored as shared chunks */
+    int workers;     /* compression threads, -1 = one per CPU; not persisted */
 } nbr_store_options;
 
 /* A segment being written.  `io_errno` is where the file driver records the

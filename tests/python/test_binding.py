@@ -505,3 +505,27 @@ def test_blob_writer_after_its_store_closed_raises_error(store_path):
         blob.write(b"late")
     assert info.value.status == "NBR_ESTATE"
     blob.abort()
+
+
+def test_puts_given_the_hashed_id_store_the_same_objects(writer):
+    """id= hands the store the id the audit computed at capture: the same
+    object as a plain put, for arrays and blobs; a false id is kept as
+    given, and verify names it."""
+    arr = RNG.standard_normal((300, 200))
+    array_id = nbrewind.hash_array(*array_args(arr))
+    blob_id = nbrewind.hash_blob("raw", b"payload")
+    checkpoint = writer.begin("cell", 1)
+    assert checkpoint.put_array("a", *array_args(arr), id=array_id) == array_id
+    assert checkpoint.put_blob("b", "raw", b"payload", id=blob_id) == blob_id
+    assert put(checkpoint, "a2", arr) == array_id
+    with pytest.raises(nbrewind.InvalidError):
+        checkpoint.put_blob("c", "raw", b"x", id="not hex")
+    checkpoint.commit()
+    assert np.array_equal(read(writer, array_id, arr.dtype, arr.shape), arr)
+    assert writer.read_blob(blob_id) == b"payload"
+    assert writer.verify() == ""
+    false_id = "5a" * 16
+    checkpoint = writer.begin("cell", 2)
+    checkpoint.put_blob("d", "raw", b"other", id=false_id)
+    checkpoint.commit()
+    assert false_id in writer.verify()

@@ -250,6 +250,58 @@ static void test_ids_computed_without_storing_match_the_store(void)
     free(dir);
 }
 
+/* A put given the id the host already computed stores what a plain put
+ * stores, under that id, for arrays (chunked or not) and blobs; a wrong id
+ * is trusted, and verify then names the object as damaged. */
+static void test_hashed_puts_store_under_the_given_id(void)
+{
+    char *dir;
+    nbr_store *s = create_store(&dir, "hashedput");
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, 4096));
+    enum { N = 5000 }; /* ten chunks of 4 KiB */
+    double *a = malloc(N * 8), *back = malloc(N * 8);
+    for (int i = 0; i < N; i++) a[i] = i * 0.25;
+    uint64_t shape[1] = {N};
+    nbr_object_id id, blob_id, wrong, plain;
+    CHECK_OK(nbr_array_hash(&id, "<f8", 1, shape, NULL, a));
+    CHECK_OK(nbr_blob_hash(&blob_id, "raw", "hello", 5));
+    nbr_checkpoint *c = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array_hashed(c, "a", &id, "<f8", 1, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_put_blob_hashed(c, "b", &blob_id, "raw", "hello", 5));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_put_array_hashed(c, "x", NULL, "<f8", 1, shape,
+                                                             NULL, a));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_put_blob_hashed(c, "y", NULL, "raw", "x", 1));
+    /* The same array put plainly is found stored: same id, no new bytes. */
+    CHECK_OK(nbr_checkpoint_put_array(&plain, c, "a2", "<f8", 1, shape, NULL, a));
+    CHECK(nbr_object_id_equal(&plain, &id));
+    char *k1 = NULL;
+    CHECK_OK(nbr_checkpoint_commit(&k1, c));
+    nbr_object_id got;
+    int deleted = 0;
+    CHECK_OK(nbr_store_resolve(&got, &deleted, s, k1, "a"));
+    CHECK(nbr_object_id_equal(&got, &id));
+    CHECK_OK(nbr_store_read_array(back, N * 8, s, &id, "<f8", 1, shape));
+    CHECK(!memcmp(back, a, N * 8));
+    CHECK_OK(nbr_store_verify(NULL, s));
+    /* A false id is taken as given; verify names it. */
+    memset(&wrong, 0x5a, sizeof wrong);
+    char hex[33];
+    nbr_object_id_to_hex(hex, &wrong);
+    a[7] = -1.0;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 2, NULL));
+    CHECK_OK(nbr_checkpoint_put_array_hashed(c, "a", &wrong, "<f8", 1, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    char *report = NULL;
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
+    CHECK(report && strstr(report, hex));
+    nbr_free(report);
+    nbr_store_close(s);
+    free(a), free(back), free(k1);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 static void test_host_json_can_be_replaced_before_commit(void)
 {
     char *dir;
@@ -961,6 +1013,7 @@ NBR_TEST_MAIN(TEST(test_create_reopen_and_missing), TEST(test_options_only_on_a_
               TEST(test_every_dtype_round_trips), TEST(test_shapes_scalar_empty_and_large),
               TEST(test_fortran_and_strided_views_store_as_c_order),
               TEST(test_ids_computed_without_storing_match_the_store),
+              TEST(test_hashed_puts_store_under_the_given_id),
               TEST(test_host_json_can_be_replaced_before_commit), TEST(test_blobs_from_empty_to_megabytes), TEST(test_blob_writer_streams_pieces),
               TEST(test_same_array_twice_costs_no_bytes),
               TEST(test_resolve_as_of_and_deletes),

@@ -361,9 +361,64 @@ static void test_option_off_and_old_stores_store_plain(void)
     }
 }
 
+/* Compressible rows (a ramp per row), so that chunks go through Blosc. */
+static void fill_ramp(double *a)
+{
+    for (size_t r = 0; r < ROWS; r++)
+        for (size_t c = 0; c < COLS; c++) a[r * COLS + c] = (double)r + (double)c / COLS;
+}
+
+/* WORKERS changes who compresses, never what is stored: with no worker, a
+ * few or one per CPU the array gets the same id and the same stored bytes.
+ * It belongs to the handle: any writer may set it between checkpoints, it
+ * is not persisted, and a read-only handle or a checkpoint in progress
+ * refuses it. */
+static void test_workers_option_changes_only_who_compresses(void)
+{
+    static const int64_t workers[3] = {-1, 0, 3};
+    double *a = malloc(ROWS * COLS * 8);
+    fill_ramp(a);
+    nbr_object_id ids[3];
+    uint64_t stored[3];
+    for (int i = 0; i < 3; i++) {
+        char *dir, *k = NULL;
+        nbr_store *s = create_store(&dir, "workers");
+        int64_t value = 7;
+        CHECK_OK(nbr_store_get_option(&value, s, NBR_STORE_OPT_WORKERS));
+        CHECK(value == -1);
+        CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, workers[i]));
+        ids[i] = put_commit(s, "field", a, &k);
+        CHECK_OK(nbr_store_stats(NULL, &stored[i], s, k));
+        CHECK(stored[i] < ROWS * COLS * 8 / 2); /* compressed */
+        CHECK(reads_as(s, &ids[i], a));
+        CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, 1)); /* between checkpoints */
+        CHECK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, 17) == NBR_EINVAL);
+        CHECK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, -2) == NBR_EINVAL);
+        nbr_checkpoint *c = NULL;
+        CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 2, NULL));
+        CHECK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, 0) == NBR_ESTATE);
+        nbr_checkpoint_abort(c);
+        nbr_store_close(s);
+        nbr_store *r = NULL;
+        CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+        CHECK_OK(nbr_store_get_option(&value, r, NBR_STORE_OPT_WORKERS));
+        CHECK(value == -1); /* not persisted */
+        CHECK(nbr_store_set_option(r, NBR_STORE_OPT_WORKERS, 0) == NBR_ESTATE);
+        CHECK(reads_as(r, &ids[i], a));
+        nbr_store_close(r);
+        free(k);
+        st_remove_tree(dir);
+        free(dir);
+    }
+    CHECK(!memcmp(&ids[0], &ids[1], sizeof ids[0]) && !memcmp(&ids[0], &ids[2], sizeof ids[0]));
+    CHECK(stored[0] == stored[1] && stored[0] == stored[2]);
+    free(a);
+}
+
 NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeated_chunks),
               TEST(test_verify_names_a_damaged_chunk),
               TEST(test_gc_keeps_a_chunk_a_later_array_uses),
               TEST(test_option_off_and_old_stores_store_plain),
               TEST(test_index_carries_chunk_lists),
-              TEST(test_wrong_chunk_list_is_a_damaged_manifest))
+              TEST(test_wrong_chunk_list_is_a_damaged_manifest),
+              TEST(test_workers_option_changes_only_who_compresses))

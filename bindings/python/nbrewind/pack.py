@@ -36,7 +36,7 @@ PACK_FORMAT = "nbrewind-pack"
 PACK_VERSION = 1
 MANIFEST = "nbrewind-pack.json"
 EXCLUDED = "excluded by nbrewind pack --exclude"
-OPTIONS = ("codec", "level", "shuffle", "chunk_bytes")
+OPTIONS = ("codec", "level", "shuffle", "chunk_bytes", "chunk_dedup")
 # What a packed store may hold (docs/store-format.md names these files).
 STORE_MEMBERS = re.compile(r"(FORMAT|INDEX|UNTRUSTED|checkpoints/[0-9]{16}\.json|"
                            r"segments/[0-9]{16}-[0-9a-f]{8}\.h5)")

@@ -85,45 +85,78 @@ static void checkpoint_dealloc(CheckpointObject *self)
     Py_DECREF(type);
 }
 
-PyDoc_STRVAR(put_array_doc,
-             "put_array(name, dtype, shape, strides, address, owner) -> str\n\n"
-             "Bind `name` to an array and store it unless the store has it; returns its\n"
-             "id.  Arguments as hash_array().  The GIL is released while hashing,\n"
-             "compressing and writing.");
-
-static PyObject *checkpoint_put_array(CheckpointObject *self, PyObject *args)
+/* The optional id= of a put: NULL and 0 for None (the store hashes), the
+ * parsed id and 0 for a hex string, -1 with an exception otherwise. */
+static int known_id(nbr_object_id **out, nbr_object_id *storage, PyObject *hex)
 {
+    *out = NULL;
+    if (!hex || hex == Py_None) return 0;
+    if (nbrpy_id_from_str(storage, hex) < 0) return -1;
+    *out = storage;
+    return 0;
+}
+
+PyDoc_STRVAR(put_array_doc,
+             "put_array(name, dtype, shape, strides, address, owner, *, id=None) -> str\n\n"
+             "Bind `name` to an array and store it unless the store has it; returns its\n"
+             "id.  Arguments as hash_array().  `id`: what hash_array() gave for these same\n"
+             "bytes, if the caller has it; the store then trusts it and does not hash the\n"
+             "whole array again (a wrong id is a damaged object to verify()).  The GIL is\n"
+             "released while hashing, compressing and writing.");
+
+static PyObject *checkpoint_put_array(CheckpointObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"", "", "", "", "", "", "id", NULL};
     const char *name;
-    PyObject *dtype, *shape, *strides, *address, *owner;
+    PyObject *dtype, *shape, *strides, *address, *owner, *hex = NULL;
     nbrpy_array a;
-    if (!PyArg_ParseTuple(args, "sOOOOO:put_array", &name, &dtype, &shape, &strides, &address,
-                          &owner) ||
+    nbr_object_id id, given, *known = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOOOOO|$O:put_array", keywords, &name,
+                                     &dtype, &shape, &strides, &address, &owner, &hex) ||
+        known_id(&known, &given, hex) < 0 ||
         nbrpy_array_parse(&a, dtype, shape, strides, address) < 0 || checkpoint_enter(self) < 0)
         return NULL;
-    nbr_object_id id;
     nbr_status st;
+    const int64_t *steps = a.has_strides ? a.strides : NULL;
     /* `owner` stays referenced by the argument tuple until we return. */
-    NBRPY_NOGIL(st, nbr_checkpoint_put_array(&id, self->checkpoint, name, a.dtype, a.ndim,
-                                             a.shape, a.has_strides ? a.strides : NULL, a.data));
+    if (known) {
+        id = *known;
+        NBRPY_NOGIL(st, nbr_checkpoint_put_array_hashed(self->checkpoint, name, known, a.dtype,
+                                                        a.ndim, a.shape, steps, a.data));
+    } else {
+        NBRPY_NOGIL(st, nbr_checkpoint_put_array(&id, self->checkpoint, name, a.dtype, a.ndim,
+                                                 a.shape, steps, a.data));
+    }
     return leave_with_id(self, st, &id);
 }
 
 PyDoc_STRVAR(put_blob_doc,
-             "put_blob(name, codec, data) -> str\n\n"
+             "put_blob(name, codec, data, *, id=None) -> str\n\n"
              "Bind `name` to a blob of a buffer's bytes tagged with `codec` (\"pickle5\",\n"
-             "\"raw\", ...); returns its id.  The GIL is released while writing.");
+             "\"raw\", ...); returns its id.  `id` as for put_array (what hash_blob() gave).\n"
+             "The GIL is released while writing.");
 
-static PyObject *checkpoint_put_blob(CheckpointObject *self, PyObject *args)
+static PyObject *checkpoint_put_blob(CheckpointObject *self, PyObject *args, PyObject *kwargs)
 {
+    static char *keywords[] = {"", "", "", "id", NULL};
     const char *name, *codec;
+    PyObject *hex = NULL;
     Py_buffer view;
-    if (!PyArg_ParseTuple(args, "ssy*:put_blob", &name, &codec, &view)) return NULL;
+    nbr_object_id id, given, *known = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "ssy*|$O:put_blob", keywords, &name, &codec,
+                                     &view, &hex))
+        return NULL;
     PyObject *result = NULL;
-    if (checkpoint_enter(self) == 0) {
-        nbr_object_id id;
+    if (known_id(&known, &given, hex) == 0 && checkpoint_enter(self) == 0) {
         nbr_status st;
-        NBRPY_NOGIL(st, nbr_checkpoint_put_blob(&id, self->checkpoint, name, codec, view.buf,
-                                                (size_t)view.len));
+        if (known) {
+            id = *known;
+            NBRPY_NOGIL(st, nbr_checkpoint_put_blob_hashed(self->checkpoint, name, known, codec,
+                                                           view.buf, (size_t)view.len));
+        } else {
+            NBRPY_NOGIL(st, nbr_checkpoint_put_blob(&id, self->checkpoint, name, codec,
+                                                    view.buf, (size_t)view.len));
+        }
         result = leave_with_id(self, st, &id);
     }
     PyBuffer_Release(&view);
@@ -232,8 +265,10 @@ static PyObject *checkpoint_exit(CheckpointObject *self, PyObject *Py_UNUSED(arg
 }
 
 static PyMethodDef checkpoint_methods[] = {
-    {"put_array", (PyCFunction)checkpoint_put_array, METH_VARARGS, put_array_doc},
-    {"put_blob", (PyCFunction)checkpoint_put_blob, METH_VARARGS, put_blob_doc},
+    {"put_array", (PyCFunction)(void (*)(void))checkpoint_put_array,
+     METH_VARARGS | METH_KEYWORDS, put_array_doc},
+    {"put_blob", (PyCFunction)(void (*)(void))checkpoint_put_blob, METH_VARARGS | METH_KEYWORDS,
+     put_blob_doc},
     {"blob_writer", (PyCFunction)checkpoint_blob_writer, METH_VARARGS, blob_writer_doc},
     {"put_ref", (PyCFunction)checkpoint_put_ref, METH_VARARGS, put_ref_doc},
     {"delete", (PyCFunction)checkpoint_delete, METH_VARARGS, delete_doc},

@@ -151,6 +151,8 @@ static const struct {
     {"level", NBR_STORE_OPT_LEVEL},
     {"shuffle", NBR_STORE_OPT_SHUFFLE},
     {"chunk_bytes", NBR_STORE_OPT_CHUNK_BYTES},
+    {"chunk_dedup", NBR_STORE_OPT_CHUNK_DEDUP},
+    {"workers", NBR_STORE_OPT_WORKERS},
 };
 
 /* The Blosc compressors by the names Blosc gives them (nbr_codec). */
@@ -170,7 +172,8 @@ static int option_from_name(nbr_store_option *out, const char *name)
             return 0;
         }
     nbrpy_fail_msg(NBR_EINVAL,
-                   "unknown store option \"%s\" (codec, level, shuffle or chunk_bytes)", name);
+                   "unknown store option \"%s\" (codec, level, shuffle, chunk_bytes, "
+                   "chunk_dedup or workers)", name);
     return -1;
 }
 
@@ -198,8 +201,10 @@ static int option_value(int64_t *out, nbr_store_option option, PyObject *value)
 PyDoc_STRVAR(set_option_doc,
              "set_option(name, value)\n\n"
              "Set \"codec\" (an nbr_codec number or \"blosclz\", \"lz4\", \"lz4hc\", \"zlib\",\n"
-             "\"zstd\"), \"level\" (0-9), \"shuffle\" (0/1) or \"chunk_bytes\" of a store this\n"
-             "handle has just created (mode \"c\"), before its first checkpoint.");
+             "\"zstd\"), \"level\" (0-9), \"shuffle\" (0/1), \"chunk_bytes\" or \"chunk_dedup\"\n"
+             "(0/1) of a store this handle has just created (mode \"c\"), before its first\n"
+             "checkpoint; or \"workers\" (threads compressing new chunks: -1 = one per CPU,\n"
+             "0 = the writing thread only), this handle's own, between checkpoints.");
 
 static PyObject *store_set_option(StoreObject *self, PyObject *args)
 {
@@ -218,8 +223,8 @@ static PyObject *store_set_option(StoreObject *self, PyObject *args)
 
 PyDoc_STRVAR(get_option_doc,
              "get_option(name) -> int\n\n"
-             "The value of \"codec\" (as an nbr_codec number), \"level\", \"shuffle\" or\n"
-             "\"chunk_bytes\".");
+             "The value of \"codec\" (as an nbr_codec number), \"level\", \"shuffle\",\n"
+             "\"chunk_bytes\", \"chunk_dedup\" or \"workers\".");
 
 static PyObject *store_get_option(StoreObject *self, PyObject *args)
 {
