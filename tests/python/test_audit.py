@@ -382,15 +382,22 @@ def test_locked_store_is_named(tmp_path):
 
 
 def test_background_write_keeps_the_end_of_cell_state(tmp_path):
-    # The next cell overwrites the array at once, while the first checkpoint
-    # (20 million floats) is still being compressed and written.
-    cells = ["import numpy as np\na = np.zeros(20_000_000)\nd = {'k': a[:3].tolist()}",
-             "a[:] = 1.0\nd['k'].append(9)", "b = a.sum()"]
+    # The next cell overwrites the arrays at once, while the first checkpoint
+    # (20 million floats) is still being compressed and written.  Two big
+    # arrays in one cell are hashed and copied side by side.
+    cells = ["import numpy as np\na = np.zeros(20_000_000)\nc = np.full((3, 1_000_000), 2.0)\n"
+             "d = {'k': a[:3].tolist()}",
+             "a[:] = 1.0\nc[:, ::2] = 3.0\nd['k'].append(9)", "b = a.sum()"]
     nb = make_notebook(tmp_path / "inflight.ipynb", *cells)
     audit(nb)
     assert not value_after(nb, "a", 0).any()
+    assert (value_after(nb, "c", 0) == 2.0).all()
     assert value_after(nb, "d", 0) == {"k": [0.0, 0.0, 0.0]}
     assert value_after(nb, "a", 1).min() == 1.0
+    after = value_after(nb, "c", 1)
+    assert (after[:, ::2] == 3.0).all() and (after[:, 1::2] == 2.0).all()
+    assert [id_after(nb, n, k) for n in "ac" for k in (0, 1)] == \
+        [replay_ids(*cells)[k][n] for n in "ac" for k in (0, 1)]
     assert value_after(nb, "b") == 20_000_000.0
 
 

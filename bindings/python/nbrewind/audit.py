@@ -249,7 +249,11 @@ class Auditor:
                 first = self._representative(group, namespace[name])
                 if first != name:
                     twins[name] = first
-        for name in sorted(names, key=lambda n: (n in twins, n)):  # twins last
+        order = sorted(names, key=lambda n: (n in twins, n))  # twins last
+        hashed = serialize.hash_big_arrays(
+            namespace[n] for n in order
+            if n in namespace and n not in twins and n not in self.excluded)
+        for name in order:
             if name not in namespace:
                 if name in self.known:
                     job.deletes.append(name)
@@ -257,7 +261,9 @@ class Auditor:
             elif name in twins:
                 self._capture_alias(job, name, twins[name], namespace[name], changes)
             else:
-                self._capture_value(job, name, namespace[name], changes)
+                self._capture_value(job, name, namespace[name], changes, hashed)
+        if self.background:  # private copies: the next cell may change the originals
+            job.puts = serialize.snapshot_all(job.puts, self.writer.pool)
         return changes
 
     def _representative(self, group: list, value) -> str:
@@ -269,7 +275,7 @@ class Auditor:
                 return name
         return group[0]
 
-    def _capture_value(self, job, name, value, changes):
+    def _capture_value(self, job, name, value, changes, hashed=None):
         if name in self.excluded:
             return self._recompute(job, name, value, changes, "excluded by %nbrewind exclude")
         known = self.known.get(name)
@@ -278,7 +284,7 @@ class Auditor:
             # Hashing first (cheap next to a copy into fresh memory): a value
             # that may only have been mutated may turn out unchanged, and a new
             # one may be content the store already has.
-            encoded = serialize.encode(value)
+            encoded = serialize.encode(value, hashed)
         except serialize.Unstorable as why:
             return self._recompute(job, name, value, changes, str(why))
         if same_object and encoded.id is not None and encoded.id == known.object_id():
@@ -293,8 +299,6 @@ class Auditor:
         if encoded.id in self.stored_ids:
             job.id_refs.append((name, encoded.id))  # no bytes to copy or write
             return
-        if self.background:
-            encoded = serialize.snapshot(encoded, self.writer.pool)
         job.puts.append((name, encoded))
         self.stored_ids.add(encoded.id)
 

@@ -16,10 +16,12 @@ the audit records it as "recompute" instead of failing the user's cell.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import importlib
 import io
 import json
 import pickle
+import threading
 import types
 from dataclasses import dataclass, field
 
@@ -90,6 +92,43 @@ def array_id(arr: np.ndarray) -> str:
     return _core.hash_array(dtype, shape, strides, address, arr)
 
 
+# ---- two big arrays at once ------------------------------------------------------
+#
+# A checkpoint's time in the cell's thread is hashing its big arrays and, with
+# background commits, copying the new ones.  Both release the GIL, so two
+# arrays are done side by side on two threads.  Below PARALLEL_BYTES the
+# hand-off costs more than it saves.
+
+PARALLEL_BYTES = 16 << 20
+_executor = None
+_executor_lock = threading.Lock()
+
+
+def _side_by_side(fn, items: list) -> list:
+    """[fn(item) for item in items], two at a time when there are several."""
+    global _executor
+    if len(items) < 2:
+        return [fn(item) for item in items]
+    with _executor_lock:
+        if _executor is None:
+            _executor = concurrent.futures.ThreadPoolExecutor(
+                max_workers=2, thread_name_prefix="nbrewind-capture")
+    return list(_executor.map(fn, items))
+
+
+def is_big_array(value) -> bool:
+    return is_plain_array(value) and value.nbytes >= PARALLEL_BYTES
+
+
+def hash_big_arrays(values) -> dict:
+    """{id(array): object id} for the big arrays among `values`, hashed side
+    by side; {} when there are fewer than two (encode hashes those)."""
+    big = list({id(v): v for v in values if is_big_array(v)}.values())
+    if len(big) < 2:
+        return {}
+    return {id(v): object_id for v, object_id in zip(big, _side_by_side(array_id, big))}
+
+
 # ---- pickles ------------------------------------------------------------------
 
 def _pickler():
@@ -134,14 +173,16 @@ def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
 
 # ---- encoding -----------------------------------------------------------------
 
-def encode(value) -> Encoded:
-    """Encode a value and compute its id (hashing only, nothing stored)."""
+def encode(value, hashed: dict | None = None) -> Encoded:
+    """Encode a value and compute its id (hashing only, nothing stored).
+    `hashed`: ids already computed for some arrays (hash_big_arrays)."""
     if isinstance(value, types.ModuleType):
         payload = value.__name__.encode()
         return Encoded("module", _core.hash_blob(MODULE_CODEC, payload), payload=payload,
                        nbytes=len(payload))
     if is_plain_array(value):
-        return Encoded("array", array_id(value), array=value, nbytes=value.nbytes)
+        object_id = (hashed or {}).get(id(value)) or array_id(value)
+        return Encoded("array", object_id, array=value, nbytes=value.nbytes)
     stream, raw = pickle_value(value)
     buffers = [(_core.hash_blob(BUFFER_CODEC, b), b) for b in raw]
     payload = pickle_payload(stream, [i for i, _ in buffers])
@@ -176,23 +217,36 @@ def snapshot(encoded: Encoded, pool=None) -> Encoded:
     return encoded  # payload bytes are already a copy
 
 
+def snapshot_all(puts: list, pool=None) -> list:
+    """[(name, snapshot(encoded, pool))] for puts [(name, encoded)], in the
+    same order; the big arrays copied side by side."""
+    big = [i for i, (_, e) in enumerate(puts) if e.kind == "array" and e.nbytes >= PARALLEL_BYTES]
+    copies = dict(zip(big, _side_by_side(lambda i: snapshot(puts[i][1], pool), big)))
+    return [(name, copies[i] if i in copies else snapshot(encoded, pool))
+            for i, (name, encoded) in enumerate(puts)]
+
+
 def buffer_name(name: str, index: int) -> str:
     """The pseudo-name that keeps a pickle's index-th buffer alive in the store."""
     return f"@buffer:{name}:{index}"
 
 
 def put(checkpoint, name: str, encoded: Encoded) -> str:
-    """Store an encoded value under `name` (and its buffers under pseudo-names)."""
+    """Store an encoded value under `name` (and its buffers under pseudo-names).
+    The ids were computed when the value was encoded, over the same bytes
+    (a snapshot copies them after hashing, in the cell's thread), so the
+    store is given them rather than hashing everything a second time."""
     if encoded.kind == "array":
         dtype, shape, strides, address = array_args(encoded.array)
-        return checkpoint.put_array(name, dtype, shape, strides, address, encoded.array)
+        return checkpoint.put_array(name, dtype, shape, strides, address, encoded.array,
+                                    id=encoded.id)
     if encoded.kind == "module":
-        return checkpoint.put_blob(name, MODULE_CODEC, encoded.payload)
+        return checkpoint.put_blob(name, MODULE_CODEC, encoded.payload, id=encoded.id)
     if encoded.kind.startswith("blob:"):
-        return checkpoint.put_blob(name, encoded.kind[5:], encoded.payload)
-    for index, (_, buffer) in enumerate(encoded.buffers):
-        checkpoint.put_blob(buffer_name(name, index), BUFFER_CODEC, buffer)
-    return checkpoint.put_blob(name, PICKLE_CODEC, encoded.payload)
+        return checkpoint.put_blob(name, encoded.kind[5:], encoded.payload, id=encoded.id)
+    for index, (buffer_id, buffer) in enumerate(encoded.buffers):
+        checkpoint.put_blob(buffer_name(name, index), BUFFER_CODEC, buffer, id=buffer_id)
+    return checkpoint.put_blob(name, PICKLE_CODEC, encoded.payload, id=encoded.id)
 
 
 # ---- decoding -----------------------------------------------------------------

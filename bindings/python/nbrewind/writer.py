@@ -46,6 +46,7 @@ class Writer:
         self.last_checkpoint: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._thread = None
+        self._workers = None  # the store's compression threads, as last set
         self.pool = BufferPool()
 
     def submit(self, job: Job):
@@ -83,8 +84,18 @@ class Writer:
                     self.pool.give(encoded.pooled)
             job.done.set()
 
+    def _set_workers(self):
+        # In the background the user's next cell is running: compressing in
+        # this thread alone keeps the checkpoint to one core.  In the cell's
+        # thread the user waits for it: every core helps.
+        workers = 0 if self.background else -1
+        if workers != self._workers:
+            self.store.set_option("workers", workers)
+            self._workers = workers
+
     def _write(self, job: Job):
         rec = job.record
+        self._set_workers()
         with self.store.begin(job.cell_id, job.execution_count) as cp:
             for name, encoded in job.puts:
                 job.ids[name] = serialize.put(cp, name, encoded)
