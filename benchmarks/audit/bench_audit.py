@@ -24,7 +24,7 @@ FIGURE is any of (default: all, in this order):
 --quick shrinks every size (a smoke test of the whole pipeline, under a minute;
 its numbers are not the figures).  Environment: NBR_AUDIT_N, NBR_AUDIT_STEPS
 (see make_notebooks.py), NBR_AUDIT_REPS (interleaved repetitions of the
-overhead runs, default 3), NBR_AUDIT_SCRATCH (scratch parent, default /tmp;
+overhead runs after one plain warm-up run, default 3), NBR_AUDIT_SCRATCH (scratch parent, default /tmp;
 the dill baseline writes ~20 GB there at the default size).
 
 How time is measured.  Client side, as nbclient sees it: each cell's time from
@@ -297,9 +297,14 @@ def checkpoint_costs(run: dict) -> dict:
 def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
     nb = make_notebooks.numpy_heavy(scratch)
     order = [("plain", "1"), ("audit", "1"), ("audit", "0")]
+    # One plain run first, not counted: the first kernel of an invocation
+    # pays for memory the VM has not handed out yet (it came out 8-14 % slower
+    # than the other plain runs).  Then the order turns by one each
+    # repetition, so that no kind always follows the same other kind.
+    warmup = bench.run(nb, "plain", "1")
     runs = []
     for rep in range(reps):
-        for kind, bg in order:
+        for kind, bg in order[rep % 3:] + order[:rep % 3]:
             run = bench.run(nb, kind, bg)
             run["rep"] = rep
             runs.append(run)
@@ -308,6 +313,7 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
                     bench.cleanup(run)
     plain = [x for x in runs if x["kind"] == "plain"]
     result = {"notebook": summary_of_notebook(nb), "reps": reps,
+              "warmup_plain_cells_s": warmup["cells_s"],
               "order": [x["tag"] for x in runs],
               "plain": {"cells_s": [x["cells_s"] for x in plain],
                         "median_cells_s": med([x["cells_s"] for x in plain]),
@@ -328,6 +334,10 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
             "overhead": r(cells / base - 1),
             "overhead_with_shutdown": r(total / base_total - 1),
             "overhead_of_minimums": r(min(x["cells_s"] for x in audit) / min(x["cells_s"] for x in plain) - 1),
+            # each repetition's audit run against the plain run of the same repetition
+            "overhead_paired": [r(a["cells_s"] / p["cells_s"] - 1) for a, p in zip(audit, plain)],
+            "overhead_paired_median": r(med([a["cells_s"] / p["cells_s"] - 1
+                                             for a, p in zip(audit, plain)])),
             # within each audit run: the hooks' foreground time over the cells' own time
             "foreground_over_code": [r(sum(checkpoint_costs(x).values()) /
                                        sum(row["code_s"] for row in x["in_kernel"])) for x in audit],

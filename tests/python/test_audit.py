@@ -490,3 +490,33 @@ def test_a_kernel_that_does_not_start_is_named(tmp_path):
     result = cli("audit", "-q", nb, env=dict(os.environ, NBREWIND_HASHSEED="not-a-number"))
     assert result.returncode == 3, result.stderr
     assert "kernel" in result.stderr and "nostart.ipynb" in result.stderr
+
+
+def test_snapshots_reuse_pool_memory_and_keep_their_own_copy():
+    """Snapshots copy into pooled buffers (arrays, and the out-of-band
+    buffers of a pickle); a later snapshot of the same or a slightly smaller
+    size reuses a returned buffer, and changing the original afterwards does
+    not change the copy."""
+    from nbrewind import serialize
+    from nbrewind.writer import BufferPool
+
+    pool = BufferPool()
+    arr = np.arange(1_000_000, dtype=np.float64)
+    first = serialize.snapshot(serialize.encode(arr), pool)
+    arr[:] = -1.0
+    assert first.array[5] == 5.0 and len(first.pooled) == 1
+    pool.give(first.pooled[0])
+    smaller = np.ones(900_000)  # 10 % smaller: served from the same buffer
+    second = serialize.snapshot(serialize.encode(smaller), pool)
+    assert second.pooled[0] is first.pooled[0] and second.array.shape == (900_000,)
+    assert (second.array == 1.0).all()
+    pool.give(second.pooled[0])
+    tiny = serialize.snapshot(serialize.encode(np.ones(1000)), pool)  # far smaller: fresh
+    assert tiny.pooled[0] is not first.pooled[0]
+
+    frame = types.SimpleNamespace(block=np.arange(500_000, dtype=np.int64))
+    encoded = serialize.encode(frame)
+    copy = serialize.snapshot(encoded, pool)
+    frame.block[:] = 0
+    assert len(copy.pooled) == 1 and copy.buffers[0][0] == encoded.buffers[0][0]
+    assert np.frombuffer(copy.buffers[0][1], dtype=np.int64)[7] == 7

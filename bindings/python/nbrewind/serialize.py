@@ -49,7 +49,7 @@ class Encoded:
     payload: bytes = b""
     buffers: list = field(default_factory=list)  # (id, memoryview)
     nbytes: int = 0
-    pooled: object = None  # the pool buffer a snapshot's array lives in
+    pooled: list = field(default_factory=list)  # pool buffers a snapshot's copies live in
 
 
 # ---- arrays -----------------------------------------------------------------
@@ -197,23 +197,37 @@ def encode_blob(codec: str, payload: bytes) -> Encoded:
                    nbytes=len(payload))
 
 
+POOLED_BYTES = 1 << 20  # smaller copies come from malloc's own reused memory
+
+
+def _pooled_copy(pool, data: memoryview, pooled: list) -> memoryview:
+    """A copy of `data` (contiguous bytes) in a buffer from `pool`."""
+    buffer = pool.take(data.nbytes)
+    pooled.append(buffer)
+    copy = buffer[:data.nbytes]
+    np.copyto(copy, np.frombuffer(data, dtype=np.uint8))
+    return memoryview(copy)
+
+
 def snapshot(encoded: Encoded, pool=None) -> Encoded:
     """The same value with private copies of any memory it shares with live
     objects, so it can be written after the next cell has changed them
-    (arrays into a buffer from `pool` when given: writer.BufferPool)."""
+    (big ones into buffers from `pool` when given: writer.BufferPool)."""
     if encoded.kind == "array":
         arr = encoded.array
         if pool is None or arr.nbytes == 0:
             return Encoded("array", encoded.id, array=np.array(arr, order="C", copy=True),
                            nbytes=encoded.nbytes)
         buffer = pool.take(arr.nbytes)
-        copy = buffer.view(arr.dtype).reshape(arr.shape)
+        copy = buffer[:arr.nbytes].view(arr.dtype).reshape(arr.shape)
         np.copyto(copy, arr)
-        return Encoded("array", encoded.id, array=copy, nbytes=encoded.nbytes, pooled=buffer)
+        return Encoded("array", encoded.id, array=copy, nbytes=encoded.nbytes, pooled=[buffer])
     if encoded.buffers:
-        return Encoded(encoded.kind, encoded.id, payload=encoded.payload,
-                       buffers=[(i, bytes(b)) for i, b in encoded.buffers],
-                       nbytes=encoded.nbytes)
+        pooled: list = []
+        buffers = [(i, _pooled_copy(pool, b, pooled) if pool is not None and
+                    b.nbytes >= POOLED_BYTES else bytes(b)) for i, b in encoded.buffers]
+        return Encoded(encoded.kind, encoded.id, payload=encoded.payload, buffers=buffers,
+                       nbytes=encoded.nbytes, pooled=pooled)
     return encoded  # payload bytes are already a copy
 
 

@@ -80,8 +80,8 @@ class Writer:
             self.on_error(job)
         finally:
             for _, encoded in job.puts:  # the snapshots' memory serves the next ones
-                if encoded.pooled is not None:
-                    self.pool.give(encoded.pooled)
+                for buffer in encoded.pooled:
+                    self.pool.give(buffer)
             job.done.set()
 
     def _set_workers(self):
@@ -119,7 +119,7 @@ class BufferPool:
     to touch the first time (a few hundred MB/s on some VMs, against
     several GB/s for a copy into memory already touched), and a notebook's
     big arrays tend to come in a few sizes: the snapshot of the next array of
-    a size reuses the last one's buffer."""
+    that size (or a little smaller) reuses the last one's buffer."""
 
     def __init__(self, capacity: int = 2 << 30):
         import numpy as np
@@ -131,11 +131,16 @@ class BufferPool:
         self._lock = threading.Lock()
 
     def take(self, nbytes: int):
+        """A uint8 buffer of at least `nbytes` (callers use its first
+        `nbytes`): the smallest free one no more than a quarter bigger, else
+        fresh memory."""
         with self._lock:
-            buffers = self._free.get(nbytes)
-            if buffers:
-                self._held -= nbytes
-                return buffers.pop()
+            fits = [size for size, buffers in self._free.items()
+                    if buffers and nbytes <= size <= nbytes + nbytes // 4]
+            if fits:
+                size = min(fits)
+                self._held -= size
+                return self._free[size].pop()
         return self._np.empty(nbytes, dtype=self._np.uint8)
 
     def give(self, buffer):
