@@ -76,6 +76,10 @@ static nbr_status create_impl(nbr_segment_out *seg)
 {
     hid_t fapl = nbr_vfd_fapl(&seg->io_errno);
     if (fapl >= 0) H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+    /* The 1.10 file format: groups live in their object headers and a
+     * dataset of one chunk (each shared chunk) needs no B-tree, which cuts a
+     * segment's metadata several times over (docs/store-format.md). */
+    if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
     hid_t file = fapl < 0 ? -1 : H5Fcreate(seg->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (file < 0) return h5_fail(NBR_EIO, seg->path, NULL, "creating the segment");
