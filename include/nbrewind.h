@@ -570,7 +570,8 @@ typedef enum nbr_store_option {
      * older nbrewind reads too).  Stores made before this option have it 0. */
     NBR_STORE_OPT_CHUNK_DEDUP = 5,
     /* Threads that Blosc-compress an array's new chunks while the calling
-     * thread hashes and writes: -1 (default) = one per online CPU, 0 = none
+     * thread hashes and writes: -1 (default) = one per online CPU but one (the
+     * calling thread's), 0 = none
      * (the calling thread compresses), up to 16.  A property of this handle,
      * not of the store: it is not persisted, and any handle open for writing
      * may set it between checkpoints.  A host that writes in the background

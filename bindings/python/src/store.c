@@ -203,8 +203,8 @@ PyDoc_STRVAR(set_option_doc,
              "Set \"codec\" (an nbr_codec number or \"blosclz\", \"lz4\", \"lz4hc\", \"zlib\",\n"
              "\"zstd\"), \"level\" (0-9), \"shuffle\" (0/1), \"chunk_bytes\" or \"chunk_dedup\"\n"
              "(0/1) of a store this handle has just created (mode \"c\"), before its first\n"
-             "checkpoint; or \"workers\" (threads compressing new chunks: -1 = one per CPU,\n"
-             "0 = the writing thread only), this handle's own, between checkpoints.");
+             "checkpoint; or \"workers\" (threads compressing new chunks: -1 = one per CPU but\n"
+             "one, 0 = the writing thread only), this handle's own, between checkpoints.");
 
 static PyObject *store_set_option(StoreObject *self, PyObject *args)
 {
