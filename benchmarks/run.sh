@@ -225,6 +225,8 @@ fi
 echo "== audit: numpy-heavy notebook under a plain and the audit kernel, dill baseline, idle cells"
 # shellcheck disable=SC2086 # NBR_BENCH_AUDIT_ARGS is a list of words
 "$venv_py" "$here/audit/bench_audit.py" ${NBR_BENCH_AUDIT_ARGS:-}
+echo "== audit: what work on the second core costs the notebook's loop (benchmarks/results/audit-contention.json)"
+"$venv_py" "$here/audit/bench_contention.py"
 fi
 
 # ---- repeat (issue 5) --------------------------------------------------------
