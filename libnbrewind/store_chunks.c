@@ -253,7 +253,21 @@ static zjob *pool_oldest(zpool *z)
     if (z->head == z->tail) return NULL;
     zjob *j = &z->jobs[z->head % z->slots];
     pthread_mutex_lock(&z->lock);
-    while (j->state != 3) pthread_cond_wait(&z->done, &z->lock);
+    while (j->state != 3) {
+        if (z->taken == z->tail) {
+            pthread_cond_wait(&z->done, &z->lock);
+            continue;
+        }
+        /* Rather than wait, compress a queued job here: with the hashing
+         * and writing done, this thread has time the workers need. */
+        zjob *queued = &z->jobs[z->taken++ % z->slots];
+        queued->state = 2;
+        pthread_mutex_unlock(&z->lock);
+        compress_job(z, queued);
+        pthread_mutex_lock(&z->lock);
+        queued->state = 3;
+        pthread_cond_broadcast(&z->done);
+    }
     pthread_mutex_unlock(&z->lock);
     return j;
 }
@@ -266,6 +280,7 @@ typedef struct chunk_put {
     size_t chunk_bytes; /* of a whole chunk (the edges' are smaller) */
     bool pooled;        /* `pool` started (at the array's first new chunk) */
     zpool pool;
+    nbr_hasher *whole;  /* the array's id, hashed along (NULL: known already) */
 } chunk_put;
 
 /* Writes the oldest job in flight and records its chunk; the array's first
@@ -363,7 +378,11 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
         data = p->buffer;
     }
     nbr_chunk_ref *ref = &e->chunks[g->index];
-    nbr_status st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
+    /* Chunks come in grid order, which is C order: together they are the
+     * array's own byte stream. */
+    nbr_status st = p->whole ? nbr_hasher_update(p->whole, data, (size_t)bytes) : NBR_OK;
+    if (st == NBR_OK)
+        st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
     const char *segment = st == NBR_OK ? existing_chunk(&ref->stored_bytes, c, &ref->id) : NULL;
     if (st == NBR_OK && !segment && in_flight(p, e, &ref->id)) {
         st = drain(c, e, p);
@@ -386,13 +405,14 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
 }
 
 static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_array_view *v,
-                             const uint64_t *chunk)
+                             const uint64_t *chunk, nbr_hasher *whole)
 {
     size_t cells = 1;
     for (size_t i = 0; i < v->ndim; i++) cells *= (size_t)chunk[i];
     chunk_put p = {.compress = -1,
                    .buffer = v->c_contiguous ? NULL : malloc(cells * v->itemsize),
-                   .chunk_bytes = cells * v->itemsize};
+                   .chunk_bytes = cells * v->itemsize,
+                   .whole = whole};
     if (!v->c_contiguous && !p.buffer) return nbr_fail_nomem("writing an array's chunks");
     nbr_chunk_grid g;
     nbr_status st = NBR_OK;
@@ -405,20 +425,85 @@ static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_a
     return st;
 }
 
+/* Puts the chunks, hashing the whole array along if `whole` (its id then
+ * goes to e->id), then its virtual dataset, and records it; nothing is
+ * recorded if the id hashed along turns out to be stored already. */
+static nbr_status put_entry(nbr_checkpoint *c, nbr_object_entry *e, const nbr_array_view *view,
+                            const uint64_t *chunk, nbr_hasher *whole)
+{
+    nbr_status st = put_chunks(c, e, view, chunk, whole);
+    if (st == NBR_OK && whole) st = nbr_hasher_digest(&e->id, whole);
+    if (st == NBR_OK && whole && nbr_checkpoint_has_object(c, &e->id)) {
+        nbr_object_entry_clear(e); /* its chunks stay, unreferenced */
+        return NBR_OK;
+    }
+    if (st == NBR_OK) st = nbr_segment_write_virtual(&c->out, e, c->segment);
+    if (st != NBR_OK) {
+        nbr_object_entry_clear(e);
+        return nbr_checkpoint_poison(c, st);
+    }
+    return nbr_checkpoint_record_entry(c, e);
+}
+
 nbr_status nbr_chunks_put(nbr_checkpoint *c, const nbr_object_id *id, const char *dtype,
                           const nbr_array_view *view, const uint64_t *chunk)
 {
     nbr_object_entry e;
+    memset(&e, 0, sizeof e);
     nbr_status st = nbr_checkpoint_open_segment(c);
     if (st == NBR_OK) st = start_entry(&e, c, id, dtype, view, chunk);
-    else memset(&e, 0, sizeof e);
-    if (st == NBR_OK) st = put_chunks(c, &e, view, chunk);
-    if (st == NBR_OK) st = nbr_segment_write_virtual(&c->out, &e, c->segment);
     if (st != NBR_OK) {
         nbr_object_entry_clear(&e);
         return nbr_checkpoint_poison(c, st);
     }
-    return nbr_checkpoint_record_entry(c, &e);
+    return put_entry(c, &e, view, chunk, NULL);
+}
+
+nbr_status nbr_chunks_put_new(nbr_checkpoint *c, nbr_object_id *id, const char *dtype,
+                              const nbr_array_view *view, const uint64_t *chunk)
+{
+    nbr_object_entry e;
+    nbr_hasher *whole = NULL;
+    memset(id, 0, sizeof *id);
+    memset(&e, 0, sizeof e);
+    nbr_status st = nbr_hasher_new(&whole);
+    if (st == NBR_OK) st = nbr_hash_array_header(whole, dtype, view->ndim, view->shape);
+    if (st == NBR_OK) st = nbr_checkpoint_open_segment(c);
+    if (st == NBR_OK) st = start_entry(&e, c, id, dtype, view, chunk);
+    if (st != NBR_OK) {
+        nbr_hasher_free(whole);
+        nbr_object_entry_clear(&e);
+        return nbr_checkpoint_poison(c, st);
+    }
+    st = put_entry(c, &e, view, chunk, whole);
+    if (st == NBR_OK) st = nbr_hasher_digest(id, whole); /* e may be cleared: ask again */
+    nbr_hasher_free(whole);
+    return st;
+}
+
+bool nbr_chunks_first_is_new(const nbr_checkpoint *c, const char *dtype,
+                             const nbr_array_view *view, const uint64_t *chunk)
+{
+    nbr_chunk_grid g;
+    nbr_array_view box;
+    nbr_array_walker w;
+    nbr_object_id id;
+    uint64_t stored = 0;
+    nbr_chunk_grid_init(&g, view->ndim, view->shape, chunk);
+    size_t bytes = view->itemsize;
+    for (size_t i = 0; i < view->ndim; i++) bytes *= (size_t)g.count[i];
+    char *gathered = view->c_contiguous ? NULL : malloc(bytes);
+    const char *data = view->c_contiguous ? view->data : gathered;
+    if (!data) return false; /* no memory: the two-pass path will say so */
+    if (gathered) {
+        nbr_array_view_box(&box, view, g.start, g.count);
+        nbr_array_walker_init(&w, &box);
+        nbr_array_walker_next(&w, gathered, bytes);
+    }
+    bool is_new = nbr_hash_chunk(&id, dtype, view->ndim, g.count, data, bytes) == NBR_OK &&
+                  !existing_chunk(&stored, c, &id);
+    free(gathered);
+    return is_new;
 }
 
 /* ---- collective checkpoints -------------------------------------------- */

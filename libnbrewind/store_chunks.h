@@ -38,6 +38,21 @@ bool nbr_chunks_wanted(uint64_t *chunk, const nbr_store_options *options,
 nbr_status nbr_chunks_put(struct nbr_checkpoint *c, const nbr_object_id *id, const char *dtype,
                           const nbr_array_view *view, const uint64_t *chunk);
 
+/* Whether the array's first chunk is one neither the store nor the
+ * checkpoint has.  Then the array is new as well (an array stored as chunks
+ * keeps every one of them), so nbr_chunks_put_new can hash it in the same
+ * pass as its chunks instead of in a pass of its own first. */
+bool nbr_chunks_first_is_new(const struct nbr_checkpoint *c, const char *dtype,
+                             const nbr_array_view *view, const uint64_t *chunk);
+
+/* As nbr_chunks_put for an array whose id is not known yet: the id is
+ * hashed along with the chunks (in grid order they are the C-order stream)
+ * and given in *id.  Should the store hold that id after all (stored whole,
+ * not as chunks), nothing is recorded and the chunks written meanwhile stay
+ * unreferenced in the segment. */
+nbr_status nbr_chunks_put_new(struct nbr_checkpoint *c, nbr_object_id *id, const char *dtype,
+                              const nbr_array_view *view, const uint64_t *chunk);
+
 /* Reads a chunked array into `buffer` (its logical size) straight from the
  * chunk datasets (segment files opened through the store's cache), checking
  * each chunk's id and the array's.  NBR_ECORRUPT names the file, the object

@@ -415,10 +415,57 @@ static void test_workers_option_changes_only_who_compresses(void)
     free(a);
 }
 
+/* A new array (its first chunk new) is hashed in the same pass as its
+ * chunks; one whose first chunk the store has is hashed first.  Either way,
+ * C order or a Fortran-order view, the id is nbr_array_hash's. */
+static void test_one_pass_and_two_pass_puts_give_the_same_ids(void)
+{
+    char *dir, *k = NULL;
+    nbr_store *s = create_store(&dir, "onepass");
+    double *a = malloc(ROWS * COLS * 8), *f = malloc(ROWS * COLS * 8);
+    uint64_t shape[2] = {ROWS, COLS};
+    int64_t f_strides[2] = {8, 8 * ROWS};
+    nbr_object_id put, hashed;
+    fill(a, -1, 0);
+    put = put_commit(s, "a", a, &k); /* new: one pass */
+    free(k);
+    CHECK_OK(nbr_array_hash(&hashed, "<f8", 2, shape, NULL, a));
+    CHECK(nbr_object_id_equal(&put, &hashed));
+    fill(a, -1, 7); /* all new again, given in Fortran order */
+    for (size_t r = 0; r < ROWS; r++)
+        for (size_t c = 0; c < COLS; c++) f[c * ROWS + r] = a[r * COLS + c];
+    nbr_checkpoint *c = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 2, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&put, c, "f", "<f8", 2, shape, f_strides, f));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    CHECK_OK(nbr_array_hash(&hashed, "<f8", 2, shape, NULL, a));
+    CHECK(nbr_object_id_equal(&put, &hashed));
+    CHECK(reads_as(s, &put, a));
+    fill(a, 5, 9); /* the first chunk stored already: two passes */
+    uint64_t before = 0, after = 0;
+    CHECK_OK(nbr_store_stats(NULL, &before, s, NULL));
+    put = put_commit(s, "a", a, &k);
+    CHECK_OK(nbr_store_stats(NULL, &after, s, NULL));
+    CHECK_OK(nbr_array_hash(&hashed, "<f8", 2, shape, NULL, a));
+    CHECK(nbr_object_id_equal(&put, &hashed));
+    CHECK(after - before >= CHUNK && after - before < CHUNK + 512); /* one new chunk */
+    free(k);
+    put = put_commit(s, "again", a, &k); /* stored: nothing new */
+    CHECK(nbr_object_id_equal(&put, &hashed));
+    CHECK_OK(nbr_store_stats(NULL, &before, s, NULL));
+    CHECK(before == after);
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    free(a), free(f), free(k);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeated_chunks),
               TEST(test_verify_names_a_damaged_chunk),
               TEST(test_gc_keeps_a_chunk_a_later_array_uses),
               TEST(test_option_off_and_old_stores_store_plain),
               TEST(test_index_carries_chunk_lists),
               TEST(test_wrong_chunk_list_is_a_damaged_manifest),
-              TEST(test_workers_option_changes_only_who_compresses))
+              TEST(test_workers_option_changes_only_who_compresses),
+              TEST(test_one_pass_and_two_pass_puts_give_the_same_ids))
