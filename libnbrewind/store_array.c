@@ -90,12 +90,60 @@ static void walker_advance(nbr_array_walker *w, uint64_t steps)
     }
 }
 
+/* Rows gathered at once from a transposed layout: 16 float64 are two cache
+ * lines of each column. */
+#define TILE_ROWS 16
+
+/* Whether the walker is at the start of a row of a view whose last two axes
+ * are transposed (the one before last contiguous, the last strided: Fortran
+ * order, or `.T` of a C array), with room for more than one row. */
+static size_t tile_rows(const nbr_array_walker *w, size_t room)
+{
+    const nbr_array_view *v = w->view;
+    if (v->ndim < 2) return 0;
+    size_t last = v->ndim - 1;
+    uint64_t cols = v->shape[last], rows_left = v->shape[last - 1] - w->index[last - 1];
+    if (w->index[last] != 0 || cols < 2 || v->strides[last - 1] != (int64_t)v->itemsize ||
+        v->strides[last] == (int64_t)v->itemsize)
+        return 0;
+    uint64_t n = room / cols;
+    if (n > rows_left) n = rows_left;
+    if (n > TILE_ROWS) n = TILE_ROWS;
+    return n >= 2 ? (size_t)n : 0;
+}
+
+/* Copies `rows` whole rows in C order from a transposed layout: down each
+ * column first, so each read takes consecutive bytes (the element-by-element
+ * walk takes one cache line per element, about 1.6 GB/s on a 134 MB array). */
+static void gather_tile(char *out, const char *src, size_t rows, uint64_t cols, size_t item,
+                        int64_t col_stride)
+{
+    for (uint64_t c = 0; c < cols; c++, src += col_stride) {
+        if (item == 8) {
+            for (size_t r = 0; r < rows; r++)
+                memcpy(out + ((size_t)r * cols + c) * 8, src + r * 8, 8);
+        } else {
+            for (size_t r = 0; r < rows; r++)
+                memcpy(out + ((size_t)r * cols + c) * item, src + r * item, item);
+        }
+    }
+}
+
 size_t nbr_array_walker_next(nbr_array_walker *w, void *buffer, size_t capacity)
 {
     const nbr_array_view *v = w->view;
     size_t item = v->itemsize, room = item ? capacity / item : 0, copied = 0;
     char *out = buffer;
     while (copied < room && w->done < v->count) {
+        size_t rows = tile_rows(w, room - copied);
+        if (rows) {
+            uint64_t cols = v->shape[v->ndim - 1];
+            gather_tile(out + copied * item, walker_at(w), rows, cols, item,
+                        v->strides[v->ndim - 1]);
+            copied += rows * (size_t)cols;
+            for (size_t r = 0; r < rows; r++) walker_advance(w, cols); /* carries row by row */
+            continue;
+        }
         const char *src = walker_at(w);
         /* The rest of the current row along the last axis. */
         uint64_t row = v->ndim ? v->shape[v->ndim - 1] - w->index[v->ndim - 1] : 1;

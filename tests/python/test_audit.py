@@ -514,6 +514,12 @@ def test_snapshots_reuse_pool_memory_and_keep_their_own_copy():
     tiny = serialize.snapshot(serialize.encode(np.ones(1000)), pool)  # far smaller: fresh
     assert tiny.pooled[0] is not first.pooled[0]
 
+    fortran = np.asfortranarray(np.arange(600_000.0).reshape(600, 1000))
+    kept = serialize.snapshot(serialize.encode(fortran), pool)
+    assert kept.array.flags.f_contiguous and kept.id == serialize.array_id(fortran.copy(order="C"))
+    fortran[:] = 0.0
+    assert kept.array[599, 999] == 599_999.0
+
     frame = types.SimpleNamespace(block=np.arange(500_000, dtype=np.int64))
     encoded = serialize.encode(frame)
     copy = serialize.snapshot(encoded, pool)

@@ -302,6 +302,57 @@ static void test_hashed_puts_store_under_the_given_id(void)
     free(dir);
 }
 
+/* Views whose last two axes are transposed (Fortran order, `.T`, a
+ * transposed slab of a 3-d array, the last axis reversed) are gathered in
+ * tiles of rows; each hashes as its C-order copy, for items of 1, 4, 8 and
+ * 16 bytes, row counts that are and are not multiples of the tile. */
+static void test_transposed_views_hash_as_their_c_order_copy(void)
+{
+    static const struct {
+        const char *dtype;
+        size_t item;
+        uint64_t shape[3];
+        size_t ndim;
+    } cases[] = {{"<f8", 8, {37, 53}, 2},  {"<f8", 8, {64, 1000}, 2}, {"<i4", 4, {19, 17}, 2},
+                 {"|u1", 1, {40, 33}, 2},  {"<c16", 16, {18, 5}, 2},  {"<f8", 8, {4, 37, 53}, 3},
+                 {"<f8", 8, {1, 2}, 2},    {"<f8", 8, {33, 1}, 2}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        size_t nd = cases[k].ndim, item = cases[k].item, n = 1;
+        const uint64_t *shape = cases[k].shape;
+        for (size_t i = 0; i < nd; i++) n *= (size_t)shape[i];
+        uint64_t rows = shape[nd - 2], cols = shape[nd - 1];
+        unsigned char *c_order = malloc(n * item), *moved = malloc(n * item);
+        fill_random(c_order, n * item, (unsigned)k + 1);
+        /* `moved` holds each slab with its last two axes swapped in memory. */
+        size_t slab = (size_t)(rows * cols);
+        for (size_t s0 = 0; s0 < n / slab; s0++)
+            for (uint64_t r = 0; r < rows; r++)
+                for (uint64_t c = 0; c < cols; c++)
+                    memcpy(moved + (s0 * slab + c * rows + r) * item,
+                           c_order + (s0 * slab + r * cols + c) * item, item);
+        int64_t strides[3];
+        if (nd == 3) strides[0] = (int64_t)(slab * item);
+        strides[nd - 2] = (int64_t)item;
+        strides[nd - 1] = (int64_t)(rows * item);
+        nbr_object_id want, got;
+        CHECK_OK(nbr_array_hash(&want, cases[k].dtype, nd, shape, NULL, c_order));
+        CHECK_OK(nbr_array_hash(&got, cases[k].dtype, nd, shape, strides, moved));
+        CHECK(nbr_object_id_equal(&want, &got));
+        /* The last axis reversed: start at its last column, step back. */
+        unsigned char *reversed = malloc(n * item);
+        for (size_t s0 = 0; s0 < n / slab; s0++)
+            for (uint64_t r = 0; r < rows; r++)
+                for (uint64_t c = 0; c < cols; c++)
+                    memcpy(reversed + (s0 * slab + (cols - 1 - c) * rows + r) * item,
+                           c_order + (s0 * slab + r * cols + c) * item, item);
+        strides[nd - 1] = -(int64_t)(rows * item);
+        CHECK_OK(nbr_array_hash(&got, cases[k].dtype, nd, shape, strides,
+                                reversed + (cols - 1) * rows * item));
+        CHECK(nbr_object_id_equal(&want, &got));
+        free(c_order), free(moved), free(reversed);
+    }
+}
+
 static void test_host_json_can_be_replaced_before_commit(void)
 {
     char *dir;
@@ -1014,6 +1065,7 @@ NBR_TEST_MAIN(TEST(test_create_reopen_and_missing), TEST(test_options_only_on_a_
               TEST(test_fortran_and_strided_views_store_as_c_order),
               TEST(test_ids_computed_without_storing_match_the_store),
               TEST(test_hashed_puts_store_under_the_given_id),
+              TEST(test_transposed_views_hash_as_their_c_order_copy),
               TEST(test_host_json_can_be_replaced_before_commit), TEST(test_blobs_from_empty_to_megabytes), TEST(test_blob_writer_streams_pieces),
               TEST(test_same_array_twice_costs_no_bytes),
               TEST(test_resolve_as_of_and_deletes),

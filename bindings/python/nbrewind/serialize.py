@@ -219,7 +219,11 @@ def snapshot(encoded: Encoded, pool=None) -> Encoded:
             return Encoded("array", encoded.id, array=np.array(arr, order="C", copy=True),
                            nbytes=encoded.nbytes)
         buffer = pool.take(arr.nbytes)
-        copy = buffer[:arr.nbytes].view(arr.dtype).reshape(arr.shape)
+        # A Fortran-ordered array (an FFT's output, a transpose) keeps its
+        # order: copying it into C order would be a slow transposing copy in
+        # the cell's thread; the store walks either order to the same id.
+        order = "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
+        copy = buffer[:arr.nbytes].view(arr.dtype).reshape(arr.shape, order=order)
         np.copyto(copy, arr)
         return Encoded("array", encoded.id, array=copy, nbytes=encoded.nbytes, pooled=[buffer])
     if encoded.buffers:
