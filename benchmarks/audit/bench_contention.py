@@ -37,7 +37,9 @@ import time
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
+import make_notebooks  # noqa: E402
 from bench_common import machine  # noqa: E402
 
 import nbrewind  # noqa: E402
@@ -47,19 +49,15 @@ N, STEPS = 4096, 24
 KINDS = ("alone", "hash", "copy", "store")
 
 
-def laplacian(a, out):
-    out[1:-1, 1:-1] = a[:-2, 1:-1] + a[2:, 1:-1] + a[1:-1, :-2] + a[1:-1, 2:] - 4.0 * a[1:-1, 1:-1]
-    return out
+def notebook_functions() -> dict:
+    """laplacian and evolve, from the notebook's own cell (make_notebooks.py)."""
+    cell = next(c for c in make_notebooks.numpy_heavy_cells(N, STEPS) if "def evolve" in c)
+    namespace = {"np": np}
+    exec(cell, namespace)  # our own benchmark source, not input
+    return namespace
 
 
-def evolve(u, v, steps, Du=0.16, Dv=0.08, F=0.035, k=0.065):
-    lu, lv = np.zeros_like(u), np.zeros_like(v)
-    for _ in range(steps):
-        laplacian(u, lu)
-        laplacian(v, lv)
-        uvv = u * v * v
-        u += Du * lu - uvv + F * (1.0 - u)
-        v += Dv * lv + uvv - (F + k) * v
+evolve = notebook_functions()["evolve"]
 
 
 class Background:
