@@ -206,6 +206,12 @@ static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *na
     return st;
 }
 
+/* A collective checkpoint whose rank failed a put commits nothing. */
+static nbr_status poison_if_collective(nbr_checkpoint *c, nbr_status st)
+{
+    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+}
+
 /* put_array_* and put_blob_*: the checks, the dtype in its one spelling (so
  * that equal arrays get equal ids), and the poisoning of collective
  * checkpoints, around put_array and put_blob. */
@@ -224,7 +230,7 @@ static nbr_status put_array_checked(nbr_object_id *id_out, nbr_checkpoint *c, co
         st = put_array(&id, c, name, normal, itemsize, ndim, shape, strides, data, known);
     free(normal);
     if (st == NBR_OK && id_out) *id_out = id;
-    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+    return poison_if_collective(c, st);
 }
 
 nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
@@ -240,7 +246,9 @@ nbr_status nbr_checkpoint_put_array_hashed(nbr_checkpoint *c, const char *name,
                                            size_t ndim, const uint64_t *shape,
                                            const int64_t *strides, const void *data)
 {
-    if (!id) return nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_array_hashed: id is NULL");
+    if (!id) /* a failed put fails a rank's part of a collective checkpoint too */
+        return poison_if_collective(
+            c, nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_array_hashed: id is NULL"));
     return put_array_checked(NULL, c, name, dtype, ndim, shape, strides, data, id,
                              "nbr_checkpoint_put_array_hashed");
 }
@@ -265,7 +273,7 @@ static nbr_status put_blob(nbr_object_id *id_out, nbr_checkpoint *c, const char 
         st = store_object(c, &id, NBR_OBJECT_BLOB, codec, &view);
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, &id);
     if (st == NBR_OK && id_out) *id_out = id;
-    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+    return poison_if_collective(c, st);
 }
 
 nbr_status nbr_checkpoint_put_blob(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
@@ -278,7 +286,9 @@ nbr_status nbr_checkpoint_put_blob_hashed(nbr_checkpoint *c, const char *name,
                                           const nbr_object_id *id, const char *codec,
                                           const void *data, size_t size)
 {
-    if (!id) return nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_blob_hashed: id is NULL");
+    if (!id)
+        return poison_if_collective(
+            c, nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_blob_hashed: id is NULL"));
     return put_blob(NULL, c, name, codec, data, size, id, "nbr_checkpoint_put_blob_hashed");
 }
 
@@ -304,14 +314,14 @@ nbr_status nbr_checkpoint_put_ref(nbr_checkpoint *c, const char *name, const nbr
                       name, hex);
     }
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, id);
-    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+    return poison_if_collective(c, st);
 }
 
 nbr_status nbr_checkpoint_delete(nbr_checkpoint *c, const char *name)
 {
     nbr_status st = nbr_checkpoint_check_put(c, name, "nbr_checkpoint_delete");
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, NULL);
-    return c && c->mpi_size ? nbr_checkpoint_poison(c, st) : st;
+    return poison_if_collective(c, st);
 }
 
 /* ---- commit ------------------------------------------------------------ */

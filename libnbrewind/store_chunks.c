@@ -434,7 +434,11 @@ static nbr_status put_entry(nbr_checkpoint *c, nbr_object_entry *e, const nbr_ar
     nbr_status st = put_chunks(c, e, view, chunk, whole);
     if (st == NBR_OK && whole) st = nbr_hasher_digest(&e->id, whole);
     if (st == NBR_OK && whole && nbr_checkpoint_has_object(c, &e->id)) {
-        nbr_object_entry_clear(e); /* its chunks stay, unreferenced */
+        /* Only an array stored whole (not as chunks) under the same id gets
+         * here, which a store with chunk dedup does not make: equal ids mean
+         * equal dtype, shape and so chunk grid.  Its chunks stay, listed as
+         * the checkpoint's own but referenced by nothing. */
+        nbr_object_entry_clear(e);
         return NBR_OK;
     }
     if (st == NBR_OK) st = nbr_segment_write_virtual(&c->out, e, c->segment);

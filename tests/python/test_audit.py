@@ -526,3 +526,19 @@ def test_snapshots_reuse_pool_memory_and_keep_their_own_copy():
     frame.block[:] = 0
     assert len(copy.pooled) == 1 and copy.buffers[0][0] == encoded.buffers[0][0]
     assert np.frombuffer(copy.buffers[0][1], dtype=np.int64)[7] == 7
+
+
+def test_long_double_arrays_are_pickled_not_dropped(tmp_path):
+    """The store has no portable type for long double: such an array goes
+    through pickle, with the rest of the cell checkpointed as usual."""
+    cells = ["import numpy as np\nq = np.ones(5, dtype=np.longdouble) / 3\n"
+             "big = np.full((2, 3_000_000), np.longdouble(1) / 7)\n"
+             "big64 = np.full((2, 3_000_000), 0.5)\nd = np.arange(4.0)"]  # two big: side by side
+    nb = make_notebook(tmp_path / "longdouble.ipynb", *cells)
+    audit(nb)
+    q = value_after(nb, "q")
+    assert q.dtype == np.longdouble and (q == np.ones(5, dtype=np.longdouble) / 3).all()
+    assert value_after(nb, "big").dtype == np.longdouble
+    assert (value_after(nb, "big64") == 0.5).all()
+    assert list(value_after(nb, "d")) == [0.0, 1.0, 2.0, 3.0]
+    assert not runs(nb)[-1].record.recompute

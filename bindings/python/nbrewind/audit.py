@@ -172,13 +172,17 @@ class Auditor:
             rec.host["environment"] = environment()
             self._environment_recorded = True
         job = Job(cell_id, result.execution_count or 0, rec)
-        changes = self._capture_changes(job, analysis, namespace)
-        self._capture_reads(job, analysis, namespace)
-        self._capture_rng(job, self._may_draw_python_random(analysis, source))
-        self._capture_files(rec)
-        self._capture_outputs(job)
-        self._report_failures()
-        writer.submit(job)
+        try:
+            changes = self._capture_changes(job, analysis, namespace)
+            self._capture_reads(job, analysis, namespace)
+            self._capture_rng(job, self._may_draw_python_random(analysis, source))
+            self._capture_files(rec)
+            self._capture_outputs(job)
+            self._report_failures()
+            writer.submit(job)
+        except BaseException:
+            self._forget_puts(job)  # never written: a later cell must store them again
+            raise
         self.known.update(changes)
         for name in rec.deletes:
             self.known.pop(name, None)
@@ -194,7 +198,12 @@ class Auditor:
     def _writer_failed(self, job):
         with self._outputs_lock:
             self._failed.append(job)
-            for _, encoded in job.puts:  # not in the store after all
+        self._forget_puts(job)
+
+    def _forget_puts(self, job):
+        """The job's new values are not in the store after all."""
+        with self._outputs_lock:
+            for _, encoded in job.puts:
                 self.stored_ids.discard(encoded.id)
 
     def _report_failures(self):

@@ -120,13 +120,23 @@ def is_big_array(value) -> bool:
     return is_plain_array(value) and value.nbytes >= PARALLEL_BYTES
 
 
+def typed_array_id(arr: np.ndarray) -> str | None:
+    """The array's id as a typed store array, or None for a dtype the store
+    has no portable type for (long double): such an array is pickled."""
+    try:
+        return array_id(arr)
+    except _core.InvalidError:
+        return None
+
+
 def hash_big_arrays(values) -> dict:
     """{id(array): object id} for the big arrays among `values`, hashed side
     by side; {} when there are fewer than two (encode hashes those)."""
     big = list({id(v): v for v in values if is_big_array(v)}.values())
     if len(big) < 2:
         return {}
-    return {id(v): object_id for v, object_id in zip(big, _side_by_side(array_id, big))}
+    ids = _side_by_side(typed_array_id, big)
+    return {id(v): object_id for v, object_id in zip(big, ids) if object_id is not None}
 
 
 # ---- pickles ------------------------------------------------------------------
@@ -180,8 +190,10 @@ def encode(value, hashed: dict | None = None) -> Encoded:
         payload = value.__name__.encode()
         return Encoded("module", _core.hash_blob(MODULE_CODEC, payload), payload=payload,
                        nbytes=len(payload))
+    object_id = None
     if is_plain_array(value):
-        object_id = (hashed or {}).get(id(value)) or array_id(value)
+        object_id = (hashed or {}).get(id(value)) or typed_array_id(value)
+    if object_id is not None:
         return Encoded("array", object_id, array=value, nbytes=value.nbytes)
     stream, raw = pickle_value(value)
     buffers = [(_core.hash_blob(BUFFER_CODEC, b), b) for b in raw]
