@@ -145,6 +145,20 @@ static void compress_job(zpool *z, zjob *j)
                                              z->o->level, z->o->shuffle, z->o->codec);
 }
 
+/* Takes the next queued job and compresses it, for a worker or for the
+ * calling thread alike.  Called with z->lock held, which it releases while
+ * compressing and holds again on return. */
+static void compress_next(zpool *z)
+{
+    zjob *j = &z->jobs[z->taken++ % z->slots];
+    j->state = 2;
+    pthread_mutex_unlock(&z->lock);
+    compress_job(z, j);
+    pthread_mutex_lock(&z->lock);
+    j->state = 3;
+    pthread_cond_broadcast(&z->done);
+}
+
 static void *worker(void *arg)
 {
     zpool *z = arg;
@@ -152,13 +166,7 @@ static void *worker(void *arg)
     for (;;) {
         while (!z->stop && z->taken == z->tail) pthread_cond_wait(&z->work, &z->lock);
         if (z->taken == z->tail) break; /* stopping, nothing left */
-        zjob *j = &z->jobs[z->taken++ % z->slots];
-        j->state = 2;
-        pthread_mutex_unlock(&z->lock);
-        compress_job(z, j);
-        pthread_mutex_lock(&z->lock);
-        j->state = 3;
-        pthread_cond_broadcast(&z->done);
+        compress_next(z);
     }
     pthread_mutex_unlock(&z->lock);
     return NULL;
@@ -253,20 +261,13 @@ static zjob *pool_oldest(zpool *z)
     if (z->head == z->tail) return NULL;
     zjob *j = &z->jobs[z->head % z->slots];
     pthread_mutex_lock(&z->lock);
+    /* Rather than wait, compress queued jobs here: with the hashing and
+     * writing done, this thread has time the workers need. */
     while (j->state != 3) {
-        if (z->taken == z->tail) {
+        if (z->taken == z->tail)
             pthread_cond_wait(&z->done, &z->lock);
-            continue;
-        }
-        /* Rather than wait, compress a queued job here: with the hashing
-         * and writing done, this thread has time the workers need. */
-        zjob *queued = &z->jobs[z->taken++ % z->slots];
-        queued->state = 2;
-        pthread_mutex_unlock(&z->lock);
-        compress_job(z, queued);
-        pthread_mutex_lock(&z->lock);
-        queued->state = 3;
-        pthread_cond_broadcast(&z->done);
+        else
+            compress_next(z);
     }
     pthread_mutex_unlock(&z->lock);
     return j;
