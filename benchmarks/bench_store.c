@@ -8,6 +8,13 @@
  * scratch directory that the program fills; benchmarks/run.sh makes it and
  * runs benchmarks/bench_store_h5py.py on the same files for h5py's baselines.
  *
+ * "write-lz4" is the default store's write against fwrite + fsync alone,
+ * TRIALS times taking turns, and beside them the same store with
+ * NBR_STORE_OPT_WORKERS set to one worker per online CPU (the default
+ * before 069a353: the calling thread then competes with the workers) and
+ * to 0 (the calling thread compresses alone, as the audit's background
+ * writer does).
+ *
  * "write" generates ARRAYS (default 8) float64 fields of 4096 x 4096 (128 MiB
  * each): smooth sin/cos products of a grid plus noise of 1e-3, as a
  * simulation's state looks.  They are generated once and so warm (touched)
@@ -231,13 +238,14 @@ typedef struct write_result {
 
 /* dedup: 0 turns chunk dedup off (one plain dataset per array), -1 leaves
  * the default (on). */
-static write_result store_write(const char *path, int codec, int level, int dedup,
+static write_result store_write(const char *path, int codec, int level, int dedup, int workers,
                                 double **arrays, int n, nbr_object_id *ids)
 {
     write_result r = {0};
     rm_rf(path);
     nbr_store *s = create_store(path, codec, level);
     if (dedup >= 0) CHECK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_DEDUP, dedup), "dedup");
+    CHECK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, workers), "workers");
     const uint64_t shape[2] = {ROWS, COLS};
     char name[16];
     sync();
@@ -362,13 +370,13 @@ static int bench_write(const char *dir, int n, int reps, int trials)
         snprintf(path, sizeof path, "%s/raw.bin", dir);
         raw[t] = fwrite_fsync(path, arrays, n, 1);
         snprintf(path, sizeof path, "%s/store-lz4", dir);
-        lz4[t] = store_write(path, -1, -1, -1, arrays, n, ids);
+        lz4[t] = store_write(path, -1, -1, -1, -1, arrays, n, ids);
         snprintf(path, sizeof path, "%s/store-zstd", dir);
-        zstd[t] = store_write(path, NBR_CODEC_ZSTD, -1, -1, arrays, n, ids_zstd);
+        zstd[t] = store_write(path, NBR_CODEC_ZSTD, -1, -1, -1, arrays, n, ids_zstd);
         snprintf(path, sizeof path, "%s/store-zstd1", dir);
-        zstd1[t] = store_write(path, NBR_CODEC_ZSTD, 1, -1, arrays, n, again);
+        zstd1[t] = store_write(path, NBR_CODEC_ZSTD, 1, -1, -1, arrays, n, again);
         snprintf(path, sizeof path, "%s/store-lz4-plain", dir);
-        plain[t] = store_write(path, -1, -1, 0, arrays, n, again);
+        plain[t] = store_write(path, -1, -1, 0, -1, arrays, n, again);
     }
 
     fprintf(stderr, "bench_store write: re-put (objects exist), memcpy, hash\n");
@@ -463,8 +471,9 @@ static int bench_write_lz4(const char *dir, int n, int trials)
     char path[4096];
     double *arrays[MAX_ARRAYS], raw[MAX_REPS], raw_rates[MAX_REPS];
     nbr_object_id ids[MAX_ARRAYS];
-    write_result lz4[MAX_REPS];
+    write_result lz4[MAX_REPS], per_cpu[MAX_REPS], none[MAX_REPS];
     const double gb = (double)n * (double)ARRAY_BYTES / 1e9;
+    const int cpus = (int)sysconf(_SC_NPROCESSORS_ONLN);
     fprintf(stderr, "bench_store write-lz4: generating %d x 128 MiB\n", n);
     for (int i = 0; i < n; i++) {
         arrays[i] = xmalloc(ARRAY_BYTES);
@@ -479,7 +488,9 @@ static int bench_write_lz4(const char *dir, int n, int trials)
         raw[t] = fwrite_fsync(path, arrays, n, 1);
         raw_rates[t] = gb / raw[t];
         snprintf(path, sizeof path, "%s/store-lz4-threads", dir);
-        lz4[t] = store_write(path, -1, -1, -1, arrays, n, ids);
+        lz4[t] = store_write(path, -1, -1, -1, -1, arrays, n, ids);
+        per_cpu[t] = store_write(path, -1, -1, -1, cpus, arrays, n, ids);
+        none[t] = store_write(path, -1, -1, -1, 0, arrays, n, ids);
     }
     snprintf(path, sizeof path, "%s/raw-threads.bin", dir);
     unlink(path);
@@ -493,6 +504,9 @@ static int bench_write_lz4(const char *dir, int n, int trials)
     print_list("gb_per_s_each", raw_rates, trials, 3);
     printf("},\n");
     print_write("store_write_lz4", lz4, trials, gb);
+    printf("  \"online_cpus\": %d,\n", cpus);
+    print_write("store_write_lz4_workers_one_per_cpu", per_cpu, trials, gb);
+    print_write("store_write_lz4_workers_0", none, trials, gb);
     printf("  \"end\": null\n}\n");
     for (int i = 0; i < n; i++) free(arrays[i]);
     return 0;
@@ -619,6 +633,7 @@ typedef struct blocks_case {
 
 typedef struct blocks_result {
     uint64_t first_stored, logical, stored, allocated, apparent;
+    uint64_t segments, manifests, index; /* apparent bytes of each part */
     double seconds;
     nbr_object_id last; /* the array as of the last checkpoint */
 } blocks_result;
@@ -647,6 +662,13 @@ static void blocks_run(blocks_result *r, const char *path, const blocks_case *bc
     CHECK(nbr_store_stats(&r->logical, &r->stored, s, NULL), "stats");
     nbr_store_close(s);
     du(path, &r->allocated, &r->apparent);
+    const char *parts[3] = {"segments", "checkpoints", "INDEX"};
+    uint64_t *sizes[3] = {&r->segments, &r->manifests, &r->index}, ignored;
+    for (int i = 0; i < 3; i++) {
+        char part[4200];
+        snprintf(part, sizeof part, "%s/%s", path, parts[i]);
+        du(part, &ignored, sizes[i]);
+    }
 }
 
 static void print_blocks(const blocks_case *bc, const blocks_result *r, int n, const char *end)
@@ -663,6 +685,12 @@ static void print_blocks(const blocks_case *bc, const blocks_result *r, int n, c
            (unsigned long long)r->logical, (unsigned long long)r->stored);
     printf("    \"disk_allocated_bytes\": %llu, \"disk_apparent_bytes\": %llu,\n",
            (unsigned long long)r->allocated, (unsigned long long)r->apparent);
+    /* What is not chunk data, by part (apparent bytes): HDF5's own in the
+     * segments, the manifests, INDEX. */
+    printf("    \"segments_apparent_bytes\": %llu, \"segments_metadata_bytes\": %llu, "
+           "\"manifests_bytes\": %llu, \"index_bytes\": %llu,\n",
+           (unsigned long long)r->segments, (unsigned long long)(r->segments - r->stored),
+           (unsigned long long)r->manifests, (unsigned long long)r->index);
     printf("    \"ratio_disk_to_compressed_array\": %.3f}%s\n",
            (double)r->allocated / (double)r->first_stored, end);
 }
