@@ -174,8 +174,9 @@ static void *worker(void *arg)
 
 /* The calling thread has a core's work of its own (hashing, handing frames
  * to HDF5, the kernel's copy into the page cache): a worker per other CPU.
- * One per CPU was slower on 2 cores (1.89 against 2.2-2.3 GB/s for 1 GiB of
- * new float64), three threads taking turns on two. */
+ * One per CPU was slower on 2 cores (2.18 against 2.68 GB/s for 1 GiB of new
+ * float64, benchmarks/results/store-write-lz4-workers.json), three threads
+ * taking turns on two. */
 static long default_workers(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
