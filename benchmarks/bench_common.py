@@ -1,9 +1,11 @@
 """What the Python benchmarks (audit/, repeat/) share: running on a private
-copy of the installed package, and describing the machine a result came from."""
+copy of the installed package, describing the machine a result came from, and
+writing the result file the docs quote."""
 from __future__ import annotations
 
 import hashlib
 import importlib
+import json
 import os
 import platform
 import shutil
@@ -56,3 +58,12 @@ def machine(modules: tuple) -> dict:
             "arch": platform.machine(), "cores": len(os.sched_getaffinity(0)), "cpu": cpu,
             "memory_gb": round(mem / 1e9, 1), "python": platform.python_version(),
             "versions": versions}
+
+
+def write_result(result: dict, path: str):
+    """The result as the JSON file docs/performance.md quotes."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    print(f"wrote {path}")

@@ -59,7 +59,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import make_notebooks  # noqa: E402
-from bench_common import machine, snapshot_package  # noqa: E402
+from bench_common import machine, snapshot_package, write_result  # noqa: E402
 
 FIGURES = ("overhead", "shared", "idle", "dill")
 
@@ -616,11 +616,7 @@ def main(argv=None):
     report(result)
     out = args.out or os.path.join(TOP, "benchmarks", "results",
                                    "audit-quick.json" if args.quick else "audit.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    print(f"wrote {out}")
+    write_result(result, out)
 
 
 def report(result: dict):

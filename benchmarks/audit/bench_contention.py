@@ -25,7 +25,6 @@ Usage: build/venv/bin/python benchmarks/audit/bench_contention.py [--reps N] [--
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -40,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import make_notebooks  # noqa: E402
-from bench_common import machine  # noqa: E402
+from bench_common import machine, write_result  # noqa: E402
 
 import nbrewind  # noqa: E402
 from nbrewind.serialize import array_args  # noqa: E402
@@ -151,10 +150,7 @@ def main():
               "load_average_end": [round(x, 2) for x in os.getloadavg()],
               "loop": f"{STEPS} Gray-Scott steps on two {N} x {N} float64 fields",
               "alone_loop_s_median": alone, "kinds": summary, "runs": runs}
-    with open(args.out, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    print(f"wrote {args.out}")
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import make_notebook  # noqa: E402
-from bench_common import machine, snapshot_package  # noqa: E402
+from bench_common import machine, snapshot_package, write_result  # noqa: E402
 
 # Each edit is made and repeated three times over (successive variants of the
 # same cell): the figures use the median repeat; the baselines run the last
@@ -449,11 +449,7 @@ def main(argv=None):
     report(result)
     out = args.out or os.path.join(TOP, "benchmarks", "results",
                                    "repeat-quick.json" if quick else "repeat.json")
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    with open(out, "w") as f:
-        json.dump(result, f, indent=1)
-        f.write("\n")
-    print(f"wrote {out}")
+    write_result(result, out)
 
 
 def report(res: dict):
