@@ -215,13 +215,20 @@ print(f"wrote {out}")
 PY
 fi
 
+# The audit and repeat parts run in the package's venv: its python, or a
+# message naming the part and exit status 1.
+venv_python() {
+  local py=$build/venv/bin/python
+  if [[ ! -x $py ]]; then
+    echo "run.sh: $py is missing: run \`make python\` first (the $1 benchmarks need the venv)" >&2
+    return 1
+  fi
+  echo "$py"
+}
+
 # ---- audit kernel (issue 4) --------------------------------------------------
 if [[ $sections == *" audit "* ]]; then
-venv_py=$build/venv/bin/python
-if [[ ! -x $venv_py ]]; then
-  echo "run.sh: $venv_py is missing: run \`make python\` first (the audit benchmarks need the venv)" >&2
-  exit 1
-fi
+venv_py=$(venv_python audit) || exit 1
 echo "== audit: numpy-heavy notebook under a plain and the audit kernel, dill baseline, idle cells"
 # shellcheck disable=SC2086 # NBR_BENCH_AUDIT_ARGS is a list of words
 "$venv_py" "$here/audit/bench_audit.py" ${NBR_BENCH_AUDIT_ARGS:-}
@@ -237,11 +244,7 @@ fi
 # NBR_BENCH_REPEAT_ARGS passes arguments to it (e.g. "--quick": ~3 minutes,
 # writes repeat-quick.json).
 if [[ $sections == *" repeat "* ]]; then
-repeat_py=$build/venv/bin/python
-if [[ ! -x $repeat_py ]]; then
-  echo "run.sh: $repeat_py is missing: run \`make python\` first (the repeat benchmarks need the venv)" >&2
-  exit 1
-fi
+repeat_py=$(venv_python repeat) || exit 1
 echo "== repeat: distributed notebook, late and mid edits, restores, 500-cell planning"
 # shellcheck disable=SC2086 # NBR_BENCH_REPEAT_ARGS is a list of words
 "$repeat_py" "$here/repeat/bench_repeat.py" ${NBR_BENCH_REPEAT_ARGS:-}
