@@ -43,25 +43,26 @@ def test_matching_cells_are_restored_not_run(tmp_path):
     assert stream(nb, 2) == "total 30\n"
 
 
-def test_an_edited_cell_runs_with_the_values_it_needs_loaded(tmp_path):
+def run_edited(tmp_path, index: int, source: str):
+    """CELLS audited, then cell `index` edited and the notebook run in the
+    repeat kernel; the executed notebook."""
     path = make_notebook(tmp_path / "live.ipynb", *CELLS)
     audit(path)
     nb = nbformat.read(path, as_version=4)
-    nb.cells[2].source = "print('total', y.sum() + x.sum() + 1)"
+    nb.cells[index].source = source
     nbformat.write(nb, path)
-    nb = run_in_kernel(path)
+    return run_in_kernel(path)
+
+
+def test_an_edited_cell_runs_with_the_values_it_needs_loaded(tmp_path):
+    nb = run_edited(tmp_path, 2, "print('total', y.sum() + x.sum() + 1)")
     assert "restored from the audit" in stream(nb, 1, "stderr")
     assert "restored" not in stream(nb, 2, "stderr")
     assert stream(nb, 2) == "total 31\n"
 
 
 def test_a_cell_whose_inputs_differ_runs(tmp_path):
-    path = make_notebook(tmp_path / "live.ipynb", *CELLS)
-    audit(path)
-    nb = nbformat.read(path, as_version=4)
-    nb.cells[0].source = "import numpy as np\nx = np.arange(6)"
-    nbformat.write(nb, path)
-    nb = run_in_kernel(path)
+    nb = run_edited(tmp_path, 0, "import numpy as np\nx = np.arange(6)")
     assert "restored" not in stream(nb, 1, "stderr")
     assert stream(nb, 1) == "computed 30\n" and stream(nb, 2) == "total 45\n"
 
