@@ -322,6 +322,28 @@ def test_a_failure_of_ours_is_a_warning_not_an_error(tmp_path):
     assert cli("fsck", nb).returncode == 0
 
 
+def test_values_of_a_failed_checkpoint_are_stored_by_the_next_one(tmp_path):
+    # Cell 2's checkpoint fails (the file size limit); once the limit is lifted,
+    # cell 3's checkpoint must store the bytes cell 2 could not, both for the
+    # name cell 2 bound (untouched by cell 3) and for a new name with the same
+    # content, which must not become a reference to an object never stored.
+    cells = ["import numpy as np, resource, signal\n"
+             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)",
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
+             "noise = np.random.default_rng(0).random(2_000_000)",
+             "%nbrewind flush\n"
+             "resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)\n"
+             "again = noise.copy()"]
+    nb = make_notebook(tmp_path / "heals.ipynb", *cells)
+    result = cli("audit", "-q", nb)
+    assert result.returncode == 5, result.stderr  # cell 2's checkpoint failed, named
+    assert "cell2" in result.stderr
+    expected = np.random.default_rng(0).random(2_000_000)
+    assert np.array_equal(value_after(nb, "again"), expected)
+    assert np.array_equal(value_after(nb, "noise"), expected)
+    assert cli("fsck", nb).returncode == 0
+
+
 def test_kernel_killed_mid_audit_leaves_a_sound_store(tmp_path):
     cells = ["import numpy as np\na = np.ones(1000)", "import os\nos.kill(os.getpid(), 9)"]
     nb = make_notebook(tmp_path / "killed.ipynb", *cells)

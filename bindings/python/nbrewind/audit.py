@@ -78,6 +78,7 @@ class Auditor:
         self.mode = os.environ.get("NBREWIND_KERNEL", "extension")  # audit, repeat, extension
         self._environment_recorded = False
         self._failed: list = []
+        self._retry: set[str] = set()  # names a failed checkpoint wrote or deleted
         self.stored_ids: set[str] = set()  # ids this session has put (or queued)
         self.known: dict[str, Known] = {}
         self.functions: dict[str, dict] = {}  # name -> {"reads": [...], "writes": [...]}
@@ -198,6 +199,9 @@ class Auditor:
     def _writer_failed(self, job):
         with self._outputs_lock:
             self._failed.append(job)
+            # The next checkpoint takes these names again, touched or not:
+            # the store never got what this one had for them.
+            self._retry.update(job.record.writes, job.record.recompute, job.deletes)
         self._forget_puts(job)
 
     def _forget_puts(self, job):
@@ -234,8 +238,9 @@ class Auditor:
                     pending.append(name)
         return names
 
-    def _candidates(self, analysis: dict, namespace: dict) -> set[str]:
+    def _candidates(self, analysis: dict, namespace: dict, retry: set) -> set[str]:
         names = set(analysis["defs"]) | set(analysis["may_mutate"]) | set(analysis["deletes"])
+        names |= retry
         names |= self._called_globals(analysis)
         for name, value in namespace.items():  # rebound some other way (exec, globals())
             known = self.known.get(name)
@@ -247,7 +252,9 @@ class Auditor:
     def _capture_changes(self, job, analysis, namespace) -> dict:
         changes: dict[str, Known] = {}
         groups = alias_groups(namespace)
-        names = self._candidates(analysis, namespace)
+        with self._outputs_lock:
+            retry, self._retry = self._retry, set()
+        names = self._candidates(analysis, namespace, retry)
         for name in list(names):  # a change through one name is a change of all
             if name in namespace:
                 names.update(groups.get(id(namespace[name]), ()))
@@ -264,7 +271,7 @@ class Auditor:
             if n in namespace and n not in twins and n not in self.excluded)
         for name in order:
             if name not in namespace:
-                if name in self.known:
+                if name in self.known or name in retry:
                     job.deletes.append(name)
                     job.record.deletes.append(name)
             elif name in twins:
