@@ -99,7 +99,7 @@ typedef struct fields {
 
 static void load_fields(fields *f, const TSLanguage *lang)
 {
-#define FIELD(member, text) f->member = ts_language_field_id_for_name(lang, text, sizeof text - 1)
+#define FIELD(member, text) f->member = ts_language_field_id_for_name(lang, text, sizeof(text) - 1)
     FIELD(lhs, "lhs");
     FIELD(rhs, "rhs");
     FIELD(op, "operator");

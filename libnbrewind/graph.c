@@ -474,7 +474,7 @@ static bool add_callable_access(const execution *producer, const char *name, nbr
     for (int s = 0; s < 2; s++) {
         for (size_t i = 0; sources[s] && i < sources[s]->callable_count; i++) {
             const callable *c = &sources[s]->callables[i];
-            if (strcmp(c->name, name)) continue;
+            if (strcmp(c->name, name) != 0) continue;
             if (!nbr_strset_add_all(reads, &c->reads) || !nbr_strset_add_all(writes, &c->writes))
                 return false;
         }

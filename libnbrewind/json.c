@@ -184,7 +184,11 @@ static void skip_whitespace(parser *p)
     }
 }
 
-static bool at(const parser *p, char c) { return p->pos < p->length && p->text[p->pos] == c; }
+/* `c` unsigned like the text, so that any byte compares as itself. */
+static bool at(const parser *p, unsigned char c)
+{
+    return p->pos < p->length && p->text[p->pos] == c;
+}
 
 /* ---- the children stack ------------------------------------------------ */
 

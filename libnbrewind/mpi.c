@@ -43,6 +43,17 @@ static MPI_Comm comm_of(const nbr_checkpoint *c)
     return MPI_Comm_f2c((MPI_Fint)c->mpi_comm);
 }
 
+/* Ends the whole job: the ranks cannot stay consistent when one of them
+ * cannot go on in the middle of the exchanges.  MPI_Abort is not declared
+ * noreturn, and the standard only asks for a best attempt: should it return,
+ * this process must not carry on with what it lacks. */
+static _Noreturn void abort_job(MPI_Comm comm, const char *why)
+{
+    fprintf(stderr, "nbrewind: %s in a collective checkpoint\n", why);
+    MPI_Abort(comm, 1);
+    abort();
+}
+
 /* Every rank's vote; NBR_OK if all are good, otherwise records (for
  * nbr_last_error) a message naming every failed rank, and returns this
  * rank's own failure status, or NBR_ERROR if this rank was fine. */
@@ -53,12 +64,7 @@ static nbr_status poll(MPI_Comm comm, int rank, int size, nbr_status mine, const
     v.status = mine;
     if (mine != NBR_OK) snprintf(v.message, sizeof v.message, "%s", nbr_last_error());
     vote *all = malloc((size_t)size * sizeof *all);
-    if (!all) {
-        /* Cannot even tell the others: the job cannot stay consistent. */
-        fprintf(stderr, "nbrewind: out of memory in a collective checkpoint\n");
-        MPI_Abort(comm, 1);
-        return NBR_ENOMEM;
-    }
+    if (!all) abort_job(comm, "out of memory"); /* cannot even tell the others */
     MPI_Allgather(&v, (int)sizeof v, MPI_BYTE, all, (int)sizeof v, MPI_BYTE, comm);
     nbr_buf b;
     nbr_buf_init(&b);
@@ -173,14 +179,6 @@ static nbr_status compact(nbr_checkpoint *c, size_t kept)
     return st;
 }
 
-/* The ranks cannot stay consistent when one of them runs out of memory in
- * the middle of the exchanges: the job ends. */
-static void abort_job(MPI_Comm comm)
-{
-    fprintf(stderr, "nbrewind: out of memory in a collective checkpoint\n");
-    MPI_Abort(comm, 1);
-}
-
 /* Every rank's `count` items of `item` bytes at `mine`, gathered on every
  * rank in rank order (MPI_Allgatherv); (*counts)[r] gets rank r's count.
  * Collective: every rank calls it, whatever its state. */
@@ -190,7 +188,7 @@ static void *allgather(int **counts_out, MPI_Comm comm, int size, const void *mi
     int *counts = malloc((size_t)size * sizeof *counts);
     int *bytes = malloc((size_t)size * sizeof *bytes);
     int *displs = malloc((size_t)size * sizeof *displs);
-    if (!counts || !bytes || !displs) abort_job(comm);
+    if (!counts || !bytes || !displs) abort_job(comm, "out of memory");
     MPI_Allgather(&count, 1, MPI_INT, counts, 1, MPI_INT, comm);
     long long total = 0;
     for (int r = 0; r < size; r++) {
@@ -199,7 +197,7 @@ static void *allgather(int **counts_out, MPI_Comm comm, int size, const void *mi
         total += counts[r];
     }
     char *all = malloc(total ? (size_t)total * item : 1), dummy = 0;
-    if (!all) abort_job(comm);
+    if (!all) abort_job(comm, "out of memory");
     MPI_Allgatherv(count ? mine : &dummy, count * (int)item, MPI_BYTE, all, bytes, displs,
                    MPI_BYTE, comm);
     free(bytes);
@@ -216,7 +214,7 @@ static nbr_status drop_objects(bool *dropped, nbr_checkpoint *c)
     MPI_Comm comm = comm_of(c);
     int mine = (int)c->m.object_count, *counts = NULL;
     nbr_object_id *own = malloc((size_t)(mine ? mine : 1) * sizeof *own);
-    if (!own) abort_job(comm);
+    if (!own) abort_job(comm, "out of memory");
     for (int i = 0; i < mine; i++) own[i] = c->m.objects[i].id;
     nbr_object_id *ids = allgather(&counts, comm, c->mpi_size, own, mine, sizeof *own);
     free(own);
@@ -404,11 +402,7 @@ static nbr_status commit_root(nbr_checkpoint *c, const char *own_text, int size)
     MPI_Comm comm = comm_of(c);
     int len = (int)strlen(own_text) + 1;
     int *lens = calloc((size_t)size, sizeof *lens), *displs = calloc((size_t)size, sizeof *displs);
-    if (!lens || !displs) {
-        fprintf(stderr, "nbrewind: out of memory in a collective checkpoint\n");
-        MPI_Abort(comm, 1);
-        return NBR_ENOMEM;
-    }
+    if (!lens || !displs) abort_job(comm, "out of memory");
     MPI_Gather(&len, 1, MPI_INT, lens, 1, MPI_INT, 0, comm);
     size_t total = 0;
     for (int r = 0; r < size; r++) {
@@ -416,11 +410,7 @@ static nbr_status commit_root(nbr_checkpoint *c, const char *own_text, int size)
         total += (size_t)lens[r];
     }
     char *all = malloc(total);
-    if (!all || total > (size_t)INT32_MAX) {
-        fprintf(stderr, "nbrewind: cannot gather a collective checkpoint's manifests\n");
-        MPI_Abort(comm, 1);
-        return NBR_ENOMEM;
-    }
+    if (!all || total > (size_t)INT32_MAX) abort_job(comm, "cannot gather the manifests");
     MPI_Gatherv(own_text, len, MPI_CHAR, all, lens, displs, MPI_CHAR, 0, comm);
 
     nbr_status st = NBR_OK;
@@ -514,13 +504,9 @@ static nbr_status collective_commit(char **id_out, nbr_checkpoint *c, bool give_
     if (v.status != NBR_OK)
         return nbr_fail(rank == 0 ? (nbr_status)v.status : NBR_ERROR, "%s: rank 0 (%s): %s", what,
                         nbr_status_name((nbr_status)v.status), v.message);
-    if (rank != 0) {
-        st = nbr_store_refresh(c->store); /* so that this handle sees it */
-        if (st != NBR_OK) {
-            /* Committed all the same: say so rather than fail. */
-            st = NBR_OK;
-        }
-    }
+    /* So that this handle sees it.  A failed refresh is not reported: the
+     * checkpoint is committed all the same, and the next refresh catches up. */
+    if (rank != 0) (void)nbr_store_refresh(c->store);
     if (id_out && !(*id_out = nbr_copy(c->m.id))) return nbr_fail_nomem("committing");
     return NBR_OK;
 }

@@ -333,7 +333,7 @@ static nbr_status parse_object(nbr_object_entry *e, const char *hex, const nbr_j
         return bad(path, "\"%s\" in \"objects\" is not an object id", hex);
     const char *kind = nbr_json_string(nbr_json_get(o, "kind"));
     bool array = kind && !strcmp(kind, "array");
-    if (!kind || (!array && strcmp(kind, "blob")))
+    if (!kind || (!array && strcmp(kind, "blob") != 0))
         return bad(path, "object %s: \"kind\" is not \"array\" or \"blob\"", hex);
     e->kind = array ? NBR_OBJECT_ARRAY : NBR_OBJECT_BLOB;
     e->type = get_string(o, array ? "dtype" : "codec");
