@@ -39,7 +39,7 @@ const char *nbr_status_name(int status)
     }
 }
 
-nbr_status nbr_fail(nbr_status status, const char *fmt, ...)
+nbr_status (nbr_fail)(nbr_status status, const char *fmt, ...)
 {
     va_list args;
     va_start(args, fmt);
@@ -48,7 +48,7 @@ nbr_status nbr_fail(nbr_status status, const char *fmt, ...)
     return status;
 }
 
-nbr_status nbr_fail_nomem(const char *what)
+nbr_status (nbr_fail_nomem)(const char *what)
 {
     return nbr_fail(NBR_ENOMEM, "out of memory while %s", what);
 }

@@ -17,4 +17,12 @@ nbr_status nbr_fail(nbr_status status, const char *fmt, ...) NBR_PRINTF(2, 3);
 /* The common out-of-memory failure. */
 nbr_status nbr_fail_nomem(const char *what);
 
+#ifdef __clang_analyzer__
+/* The analyzer does not look into error.c, so it would follow paths on which
+ * a failure returned NBR_OK; these say what the calls return.  (error.c
+ * defines the functions with their names in parentheses.) */
+#define nbr_fail(status, ...) (nbr_fail((status), __VA_ARGS__), (status))
+#define nbr_fail_nomem(what) (nbr_fail_nomem(what), NBR_ENOMEM)
+#endif
+
 #endif
