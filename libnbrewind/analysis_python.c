@@ -40,6 +40,14 @@ typedef struct scope {
     size_t class_name_length;
 } scope;
 
+/* A for loop's or a comprehension clause's target and iterable, while what
+ * follows the target is walked: changing an item through the target changes
+ * what the iterable holds (`for a in [u, v]: a += 1` changes u and v). */
+typedef struct loop_frame {
+    TSNode target, iterable;
+    const struct loop_frame *outer;
+} loop_frame;
+
 typedef struct walker {
     nbr_analysis *a;
     TSParser *parser;
@@ -52,6 +60,7 @@ typedef struct walker {
     nbr_flow *break_exits;      /* innermost loop: state at each break, or NULL */
     nbr_flow *continue_exits;   /* innermost loop: state at each continue, or NULL */
     TSNode with_target;         /* the as_pattern a with-item binds after its value */
+    const loop_frame *loops;    /* the innermost loop whose target is bound, or NULL */
     /* Class names bound by the time nested function bodies can run. */
     const char *later[MAX_LATER_NAMES];
     size_t later_length[MAX_LATER_NAMES];
@@ -563,11 +572,63 @@ static void record_delete(walker *w, const char *name, size_t length)
         record_global_write(w, name, length);
 }
 
-static void record_mutation(walker *w, const char *name, size_t length)
+static void mutate_at(walker *w, const char *name, size_t length, const loop_frame *loops);
+
+/* Whether a target binds `name` (anywhere in a tuple/list pattern). */
+static bool target_binds(const walker *w, TSNode t, const char *name, size_t length)
 {
+    if (kind(t) == K_IDENTIFIER) {
+        size_t n;
+        const char *s = text(w, t, &n);
+        return n == length && memcmp(s, name, n) == 0;
+    }
+    for (uint32_t i = 0; i < ts_node_named_child_count(t); i++)
+        if (target_binds(w, ts_node_named_child(t, i), name, length)) return true;
+    return false;
+}
+
+/* Every variable an iterable reads may hold the items a loop changed; the
+ * attribute names of `d.values()`, keyword names and a called function's own
+ * name (`zip`, `enumerate`) are not containers of them. */
+static void mutate_iterable(walker *w, TSNode n, const loop_frame *loops)
+{
+    if (ts_node_is_null(n) || !enter(w)) return;
+    if (kind(n) == K_IDENTIFIER) {
+        size_t length;
+        const char *name = text(w, n, &length);
+        mutate_at(w, name, length, loops);
+    } else {
+        for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
+            TSNode child = ts_node_named_child(n, i);
+            if (kind(n) == K_ATTRIBUTE && ts_node_eq(child, field(n, F_ATTRIBUTE))) continue;
+            if (kind(n) == K_KEYWORD_ARGUMENT && ts_node_eq(child, field(n, F_NAME))) continue;
+            if (kind(n) == K_CALL && kind(child) == K_IDENTIFIER &&
+                ts_node_eq(child, field(n, F_FUNCTION)))
+                continue;
+            mutate_iterable(w, child, loops);
+        }
+    }
+    leave(w);
+}
+
+/* `name` may be changed in place; through `loops`, so may the iterables
+ * whose items a loop target named `name` is bound to. */
+static void mutate_at(walker *w, const char *name, size_t length, const loop_frame *loops)
+{
+    for (const loop_frame *f = loops; f; f = f->outer) {
+        if (target_binds(w, f->target, name, length)) {
+            mutate_iterable(w, f->iterable, f->outer);
+            break;
+        }
+    }
     if (resolve(w, name, length) != RESOLVES_GLOBAL) return;
     if (!w->deferred) nbr_analysis_add_name(w->a, NBR_NAMES_MAY_MUTATE, name, length);
     record_global_write(w, name, length);
+}
+
+static void record_mutation(walker *w, const char *name, size_t length)
+{
+    mutate_at(w, name, length, w->loops);
 }
 
 /* The variable an attribute/subscript chain starts from: `a.b[0].c` -> a.
@@ -885,6 +946,9 @@ static void visit_comprehension(walker *w, TSNode n)
     TSNode body = field(n, F_BODY);
     uint32_t count = ts_node_named_child_count(n);
     bool first_iterable_done = false;
+    const loop_frame *outer_loops = w->loops;
+    loop_frame frames[8]; /* one per for clause, for the clauses and body after it */
+    size_t frame_count = 0;
     scope cs;
     scope_init(&cs, SCOPE_COMPREHENSION, w->scope);
     for (uint32_t i = 0; i < count; i++) {
@@ -910,6 +974,11 @@ static void visit_comprehension(walker *w, TSNode n)
         }
         w->scope = outer;
         first_iterable_done = true;
+        if (frame_count < sizeof frames / sizeof frames[0]) {
+            frames[frame_count] = (loop_frame){field(clause, F_LEFT), field(clause, F_RIGHT),
+                                               w->loops};
+            w->loops = &frames[frame_count++];
+        }
     }
     if (!ts_node_is_null(body)) {
         scope *outer = w->scope;
@@ -917,6 +986,7 @@ static void visit_comprehension(walker *w, TSNode n)
         visit_expr(w, body);
         w->scope = outer;
     }
+    w->loops = outer_loops;
     scope_clear(&cs);
 }
 
@@ -1199,8 +1269,13 @@ static void visit_loop(walker *w, TSNode n)
     nbr_flow *outer_breaks = w->break_exits, *outer_continues = w->continue_exits;
     w->break_exits = &breaks;
     w->continue_exits = &continues;
-    if (is_for) bind_target(w, field(n, F_LEFT));
+    loop_frame frame = {field(n, F_LEFT), field(n, F_RIGHT), w->loops};
+    if (is_for) {
+        bind_target(w, frame.target);
+        w->loops = &frame;
+    }
     visit_block(w, field(n, F_BODY));
+    w->loops = frame.outer;
     w->break_exits = outer_breaks;
     w->continue_exits = outer_continues;
     meet_current(w, &loop_test);
