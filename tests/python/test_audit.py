@@ -47,6 +47,48 @@ def test_stored_state_equals_live_state_after_every_cell(tmp_path):
     assert log[-1].record.deletes == ["items"]
 
 
+SHARED_STATE = [
+    "import numpy as np\nu = np.zeros(10)\nv = np.zeros(4)\nd = {'k': np.ones(3)}",
+    "w = u[1:]\nw += 1",  # through a view
+    "for a in [u, v]:\n    a += 1",  # through a loop target
+    "lst = [u]",
+    "lst[0][:] = 7",  # through a container's item: u, w and lst change
+    "x = d['k']\nx *= 2",  # through a name bound to a container's item: d changes
+    "scaled = [b * 2 for b in (u, v)]\n[b.fill(0) for b in (v,)]",  # in a comprehension
+]
+
+
+def test_changes_through_views_loops_and_containers_are_stored(tmp_path):
+    nb = make_notebook(tmp_path / "shared.ipynb", *SHARED_STATE)
+    audit(nb)
+    for position, state in enumerate(replay_ids(*SHARED_STATE)):
+        for name, object_id in state.items():
+            assert id_after(nb, name, position) == object_id, (position, name)
+    assert list(value_after(nb, "u")) == [7.0] * 10
+    assert list(value_after(nb, "v")) == [0.0] * 4
+    assert list(value_after(nb, "d")["k"]) == [2.0] * 3
+
+
+def test_sharing_follows_views_containers_and_objects_not_atoms():
+    from nbrewind import sharing
+
+    class Holder:
+        def __init__(self, item):
+            self.item = item
+
+    u, other = np.zeros(8), np.zeros(8)
+    namespace = {"u": u, "view": u[2:], "transposed": u.reshape(2, 4).T, "lst": [1, u],
+                 "obj": Holder({"deep": (u,)}), "other": other, "ints": [1, 2, 3],
+                 "text": "abc", "np": np}
+    assert sharing.names_sharing_state(namespace, [u[::2]]) == \
+        {"u", "view", "transposed", "lst", "obj"}
+    # The same small int in two lists is not shared state.
+    assert sharing.names_sharing_state(namespace, [[1, 2]]) == set()
+    # A value too big to follow is examined again rather than assumed unchanged.
+    namespace["big"] = list(range(sharing.MAX_VISITS + 10))
+    assert sharing.names_sharing_state(namespace, [other]) == {"other", "big"}
+
+
 def test_values_restore_exactly(tmp_path):
     nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
     audit(nb)

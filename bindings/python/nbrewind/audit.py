@@ -2,8 +2,9 @@
 
 What a cell changed is decided in two steps.  The core's analysis of the
 cell's source names the candidates (names it defines, deletes or may mutate,
-the globals of notebook functions it calls, and any name whose object
-identity changed).  Content hashes then confirm each candidate: a name whose
+the globals of notebook functions it calls, any name whose object identity
+changed, and any name whose value shares state with a value the cell may have
+mutated: a view's array, a container's items, sharing.py).  Content hashes then confirm each candidate: a name whose
 id is unchanged costs its hashing and stores nothing.  Only changed values
 are encoded and written (serialize.py).  The record of the execution (inputs,
 outputs, files, random state, displayed outputs, timing, status) is built by
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core, record as _record, serialize
+from . import _core, record as _record, serialize, sharing
 from .files import FileWatcher
 from .notebook import ANONYMOUS_CELL
 from .writer import Job, Writer
@@ -239,15 +240,25 @@ class Auditor:
         return names
 
     def _candidates(self, analysis: dict, namespace: dict, retry: set) -> set[str]:
-        names = set(analysis["defs"]) | set(analysis["may_mutate"]) | set(analysis["deletes"])
-        names |= retry
-        names |= self._called_globals(analysis)
+        mutated = set(analysis["may_mutate"]) | self._called_globals(analysis)
+        names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
+        names |= self._sharing_state(namespace, mutated)
         for name, value in namespace.items():  # rebound some other way (exec, globals())
             known = self.known.get(name)
             if known is None or known.pyid != id(value):
                 names.add(name)
         names |= {n for n in self.known if n not in namespace}
         return names
+
+    def _sharing_state(self, namespace: dict, mutated: set) -> set[str]:
+        """Names whose values share state with what the cell may have
+        mutated (a view's array, a container's items: sharing.py), but not
+        those already recorded as recompute for the same object: there is
+        nothing of theirs to store again."""
+        values = [namespace[n] for n in mutated if n in namespace]
+        names = sharing.names_sharing_state(namespace, values) if values else set()
+        return {n for n in names
+                if not ((k := self.known.get(n)) and not k.stored and k.pyid == id(namespace[n]))}
 
     def _capture_changes(self, job, analysis, namespace) -> dict:
         changes: dict[str, Known] = {}
