@@ -1798,11 +1798,34 @@ static void collect_bindings(scope *s, const char *src, TSNode n, int depth)
 
 static void walk_module(walker *w, TSNode root);
 
+/* Where opaque magics are flagged from: the text rewritten, and the line its
+ * first line is in the cell. */
+typedef struct magic_source {
+    nbr_analysis *a;
+    const char *text;
+    uint32_t line_base;
+} magic_source;
+
+static void flag_opaque_magic(void *ctx, size_t offset, const char *name, size_t name_length)
+{
+    const magic_source *m = ctx;
+    uint32_t line = 1, column = 1;
+    for (size_t i = 0; i < offset; i++, column++) {
+        if (m->text[i] == '\n') {
+            line++;
+            column = 0;
+        }
+    }
+    nbr_analysis_add_diagnostic(m->a, NBR_DIAG_FLAG, line + m->line_base, column,
+                                "%%%.*s runs code the analysis cannot see", (int)name_length, name);
+}
+
 /* Analyses `code` (the argument of %time or the body of %%time) in place of the
  * call that runs it. */
 static void visit_magic_code(walker *w, const char *code, size_t length, uint32_t line)
 {
-    char *python = nbr_ipython_rewrite(code, length);
+    magic_source where = {w->a, code, line};
+    char *python = nbr_ipython_rewrite(code, length, flag_opaque_magic, &where);
     if (!python) {
         w->a->out_of_memory = true;
         return;
@@ -1844,6 +1867,8 @@ static bool visit_magic_call(walker *w, TSNode fn, TSNode args)
     char *magic_args = string_argument(w, args, 1, &args_length);
     char *body = cell ? string_argument(w, args, 2, &body_length) : NULL;
     bool handled = name && magic_args && (!cell || body);
+    if (handled && !cell && nbr_ipython_magic_is_opaque(name, name_length))
+        add_flag(w, fn, "%%%.*s runs code the analysis cannot see", name, name_length);
     if (handled &&
         nbr_ipython_magic_runs_code(name, name_length, cell, magic_args, args_length, &offset,
                                     &capture, &capture_length)) {
@@ -1932,7 +1957,8 @@ nbr_status nbr_analyze_python(nbr_analysis *a, const char *source, size_t length
 {
     if (length > UINT32_MAX) return nbr_fail(NBR_EINVAL, "cell source is larger than 4 GiB");
     pthread_once(&python_grammar_once, load_python_grammar);
-    char *python = nbr_ipython_rewrite(source, length);
+    magic_source where = {a, source, 0};
+    char *python = nbr_ipython_rewrite(source, length, flag_opaque_magic, &where);
     TSParser *parser = ts_parser_new();
     if (!python || !parser || !ts_parser_set_language(parser, tree_sitter_python())) {
         free(python);

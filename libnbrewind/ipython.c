@@ -23,6 +23,18 @@ static const code_magic code_magics[] = {
     {"capture", ""},
 };
 
+/* Magics that run code nobody analyses, with the user's namespace in reach
+ * (a script run by %run reaches it as __main__). */
+static const char *const opaque_magics[] = {"run", "debug", "load_ext", "reload_ext"};
+
+bool nbr_ipython_magic_is_opaque(const char *name, size_t name_length)
+{
+    for (size_t i = 0; i < sizeof opaque_magics / sizeof opaque_magics[0]; i++)
+        if (strlen(opaque_magics[i]) == name_length && !memcmp(opaque_magics[i], name, name_length))
+            return true;
+    return false;
+}
+
 static const code_magic *find_code_magic(const char *name, size_t length)
 {
     for (size_t i = 0; i < sizeof code_magics / sizeof code_magics[0]; i++)
@@ -191,12 +203,21 @@ static bool is_help_request(const char *s, size_t at, size_t end)
     return stop > at && name_end(s, at, stop) == stop;
 }
 
-static void rewrite_escape_line(char *out, const char *s, size_t at, size_t end)
+typedef struct opaque_report {
+    nbr_ipython_opaque_fn fn;
+    void *ctx;
+} opaque_report;
+
+static void rewrite_escape_line(char *out, const char *s, size_t at, size_t end,
+                                const opaque_report *report)
 {
     size_t escape;
     if (s[at] == '%' || s[at] == '!' || s[at] == '?') {
-        if (s[at] == '%' && at + 1 < end && s[at + 1] != '%' && rewrite_code_magic(out, s, at, end))
-            return;
+        bool line_magic = s[at] == '%' && at + 1 < end && s[at + 1] != '%';
+        if (line_magic && rewrite_code_magic(out, s, at, end)) return;
+        size_t name_stop = line_magic ? name_end(s, at + 1, end) : at + 1;
+        if (line_magic && report->fn && nbr_ipython_magic_is_opaque(s + at + 1, name_stop - at - 1))
+            report->fn(report->ctx, at, s + at + 1, name_stop - at - 1);
         replace_with_zero(out, at, end);
     } else if (find_assigned_escape(s, at, end, &escape)) {
         replace_with_zero(out, escape, end);
@@ -249,8 +270,10 @@ static bool may_have_escapes(const char *s, size_t length)
     return memchr(s, '%', length) || memchr(s, '!', length) || memchr(s, '?', length);
 }
 
-char *nbr_ipython_rewrite(const char *source, size_t length)
+char *nbr_ipython_rewrite(const char *source, size_t length, nbr_ipython_opaque_fn on_opaque,
+                          void *ctx)
 {
+    const opaque_report report = {on_opaque, ctx};
     char *out = malloc(length + 1);
     if (!out) return NULL;
     memcpy(out, source, length);
@@ -265,7 +288,7 @@ char *nbr_ipython_rewrite(const char *source, size_t length)
         size_t text_end = end > at && source[end - 1] == '\r' ? end - 1 : end;
         if (at_statement_start(&sc)) {
             size_t first = skip_blanks(source, at, text_end);
-            if (first < text_end) rewrite_escape_line(out, source, first, text_end);
+            if (first < text_end) rewrite_escape_line(out, source, first, text_end, &report);
         }
         scan_line(&sc, out, at, text_end);
         at = end + 1;

@@ -14,13 +14,24 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Told where a line magic starts that runs code the analysis never sees, with
+ * the user's namespace in reach (`%run`, `%debug`, `%load_ext`): `offset`
+ * into the source, and the magic's name. */
+typedef void (*nbr_ipython_opaque_fn)(void *ctx, size_t offset, const char *name,
+                                      size_t name_length);
+
 /* Returns a malloc'd copy of the cell, `length` bytes plus a NUL, in which every
  * IPython-only line is replaced by Python of the same length: a statement
  * magic that runs code (`%time stmt`) becomes `stmt`, other escapes become the
  * expression `0`, `x = !cmd` becomes `x = 0`, and the first line of a `%%cell`
  * magic is blanked (the whole cell, if that magic's body is not Python).
+ * `on_opaque` (may be NULL) is called for each opaque magic replaced.
  * NULL when out of memory. */
-char *nbr_ipython_rewrite(const char *source, size_t length);
+char *nbr_ipython_rewrite(const char *source, size_t length, nbr_ipython_opaque_fn on_opaque,
+                          void *ctx);
+
+/* Whether a line magic runs code the analysis never sees (see above). */
+bool nbr_ipython_magic_is_opaque(const char *name, size_t name_length);
 
 /* Whether the magic `name` runs (part of) its argument as Python code in the
  * user's namespace.  For a line magic (`cell` false), *code_offset is where the

@@ -89,6 +89,18 @@ def test_sharing_follows_views_containers_and_objects_not_atoms():
     assert sharing.names_sharing_state(namespace, [other]) == {"other", "big"}
 
 
+def test_changes_the_analysis_cannot_see_are_stored(tmp_path):
+    # exec, globals() and %run -i are flagged by the analysis: after such a
+    # cell every name is examined, so their changes in place are not lost.
+    (tmp_path / "script.py").write_text("u[0] = 5.0\n")
+    nb = make_notebook(tmp_path / "opaque.ipynb", "import numpy as np\nu = np.zeros(3)",
+                       "exec('u[1] = 1.0')", f"%run -i {tmp_path / 'script.py'}",
+                       "globals()['u'][2] = 2.0")
+    audit(nb)
+    assert [list(value_after(nb, "u", k)) for k in range(4)] == [
+        [0, 0, 0], [0, 1, 0], [5, 1, 0], [5, 1, 2]]
+
+
 def test_values_restore_exactly(tmp_path):
     nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
     audit(nb)

@@ -4,7 +4,8 @@ What a cell changed is decided in two steps.  The core's analysis of the
 cell's source names the candidates (names it defines, deletes or may mutate,
 the globals of notebook functions it calls, any name whose object identity
 changed, and any name whose value shares state with a value the cell may have
-mutated: a view's array, a container's items, sharing.py).  Content hashes then confirm each candidate: a name whose
+mutated: a view's array, a container's items, sharing.py); every name when the
+analysis flags code it cannot see (exec, globals(), %run).  Content hashes then confirm each candidate: a name whose
 id is unchanged costs its hashing and stores nothing.  Only changed values
 are encoded and written (serialize.py).  The record of the execution (inputs,
 outputs, files, random state, displayed outputs, timing, status) is built by
@@ -243,6 +244,8 @@ class Auditor:
         mutated = set(analysis["may_mutate"]) | self._called_globals(analysis)
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         names |= self._sharing_state(namespace, mutated)
+        if analysis["flags"]:  # exec, globals(), %run: anything may have changed
+            names |= namespace.keys()
         for name, value in namespace.items():  # rebound some other way (exec, globals())
             known = self.known.get(name)
             if known is None or known.pyid != id(value):
