@@ -101,6 +101,23 @@ def test_changes_the_analysis_cannot_see_are_stored(tmp_path):
         [0, 0, 0], [0, 1, 0], [5, 1, 0], [5, 1, 2]]
 
 
+def test_changes_made_by_methods_closures_and_callable_objects_are_stored(tmp_path):
+    cells = ["import numpy as np\nstate = [0]\nu = np.zeros(3)\n"
+             "class C:\n    def step(self):\n        state[0] += 1\nc = C()",
+             "c.step()",  # a method writing a global, called through an instance
+             "def make(a):\n    def bump():\n        a[:] += 1\n    return bump\nbump = make(u)",
+             "bump()",  # a closure changing the array it holds
+             "m = c.step\nm()",  # a bound method
+             "class D:\n    def __init__(self, a):\n        self.a = a\n"
+             "    def __call__(self):\n        self.a[0] = 9\nd = D(u)",
+             "d()"]  # a callable object changing the array it holds
+    nb = make_notebook(tmp_path / "calls.ipynb", *cells)
+    audit(nb)
+    assert [value_after(nb, "state", k) for k in (0, 1, 4)] == [[0], [1], [2]]
+    assert [list(value_after(nb, "u", k)) for k in (2, 3, 6)] == [
+        [0, 0, 0], [1, 1, 1], [9, 1, 1]]
+
+
 def test_values_restore_exactly(tmp_path):
     nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
     audit(nb)

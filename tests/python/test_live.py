@@ -61,6 +61,11 @@ def test_an_edited_cell_runs_with_the_values_it_needs_loaded(tmp_path):
     assert stream(nb, 2) == "total 31\n"
 
 
+def test_an_edited_cell_the_analysis_cannot_see_gets_every_value(tmp_path):
+    nb = run_edited(tmp_path, 2, "exec(\"print('total', y.sum() + x.sum() + 2)\")")
+    assert stream(nb, 2) == "total 32\n"
+
+
 def test_a_cell_whose_inputs_differ_runs(tmp_path):
     nb = run_edited(tmp_path, 0, "import numpy as np\nx = np.arange(6)")
     assert "restored" not in stream(nb, 1, "stderr")

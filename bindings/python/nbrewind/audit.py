@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 import uuid
 from dataclasses import dataclass
 
@@ -178,7 +179,7 @@ class Auditor:
         try:
             changes = self._capture_changes(job, analysis, namespace)
             self._capture_reads(job, analysis, namespace)
-            self._capture_rng(job, self._may_draw_python_random(analysis, source))
+            self._capture_rng(job, self._may_draw_python_random(analysis, source, namespace))
             self._capture_files(rec)
             self._capture_outputs(job)
             self._report_failures()
@@ -221,13 +222,28 @@ class Auditor:
                       f"are intact): {type(job.error).__name__}: {job.error}")
 
     def _learn_functions(self, analysis: dict):
+        # A class's entry covers its body and its methods, called through
+        # the class or through its instances.
         self.functions.update(analysis.get("functions", {}))
+        self.functions.update(analysis.get("classes", {}))
 
-    def _called_globals(self, analysis: dict) -> set[str]:
-        """Globals that notebook functions the cell calls read or write,
-        through calls between them too (a read global may be mutated)."""
-        pending = [n for n in list(analysis["uses"]) + list(analysis["defs"])
-                   if n in self.functions]
+    def _notebook_classes(self, value) -> list[str]:
+        """The notebook's classes whose methods a call through `value` (an
+        instance, or a method bound to one) may run."""
+        if isinstance(value, types.MethodType):
+            value = value.__self__
+        return [c.__qualname__ for c in type(value).__mro__
+                if c.__module__ == "__main__" and c.__qualname__ in self.functions]
+
+    def _called_globals(self, analysis: dict, namespace: dict) -> set[str]:
+        """Globals that notebook functions and classes the cell may call read
+        or write, through calls between them too (a read global may be
+        mutated)."""
+        used = list(analysis["uses"]) + list(analysis["defs"])
+        pending = [n for n in used if n in self.functions]
+        for name in used:
+            if name in namespace and name not in self.functions:
+                pending += self._notebook_classes(namespace[name])
         seen, names = set(), set()
         while pending:
             fn = pending.pop()
@@ -241,7 +257,11 @@ class Auditor:
         return names
 
     def _candidates(self, analysis: dict, namespace: dict, retry: set) -> set[str]:
-        mutated = set(analysis["may_mutate"]) | self._called_globals(analysis)
+        mutated = set(analysis["may_mutate"]) | self._called_globals(analysis, namespace)
+        # A closure, bound method or callable object the cell uses may change
+        # what it holds when called.
+        mutated |= {n for n in analysis["uses"]
+                    if n in namespace and sharing.is_stateful_callable(namespace[n])}
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         names |= self._sharing_state(namespace, mutated)
         if analysis["flags"]:  # exec, globals(), %run: anything may have changed
@@ -363,11 +383,12 @@ class Auditor:
             elif name in namespace and name not in job.record.writes:
                 job.record.reads[name] = None  # bound before the audit began
 
-    def _may_draw_python_random(self, analysis: dict, source: str) -> bool:
+    def _may_draw_python_random(self, analysis: dict, source: str, namespace: dict) -> bool:
         """Libraries draw from Python's global `random` in their own threads
         (Dask does, all the time), so a change of its state counts as the
         cell's only if the cell, or a notebook function it calls, names it."""
-        names = set(analysis["uses"]) | set(analysis["imports"]) | self._called_globals(analysis)
+        names = set(analysis["uses"]) | set(analysis["imports"])
+        names |= self._called_globals(analysis, namespace)
         return "random" in names or bool(_NAMES_RANDOM.search(source))
 
     def _capture_rng(self, job, python_random: bool):

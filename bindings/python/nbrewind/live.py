@@ -115,7 +115,9 @@ class Replayer:
         try:
             analysis = _core.analyze(raw_cell)
             needed = set(analysis["uses"]) | set(analysis["may_mutate"])
-            needed |= self.auditor._called_globals(analysis)
+            needed |= self.auditor._called_globals(analysis, self.auditor.shell.user_ns)
+            if analysis["flags"]:  # exec, %run: it may read anything
+                needed = set(self.pending)
         except _core.Error:
             needed = set(self.pending)
         for name in [n for n in self.pending if n in needed or n.startswith("@rng:")]:

@@ -9,10 +9,11 @@ memory with a value the cell may have mutated is examined again; its content
 hash decides whether it really changed, so a false match costs hashing only.
 
 Objects are followed through the garbage collector's references, down to
-arrays (known by the object that owns their memory).  Atoms, modules,
-functions and classes are not followed: they are shared by everything and
-the audit stores them by other means.  A value too big to follow to the end
-counts as sharing (examined again), never as not sharing.
+arrays (known by the object that owns their memory); a function through its
+closure and defaults only (not its module's globals), a bound method through
+its object.  Atoms, modules and classes are not followed: they are shared by
+everything and the audit stores them by other means.  A value too big to
+follow to the end counts as sharing (examined again), never as not sharing.
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import numpy as np
 # References that are never state a cell changes through a name: followed,
 # they would connect every value to every other one.
 _NOT_FOLLOWED = (int, float, complex, str, bytes, bool, type(None), type, types.ModuleType,
-                 types.FunctionType, types.BuiltinFunctionType, types.MethodType,
                  types.CodeType, types.FrameType)
 
 MAX_VISITS = 200_000  # references looked at per value (about 30 ms)
@@ -35,6 +35,30 @@ def memory_owner(arr: np.ndarray):
     while isinstance(arr.base, np.ndarray):
         arr = arr.base
     return arr if arr.base is None else arr.base
+
+
+def _references(obj) -> list:
+    """What `obj` holds: a function its closure's contents and defaults (its
+    globals are everyone's), anything else what the collector sees."""
+    if isinstance(obj, types.FunctionType):
+        held = list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
+        for cell in obj.__closure__ or ():
+            try:
+                held.append(cell.cell_contents)
+            except ValueError:  # a cell not yet filled
+                pass
+        return held
+    return gc.get_referents(obj)
+
+
+def is_stateful_callable(value) -> bool:
+    """A callable whose call may change state it holds: a closure, a bound
+    method (its object), a callable instance.  Not a class or a module."""
+    if isinstance(value, types.FunctionType):
+        return bool(value.__closure__)
+    if isinstance(value, (types.MethodType, types.BuiltinMethodType)):
+        return not isinstance(value.__self__, types.ModuleType)
+    return callable(value) and not isinstance(value, (type, types.ModuleType))
 
 
 def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
@@ -53,7 +77,7 @@ def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
             found.add(id(memory_owner(obj)))
         elif not isinstance(obj, _NOT_FOLLOWED) and id(obj) not in found:
             found.add(id(obj))
-            pending.extend(gc.get_referents(obj))
+            pending.extend(_references(obj))
     return found, True
 
 
