@@ -82,6 +82,10 @@ def test_sharing_follows_views_containers_and_objects_not_atoms():
                  "text": "abc", "np": np}
     assert sharing.names_sharing_state(namespace, [u[::2]]) == \
         {"u", "view", "transposed", "lst", "obj"}
+    # An object array's items are followed.
+    boxed = np.empty(2, dtype=object)
+    boxed[0] = namespace["lst"]
+    assert "boxed" in sharing.names_sharing_state(dict(namespace, boxed=boxed), [u])
     # The same small int in two lists is not shared state.
     assert sharing.names_sharing_state(namespace, [[1, 2]]) == set()
     # A value too big to follow is examined again rather than assumed unchanged.

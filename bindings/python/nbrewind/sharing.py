@@ -9,7 +9,8 @@ memory with a value the cell may have mutated is examined again; its content
 hash decides whether it really changed, so a false match costs hashing only.
 
 Objects are followed through the garbage collector's references, down to
-arrays (known by the object that owns their memory); a function through its
+arrays (known by the object that owns their memory; an object array's items
+are followed too); a function through its
 closure and defaults only (not its module's globals), a bound method through
 its object.  Atoms, modules and classes are not followed: they are shared by
 everything and the audit stores them by other means.  A value too big to
@@ -75,6 +76,8 @@ def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
             return found, False
         if isinstance(obj, np.ndarray):
             found.add(id(memory_owner(obj)))
+            if obj.dtype.hasobject:  # its items are objects of their own
+                pending.extend(obj.ravel())  # the items themselves, no new lists
         elif not isinstance(obj, _NOT_FOLLOWED) and id(obj) not in found:
             found.add(id(obj))
             pending.extend(_references(obj))
