@@ -61,12 +61,18 @@ def replay_ids(*sources) -> list[dict]:
     states = []
     for source in sources:
         exec(compile(source, "<cell>", "exec"), namespace)
+        names = sorted(n for n in namespace if not n.startswith("__"))
+        # An array bound to a name of its own is referenced, not pickled, by
+        # the values holding it (serialize.pickle_value): the same here.
+        arrays = {}
+        for name in names:
+            if serialize.is_plain_array(namespace[name]):
+                arrays.setdefault(id(namespace[name]), (name, serialize.encode(namespace[name]).id))
         ids = {}
-        for name, value in namespace.items():
-            if name.startswith("__"):
-                continue
+        for name in names:
             try:
-                ids[name] = serialize.encode(value).id
+                ids[name] = serialize.encode(namespace[name],
+                                             array_ref=lambda arr: arrays.get(id(arr))).id
             except serialize.Unstorable:
                 ids[name] = None
         states.append(ids)

@@ -122,6 +122,27 @@ def test_changes_made_by_methods_closures_and_callable_objects_are_stored(tmp_pa
         [0, 0, 0], [1, 1, 1], [9, 1, 1]]
 
 
+HOLDERS = ["import numpy as np\ndata = np.arange(1_000_000, dtype=np.float64)",
+           "class Model:\n    def __init__(self, data):\n        self.data = data\n"
+           "model = Model(data)\npair = [data, data[:10]]",
+           "data[0] = -1.0"]
+
+
+def test_arrays_held_by_other_values_are_stored_once_by_reference(tmp_path):
+    nb = make_notebook(tmp_path / "holders.ipynb", *HOLDERS)
+    audit(nb)
+    log = runs(nb)
+    # model and pair reference data's stored array instead of pickling its 8 MB
+    assert log[1].stored_bytes < 100_000, log[1].stored_bytes
+    assert log[1].record.writes.keys() >= {"model", "pair"}
+    # data changed in place: both holders are taken again, with the new data
+    assert log[2].record.writes.keys() >= {"data", "model", "pair"}
+    model, pair = value_after(nb, "model"), value_after(nb, "pair")
+    assert model.data[0] == -1.0 and pair[0][0] == -1.0 and pair[1][0] == -1.0
+    assert value_after(nb, "model", 1).data[0] == 0.0
+    assert cli("fsck", nb).returncode == 0
+
+
 def test_values_restore_exactly(tmp_path):
     nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
     audit(nb)

@@ -10,17 +10,29 @@ from nbrewind.runner import kernel_client, shutdown
 from notebooks import audit, make_notebook, store_of
 
 
-def run_in_kernel(path, mode="repeat"):
-    """Execute the notebook in an nbrewind kernel like a frontend would (cell
-    ids sent), without writing the file; returns the executed notebook."""
-    nb = nbformat.read(path, as_version=4)
-    client, _ = kernel_client(nb, os.path.dirname(path), 120, None, mode=mode)
+def execute(nb, path, mode):
+    """Execute `nb` in an nbrewind kernel like a frontend would (cell ids
+    sent), told that it is `path`'s session, without writing any file."""
+    client, _ = kernel_client(nb, os.path.dirname(str(path)), 120, None, mode=mode)
     env = dict(os.environ, NBREWIND_NOTEBOOK=path, NBREWIND_STORE=store_of(path))
     try:
         client.execute(env=env)
     finally:
         shutdown(client)
     return nb
+
+
+def run_in_kernel(path, mode="repeat"):
+    """The notebook at `path`, executed (see execute)."""
+    return execute(nbformat.read(path, as_version=4), path, mode)
+
+
+def run_probe(tmp_path, path, *cells):
+    """`cells` run in a fresh audit kernel on `path`'s store (a `%nbrewind
+    rewind` session); the executed probe notebook."""
+    ids = [f"p{i}" for i in range(1, len(cells) + 1)]
+    nb = nbformat.read(make_notebook(tmp_path / "probe.ipynb", *cells, ids=ids), as_version=4)
+    return execute(nb, path, "audit")
 
 
 def stream(nb, index, name="stdout"):
@@ -72,20 +84,26 @@ def test_a_cell_whose_inputs_differ_runs(tmp_path):
     assert stream(nb, 1) == "computed 30\n" and stream(nb, 2) == "total 45\n"
 
 
+def test_restored_holders_share_the_restored_array(tmp_path):
+    from test_audit import HOLDERS
+
+    path = make_notebook(tmp_path / "holders.ipynb", *HOLDERS)
+    audit(path)
+    check = "print(model.data is data, pair[0] is data, data[0])"
+    # lazily, in the repeat kernel: every cell restored, the edited one reads them
+    nb = run_in_kernel(make_notebook(tmp_path / "holders.ipynb", *HOLDERS, check))
+    assert stream(nb, 3) == "True True -1.0\n"
+    # through %nbrewind rewind
+    nb = run_probe(tmp_path, path, "%nbrewind rewind 2", check)
+    assert stream(nb, 1) == "True True 0.0\n"
+
+
 def test_rewind_brings_back_an_earlier_namespace(tmp_path):
     path = make_notebook(tmp_path / "rw.ipynb", "a = [1]", "a.append(2)\nb = 'later'",
                          "a.append(3)")
     audit(path)
-    probe = make_notebook(tmp_path / "probe.ipynb", "%nbrewind rewind 2",
-                          "print(a, b)", "%nbrewind rewind cell1",
-                          "print(a, 'b' in globals())", ids=["p1", "p2", "p3", "p4"])
-    nb = nbformat.read(probe, as_version=4)
-    client, _ = kernel_client(nb, str(tmp_path), 120, None, mode="audit")
-    env = dict(os.environ, NBREWIND_NOTEBOOK=path, NBREWIND_STORE=store_of(path))
-    try:
-        client.execute(env=env)
-    finally:
-        shutdown(client)
+    nb = run_probe(tmp_path, path, "%nbrewind rewind 2", "print(a, b)",
+                   "%nbrewind rewind cell1", "print(a, 'b' in globals())")
     assert stream(nb, 1) == "[1, 2] later\n"
     assert stream(nb, 3) == "[1] False\n"
     assert "rewound to execution 2" in stream(nb, 0)

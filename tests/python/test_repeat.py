@@ -132,6 +132,13 @@ def test_aliasing_mutation_through_the_alias(tmp_path):
          {1: "b.append(4)"}, ["cell2", "cell3"])
 
 
+def test_an_object_holding_an_array_sees_it_changed_after_a_restore(tmp_path):
+    case(tmp_path, ["import numpy as np\ndata = np.zeros(5)",
+                    "class Model:\n    def __init__(self, d):\n        self.d = d\nmodel = Model(data)",
+                    "data[0] = 1.0\nprint(model.d[0])"],
+         {2: "data[0] = 2.0\nprint(model.d[0], model.d is data)"}, ["cell3"])
+
+
 def test_inplace_numpy_edit(tmp_path):
     case(tmp_path, ["import numpy as np\na = np.zeros(5)", "a[1:3] = 7.0", "print(a.sum())",
                     "c = 3"],

@@ -299,10 +299,14 @@ class Auditor:
                 first = self._representative(group, namespace[name])
                 if first != name:
                     twins[name] = first
-        order = sorted(names, key=lambda n: (n in twins, n))  # twins last
+        # Arrays first: a pickle may reference one (array_ref), which must be
+        # captured, and put, before it.  Twins last.
+        order = sorted(names, key=lambda n: (
+            n in twins, not serialize.is_plain_array(namespace.get(n)), n))
         hashed = serialize.hash_big_arrays(
             namespace[n] for n in order
             if n in namespace and n not in twins and n not in self.excluded)
+        array_ref = self._array_ref(namespace, changes)
         for name in order:
             if name not in namespace:
                 if name in self.known or name in retry:
@@ -311,10 +315,32 @@ class Auditor:
             elif name in twins:
                 self._capture_alias(job, name, twins[name], namespace[name], changes)
             else:
-                self._capture_value(job, name, namespace[name], changes, hashed)
+                self._capture_value(job, name, namespace[name], changes, hashed, array_ref)
         if self.background:  # private copies: the next cell may change the originals
             job.puts = serialize.snapshot_all(job.puts, self.writer.pool)
         return changes
+
+    def _array_ref(self, namespace: dict, changes: dict):
+        """For pickling: (name, id) of an array stored under a top-level
+        name of its own (as of this capture), else None; None if the
+        namespace has no such array (no reference to look for)."""
+        by_object = {}
+        for name in sorted(namespace):
+            value = namespace[name]
+            if serialize.is_plain_array(value) and name not in self.excluded:
+                by_object.setdefault(id(value), name)
+        if not by_object:
+            return None
+
+        def array_ref(arr):
+            name = by_object.get(id(arr))
+            known = changes.get(name) or self.known.get(name) if name else None
+            if known is None or not known.stored or known.pyid != id(arr):
+                return None
+            object_id = known.object_id()
+            return (name, object_id) if object_id else None
+
+        return array_ref
 
     def _representative(self, group: list, value) -> str:
         """The name the others alias: one recorded earlier for this very
@@ -325,7 +351,7 @@ class Auditor:
                 return name
         return group[0]
 
-    def _capture_value(self, job, name, value, changes, hashed=None):
+    def _capture_value(self, job, name, value, changes, hashed=None, array_ref=None):
         if name in self.excluded:
             return self._recompute(job, name, value, changes, "excluded by %nbrewind exclude")
         known = self.known.get(name)
@@ -334,7 +360,7 @@ class Auditor:
             # Hashing first (cheap next to a copy into fresh memory): a value
             # that may only have been mutated may turn out unchanged, and a new
             # one may be content the store already has.
-            encoded = serialize.encode(value, hashed)
+            encoded = serialize.encode(value, hashed, array_ref)
         except serialize.Unstorable as why:
             return self._recompute(job, name, value, changes, str(why))
         if same_object and encoded.id is not None and encoded.id == known.object_id():

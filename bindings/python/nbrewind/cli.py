@@ -166,7 +166,10 @@ def cmd_install_kernels(args):
 
 
 def _names(mapping) -> str:
-    names = [n for n in mapping if not n.startswith("@buffer:") and not n.startswith("@output:")]
+    from . import serialize
+
+    names = [n for n in mapping
+             if not serialize.is_part_name(n) and not n.startswith("@output:")]
     return ",".join(names) or "-"
 
 
@@ -293,6 +296,8 @@ def ref_name(notebook: str) -> str:
 
 
 def cmd_du(args):
+    from . import serialize
+
     with _open_store(args) as store:
         runs = _runs(args, store)
         per_name: dict[str, set] = {}
@@ -300,8 +305,8 @@ def cmd_du(args):
             for name, object_id in run.record.writes.items():
                 if name.startswith("@file:"):
                     continue  # a file's content hash: the file is not stored
-                per_name.setdefault(name.split(":")[1] if name.startswith("@buffer:") else name,
-                                    set()).add(object_id)
+                owner = serialize.part_owner(name) if serialize.is_part_name(name) else name
+                per_name.setdefault(owner, set()).add(object_id)
         sizes = {name: sum(store.object_info(i)["logical_bytes"] for i in ids)
                  for name, ids in per_name.items()}
         total_logical, total_stored = store.stats()

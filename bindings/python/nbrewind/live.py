@@ -19,7 +19,7 @@ import sys
 from . import _core, serialize
 from .audit import Known, cell_id_of
 from .history import executions
-from .restore import bind_globals
+from .restore import bind_globals, bound_object
 
 
 class Replayer:
@@ -129,7 +129,7 @@ class Replayer:
         if object_id is None:
             namespace.pop(name, None)
             return
-        value = serialize.decode(self.auditor.store, object_id)
+        value = serialize.decode(self.auditor.store, object_id, resolve=self._array_of)
         if name.startswith("@rng:"):
             from .restore import _set_pseudo
 
@@ -138,6 +138,14 @@ class Replayer:
         value = bind_globals(value, namespace)
         namespace[name] = value
         self.auditor.known[name] = Known(id(value), object_id)
+
+    def _array_of(self, name: str, object_id: str):
+        """The array a pickle being loaded references: the namespace's own
+        object for that name when it is (or is pending as) that one."""
+        if self.pending.get(name) == object_id:
+            self.load(name)
+        value = bound_object(self.auditor, name, object_id)
+        return serialize.decode(self.auditor.store, object_id) if value is None else value
 
     def load_all(self):
         for name in list(self.pending):
@@ -174,7 +182,7 @@ class Replayer:
             namespace.pop(name, None)  # unbinding is cheap: at once
             self.auditor.known.pop(name, None)
         self.pending = {n: i for n, i in wanted.items()
-                        if i is not None and not n.startswith("@buffer:")}
+                        if i is not None and not serialize.is_part_name(n)}
         lost = sorted({n for run in runs[:runs.index(target) + 1] for n in run.record.recompute})
         note = f"; not stored, re-run their cells: {', '.join(lost)}" if lost else ""
         return (f"rewound to execution {runs.index(target) + 1} (cell {target.record.cell_id}, "

@@ -49,9 +49,9 @@ class PackError(Exception):
 def _excluded(name: str, exclude: set) -> bool:
     if name in exclude:
         return True
-    if name.startswith("@buffer:"):
-        return name[len("@buffer:"):].rsplit(":", 1)[0] in exclude
-    return False
+    from . import serialize
+
+    return serialize.is_part_name(name) and serialize.part_owner(name) in exclude
 
 
 def _record_without(record: Record, exclude: set) -> Record:

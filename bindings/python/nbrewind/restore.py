@@ -63,6 +63,16 @@ def bind_globals(value, namespace: dict):
     return value
 
 
+def bound_object(auditor, name: str, object_id: str):
+    """The namespace's object for `name` if it holds the stored object
+    `object_id` (as the audit last recorded it), else None."""
+    known = auditor.known.get(name)
+    namespace = auditor.shell.user_ns
+    if known is not None and known.object_id() == object_id and name in namespace:
+        return namespace[name]
+    return None
+
+
 def apply(request: str) -> str:
     """Restore values: `request` is JSON {"values": [[name, object id or
     null], ...], "aliases": {name: twin}}: each name is bound to that stored
@@ -73,23 +83,39 @@ def apply(request: str) -> str:
     store, namespace = auditor.store, auditor.shell.user_ns
     restored, objects = {}, {}
     aliases = spec.get("aliases", {})
-    ordered = sorted(spec["values"], key=lambda nc: nc[0] in aliases)  # twins last
-    for name, object_id in ordered:
-        if object_id is None:
-            namespace.pop(name, None)
-            continue
+    wanted = {name: object_id for name, object_id in spec["values"]}
+
+    def restore(name, object_id):
+        if restored.get(name) == object_id:
+            return objects[name]
         twin = aliases.get(name)
         if twin in objects and restored.get(twin) == object_id:
             value = objects[twin]
         else:
-            value = serialize.decode(store, object_id)
+            value = serialize.decode(store, object_id, resolve=array_of)
         restored[name], objects[name] = object_id, value
         if name.startswith("@"):
             _set_pseudo(auditor, name, value, object_id)
-            continue
+            return value
         value = bind_globals(value, namespace)
         namespace[name] = value
         auditor.known[name] = Known(id(value), object_id)
+        return value
+
+    def array_of(name, object_id):
+        """The array a pickle references: the very object restored for its
+        name when it is that one (restored now if it is among the wanted),
+        or the namespace's own when it holds that one already."""
+        if wanted.get(name) == object_id:
+            return restore(name, object_id)
+        value = bound_object(auditor, name, object_id)
+        return serialize.decode(store, object_id) if value is None else value
+
+    for name, object_id in sorted(spec["values"], key=lambda nc: nc[0] in aliases):  # twins last
+        if object_id is None:
+            namespace.pop(name, None)
+        else:
+            restore(name, object_id)
     return json.dumps(restored)
 
 

@@ -9,7 +9,11 @@ Three encodings (docs/notebook-format.md, "Values"):
   functions and classes defined in the notebook travel with it).  Each
   out-of-band buffer (a NumPy block of a DataFrame, a model's weights) is its
   own ``raw`` blob, so a value whose big buffers did not change stores no new
-  bytes.  The ``pickle5`` blob starts with a header naming those buffers.
+  bytes.  An array inside it that a top-level name of its own is bound to (a
+  model holding the notebook's ``data``) is pickled as a reference to that
+  stored array instead: stored once, and one object again after a restore.
+  The ``pickle5`` blob starts with a header naming those buffers and
+  references.
 
 A value that cannot be encoded raises :class:`Unstorable` with the reason;
 the audit records it as "recompute" instead of failing the user's cell.
@@ -48,6 +52,7 @@ class Encoded:
     array: np.ndarray | None = None
     payload: bytes = b""
     buffers: list = field(default_factory=list)  # (id, memoryview)
+    refs: list = field(default_factory=list)  # (name, id) of the arrays it references
     nbytes: int = 0
     pooled: list = field(default_factory=list)  # pool buffers a snapshot's copies live in
 
@@ -147,30 +152,72 @@ def _pickler():
     return cloudpickle
 
 
-def pickle_value(value) -> tuple[bytes, list]:
-    """The protocol-5 stream and its out-of-band buffers (raw memoryviews)."""
+REF_KIND = "nbrewind-array"  # a persistent id: (REF_KIND, name, object id)
+
+
+def _referencing_pickler(file, root, array_ref, **options):
+    """A CloudPickler that pickles the arrays `array_ref` gives a (name, id)
+    for as references to them; the value itself never.  Only used when the
+    value holds such an array: a persistent_id costs a call per object."""
+
+    class Pickler(_pickler().CloudPickler):
+        def __init__(self):
+            super().__init__(file, **options)
+            self.referenced = []  # (name, id), each once, in the order met
+
+        def persistent_id(self, obj):
+            if type(obj) is not np.ndarray or obj is root:
+                return None
+            ref = array_ref(obj)
+            if ref is None:
+                return None
+            if ref not in self.referenced:
+                self.referenced.append(ref)
+            return (REF_KIND, *ref)
+
+    return Pickler()
+
+
+def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
+    """The protocol-5 stream, its out-of-band buffers (raw memoryviews) and
+    the [name, id] of the arrays it references (`array_ref(arr)`: (name, id)
+    for an array stored under a top-level name of its own, else None)."""
     buffers = []
+    holds_named_array = False
 
     def keep(buffer: pickle.PickleBuffer):
+        nonlocal holds_named_array
         try:
-            buffers.append(buffer.raw())
+            raw = buffer.raw()
         except BufferError:  # not contiguous: let pickle copy it in-band
             return True
+        buffers.append(raw)
+        # A contiguous array reaches pickle as a buffer of its own.
+        holds_named_array = holds_named_array or (
+            array_ref is not None and array_ref(raw.obj) is not None)
         return False
 
     try:
         stream = _pickler().dumps(value, protocol=5, buffer_callback=keep)
+        if not holds_named_array:
+            return stream, buffers, []
+        buffers.clear()
+        out = io.BytesIO()
+        pickler = _referencing_pickler(out, value, array_ref, protocol=5, buffer_callback=keep)
+        pickler.dump(value)
+        return out.getvalue(), buffers, [list(r) for r in pickler.referenced]
     except RecursionError:
         raise Unstorable("too deeply nested to pickle") from None
     except Exception as exc:  # pickling runs arbitrary __reduce__ code
         raise Unstorable(f"{type(value).__name__}: cannot be pickled "
                          f"({type(exc).__name__}: {exc})") from None
-    return stream, buffers
 
 
-def pickle_payload(stream: bytes, buffer_ids: list) -> bytes:
-    header = json.dumps({"buffers": buffer_ids}, separators=(",", ":")).encode()
-    return PICKLE_MAGIC + header + b"\n" + stream
+def pickle_payload(stream: bytes, buffer_ids: list, refs: list = ()) -> bytes:
+    header = {"buffers": buffer_ids}
+    if refs:  # absent otherwise, so that pickles without any keep their ids
+        header["refs"] = list(refs)
+    return PICKLE_MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + stream
 
 
 def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
@@ -181,11 +228,18 @@ def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
     return header["buffers"], memoryview(payload)[end + 1:]
 
 
+def payload_refs(payload: bytes) -> list:
+    """The [name, id] of the arrays a pickle payload references."""
+    end = payload.index(b"\n", len(PICKLE_MAGIC))
+    return json.loads(payload[len(PICKLE_MAGIC):end]).get("refs", [])
+
+
 # ---- encoding -----------------------------------------------------------------
 
-def encode(value, hashed: dict | None = None) -> Encoded:
+def encode(value, hashed: dict | None = None, array_ref=None) -> Encoded:
     """Encode a value and compute its id (hashing only, nothing stored).
-    `hashed`: ids already computed for some arrays (hash_big_arrays)."""
+    `hashed`: ids already computed for some arrays (hash_big_arrays);
+    `array_ref`: see pickle_value."""
     if isinstance(value, types.ModuleType):
         payload = value.__name__.encode()
         return Encoded("module", _core.hash_blob(MODULE_CODEC, payload), payload=payload,
@@ -195,12 +249,12 @@ def encode(value, hashed: dict | None = None) -> Encoded:
         object_id = (hashed or {}).get(id(value)) or typed_array_id(value)
     if object_id is not None:
         return Encoded("array", object_id, array=value, nbytes=value.nbytes)
-    stream, raw = pickle_value(value)
+    stream, raw, refs = pickle_value(value, array_ref)
     buffers = [(_core.hash_blob(BUFFER_CODEC, b), b) for b in raw]
-    payload = pickle_payload(stream, [i for i, _ in buffers])
+    payload = pickle_payload(stream, [i for i, _ in buffers], refs)
     nbytes = len(payload) + sum(b.nbytes for _, b in buffers)
     return Encoded("pickle", _core.hash_blob(PICKLE_CODEC, payload), payload=payload,
-                   buffers=buffers, nbytes=nbytes)
+                   buffers=buffers, nbytes=nbytes, refs=[tuple(r) for r in refs])
 
 
 def encode_blob(codec: str, payload: bytes) -> Encoded:
@@ -243,7 +297,7 @@ def snapshot(encoded: Encoded, pool=None) -> Encoded:
         buffers = [(i, _pooled_copy(pool, b, pooled) if pool is not None and
                     b.nbytes >= POOLED_BYTES else bytes(b)) for i, b in encoded.buffers]
         return Encoded(encoded.kind, encoded.id, payload=encoded.payload, buffers=buffers,
-                       nbytes=encoded.nbytes, pooled=pooled)
+                       nbytes=encoded.nbytes, pooled=pooled, refs=encoded.refs)
     return encoded  # payload bytes are already a copy
 
 
@@ -261,6 +315,22 @@ def buffer_name(name: str, index: int) -> str:
     return f"@buffer:{name}:{index}"
 
 
+def ref_name(name: str, index: int) -> str:
+    """The pseudo-name that keeps the index-th array a pickle references alive
+    (gc and pack follow bindings, not pickles)."""
+    return f"@ref:{name}:{index}"
+
+
+def is_part_name(name: str) -> bool:
+    """Whether a binding is a part of another name's value, not a value."""
+    return name.startswith(("@buffer:", "@ref:"))
+
+
+def part_owner(name: str) -> str:
+    """The name whose value a part (is_part_name) belongs to."""
+    return name.split(":", 1)[1].rsplit(":", 1)[0]
+
+
 def put(checkpoint, name: str, encoded: Encoded) -> str:
     """Store an encoded value under `name` (and its buffers under pseudo-names).
     The ids were computed when the value was encoded, over the same bytes
@@ -276,6 +346,8 @@ def put(checkpoint, name: str, encoded: Encoded) -> str:
         return checkpoint.put_blob(name, encoded.kind[5:], encoded.payload, id=encoded.id)
     for index, (buffer_id, buffer) in enumerate(encoded.buffers):
         checkpoint.put_blob(buffer_name(name, index), BUFFER_CODEC, buffer, id=buffer_id)
+    for index, (_, array) in enumerate(encoded.refs):  # put already, by their own names
+        checkpoint.put_ref(ref_name(name, index), array)
     return checkpoint.put_blob(name, PICKLE_CODEC, encoded.payload, id=encoded.id)
 
 
@@ -288,9 +360,24 @@ def read_array(store, object_id: str, info: dict) -> np.ndarray:
     return out
 
 
-def decode(store, object_id: str, *, allow_pickle: bool = True):
+class _Unpickler(pickle.Unpickler):
+    """Resolves a pickle's array references through `resolve(name, id)`."""
+
+    def __init__(self, file, resolve, **options):
+        super().__init__(file, **options)
+        self._resolve = resolve
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 3 and pid[0] == REF_KIND):
+            raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
+        return self._resolve(pid[1], pid[2])
+
+
+def decode(store, object_id: str, *, allow_pickle: bool = True, resolve=None):
     """The value of a stored object.  Unpickling runs code: callers pass
-    allow_pickle=False for stores they do not trust."""
+    allow_pickle=False for stores they do not trust.  `resolve(name, id)`
+    gives the object an array reference stands for (the one restored for
+    `name`, so that both stay one object); by default the array, read."""
     info = store.object_info(object_id)
     if info["kind"] == "array":
         return read_array(store, object_id, info)
@@ -306,4 +393,7 @@ def decode(store, object_id: str, *, allow_pickle: bool = True):
         raise PermissionError(f"object {object_id} is a pickle from an untrusted store")
     buffer_ids, stream = split_payload(data, f"object {object_id}")
     buffers = [bytearray(store.read_blob(i)) for i in buffer_ids]
-    return pickle.load(io.BytesIO(stream), buffers=buffers)
+    if resolve is None:
+        def resolve(_name, array_id):
+            return decode(store, array_id)
+    return _Unpickler(io.BytesIO(stream), resolve, buffers=buffers).load()
