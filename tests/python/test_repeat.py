@@ -139,6 +139,18 @@ def test_an_object_holding_an_array_sees_it_changed_after_a_restore(tmp_path):
          {2: "data[0] = 2.0\nprint(model.d[0], model.d is data)"}, ["cell3"])
 
 
+def test_a_cell_running_unseen_code_reruns_when_any_earlier_value_changes(tmp_path):
+    # exec and %run -i read x where the analysis cannot see it; the audit
+    # records them as reading every name, so an edit of x reruns them.
+    (tmp_path / "exec").mkdir()
+    case(tmp_path / "exec", ["x = 1", "exec('y = x + 1')", "z = 5", "print(y)"], {0: "x = 2"},
+         ["cell1", "cell2", "cell4"])
+    (tmp_path / "run").mkdir()
+    (tmp_path / "s.py").write_text("w = x * 10\n")
+    case(tmp_path / "run", ["x = 1", f"%run -i {tmp_path / 's.py'}", "z = 5", "print(w)"],
+         {0: "x = 2"}, ["cell1", "cell2", "cell4"])
+
+
 def test_inplace_numpy_edit(tmp_path):
     case(tmp_path, ["import numpy as np\na = np.zeros(5)", "a[1:3] = 7.0", "print(a.sum())",
                     "c = 3"],

@@ -403,7 +403,10 @@ class Auditor:
         changes[name] = Known(id(value), None, job, stored=False)
 
     def _capture_reads(self, job, analysis, namespace):
-        for name in analysis["uses"]:
+        names = list(analysis["uses"])
+        if analysis["flags"]:  # exec, %run: it may have read any of them
+            names += sorted(n for n in namespace if n not in analysis["uses"])
+        for name in names:
             if name in self.known:
                 job.reads.append(name)  # the writer gives the id it had
             elif name in namespace and name not in job.record.writes:
