@@ -82,6 +82,24 @@ def test_sharing_follows_views_containers_and_objects_not_atoms():
                  "text": "abc", "np": np}
     assert sharing.names_sharing_state(namespace, [u[::2]]) == \
         {"u", "view", "transposed", "lst", "obj"}
+    # Atoms are looked at but hold nothing; an object array holding itself ends.
+    assert sharing.held_state(list(range(300_000)))[1]
+    loop = np.empty(1, dtype=object)
+    loop[0] = loop
+    assert sharing.held_state(loop)[1]
+    # Arrays over one buffer share it; a dead weak proxy (isinstance raises on
+    # it) holds nothing and breaks nothing.
+    import weakref
+    raw = bytearray(64)
+    over = {"a": np.frombuffer(raw), "b": np.frombuffer(raw)[2:]}
+    assert sharing.names_sharing_state(over, [over["a"]]) == {"a", "b"}
+    gone = Holder(None)
+    dead = [weakref.proxy(gone)]
+    del gone
+    assert sharing.names_sharing_state({"dead": dead, "u": u}, [u]) == {"u"}
+    # A function with a mutable default holds state.
+    assert sharing.is_stateful_callable(eval("lambda x, acc=[]: acc"))
+    assert not sharing.is_stateful_callable(eval("lambda x, n=3: n"))
     # An object array's items are followed.
     boxed = np.empty(2, dtype=object)
     boxed[0] = namespace["lst"]
@@ -141,6 +159,35 @@ def test_arrays_held_by_other_values_are_stored_once_by_reference(tmp_path):
     assert model.data[0] == -1.0 and pair[0][0] == -1.0 and pair[1][0] == -1.0
     assert value_after(nb, "model", 1).data[0] == 0.0
     assert cli("fsck", nb).returncode == 0
+
+
+def test_a_change_inside_a_value_too_big_to_follow_is_still_stored(tmp_path):
+    cells = ["import numpy as np\ndata = np.zeros(4)\nholder = list(range(1_100_000)) + [data]",
+             "holder[-1][:] = 9"]
+    nb = make_notebook(tmp_path / "big.ipynb", *cells)
+    audit(nb)
+    assert list(value_after(nb, "data")) == [9.0] * 4
+    assert list(value_after(nb, "holder")[-1]) == [9.0] * 4
+
+
+def test_one_array_referenced_twice_is_one_object_after_decoding():
+    from nbrewind import serialize
+
+    data, f = np.arange(5.0), np.asfortranarray(np.ones((3, 4)))
+    names = {id(data): ("data", "d" * 32), id(f): ("f", "f" * 32)}
+    encoded = serialize.encode({"x": data, "y": data, "f": [f]},
+                               array_ref=lambda arr: names.get(id(arr)))
+    assert sorted(encoded.refs) == [("data", "d" * 32), ("f", "f" * 32)]
+
+    class OnePickle:
+        def object_info(self, object_id):
+            return {"kind": "blob", "type": serialize.PICKLE_CODEC}
+
+        def read_blob(self, object_id):
+            return encoded.payload
+
+    value = serialize.decode(OnePickle(), "x", resolve=lambda name, i: np.zeros(1))
+    assert value["x"] is value["y"] and value["f"][0] is not value["x"]
 
 
 def test_values_restore_exactly(tmp_path):
@@ -426,7 +473,7 @@ def test_values_of_a_failed_checkpoint_are_stored_by_the_next_one(tmp_path):
     cells = ["import numpy as np, resource, signal\n"
              "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)",
              "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
-             "noise = np.random.default_rng(0).random(2_000_000)",
+             "noise = np.random.default_rng(0).random(2_000_000)\ndraw = np.random.random()",
              "%nbrewind flush\n"
              "resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY,) * 2)\n"
              "again = noise.copy()"]
@@ -437,6 +484,8 @@ def test_values_of_a_failed_checkpoint_are_stored_by_the_next_one(tmp_path):
     expected = np.random.default_rng(0).random(2_000_000)
     assert np.array_equal(value_after(nb, "again"), expected)
     assert np.array_equal(value_after(nb, "noise"), expected)
+    # the global RNG state cell 2 changed is stored again, not deleted
+    assert id_after(nb, "@rng:numpy") is not None
     assert cli("fsck", nb).returncode == 0
 
 

@@ -204,7 +204,11 @@ class Auditor:
             self._failed.append(job)
             # The next checkpoint takes these names again, touched or not:
             # the store never got what this one had for them.
-            self._retry.update(job.record.writes, job.record.recompute, job.deletes)
+            names = (*job.record.writes, *job.record.recompute, *job.deletes)
+            self._retry.update(n for n in names if not n.startswith("@"))
+            for name, object_id in job.record.writes.items():  # states captured again
+                if name.startswith("@rng:") and self.rng_ids.get(name) == object_id:
+                    del self.rng_ids[name]
         self._forget_puts(job)
 
     def _forget_puts(self, job):
@@ -306,7 +310,7 @@ class Auditor:
         hashed = serialize.hash_big_arrays(
             namespace[n] for n in order
             if n in namespace and n not in twins and n not in self.excluded)
-        array_ref = self._array_ref(namespace, changes)
+        array_ref = self._array_ref(namespace, changes, groups)
         for name in order:
             if name not in namespace:
                 if name in self.known or name in retry:
@@ -320,17 +324,24 @@ class Auditor:
             job.puts = serialize.snapshot_all(job.puts, self.writer.pool)
         return changes
 
-    def _array_ref(self, namespace: dict, changes: dict):
+    def _array_ref(self, namespace: dict, changes: dict, groups: dict):
         """For pickling: (name, id) of an array stored under a top-level
-        name of its own (as of this capture), else None; None if the
-        namespace has no such array (no reference to look for)."""
+        name of its own (as of this capture; the alias group's
+        representative), else None; None if the namespace has no such array
+        (no reference to look for).  An array this capture did not take is
+        hashed once to confirm that its stored id is still its content: a
+        change the analysis missed must not leave a holder pointing at the
+        old array."""
         by_object = {}
         for name in sorted(namespace):
             value = namespace[name]
             if serialize.is_plain_array(value) and name not in self.excluded:
-                by_object.setdefault(id(value), name)
+                group = groups.get(id(value))
+                by_object.setdefault(id(value),
+                                     self._representative(group, value) if group else name)
         if not by_object:
             return None
+        confirmed: dict = {}
 
         def array_ref(arr):
             name = by_object.get(id(arr))
@@ -338,6 +349,10 @@ class Auditor:
             if known is None or not known.stored or known.pyid != id(arr):
                 return None
             object_id = known.object_id()
+            if object_id and name not in changes:
+                if name not in confirmed:
+                    confirmed[name] = serialize.typed_array_id(arr) == object_id
+                object_id = object_id if confirmed[name] else None
             return (name, object_id) if object_id else None
 
         return array_ref

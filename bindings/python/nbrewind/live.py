@@ -124,6 +124,8 @@ class Replayer:
             self.load(name)
 
     def load(self, name: str):
+        if name not in self.pending:
+            return  # loaded already, as an array another value references
         object_id = self.pending.pop(name)
         namespace = self.auditor.shell.user_ns
         if object_id is None:

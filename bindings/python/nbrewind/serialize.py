@@ -192,9 +192,12 @@ def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
         except BufferError:  # not contiguous: let pickle copy it in-band
             return True
         buffers.append(raw)
-        # A contiguous array reaches pickle as a buffer of its own.
-        holds_named_array = holds_named_array or (
-            array_ref is not None and array_ref(raw.obj) is not None)
+        # A contiguous array reaches pickle as a buffer of its own (a
+        # Fortran-ordered one as a buffer of its transpose).
+        exporter = raw.obj
+        holds_named_array = holds_named_array or (array_ref is not None and any(
+            array_ref(a) is not None for a in (exporter, getattr(exporter, "base", None))
+            if type(a) is np.ndarray))
         return False
 
     try:
@@ -366,11 +369,15 @@ class _Unpickler(pickle.Unpickler):
     def __init__(self, file, resolve, **options):
         super().__init__(file, **options)
         self._resolve = resolve
+        self._resolved: dict = {}  # one object per reference, however often met
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 3 and pid[0] == REF_KIND):
             raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
-        return self._resolve(pid[1], pid[2])
+        key = (pid[1], pid[2])
+        if key not in self._resolved:
+            self._resolved[key] = self._resolve(*key)
+        return self._resolved[key]
 
 
 def decode(store, object_id: str, *, allow_pickle: bool = True, resolve=None):

@@ -19,6 +19,7 @@ follow to the end counts as sharing (examined again), never as not sharing.
 from __future__ import annotations
 
 import gc
+import itertools
 import types
 
 import numpy as np
@@ -28,20 +29,31 @@ import numpy as np
 _NOT_FOLLOWED = (int, float, complex, str, bytes, bool, type(None), type, types.ModuleType,
                  types.CodeType, types.FrameType)
 
-MAX_VISITS = 200_000  # references looked at per value (about 30 ms)
+MAX_VISITS = 1_000_000  # objects looked at per value, atoms included (about 0.1 s)
 
 
 def memory_owner(arr: np.ndarray):
-    """The object owning an array's bytes: views of one array share it."""
+    """The object owning an array's bytes: views of one array share it (and
+    arrays over one buffer, through the memoryviews numpy keeps as bases)."""
     while isinstance(arr.base, np.ndarray):
         arr = arr.base
-    return arr if arr.base is None else arr.base
+    owner = arr if arr.base is None else arr.base
+    while type(owner) is memoryview and owner.obj is not None:
+        owner = owner.obj
+    return owner
 
 
-def _references(obj) -> list:
-    """What `obj` holds: a function its closure's contents and defaults (its
-    globals are everyone's), anything else what the collector sees."""
-    if isinstance(obj, types.FunctionType):
+def _references(obj, budget: int):
+    """What `obj` holds, at most `budget` of it: a plain container's items
+    (without copying a long list first), a function its closure's contents
+    and defaults (its globals are everyone's), anything else what the
+    collector sees."""
+    kind = type(obj)
+    if kind in (list, tuple, set, frozenset):
+        return itertools.islice(obj, budget)
+    if kind is dict:
+        return itertools.islice(itertools.chain(obj.keys(), obj.values()), budget)
+    if kind is types.FunctionType:
         held = list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
         for cell in obj.__closure__ or ():
             try:
@@ -52,11 +64,18 @@ def _references(obj) -> list:
     return gc.get_referents(obj)
 
 
+def _is_atom(value) -> bool:
+    # type(), not isinstance(): a dead weakref proxy raises on isinstance.
+    return issubclass(type(value), _NOT_FOLLOWED)
+
+
 def is_stateful_callable(value) -> bool:
-    """A callable whose call may change state it holds: a closure, a bound
-    method (its object), a callable instance.  Not a class or a module."""
+    """A callable whose call may change state it holds: a closure, a function
+    with mutable defaults, a bound method (its object), a callable instance.
+    Not a class or a module."""
     if isinstance(value, types.FunctionType):
-        return bool(value.__closure__)
+        defaults = list(value.__defaults__ or ()) + list((value.__kwdefaults__ or {}).values())
+        return bool(value.__closure__) or not all(_is_atom(d) for d in defaults)
     if isinstance(value, (types.MethodType, types.BuiltinMethodType)):
         return not isinstance(value.__self__, types.ModuleType)
     return callable(value) and not isinstance(value, (type, types.ModuleType))
@@ -65,36 +84,51 @@ def is_stateful_callable(value) -> bool:
 def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
     """(ids of the mutable objects `value` holds, itself included, with
     arrays counted by their memory's owner; whether it was followed to the
-    end within `max_visits` references)."""
+    end within `max_visits` objects, atoms included; an object that cannot
+    be followed, a dead weakref proxy, makes it incomplete)."""
     found: set = set()
+    seen_arrays: set = set()
     pending = [value]
     visits = 0
-    while pending:
-        obj = pending.pop()
-        visits += 1
-        if visits > max_visits:
-            return found, False
-        if isinstance(obj, np.ndarray):
-            found.add(id(memory_owner(obj)))
-            if obj.dtype.hasobject:  # its items are objects of their own
-                pending.extend(obj.ravel())  # the items themselves, no new lists
-        elif not isinstance(obj, _NOT_FOLLOWED) and id(obj) not in found:
-            found.add(id(obj))
-            pending.extend(_references(obj))
+    try:
+        while pending:
+            obj = pending.pop()
+            visits += 1
+            if visits > max_visits:
+                return found, False
+            if _is_atom(obj):
+                continue
+            if issubclass(type(obj), np.ndarray):
+                if id(obj) in seen_arrays:
+                    continue
+                seen_arrays.add(id(obj))
+                found.add(id(memory_owner(obj)))
+                if obj.dtype.hasobject:  # its items are objects of their own
+                    items = np.asarray(obj).ravel()
+                    pending.extend(itertools.islice(items, max_visits - visits + 1))
+            elif id(obj) not in found:
+                found.add(id(obj))
+                pending.extend(_references(obj, max_visits - visits + 1))
+    except Exception:  # noqa: BLE001 - a value we cannot walk counts as sharing
+        return found, False
     return found, True
 
 
 def names_sharing_state(namespace: dict, values: list) -> set[str]:
     """The names of `namespace` whose values share state with any of
-    `values` (see the module's docstring)."""
+    `values` (see the module's docstring); all of them when a value that
+    may have changed is too big (or too odd) to follow to the end."""
     changed: set = set()
     for value in values:
-        changed |= held_state(value)[0]
+        held, complete = held_state(value)
+        if not complete:
+            return set(namespace)
+        changed |= held
     if not changed:
         return set()
     names = set()
     for name, value in namespace.items():
-        if isinstance(value, _NOT_FOLLOWED):
+        if _is_atom(value):
             continue
         held, complete = held_state(value)
         if not complete or held & changed:
