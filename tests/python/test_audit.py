@@ -100,6 +100,10 @@ def test_sharing_follows_views_containers_and_objects_not_atoms():
     # A function with a mutable default holds state.
     assert sharing.is_stateful_callable(eval("lambda x, acc=[]: acc"))
     assert not sharing.is_stateful_callable(eval("lambda x, n=3: n"))
+    # A structured array's object fields are followed.
+    record = np.zeros(2, dtype=[("a", object), ("b", float)])
+    record["a"][0] = namespace["lst"]
+    assert "record" in sharing.names_sharing_state(dict(namespace, record=record), [u])
     # An object array's items are followed.
     boxed = np.empty(2, dtype=object)
     boxed[0] = namespace["lst"]

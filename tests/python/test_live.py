@@ -98,6 +98,14 @@ def test_restored_holders_share_the_restored_array(tmp_path):
     assert stream(nb, 1) == "True True 0.0\n"
 
 
+def test_a_reference_to_an_aliased_array_restores_as_the_same_object(tmp_path):
+    path = make_notebook(tmp_path / "alias.ipynb", "import numpy as np\nz = np.arange(5.0)",
+                         "a = z", "d = {'x': a}")
+    audit(path)
+    nb = run_probe(tmp_path, path, "%nbrewind rewind 3", "print(a is z, d['x'] is z)")
+    assert stream(nb, 1) == "True True\n"
+
+
 def test_rewind_brings_back_an_earlier_namespace(tmp_path):
     path = make_notebook(tmp_path / "rw.ipynb", "a = [1]", "a.append(2)\nb = 'later'",
                          "a.append(3)")

@@ -28,6 +28,7 @@ class Replayer:
     def __init__(self, auditor):
         self.auditor = auditor
         self.pending: dict[str, str | None] = {}  # name -> object id to load (None: unbind)
+        self.aliases: dict[str, str] = {}  # pending name -> the name its object was bound to
         self._history = None
 
     # ---- the audit history --------------------------------------------------------
@@ -84,6 +85,7 @@ class Replayer:
         if rec.recompute:  # some of its values cannot come back: it must run after all
             return False
         self.pending.update({n: i for n, i in rec.writes.items() if not n.startswith("@file:")})
+        self.aliases.update(rec.aliases)
         for name in rec.deletes:
             self.pending.pop(name, None)
             self.auditor.shell.user_ns.pop(name, None)
@@ -131,7 +133,10 @@ class Replayer:
         if object_id is None:
             namespace.pop(name, None)
             return
-        value = serialize.decode(self.auditor.store, object_id, resolve=self._array_of)
+        twin = self.aliases.get(name)
+        value = self._bound_as(twin, object_id) if twin else None  # one object, as recorded
+        if value is None:
+            value = serialize.decode(self.auditor.store, object_id, resolve=self._array_of)
         if name.startswith("@rng:"):
             from .restore import _set_pseudo
 
@@ -144,10 +149,15 @@ class Replayer:
     def _array_of(self, name: str, object_id: str):
         """The array a pickle being loaded references: the namespace's own
         object for that name when it is (or is pending as) that one."""
+        value = self._bound_as(name, object_id)
+        return serialize.decode(self.auditor.store, object_id) if value is None else value
+
+    def _bound_as(self, name: str, object_id: str):
+        """The object `name` holds (loading it first if it is pending) when
+        it is the stored object `object_id`; else None."""
         if self.pending.get(name) == object_id:
             self.load(name)
-        value = bound_object(self.auditor, name, object_id)
-        return serialize.decode(self.auditor.store, object_id) if value is None else value
+        return bound_object(self.auditor, name, object_id)
 
     def load_all(self):
         for name in list(self.pending):
@@ -176,6 +186,7 @@ class Replayer:
                     wanted[name] = rec.writes[name]
             for name in list(rec.deletes) + list(rec.recompute):
                 wanted[name] = None
+            self.aliases.update(rec.aliases)
         for name in list(self.auditor.namespace()):
             if name not in wanted:
                 wanted[name] = None  # made after the target: gone

@@ -88,6 +88,7 @@ def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
     be followed, a dead weakref proxy, makes it incomplete)."""
     found: set = set()
     seen_arrays: set = set()
+    alive = []  # temporary field views, kept so that their ids stay theirs
     pending = [value]
     visits = 0
     try:
@@ -103,7 +104,11 @@ def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
                     continue
                 seen_arrays.add(id(obj))
                 found.add(id(memory_owner(obj)))
-                if obj.dtype.hasobject:  # its items are objects of their own
+                if obj.dtype.names:  # a structured array: its object fields
+                    fields = [obj[f] for f in obj.dtype.names if obj.dtype[f].hasobject]
+                    alive += fields
+                    pending += fields
+                elif obj.dtype.hasobject:  # its items are objects of their own
                     items = np.asarray(obj).ravel()
                     pending.extend(itertools.islice(items, max_visits - visits + 1))
             elif id(obj) not in found:
