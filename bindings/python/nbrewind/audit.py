@@ -5,8 +5,9 @@ cell's source names the candidates (names it defines, deletes or may mutate,
 the globals of notebook functions it calls, any name whose object identity
 changed, and any name whose value shares state with a value the cell may have
 mutated: a view's array, a container's items, sharing.py); every name when the
-analysis flags code it cannot see (exec, globals(), %run).  Content hashes then confirm each candidate: a name whose
-id is unchanged costs its hashing and stores nothing.  Only changed values
+analysis flags code it cannot see (exec, globals(), %run).  Content hashes
+then confirm each candidate: a name whose id is unchanged costs its hashing
+and stores nothing.  Only changed values
 are encoded and written (serialize.py).  The record of the execution (inputs,
 outputs, files, random state, displayed outputs, timing, status) is built by
 the core (nbr_record) and kept in the checkpoint, so the store alone holds
@@ -177,9 +178,10 @@ class Auditor:
             self._environment_recorded = True
         job = Job(cell_id, result.execution_count or 0, rec)
         try:
-            changes = self._capture_changes(job, analysis, namespace)
+            called = self._called_globals(analysis, namespace)
+            changes = self._capture_changes(job, analysis, namespace, called)
             self._capture_reads(job, analysis, namespace)
-            self._capture_rng(job, self._may_draw_python_random(analysis, source, namespace))
+            self._capture_rng(job, self._may_draw_python_random(analysis, source, called))
             self._capture_files(rec)
             self._capture_outputs(job)
             self._report_failures()
@@ -260,8 +262,9 @@ class Auditor:
                     pending.append(name)
         return names
 
-    def _candidates(self, analysis: dict, namespace: dict, retry: set) -> set[str]:
-        mutated = set(analysis["may_mutate"]) | self._called_globals(analysis, namespace)
+    def _candidates(self, analysis: dict, namespace: dict, retry: set,
+                    called: set) -> set[str]:
+        mutated = set(analysis["may_mutate"]) | called
         # A closure, bound method or callable object the cell uses may change
         # what it holds when called.
         mutated |= {n for n in analysis["uses"]
@@ -287,12 +290,14 @@ class Auditor:
         return {n for n in names
                 if not ((k := self.known.get(n)) and not k.stored and k.pyid == id(namespace[n]))}
 
-    def _capture_changes(self, job, analysis, namespace) -> dict:
+    def _capture_changes(self, job, analysis, namespace, called: set) -> dict:
+        """`called`: the globals of the notebook functions the cell calls
+        (_called_globals)."""
         changes: dict[str, Known] = {}
         groups = alias_groups(namespace)
         with self._outputs_lock:
             retry, self._retry = self._retry, set()
-        names = self._candidates(analysis, namespace, retry)
+        names = self._candidates(analysis, namespace, retry, called)
         for name in list(names):  # a change through one name is a change of all
             if name in namespace:
                 names.update(groups.get(id(namespace[name]), ()))
@@ -427,12 +432,11 @@ class Auditor:
             elif name in namespace and name not in job.record.writes:
                 job.record.reads[name] = None  # bound before the audit began
 
-    def _may_draw_python_random(self, analysis: dict, source: str, namespace: dict) -> bool:
+    def _may_draw_python_random(self, analysis: dict, source: str, called: set) -> bool:
         """Libraries draw from Python's global `random` in their own threads
         (Dask does, all the time), so a change of its state counts as the
         cell's only if the cell, or a notebook function it calls, names it."""
-        names = set(analysis["uses"]) | set(analysis["imports"])
-        names |= self._called_globals(analysis, namespace)
+        names = set(analysis["uses"]) | set(analysis["imports"]) | called
         return "random" in names or bool(_NAMES_RANDOM.search(source))
 
     def _capture_rng(self, job, python_random: bool):

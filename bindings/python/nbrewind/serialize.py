@@ -180,7 +180,7 @@ def _referencing_pickler(file, root, array_ref, **options):
 
 def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
     """The protocol-5 stream, its out-of-band buffers (raw memoryviews) and
-    the [name, id] of the arrays it references (`array_ref(arr)`: (name, id)
+    the (name, id) of the arrays it references (`array_ref(arr)`: (name, id)
     for an array stored under a top-level name of its own, else None)."""
     buffers = []
     holds_named_array = False
@@ -208,7 +208,7 @@ def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
         out = io.BytesIO()
         pickler = _referencing_pickler(out, value, array_ref, protocol=5, buffer_callback=keep)
         pickler.dump(value)
-        return out.getvalue(), buffers, [list(r) for r in pickler.referenced]
+        return out.getvalue(), buffers, pickler.referenced
     except RecursionError:
         raise Unstorable("too deeply nested to pickle") from None
     except Exception as exc:  # pickling runs arbitrary __reduce__ code
@@ -231,12 +231,6 @@ def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
     return header["buffers"], memoryview(payload)[end + 1:]
 
 
-def payload_refs(payload: bytes) -> list:
-    """The [name, id] of the arrays a pickle payload references."""
-    end = payload.index(b"\n", len(PICKLE_MAGIC))
-    return json.loads(payload[len(PICKLE_MAGIC):end]).get("refs", [])
-
-
 # ---- encoding -----------------------------------------------------------------
 
 def encode(value, hashed: dict | None = None, array_ref=None) -> Encoded:
@@ -257,7 +251,7 @@ def encode(value, hashed: dict | None = None, array_ref=None) -> Encoded:
     payload = pickle_payload(stream, [i for i, _ in buffers], refs)
     nbytes = len(payload) + sum(b.nbytes for _, b in buffers)
     return Encoded("pickle", _core.hash_blob(PICKLE_CODEC, payload), payload=payload,
-                   buffers=buffers, nbytes=nbytes, refs=[tuple(r) for r in refs])
+                   buffers=buffers, nbytes=nbytes, refs=refs)
 
 
 def encode_blob(codec: str, payload: bytes) -> Encoded:

@@ -29,7 +29,7 @@ import numpy as np
 _NOT_FOLLOWED = (int, float, complex, str, bytes, bool, type(None), type, types.ModuleType,
                  types.CodeType, types.FrameType)
 
-MAX_VISITS = 1_000_000  # objects looked at per value, atoms included (about 0.1 s)
+MAX_VISITS = 1_000_000  # objects looked at per value, atoms included
 
 
 def memory_owner(arr: np.ndarray):
@@ -43,6 +43,10 @@ def memory_owner(arr: np.ndarray):
     return owner
 
 
+def _defaults(fn: types.FunctionType) -> list:
+    return list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+
+
 def _references(obj, budget: int):
     """What `obj` holds, at most `budget` of it: a plain container's items
     (without copying a long list first), a function its closure's contents
@@ -54,7 +58,7 @@ def _references(obj, budget: int):
     if kind is dict:
         return itertools.islice(itertools.chain(obj.keys(), obj.values()), budget)
     if kind is types.FunctionType:
-        held = list(obj.__defaults__ or ()) + list((obj.__kwdefaults__ or {}).values())
+        held = _defaults(obj)
         for cell in obj.__closure__ or ():
             try:
                 held.append(cell.cell_contents)
@@ -74,8 +78,7 @@ def is_stateful_callable(value) -> bool:
     with mutable defaults, a bound method (its object), a callable instance.
     Not a class or a module."""
     if isinstance(value, types.FunctionType):
-        defaults = list(value.__defaults__ or ()) + list((value.__kwdefaults__ or {}).values())
-        return bool(value.__closure__) or not all(_is_atom(d) for d in defaults)
+        return bool(value.__closure__) or not all(_is_atom(d) for d in _defaults(value))
     if isinstance(value, (types.MethodType, types.BuiltinMethodType)):
         return not isinstance(value.__self__, types.ModuleType)
     return callable(value) and not isinstance(value, (type, types.ModuleType))
