@@ -702,33 +702,67 @@ static const char *const pure_builtins[] = {
     "hasattr", "range", "enumerate", "zip", "reversed", "list", "tuple", "set", "frozenset",
     "dict", "open", NULL};
 
-static const char *const pure_module_functions[] = {
-    "sum", "mean", "std", "var", "min", "max", "argmin", "argmax", "median", "percentile",
-    "quantile", "prod", "shape", "size", "ndim", "isnan", "isfinite", "isinf", "allclose",
-    "array_equal", "nansum", "nanmean", "nanstd", "nanmin", "nanmax", "count_nonzero", "any",
-    "all", "abs", "sqrt", "exp", "log", "floor", "ceil", NULL};
+/* numpy lets a caller name an output array, which the call writes: `out=`
+ * always, and positionally after the inputs (np.sqrt(a, b) writes b;
+ * np.sum(a, axis, dtype, out) writes its fourth).  Functions are grouped by
+ * how many leading positional arguments are only read; every later one is
+ * treated as an output.  The reductions read two (the array and the axis,
+ * or q for percentile); numpy 2's fft functions take out= fifth. */
+static const char *const pure_reading_one[] = {
+    "abs", "absolute", "sqrt", "exp", "log", "log2", "log10", "floor", "ceil", "isnan",
+    "isfinite", "isinf", "sign", "square", "negative", "sin", "cos", "tan", NULL};
 
-static const char *const pure_modules[] = {"np", "numpy", "math", NULL};
+static const char *const pure_reading_two[] = {
+    "sum", "mean", "std", "var", "min", "max", "amin", "amax", "argmin", "argmax", "median",
+    "percentile", "quantile", "prod", "nansum", "nanmean", "nanstd", "nanmin", "nanmax", "any",
+    "all", "cumsum", "cumprod", "round", "around", "hypot", "minimum", "maximum", "add",
+    "subtract", "multiply", "divide", "power", "arctan2", "matmul", "dot", "outer", "stack",
+    "concatenate", "fft", "ifft", "rfft", "irfft", "fft2", "ifft2", "rfft2", "irfft2", "fftn",
+    "ifftn", "rfftn", "irfftn", NULL};
 
+/* Functions of np, np.fft, np.linalg and math with no output argument
+ * (numpy 1.24 to 2.x). */
+static const char *const pure_reading_all[] = {
+    "shape", "size", "ndim", "allclose", "array_equal", "isclose", "count_nonzero", "gradient",
+    "corrcoef", "cov", "bincount", "histogram", "unique", "sort", "argsort", "diff", "where",
+    "nonzero", "argwhere", "copy", "array", "asarray", "ravel", "reshape", "transpose",
+    "zeros_like", "ones_like", "empty_like", "full_like", "meshgrid", "fftfreq", "rfftfreq",
+    "fftshift", "ifftshift", "norm", "det", "inv", "pinv", "solve", "eig", "eigh",
+    "eigvals", "eigvalsh", "svd", "qr", "cholesky", "lstsq", "matrix_rank", "cond", NULL};
+
+static const char *const pure_modules[] = {"np",          "numpy",       "math",
+                                           "np.fft",      "numpy.fft",   "np.linalg",
+                                           "numpy.linalg", NULL};
+
+/* Methods that leave their receiver unchanged (they return new objects or
+ * views); a view changed later is the audit's concern (shared memory). */
 static const char *const pure_methods[] = {
     "copy", "keys", "values", "items", "get", "count", "index", "startswith", "endswith",
-    "format", "describe", "head", "tail", "sum", "mean", "std", "var", "min", "max", NULL};
+    "format", "describe", "head", "tail", "sum", "mean", "std", "var", "min", "max", "ravel",
+    "flatten", "reshape", "astype", "tolist", "item", "round", "any", "all", "prod", "argmin",
+    "argmax", "to_numpy", "to_string", NULL};
 
-/* Whether a call to `fn` leaves its arguments unchanged (docs/analysis.md). */
-static bool is_pure_callee(const walker *w, TSNode fn)
+#define READS_ALL ((uint32_t)-1)
+
+/* How many leading positional arguments a call to `fn` only reads (0: it
+ * may change any of them).  A pure callee reads all its keyword arguments
+ * except `out`. */
+static uint32_t pure_positionals(const walker *w, TSNode fn)
 {
     size_t length, module_length;
     if ((kind(fn) == K_IDENTIFIER)) {
         const char *name = text(w, fn, &length);
-        return in_list(name, length, pure_builtins);
+        return in_list(name, length, pure_builtins) ? READS_ALL : 0;
     }
-    if (!(kind(fn) == K_ATTRIBUTE)) return false;
+    if (!(kind(fn) == K_ATTRIBUTE)) return 0;
     TSNode object = field(fn, F_OBJECT);
-    if (!(kind(object) == K_IDENTIFIER)) return false;
+    if (!(kind(object) == K_IDENTIFIER || kind(object) == K_ATTRIBUTE)) return 0;
     const char *module = text(w, object, &module_length);
     const char *name = text(w, field(fn, F_ATTRIBUTE), &length);
-    return in_list(module, module_length, pure_modules) &&
-           in_list(name, length, pure_module_functions);
+    if (!in_list(module, module_length, pure_modules)) return 0;
+    if (in_list(name, length, pure_reading_all)) return READS_ALL;
+    if (in_list(name, length, pure_reading_two)) return 2;
+    return in_list(name, length, pure_reading_one) ? 1 : 0;
 }
 
 static bool is_module_target(const walker *w, TSNode target)
@@ -779,7 +813,8 @@ static void visit_call(walker *w, TSNode call)
     if (visit_magic_call(w, fn, args)) return;
     flag_dynamic_call(w, call, fn, args);
     visit_expr(w, fn);
-    if ((kind(fn) == K_ATTRIBUTE)) {
+    uint32_t reads = pure_positionals(w, fn), position = 0;
+    if ((kind(fn) == K_ATTRIBUTE) && !reads) {
         size_t length;
         const char *method = text(w, field(fn, F_ATTRIBUTE), &length);
         if (!in_list(method, length, pure_methods)) mutate_root(w, field(fn, F_OBJECT));
@@ -788,16 +823,25 @@ static void visit_call(walker *w, TSNode call)
         visit_expr(w, args);
         return;
     }
-    bool pure = is_pure_callee(w, fn);
     for (uint32_t i = 0; i < ts_node_named_child_count(args); i++) {
         TSNode arg = ts_node_named_child(args, i);
-        if ((kind(arg) == K_KEYWORD_ARGUMENT)) arg = field(arg, F_VALUE);
-        else if (((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) &&
-                 ts_node_named_child_count(arg) == 1)
-            arg = ts_node_named_child(arg, 0);
-        if (ts_node_is_null(arg) || (kind(arg) == K_COMMENT)) continue;
+        if ((kind(arg) == K_COMMENT)) continue;
+        bool read_only;
+        if ((kind(arg) == K_KEYWORD_ARGUMENT)) {
+            read_only = reads && !text_is(w, field(arg, F_NAME), "out");
+            arg = field(arg, F_VALUE);
+        } else if ((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) {
+            /* *xs may reach an output's position, **kw may hold out= */
+            read_only = reads == READS_ALL;
+            position = READS_ALL;
+            if (ts_node_named_child_count(arg) == 1) arg = ts_node_named_child(arg, 0);
+        } else {
+            read_only = reads == READS_ALL || position < reads;
+            if (position != READS_ALL) position++;
+        }
+        if (ts_node_is_null(arg)) continue;
         visit_expr(w, arg);
-        if (!pure) mutate_root(w, arg);
+        if (!read_only) mutate_root(w, arg);
     }
 }
 

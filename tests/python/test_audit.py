@@ -47,6 +47,13 @@ def test_stored_state_equals_live_state_after_every_cell(tmp_path):
     assert log[-1].record.deletes == ["items"]
 
 
+def assert_stored_equals_replay(nb, cells: list[str]):
+    """After each cell the store holds what a fresh in-process run has."""
+    for position, state in enumerate(replay_ids(*cells)):
+        for name, object_id in state.items():
+            assert id_after(nb, name, position) == object_id, (position, name)
+
+
 SHARED_STATE = [
     "import numpy as np\nu = np.zeros(10)\nv = np.zeros(4)\nd = {'k': np.ones(3)}",
     "w = u[1:]\nw += 1",  # through a view
@@ -61,12 +68,28 @@ SHARED_STATE = [
 def test_changes_through_views_loops_and_containers_are_stored(tmp_path):
     nb = make_notebook(tmp_path / "shared.ipynb", *SHARED_STATE)
     audit(nb)
-    for position, state in enumerate(replay_ids(*SHARED_STATE)):
-        for name, object_id in state.items():
-            assert id_after(nb, name, position) == object_id, (position, name)
+    assert_stored_equals_replay(nb, SHARED_STATE)
     assert list(value_after(nb, "u")) == [7.0] * 10
     assert list(value_after(nb, "v")) == [0.0] * 4
     assert list(value_after(nb, "d")["k"]) == [2.0] * 3
+
+
+NUMPY_OUTPUTS = [
+    "import numpy as np\na = np.arange(6.0) - 3\nb = np.zeros(6)\nc = np.zeros(6)\nm = np.zeros(3)",
+    "np.abs(a, out=b)",  # a known read-only function writes its out=
+    "np.sqrt(b, c)",  # ... and a positional output
+    "np.max(a.reshape(2, 3), 0, m)",
+    "s = np.fft.rfft(a)\nr = float(a.ravel()[::2].sum())",  # only reads a
+]
+
+
+def test_outputs_of_known_read_only_numpy_functions_are_stored(tmp_path):
+    nb = make_notebook(tmp_path / "outputs.ipynb", *NUMPY_OUTPUTS)
+    audit(nb)
+    assert_stored_equals_replay(nb, NUMPY_OUTPUTS)
+    assert list(value_after(nb, "c")) == [3 ** 0.5, 2 ** 0.5, 1, 0, 1, 2 ** 0.5]
+    assert list(value_after(nb, "m")) == [0, 1, 2]
+    assert set(runs(nb)[-1].record.writes) == {"r", "s"}
 
 
 def test_sharing_follows_views_containers_and_objects_not_atoms():
