@@ -631,33 +631,9 @@ static void record_mutation(walker *w, const char *name, size_t length)
     mutate_at(w, name, length, w->loops);
 }
 
-/* The variable an attribute/subscript chain starts from: `a.b[0].c` -> a.
- * Calls end the chain: what `f(x).append` changes is a new object. */
-static bool root_name(TSNode n, TSNode *root)
-{
-    for (;;) {
-        if ((kind(n) == K_IDENTIFIER)) {
-            *root = n;
-            return true;
-        }
-        if ((kind(n) == K_ATTRIBUTE)) n = field(n, F_OBJECT);
-        else if ((kind(n) == K_SUBSCRIPT)) n = field(n, F_VALUE);
-        else if ((kind(n) == K_PARENTHESIZED_EXPRESSION) && ts_node_named_child_count(n) == 1)
-            n = ts_node_named_child(n, 0);
-        else return false;
-        if (ts_node_is_null(n)) return false;
-    }
-}
-
-static void mutate_root(walker *w, TSNode n)
-{
-    TSNode root;
-    size_t length;
-    if (root_name(n, &root)) {
-        const char *name = text(w, root, &length);
-        record_mutation(w, name, length);
-    }
-}
+/* Marks the variable that changing `n` in place changes (defined below,
+ * with the calls it sees through). */
+static void mutate_root(walker *w, TSNode n);
 
 /* ---- targets -------------------------------------------------------------- */
 
@@ -765,6 +741,60 @@ static uint32_t pure_positionals(const walker *w, TSNode fn)
     return in_list(name, length, pure_reading_one) ? 1 : 0;
 }
 
+static bool is_pure_method(const walker *w, TSNode fn)
+{
+    size_t length;
+    const char *method = text(w, field(fn, F_ATTRIBUTE), &length);
+    return in_list(method, length, pure_methods);
+}
+
+/* The arguments of a call, unwrapped from `key=` and `*`/`**`. */
+static void mutate_arguments(walker *w, TSNode args)
+{
+    if (!(kind(args) == K_ARGUMENT_LIST)) return;
+    for (uint32_t i = 0; i < ts_node_named_child_count(args); i++) {
+        TSNode arg = ts_node_named_child(args, i);
+        if ((kind(arg) == K_KEYWORD_ARGUMENT)) arg = field(arg, F_VALUE);
+        else if (((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) &&
+                 ts_node_named_child_count(arg) == 1)
+            arg = ts_node_named_child(arg, 0);
+        if (!ts_node_is_null(arg)) mutate_root(w, arg);
+    }
+}
+
+/* The chain of attributes and subscripts leads to the variable (`a.b[0].c`
+ * -> a).  A call known to leave its receiver or arguments unchanged does not
+ * end the chain: what it returns may be part of them (`d.get(k).append(1)`,
+ * `u.ravel()[0] = 1`, `sorted(xs)[0].x = 1`).  Any other call has marked
+ * what it received already. */
+static void mutate_root(walker *w, TSNode n)
+{
+    if (!enter(w)) return;
+    while (!ts_node_is_null(n)) {
+        if ((kind(n) == K_IDENTIFIER)) {
+            size_t length;
+            const char *name = text(w, n, &length);
+            record_mutation(w, name, length);
+            break;
+        }
+        if ((kind(n) == K_ATTRIBUTE)) n = field(n, F_OBJECT);
+        else if ((kind(n) == K_SUBSCRIPT)) n = field(n, F_VALUE);
+        else if ((kind(n) == K_PARENTHESIZED_EXPRESSION) && ts_node_named_child_count(n) == 1)
+            n = ts_node_named_child(n, 0);
+        else if ((kind(n) == K_CALL)) {
+            TSNode fn = field(n, F_FUNCTION);
+            if (ts_node_is_null(fn)) break;
+            if (pure_positionals(w, fn)) {
+                mutate_arguments(w, field(n, F_ARGUMENTS));
+                break;
+            }
+            if (!((kind(fn) == K_ATTRIBUTE) && is_pure_method(w, fn))) break;
+            n = field(fn, F_OBJECT);
+        } else break;
+    }
+    leave(w);
+}
+
 static bool is_module_target(const walker *w, TSNode target)
 {
     if ((kind(target) == K_SUBSCRIPT)) return text_is(w, field(target, F_VALUE), "sys.modules");
@@ -814,11 +844,8 @@ static void visit_call(walker *w, TSNode call)
     flag_dynamic_call(w, call, fn, args);
     visit_expr(w, fn);
     uint32_t reads = pure_positionals(w, fn), position = 0;
-    if ((kind(fn) == K_ATTRIBUTE) && !reads) {
-        size_t length;
-        const char *method = text(w, field(fn, F_ATTRIBUTE), &length);
-        if (!in_list(method, length, pure_methods)) mutate_root(w, field(fn, F_OBJECT));
-    }
+    if ((kind(fn) == K_ATTRIBUTE) && !reads && !is_pure_method(w, fn))
+        mutate_root(w, field(fn, F_OBJECT));
     if (!(kind(args) == K_ARGUMENT_LIST)) { /* f(x for x in xs) */
         visit_expr(w, args);
         return;

@@ -79,6 +79,8 @@ NUMPY_OUTPUTS = [
     "np.abs(a, out=b)",  # a known read-only function writes its out=
     "np.sqrt(b, c)",  # ... and a positional output
     "np.max(a.reshape(2, 3), 0, m)",
+    "a.reshape(2, 3)[0] = 9\nd = {'k': [1]}",  # through a view a read-only call returned
+    "d.get('k').append(2)",  # through an item a read-only call returned
     "s = np.fft.rfft(a)\nr = float(a.ravel()[::2].sum())",  # only reads a
 ]
 
@@ -89,6 +91,8 @@ def test_outputs_of_known_read_only_numpy_functions_are_stored(tmp_path):
     assert_stored_equals_replay(nb, NUMPY_OUTPUTS)
     assert list(value_after(nb, "c")) == [3 ** 0.5, 2 ** 0.5, 1, 0, 1, 2 ** 0.5]
     assert list(value_after(nb, "m")) == [0, 1, 2]
+    assert list(value_after(nb, "a")) == [9, 9, 9, 0, 1, 2]
+    assert value_after(nb, "d") == {"k": [1, 2]}
     assert set(runs(nb)[-1].record.writes) == {"r", "s"}
 
 
