@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from nbrewind import _core
+from nbrewind import _core, serialize
 from notebooks import (audit, cli, id_after, make_notebook, outputs_text, replay_ids, runs,
                        store_of, value_after)
 
@@ -199,6 +199,41 @@ def test_a_change_inside_a_value_too_big_to_follow_is_still_stored(tmp_path):
     audit(nb)
     assert list(value_after(nb, "data")) == [9.0] * 4
     assert list(value_after(nb, "holder")[-1]) == [9.0] * 4
+
+
+PARTS = [
+    "import numpy as np\nimport pandas as pd\n"
+    "df = pd.DataFrame({'a': np.arange(300_000), 'b': np.ones(300_000)})\n"
+    "data = np.arange(100_000.0)\nheld = {'data': data, 'also': np.zeros(50_000)}",
+    "df = df[['a']].copy()\nheld = {'data': data}",  # fewer buffers, no second reference
+    "del df\nheld = 1",
+]
+
+
+def part_bindings(nb, position, owners=("df", "held")) -> set:
+    with _core.Store(store_of(nb), "r") as store:
+        checkpoint = runs(nb)[position].checkpoint
+        return {name for name, _ in store.diff(None, checkpoint)
+                if serialize.is_part_name(name) and serialize.part_owner(name) in owners
+                and store.resolve(name, checkpoint)}
+
+
+def test_parts_a_value_no_longer_has_are_unbound(tmp_path):
+    nb = make_notebook(tmp_path / "parts.ipynb", *PARTS)
+    audit(nb)
+    assert part_bindings(nb, 0) == {"@buffer:df:0", "@buffer:df:1", "@buffer:held:0",
+                                    "@ref:held:0"}
+    assert part_bindings(nb, 1) == {"@buffer:df:0", "@ref:held:0"}
+    assert part_bindings(nb, 2) == set()
+    assert value_after(nb, "df", 1).columns.tolist() == ["a"]
+    assert value_after(nb, "held", 1)["data"][-1] == 99_999.0
+    # A later session finds what an earlier one bound.
+    make_notebook(nb, PARTS[0])
+    audit(nb)
+    make_notebook(nb, "import numpy as np\nimport pandas as pd\n"
+                  "df = pd.DataFrame({'a': np.arange(300_000)})")
+    audit(nb)
+    assert part_bindings(nb, -1) == {"@buffer:df:0", "@buffer:held:0", "@ref:held:0"}
 
 
 def test_one_array_referenced_twice_is_one_object_after_decoding():

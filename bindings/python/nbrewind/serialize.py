@@ -328,6 +328,12 @@ def part_owner(name: str) -> str:
     return name.split(":", 1)[1].rsplit(":", 1)[0]
 
 
+def part_names(name: str, encoded: Encoded) -> list[str]:
+    """The pseudo-names `put` binds besides `name` for this value."""
+    return [*(buffer_name(name, i) for i in range(len(encoded.buffers))),
+            *(ref_name(name, i) for i in range(len(encoded.refs)))]
+
+
 def put(checkpoint, name: str, encoded: Encoded) -> str:
     """Store an encoded value under `name` (and its buffers under pseudo-names).
     The ids were computed when the value was encoded, over the same bytes

@@ -43,6 +43,7 @@ class Writer:
         self.background = background
         self.on_error = on_error  # called with (job) in the writing thread
         self.current: dict[str, str] = {}  # name -> id as of the last committed job
+        self._parts: dict[str, set] | None = None  # name -> its part bindings in the store
         self.last_checkpoint: str | None = None
         self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
         self._thread = None
@@ -96,14 +97,20 @@ class Writer:
     def _write(self, job: Job):
         rec = job.record
         self._set_workers()
+        parts = {}  # name -> the part bindings its new value has
         with self.store.begin(job.cell_id, job.execution_count) as cp:
             for name, encoded in job.puts:
                 job.ids[name] = serialize.put(cp, name, encoded)
+                parts[name] = set(serialize.part_names(name, encoded))
             for name, object_id in job.id_refs:
                 cp.put_ref(name, object_id)
                 job.ids[name] = object_id
+                parts[name] = set()
             for name in job.deletes:
                 cp.delete(name)
+                parts[name] = set()
+            for stale in self._stale_parts(parts):
+                cp.delete(stale)
             for name in job.reads:
                 rec.reads[name] = self.current.get(name)
             cp.set_host(rec.to_json())
@@ -111,7 +118,23 @@ class Writer:
         for name in job.deletes:
             self.current.pop(name, None)
         self.current.update(job.ids)
+        for name, names in parts.items():
+            self._parts[name] = names
         self.last_checkpoint = job.checkpoint
+
+    def _stale_parts(self, parts: dict) -> list:
+        """The part bindings (a pickle's buffers, its array references) that
+        names rebound or deleted by this job no longer use: left bound, they
+        would keep their old objects from gc and put them in every pack."""
+        if self._parts is None:  # the store may hold an earlier session's
+            self._parts = {}
+            checkpoints = self.store.checkpoints()
+            bound = self.store.diff(None, checkpoints[-1]) if checkpoints else []
+            for name, _ in bound:
+                if serialize.is_part_name(name):
+                    self._parts.setdefault(serialize.part_owner(name), set()).add(name)
+        return sorted(stale for name, names in parts.items()
+                      for stale in self._parts.get(name, set()) - names)
 
 
 class BufferPool:
