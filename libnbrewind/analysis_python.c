@@ -24,6 +24,7 @@ const TSLanguage *tree_sitter_python(void);
 /* Deeper syntax than this is not analysed (an error says so): it protects the
  * C stack from adversarial input, and no real cell comes near it. */
 #define MAX_DEPTH 800
+#define MAX_SHADOWED 32
 #define MAX_LATER_NAMES 32
 
 typedef enum scope_kind { SCOPE_CELL, SCOPE_FUNCTION, SCOPE_CLASS, SCOPE_COMPREHENSION } scope_kind;
@@ -67,6 +68,11 @@ typedef struct walker {
     int later_count;
     int depth;
     bool too_deep;
+    uint32_t mutation_work; /* nodes walked to mark mutations (see mutate_root) */
+    /* Targets of the comprehensions mutate_iterable is inside: their names
+     * are the comprehension's own, not variables of the cell. */
+    TSNode shadowed[MAX_SHADOWED];
+    int shadowed_count;
     nbr_strset imported; /* names the cell binds by import (for setattr flags) */
 } walker;
 
@@ -105,6 +111,7 @@ typedef enum node_kind {
     K_DEFAULT_PARAMETER,
     K_DELETE_STATEMENT,
     K_DICT_PATTERN,
+    K_DICTIONARY,
     K_DICTIONARY_COMPREHENSION,
     K_DICTIONARY_SPLAT,
     K_DICTIONARY_SPLAT_PATTERN,
@@ -144,6 +151,7 @@ typedef enum node_kind {
     K_PATTERN_LIST,
     K_RAISE_STATEMENT,
     K_RETURN_STATEMENT,
+    K_SET,
     K_SET_COMPREHENSION,
     K_SPLAT_PATTERN,
     K_STRING,
@@ -191,6 +199,7 @@ static const char *const kind_names[K_COUNT] = {
     [K_DEFAULT_PARAMETER] = "default_parameter",
     [K_DELETE_STATEMENT] = "delete_statement",
     [K_DICT_PATTERN] = "dict_pattern",
+    [K_DICTIONARY] = "dictionary",
     [K_DICTIONARY_COMPREHENSION] = "dictionary_comprehension",
     [K_DICTIONARY_SPLAT] = "dictionary_splat",
     [K_DICTIONARY_SPLAT_PATTERN] = "dictionary_splat_pattern",
@@ -230,6 +239,7 @@ static const char *const kind_names[K_COUNT] = {
     [K_PATTERN_LIST] = "pattern_list",
     [K_RAISE_STATEMENT] = "raise_statement",
     [K_RETURN_STATEMENT] = "return_statement",
+    [K_SET] = "set",
     [K_SET_COMPREHENSION] = "set_comprehension",
     [K_SPLAT_PATTERN] = "splat_pattern",
     [K_STRING] = "string",
@@ -590,13 +600,53 @@ static bool target_binds(const walker *w, TSNode t, const char *name, size_t len
 /* Every variable an iterable reads may hold the items a loop changed; the
  * attribute names of `d.values()`, keyword names and a called function's own
  * name (`zip`, `enumerate`) are not containers of them. */
+static bool mutation_work(walker *w, TSNode n);
+
+static bool is_comprehension(TSNode n)
+{
+    return (kind(n) == K_LIST_COMPREHENSION) || (kind(n) == K_SET_COMPREHENSION) ||
+           (kind(n) == K_DICTIONARY_COMPREHENSION) || (kind(n) == K_GENERATOR_EXPRESSION);
+}
+
+static bool is_shadowed(const walker *w, const char *name, size_t length)
+{
+    for (int i = 0; i < w->shadowed_count; i++)
+        if (target_binds(w, w->shadowed[i], name, length)) return true;
+    return false;
+}
+
+static void mutate_iterable(walker *w, TSNode n, const loop_frame *loops);
+
+/* A comprehension's parts other than its targets, each with the targets
+ * bound before it shadowed: a clause's iterable sees the earlier clauses'
+ * targets (the first one only the cell's names), the element and conditions
+ * all of them.  (Past MAX_SHADOWED nested targets the names count as the
+ * cell's: more, never fewer.) */
+static void mutate_comprehension(walker *w, TSNode n, const loop_frame *loops)
+{
+    int saved = w->shadowed_count;
+    for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
+        TSNode clause = ts_node_named_child(n, i);
+        if (!(kind(clause) == K_FOR_IN_CLAUSE)) continue;
+        mutate_iterable(w, field(clause, F_RIGHT), loops);
+        if (w->shadowed_count < MAX_SHADOWED) w->shadowed[w->shadowed_count++] = field(clause, F_LEFT);
+    }
+    for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
+        TSNode child = ts_node_named_child(n, i);
+        if (!(kind(child) == K_FOR_IN_CLAUSE)) mutate_iterable(w, child, loops);
+    }
+    w->shadowed_count = saved;
+}
+
 static void mutate_iterable(walker *w, TSNode n, const loop_frame *loops)
 {
-    if (ts_node_is_null(n) || !enter(w)) return;
+    if (ts_node_is_null(n) || !mutation_work(w, n) || !enter(w)) return;
     if (kind(n) == K_IDENTIFIER) {
         size_t length;
         const char *name = text(w, n, &length);
-        mutate_at(w, name, length, loops);
+        if (!is_shadowed(w, name, length)) mutate_at(w, name, length, loops);
+    } else if (is_comprehension(n)) {
+        mutate_comprehension(w, n, loops);
     } else {
         for (uint32_t i = 0; i < ts_node_named_child_count(n); i++) {
             TSNode child = ts_node_named_child(n, i);
@@ -748,10 +798,24 @@ static bool is_pure_method(const walker *w, TSNode fn)
     return in_list(method, length, pure_methods);
 }
 
-/* The arguments of a call, unwrapped from `key=` and `*`/`**`. */
+/* A call's function, out of any parentheses: `(u.reshape)()` calls u.reshape. */
+static TSNode callee(TSNode call)
+{
+    TSNode fn = field(call, F_FUNCTION);
+    while (!ts_node_is_null(fn) && (kind(fn) == K_PARENTHESIZED_EXPRESSION) &&
+           ts_node_named_child_count(fn) == 1)
+        fn = ts_node_named_child(fn, 0);
+    return fn;
+}
+
+/* The arguments of a call, unwrapped from `key=` and `*`/`**`; a bare
+ * generator argument (`f(x for x in xs)`) as it is. */
 static void mutate_arguments(walker *w, TSNode args)
 {
-    if (!(kind(args) == K_ARGUMENT_LIST)) return;
+    if (!(kind(args) == K_ARGUMENT_LIST)) {
+        mutate_root(w, args);
+        return;
+    }
     for (uint32_t i = 0; i < ts_node_named_child_count(args); i++) {
         TSNode arg = ts_node_named_child(args, i);
         if ((kind(arg) == K_KEYWORD_ARGUMENT)) arg = field(arg, F_VALUE);
@@ -762,15 +826,45 @@ static void mutate_arguments(walker *w, TSNode args)
     }
 }
 
+/* Expressions whose value may be one of the objects they read, or hold
+ * them: literals (`f([a, b])`, `out=(b,)`), comprehensions and generators
+ * (`f(r for r in rows)`), `a if c else b`, `a or b`, `(t := a)`. */
+static bool yields_what_it_reads(TSNode n)
+{
+    switch (kind(n)) {
+    case K_TUPLE: case K_LIST: case K_SET: case K_DICTIONARY: case K_EXPRESSION_LIST:
+    case K_PARENTHESIZED_EXPRESSION: case K_LIST_COMPREHENSION: case K_SET_COMPREHENSION:
+    case K_DICTIONARY_COMPREHENSION: case K_GENERATOR_EXPRESSION:
+    case K_CONDITIONAL_EXPRESSION: case K_BOOLEAN_OPERATOR: case K_NAMED_EXPRESSION:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* Past this many nodes walked for one cell (a crafted cell of deeply nested
+ * calls makes the walk quadratic), the cell is flagged instead: the audit
+ * then examines every name, which is always correct. */
+#define MUTATION_WORK_LIMIT 2000000u
+
+static bool mutation_work(walker *w, TSNode n)
+{
+    if (++w->mutation_work <= MUTATION_WORK_LIMIT) return true;
+    if (w->mutation_work == MUTATION_WORK_LIMIT + 1)
+        add_flag(w, n, "%.*s: too many nested calls to follow what they change", "cell", 4);
+    return false;
+}
+
 /* The chain of attributes and subscripts leads to the variable (`a.b[0].c`
  * -> a).  A call known to leave its receiver or arguments unchanged does not
  * end the chain: what it returns may be part of them (`d.get(k).append(1)`,
- * `u.ravel()[0] = 1`, `sorted(xs)[0].x = 1`).  Any other call has marked
- * what it received already. */
+ * `u.reshape(-1)[:5] = 0`, `sorted(xs)[0].x = 1`).  Any other call has marked
+ * what it received already.  An expression that may yield what it reads
+ * (yields_what_it_reads) marks every variable it reads. */
 static void mutate_root(walker *w, TSNode n)
 {
     if (!enter(w)) return;
-    while (!ts_node_is_null(n)) {
+    while (!ts_node_is_null(n) && mutation_work(w, n)) {
         if ((kind(n) == K_IDENTIFIER)) {
             size_t length;
             const char *name = text(w, n, &length);
@@ -782,7 +876,7 @@ static void mutate_root(walker *w, TSNode n)
         else if ((kind(n) == K_PARENTHESIZED_EXPRESSION) && ts_node_named_child_count(n) == 1)
             n = ts_node_named_child(n, 0);
         else if ((kind(n) == K_CALL)) {
-            TSNode fn = field(n, F_FUNCTION);
+            TSNode fn = callee(n);
             if (ts_node_is_null(fn)) break;
             if (pure_positionals(w, fn)) {
                 mutate_arguments(w, field(n, F_ARGUMENTS));
@@ -790,7 +884,10 @@ static void mutate_root(walker *w, TSNode n)
             }
             if (!((kind(fn) == K_ATTRIBUTE) && is_pure_method(w, fn))) break;
             n = field(fn, F_OBJECT);
-        } else break;
+        } else {
+            if (yields_what_it_reads(n)) mutate_iterable(w, n, w->loops);
+            break;
+        }
     }
     leave(w);
 }
@@ -828,13 +925,45 @@ static void flag_dynamic_call(walker *w, TSNode call, TSNode fn, TSNode args)
                  length);
 }
 
+/* Keywords naming what a pure callee writes: numpy's `out=`, print's
+ * `file=` (a StringIO is state like any other). */
+static bool is_output_keyword(const walker *w, TSNode name)
+{
+    return text_is(w, name, "out") || text_is(w, name, "file");
+}
+
+/* np.median and friends sort their input in place when told
+ * `overwrite_input` (a keyword, or a positional past the two they read). */
+static bool may_overwrite_input(const walker *w, TSNode fn, TSNode args)
+{
+    static const char *const overwriting[] = {"median",    "percentile",    "quantile",
+                                              "nanmedian", "nanpercentile", "nanquantile",
+                                              NULL};
+    size_t length;
+    if (!(kind(fn) == K_ATTRIBUTE)) return false;
+    const char *name = text(w, field(fn, F_ATTRIBUTE), &length);
+    if (!in_list(name, length, overwriting) || !(kind(args) == K_ARGUMENT_LIST)) return false;
+    uint32_t positionals = 0;
+    for (uint32_t i = 0; i < ts_node_named_child_count(args); i++) {
+        TSNode arg = ts_node_named_child(args, i);
+        if ((kind(arg) == K_KEYWORD_ARGUMENT)) {
+            if (text_is(w, field(arg, F_NAME), "overwrite_input")) return true;
+        } else if ((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) {
+            return true;
+        } else if (!(kind(arg) == K_COMMENT) && ++positionals > 2) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* get_ipython().run_line_magic('time', 'x = f(y)') and run_cell_magic: the
  * translation of %time and %%time.  Returns true if the call was one. */
 static bool visit_magic_call(walker *w, TSNode fn, TSNode args);
 
 static void visit_call(walker *w, TSNode call)
 {
-    TSNode fn = field(call, F_FUNCTION), args = field(call, F_ARGUMENTS);
+    TSNode fn = callee(call), args = field(call, F_ARGUMENTS);
     if (ts_node_is_null(fn) || ts_node_is_null(args)) {
         for (uint32_t i = 0; i < ts_node_named_child_count(call); i++)
             visit_expr(w, ts_node_named_child(call, i));
@@ -844,10 +973,12 @@ static void visit_call(walker *w, TSNode call)
     flag_dynamic_call(w, call, fn, args);
     visit_expr(w, fn);
     uint32_t reads = pure_positionals(w, fn), position = 0;
+    if (reads && may_overwrite_input(w, fn, args)) reads = 0;
     if ((kind(fn) == K_ATTRIBUTE) && !reads && !is_pure_method(w, fn))
         mutate_root(w, field(fn, F_OBJECT));
     if (!(kind(args) == K_ARGUMENT_LIST)) { /* f(x for x in xs) */
         visit_expr(w, args);
+        if (reads != READS_ALL) mutate_root(w, args);
         return;
     }
     for (uint32_t i = 0; i < ts_node_named_child_count(args); i++) {
@@ -855,7 +986,7 @@ static void visit_call(walker *w, TSNode call)
         if ((kind(arg) == K_COMMENT)) continue;
         bool read_only;
         if ((kind(arg) == K_KEYWORD_ARGUMENT)) {
-            read_only = reads && !text_is(w, field(arg, F_NAME), "out");
+            read_only = reads && !is_output_keyword(w, field(arg, F_NAME));
             arg = field(arg, F_VALUE);
         } else if ((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) {
             /* *xs may reach an output's position, **kw may hold out= */

@@ -222,6 +222,21 @@ static const analysis_case cases[] = {
      "u d np v sorted xs", "u d v xs", "", "", N, N, "", 0},
     {"other calls' results are new objects", "f(a)[0] = 1\nb.pop().append(2)\n", "", "f a b",
      "a b", "", "", N, N, "", 0},
+    {"overwrite_input sorts the input in place",
+     "np.median(a, overwrite_input=True)\nnp.percentile(b, 50, None, None, True)\n"
+     "np.quantile(c, 0.5, **kw)\nm = np.median(d, 0)\n",
+     "m", "np a b c kw d", "np a b c kw", "", "", N, N, "", 0},
+    {"out= as a tuple, print's file=", "np.sqrt(a, out=(b,))\nprint(x, file=buf)\n", "",
+     "np a b print x buf", "b buf", "", "", N, N, "", 0},
+    {"literals, comprehensions and generators passed on hold what they read",
+     "f([a, b])\ng({'k': c})\nh(r for r in rows)\nk([v * 2 for v in vs if t])\n", "",
+     "f a b g c h rows k vs t", "a b c rows vs t", "", "", N, N, "", 0},
+    {"what a chain may yield", "(a if c else b).append(1)\n(d or e).append(2)\n"
+     "sorted(x for x in xs)[0].append(1)\nmax([p, q], key=len).append(0)\n",
+     "", "a c b d e sorted xs max p q len", "a c b d e xs p q len", "", "", N, N, "", 0},
+    {"a comprehension's first iterable is the cell's", "f([x for x in x])\n", "", "f x", "x",
+     "", "", N, N, "", 0},
+    {"parenthesized callee", "(u.reshape)()[0] = 1\n", "", "u", "u", "", "", N, N, "", 0},
     {"unknown numpy function may mutate", "np.clip(p, 0, 1, out=p)\nnp.random.shuffle(q)\n", "",
      "np p q", "np p q", "", "", N, N, "", 0},
     {"keyword argument may be mutated", "fit(model, data=frame)\n", "", "fit model frame",
@@ -478,6 +493,31 @@ static void deep_nesting_does_not_crash(void)
     }
 }
 
+/* Nested read-only calls whose outputs are calls make following what they
+ * change quadratic: past a budget the cell is flagged (the audit then
+ * examines every name) instead of taking minutes. */
+static void nested_output_calls_are_flagged_not_slow(void)
+{
+    char *level = repeat("a, ", 200, ""), *unit = malloc(strlen(level) + 16);
+    snprintf(unit, strlen(level) + 16, "np.add(b, c, %s", level);
+    char *opening = repeat(unit, 300, "a"), *closing = repeat(")", 300, "\n");
+    char *src = malloc(strlen(opening) + strlen(closing) + 5);
+    snprintf(src, strlen(opening) + strlen(closing) + 5, "x = %s%s", opening, closing);
+    nbr_analysis *a = NULL;
+    CHECK_OK(nbr_analysis_new(&a, NBR_LANG_PYTHON, src, strlen(src)));
+    const char *message = NULL;
+    uint32_t line = 0, column = 0;
+    CHECK(nbr_analysis_diagnostic_count(a, NBR_DIAG_FLAG) == 1);
+    CHECK_OK(nbr_analysis_diagnostic(&message, &line, &column, a, NBR_DIAG_FLAG, 0));
+    CHECK(message && strstr(message, "too many nested calls") != NULL);
+    nbr_analysis_free(a);
+    free(src);
+    free(closing);
+    free(opening);
+    free(unit);
+    free(level);
+}
+
 static void many_statements(void)
 {
     char *src = repeat("a = b + 1\nb = a\n", 20000, "");
@@ -501,4 +541,5 @@ static void aliases_are_recorded(void)
 NBR_TEST_MAIN(TEST(python_cases), TEST(raw_and_translated_cells_agree),
               TEST(invalid_utf8_is_rejected), TEST(nul_byte_is_rejected),
               TEST(syntax_error_has_position), TEST(deep_nesting_does_not_crash),
-              TEST(many_statements), TEST(aliases_are_recorded))
+              TEST(nested_output_calls_are_flagged_not_slow), TEST(many_statements),
+              TEST(aliases_are_recorded))
