@@ -1846,6 +1846,12 @@ static void visit_type_alias(walker *w, TSNode n)
     record_read(w, "type", 4);
     visit_expr(w, target);
     if (kind(target) == K_LIST) record_mutation(w, "type", 4);
+    /* `type(o).y = 1` reads as an alias named `(o).y`: it changes o's class. */
+    TSNode root = target;
+    while ((kind(root) == K_ATTRIBUTE) || (kind(root) == K_SUBSCRIPT))
+        root = field(root, (kind(root) == K_ATTRIBUTE) ? F_OBJECT : F_VALUE);
+    if (!ts_node_eq(root, target) && (kind(root) == K_PARENTHESIZED_EXPRESSION))
+        mutate_root(w, root);
 }
 
 static void visit_delete(walker *w, TSNode n)
