@@ -961,6 +961,25 @@ static bool may_overwrite_input(const walker *w, TSNode fn, TSNode args)
  * translation of %time and %%time.  Returns true if the call was one. */
 static bool visit_magic_call(walker *w, TSNode fn, TSNode args);
 
+/* Calling what a subscript or call gave (`ops['k'](1)`, `getattr(o, 'add')(2)`)
+ * may change the object it came from, as a method call changes its
+ * receiver; calling a loop's target (`for f in [a.add]: f(1)`) may change
+ * what the loop went over. */
+static void mutate_callee(walker *w, TSNode fn)
+{
+    if ((kind(fn) == K_SUBSCRIPT) || (kind(fn) == K_CALL)) {
+        mutate_root(w, fn);
+    } else if ((kind(fn) == K_IDENTIFIER)) {
+        size_t length;
+        const char *name = text(w, fn, &length);
+        for (const loop_frame *f = w->loops; f; f = f->outer)
+            if (target_binds(w, f->target, name, length)) {
+                mutate_at(w, name, length, w->loops);
+                break;
+            }
+    }
+}
+
 static void visit_call(walker *w, TSNode call)
 {
     TSNode fn = callee(call), args = field(call, F_ARGUMENTS);
@@ -972,6 +991,7 @@ static void visit_call(walker *w, TSNode call)
     if (visit_magic_call(w, fn, args)) return;
     flag_dynamic_call(w, call, fn, args);
     visit_expr(w, fn);
+    mutate_callee(w, fn);
     uint32_t reads = pure_positionals(w, fn), position = 0;
     if (reads && may_overwrite_input(w, fn, args)) reads = 0;
     if ((kind(fn) == K_ATTRIBUTE) && !reads && !is_pure_method(w, fn))
@@ -1314,6 +1334,12 @@ static void visit_expr(walker *w, TSNode n)
         record_read(w, name, length);
     } else if ((kind(n) == K_ATTRIBUTE)) {
         visit_expr(w, field(n, F_OBJECT));
+        TSNode attribute = field(n, F_ATTRIBUTE);
+        if (text_is(w, attribute, "user_ns") || text_is(w, attribute, "user_global_ns")) {
+            const char *name = text(w, attribute, &length);
+            add_flag(w, n, "%.*s exposes the namespace to changes the analysis cannot see", name,
+                     length);
+        }
     } else if ((kind(n) == K_CALL)) {
         visit_call(w, n);
     } else if ((kind(n) == K_LAMBDA)) {

@@ -18,6 +18,7 @@ earlier ones are untouched, and a warning is printed in the cell's output.
 """
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 import json
 import os
@@ -34,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core, record as _record, serialize, sharing
+from . import _core, reach, record as _record, serialize, sharing
 from .files import FileWatcher
 from .notebook import ANONYMOUS_CELL
 from .writer import Job, Writer
@@ -265,14 +266,20 @@ class Auditor:
     def _candidates(self, analysis: dict, namespace: dict, retry: set,
                     called: set) -> set[str]:
         mutated = set(analysis["may_mutate"]) | called
-        # A closure, bound method or callable object the cell uses may change
-        # what it holds when called.
+        touched = [n for n in {*analysis["uses"], *analysis["defs"]} if n in namespace]
+        # A closure, bound method or callable object the cell uses (or binds
+        # and calls: `m = obj.add; m(5)`) may change what it holds when called.
+        mutated |= {n for n in touched if sharing.is_stateful_callable(namespace[n])}
+        # ... and so may notebook code the analysis never saw (reach.py).
+        code = reach.notebook_code_reach([namespace[n] for n in touched], namespace)
+        mutated |= code.names
+        # A read of a defaultdict may insert the key it asked for.
         mutated |= {n for n in analysis["uses"]
-                    if n in namespace and sharing.is_stateful_callable(namespace[n])}
+                    if isinstance(namespace.get(n), collections.defaultdict)}
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
-        names |= self._sharing_state(namespace, mutated)
-        if analysis["flags"]:  # exec, globals(), %run: anything may have changed
-            names |= namespace.keys()
+        names |= self._sharing_state(namespace, mutated, code.held)
+        if analysis["flags"] or code.everything or self._reaches_namespace(mutated):
+            names |= namespace.keys()  # exec, globals(), %run: anything may have changed
         for name, value in namespace.items():  # rebound some other way (exec, globals())
             known = self.known.get(name)
             if known is None or known.pyid != id(value):
@@ -280,12 +287,19 @@ class Auditor:
         names |= {n for n in self.known if n not in namespace}
         return names
 
-    def _sharing_state(self, namespace: dict, mutated: set) -> set[str]:
+    def _reaches_namespace(self, mutated: set) -> bool:
+        """`import __main__; __main__.x[0] = 1` changes x through the module
+        whose dict is the namespace: the analysis sees only `__main__`."""
+        user_ns = self.shell.user_ns
+        return any(isinstance(v := user_ns.get(n), types.ModuleType) and v.__dict__ is user_ns
+                   for n in mutated)
+
+    def _sharing_state(self, namespace: dict, mutated: set, held=()) -> set[str]:
         """Names whose values share state with what the cell may have
-        mutated (a view's array, a container's items: sharing.py), but not
-        those already recorded as recompute for the same object: there is
-        nothing of theirs to store again."""
-        values = [namespace[n] for n in mutated if n in namespace]
+        mutated, or with the objects in `held` (a view's array, a container's
+        items: sharing.py), but not those already recorded as recompute for
+        the same object: there is nothing of theirs to store again."""
+        values = [namespace[n] for n in mutated if n in namespace] + list(held)
         names = sharing.names_sharing_state(namespace, values) if values else set()
         return {n for n in names
                 if not ((k := self.known.get(n)) and not k.stored and k.pyid == id(namespace[n]))}

@@ -18,6 +18,7 @@ follow to the end counts as sharing (examined again), never as not sharing.
 """
 from __future__ import annotations
 
+import bisect
 import gc
 import itertools
 import types
@@ -58,14 +59,20 @@ def _references(obj, budget: int):
     if kind is dict:
         return itertools.islice(itertools.chain(obj.keys(), obj.values()), budget)
     if kind is types.FunctionType:
-        held = _defaults(obj)
-        for cell in obj.__closure__ or ():
-            try:
-                held.append(cell.cell_contents)
-            except ValueError:  # a cell not yet filled
-                pass
-        return held
+        return function_state(obj)
     return gc.get_referents(obj)
+
+
+def function_state(fn: types.FunctionType) -> list:
+    """What a function holds of its own: its defaults and its closure's
+    contents (its globals are everyone's)."""
+    held = _defaults(fn)
+    for cell in fn.__closure__ or ():
+        try:
+            held.append(cell.cell_contents)
+        except ValueError:  # a cell not yet filled
+            pass
+    return held
 
 
 def _is_atom(value) -> bool:
@@ -84,11 +91,14 @@ def is_stateful_callable(value) -> bool:
     return callable(value) and not isinstance(value, (type, types.ModuleType))
 
 
-def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
+def held_state(value, max_visits: int = MAX_VISITS, ranges: list | None = None) \
+        -> tuple[set, bool]:
     """(ids of the mutable objects `value` holds, itself included, with
     arrays counted by their memory's owner; whether it was followed to the
     end within `max_visits` objects, atoms included; an object that cannot
-    be followed, a dead weakref proxy, makes it incomplete)."""
+    be followed, a dead weakref proxy, makes it incomplete).  The arrays'
+    byte ranges go to `ranges` when given: views whose owner is no array
+    (np.lib.stride_tricks, an nditer's items) are known by their memory."""
     found: set = set()
     seen_arrays: set = set()
     alive = []  # temporary field views, kept so that their ids stay theirs
@@ -107,6 +117,8 @@ def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
                     continue
                 seen_arrays.add(id(obj))
                 found.add(id(memory_owner(obj)))
+                if ranges is not None and obj.size:
+                    ranges.append(np.byte_bounds(obj))
                 if obj.dtype.names:  # a structured array: its object fields
                     fields = [obj[f] for f in obj.dtype.names if obj.dtype[f].hasobject]
                     alive += fields
@@ -122,23 +134,47 @@ def held_state(value, max_visits: int = MAX_VISITS) -> tuple[set, bool]:
     return found, True
 
 
+def _overlaps(ranges: list, changed: list, starts: list) -> bool:
+    """Whether any [low, high) of `ranges` overlaps one of `changed`
+    (disjoint, sorted; `starts` their lows)."""
+    for low, high in ranges:
+        i = bisect.bisect_right(starts, low)
+        if (i and changed[i - 1][1] > low) or (i < len(changed) and changed[i][0] < high):
+            return True
+    return False
+
+
+def _merged(ranges: list) -> list:
+    merged: list = []
+    for low, high in sorted(ranges):
+        if merged and low <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], high)
+        else:
+            merged.append([low, high])
+    return merged
+
+
 def names_sharing_state(namespace: dict, values: list) -> set[str]:
     """The names of `namespace` whose values share state with any of
     `values` (see the module's docstring); all of them when a value that
     may have changed is too big (or too odd) to follow to the end."""
     changed: set = set()
+    changed_ranges: list = []
     for value in values:
-        held, complete = held_state(value)
+        held, complete = held_state(value, ranges=changed_ranges)
         if not complete:
             return set(namespace)
         changed |= held
     if not changed:
         return set()
+    merged = _merged(changed_ranges)
+    starts = [low for low, _ in merged]
     names = set()
     for name, value in namespace.items():
         if _is_atom(value):
             continue
-        held, complete = held_state(value)
-        if not complete or held & changed:
+        ranges: list = []
+        held, complete = held_state(value, ranges=ranges)
+        if not complete or held & changed or (merged and _overlaps(ranges, merged, starts)):
             names.add(name)
     return names
