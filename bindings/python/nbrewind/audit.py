@@ -18,7 +18,6 @@ earlier ones are untouched, and a warning is printed in the cell's output.
 """
 from __future__ import annotations
 
-import collections
 import datetime as _dt
 import json
 import os
@@ -273,9 +272,9 @@ class Auditor:
         # ... and so may notebook code the analysis never saw (reach.py).
         code = reach.notebook_code_reach([namespace[n] for n in touched], namespace)
         mutated |= code.names
-        # A read of a defaultdict may insert the key it asked for.
+        # Reading an iterator, a defaultdict or a notebook object may change it.
         mutated |= {n for n in analysis["uses"]
-                    if isinstance(namespace.get(n), collections.defaultdict)}
+                    if n in namespace and reach.changes_when_read(namespace[n])}
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         names |= self._sharing_state(namespace, mutated, code.held)
         if analysis["flags"] or code.everything or self._reaches_namespace(mutated):
@@ -291,7 +290,8 @@ class Auditor:
         """`import __main__; __main__.x[0] = 1` changes x through the module
         whose dict is the namespace: the analysis sees only `__main__`."""
         user_ns = self.shell.user_ns
-        return any(isinstance(v := user_ns.get(n), types.ModuleType) and v.__dict__ is user_ns
+        return any(isinstance(v := user_ns.get(n), types.ModuleType) and
+                   (v.__dict__ is user_ns or v is sys)  # sys.modules['__main__']
                    for n in mutated)
 
     def _sharing_state(self, namespace: dict, mutated: set, held=()) -> set[str]:
@@ -300,6 +300,7 @@ class Auditor:
         items: sharing.py), but not those already recorded as recompute for
         the same object: there is nothing of theirs to store again."""
         values = [namespace[n] for n in mutated if n in namespace] + list(held)
+        values += [v for value in values for v in sharing.class_state(value)]
         names = sharing.names_sharing_state(namespace, values) if values else set()
         return {n for n in names
                 if not ((k := self.known.get(n)) and not k.stored and k.pyid == id(namespace[n]))}

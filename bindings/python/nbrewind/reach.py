@@ -10,10 +10,13 @@ cell, the values of the names it used or bound are searched for such code
 notebook classes), and that code's global names are examined again (its
 content hash decides), with the objects it holds (a bound method's object,
 a closure's contents).  Code that reaches the namespace itself (`exec`,
-`globals()`) means any name may have changed.
+`globals()`) means any name may have changed.  Reading a value can run code
+too, or change it: `changes_when_read` says which values a read may change.
 """
 from __future__ import annotations
 
+import collections
+import collections.abc
 import functools
 import itertools
 import types
@@ -25,6 +28,10 @@ from . import sharing
 
 # Builtins through which code reaches globals it does not spell.
 NAMESPACE_BUILTINS = frozenset({"exec", "eval", "globals"})
+
+# Where library wrappers keep the function they wrap (functools.wraps and
+# lru_cache: __wrapped__; np.vectorize: pyfunc).
+_WRAPPED = ("__wrapped__", "pyfunc")
 
 MAX_DEPTH = 4  # containers and objects within containers and objects
 MAX_ITEMS = 1000  # items looked at per container
@@ -133,6 +140,11 @@ class _Search:
             self.push(kind, depth)
             for item in itertools.islice(getattr(value, "__dict__", {}).values(), MAX_ITEMS):
                 self.push(item, depth)
+        else:  # a library's wrapper of notebook code: lru_cache, np.vectorize
+            for attribute in _WRAPPED:
+                wrapped = getattr(value, attribute, None)
+                if callable(wrapped):
+                    self.push(wrapped, depth)
 
     def function(self, fn: types.FunctionType, depth: int):
         if not _is_notebook_code(fn):
@@ -161,3 +173,29 @@ def notebook_code_reach(values: list, namespace: dict) -> Reach:
         return search.run()
     except Exception:  # noqa: BLE001 - a value we cannot search: anything may change
         return Reach(everything=True)
+
+
+def _holds_defaultdict(value, depth: int = 0) -> bool:
+    if isinstance(value, collections.defaultdict):
+        return True
+    if depth >= 3:
+        return False
+    if isinstance(value, collections.ChainMap):
+        return any(_holds_defaultdict(m, depth + 1) for m in value.maps[:MAX_ITEMS])
+    if type(value) in (dict, list, tuple):
+        items = value.values() if type(value) is dict else value
+        return any(_holds_defaultdict(v, depth + 1) for v in itertools.islice(items, MAX_ITEMS))
+    return False
+
+
+def changes_when_read(value) -> bool:
+    """Whether reading `value` may change it: an iterator advances (a loop,
+    `sum(it)`, unpacking); a defaultdict, in it or under it, inserts the key
+    asked for; an object of a notebook class runs its own code (a caching
+    property, `__getitem__`, `__len__`, `__hash__`, `__enter__`)."""
+    try:
+        return isinstance(value, (collections.abc.Iterator, collections.defaultdict)) or \
+            type(value).__module__ == "__main__" and not isinstance(value, type) or \
+            _holds_defaultdict(value)
+    except Exception:  # noqa: BLE001 - an object that fails to say counts as changing
+        return True

@@ -63,6 +63,21 @@ def _references(obj, budget: int):
     return gc.get_referents(obj)
 
 
+def class_state(value) -> list:
+    """The mutable class attributes a change to a notebook class, or to an
+    instance of one, may have gone through (`Pool.members.append(1)`,
+    `pool.members.append(1)`): classes are not followed otherwise, since
+    every instance holds its class."""
+    cls = value if isinstance(value, type) else type(value)
+    if cls.__module__ != "__main__":
+        return []
+    return [v for klass in cls.__mro__ if klass.__module__ == "__main__"
+            for v in vars(klass).values()
+            if not _is_atom(v) and not callable(v) and
+            not isinstance(v, (staticmethod, classmethod, property, types.MemberDescriptorType,
+                               types.GetSetDescriptorType))]
+
+
 def function_state(fn: types.FunctionType) -> list:
     """What a function holds of its own: its defaults and its closure's
     contents (its globals are everyone's)."""

@@ -1,0 +1,298 @@
+"""More mutation patterns for the audit's differential test (see
+test_audit_mutations.py, whose helpers this file uses): after every cell, the
+id the store holds for each name must be the id a fresh in-process run gives.
+
+These notebooks cover what test_audit_mutations does not: dataclasses,
+descriptors, properties, class state, closures, file-like objects, buffers
+and memoryviews, record arrays, np.matrix, numpy methods with out=, more of
+pandas' in-place paths, iterators consumed in other ways than next().
+
+READS holds changes made by what the analysis takes for reads (a caching
+property, `__len__`, an iterator consumed by a loop or `sum()`, a nested
+defaultdict), through class attributes, `sys.modules['__main__']` and library
+wrappers of notebook code (lru_cache, np.vectorize): the audit missed all 25
+until reach.changes_when_read, sharing.class_state and the wrappers rule.
+Each is one test; the one it still misses (a logging handler, reached only
+through the logging module's own registry) is an xfail(strict=True), so that
+fixing it makes the test fail until its mark goes.  A check confirms that
+each pattern really changes the names it lists in a plain run.
+"""
+from __future__ import annotations
+
+import pytest
+
+from notebooks import replay_ids
+from test_audit_mutations import audited, described, replay_fingerprints, stale
+
+# Values holding a notebook function inside a library object (np.vectorize):
+# pickled with the function's code by value, they differ between the kernel
+# and this process whatever the audit does, so they are not compared.
+OPAQUE = ("vnote",)
+
+
+def stale_names(nb, python, unstorable=()):
+    return [(position, name) for position, name in stale(nb, python, unstorable)
+            if name not in OPAQUE]
+
+
+# ---- the notebooks ---------------------------------------------------------------
+
+OBJECTS = [
+    "import copy, dataclasses, functools, operator, types, contextlib, collections\n"
+    "made, prop_log, comparisons, filtered, seen_keys, ctx_log = [], [], [], [], [], []\n"
+    "memo = {}\nhist = []\n"
+    "@dataclasses.dataclass(frozen=True)\nclass Frozen:\n    x: float\n    tags: list\n"
+    "@dataclasses.dataclass\nclass Made:\n    x: int\n    def __post_init__(self):\n"
+    "        made.append(self.x)\n"
+    "class Temp:\n    def __init__(self):\n        self._c = 0.0\n"
+    "    @property\n    def celsius(self):\n        return self._c\n"
+    "    @celsius.setter\n    def celsius(self, v):\n        prop_log.append(v)\n"
+    "        self._c = v\n"
+    "class Stored:\n    def __set_name__(self, owner, name):\n        self.name = '_' + name\n"
+    "    def __get__(self, obj, owner=None):\n        return getattr(obj, self.name, None)\n"
+    "    def __set__(self, obj, value):\n        setattr(obj, self.name, value)\n"
+    "class Item:\n    def __init__(self, v):\n        self.v = v\n"
+    "    def __lt__(self, other):\n        comparisons.append(1)\n        return self.v < other.v\n"
+    "class Shape:\n    size = Stored()\n"
+    "class Other:\n    pass\n"
+    "fr = Frozen(1.0, [])\ntemp = Temp()\nshape = Shape()\nitems = [Item(3), Item(1), Item(2)]\n"
+    "ns = types.SimpleNamespace(a=[1])\no1, o2, o3, o4 = Other(), Other(), Other(), Other()\n"
+    "o4.gone = 1\ncm = collections.ChainMap({'k': 1}, {'j': 2})\n"
+    "def make_recorder(into):\n    def record(x):\n        into.append(x)\n    return record\n"
+    "def fib(n, memo=memo):\n    if n < 2:\n        return n\n    if n not in memo:\n"
+    "        memo[n] = fib(n - 1) + fib(n - 2)\n    return memo[n]\n"
+    "def merge(acc, d):\n    acc.update(d)\n    return acc\n"
+    "@contextlib.contextmanager\ndef tracked():\n    ctx_log.append('in')\n    yield\n"
+    "    ctx_log.append('out')\n"
+    "keyf = lambda v: seen_keys.append(v) or -v\n"
+    "pred = lambda v: filtered.append(v) or v > 1\n"
+    "merged = {}",
+    "object.__setattr__(fr, 'x', 2.0)",                 # a frozen dataclass, forced
+    "fr.tags.append('t')",                              # a frozen dataclass's list
+    "m1 = Made(4)",                                     # __post_init__ writing a global
+    "temp.celsius = 21.0",                              # a property setter writing a global
+    "shape.size = 3",                                   # a data descriptor's __set__
+    "vars(o1).update(a=1)",
+    "setattr(o2, *('b', 2))",
+    "del o4.gone",
+    "o3.__class__ = Temp",                              # the class of an instance changed
+    "ns.a.append(2)",
+    "vars(ns)['c'] = 3",
+    "operator.attrgetter('a')(ns).append(4)",
+    "operator.methodcaller('append', 5)(ns.a)",
+    "cm.maps[1]['j'] = 20",                             # a ChainMap's second map
+    "rec_fn = make_recorder(hist)",
+    "rec_fn('x')",                                      # a closure over a global list
+    "f10 = fib(10)",                                    # a default that is a global
+    "ordered = sorted(items)",                          # __lt__ writing a global
+    "lowest = min([1, 2, 3], key=keyf)",                # a key lambda bound earlier
+    "kept = list(filter(pred, [1, 2, 3]))",             # a filter lambda bound earlier
+    "functools.reduce(merge, [{'a': 1}, {'b': 2}], merged)",
+    "with tracked():\n    pass",                        # a @contextmanager writing a global
+    "dc = copy.copy(fr)\ndc.tags.append('shallow')",    # a shallow copy shares the list
+]
+
+BUFFERS = [
+    "import array, io, itertools, json\nimport numpy as np\n"
+    "sbuf, jbuf, pbuf = io.StringIO(), io.StringIO(), io.StringIO()\nbbuf = io.BytesIO()\n"
+    "ia = array.array('i', [1, 2, 3])\nia2 = array.array('i', [1])\nba = bytearray(b'abcd')\nnarr = np.zeros(3)\n"
+    "over = np.frombuffer(ia, dtype=np.int32)\nvals = [1, 2]\nit = iter(vals)\n"
+    "cnt = itertools.count()\nisl = itertools.islice(cnt, 10)\n"
+    "t1, t2 = itertools.tee([1, 2, 3])\n"
+    "def write_to(f, text):\n    f.write(text)",
+    "write_to(sbuf, 'hello')",                          # a file-like argument
+    "print('x', file=pbuf)",                            # print's file=
+    "json.dump({'a': 1}, jbuf)",
+    "np.save(bbuf, narr)",
+    "bbuf.seek(0)",
+    "back = np.load(bbuf)",                             # reading moves the position
+    "ia2.frombytes(array.array('i', [4]).tobytes())",
+    "ia[0] = 7",                                        # under np.frombuffer
+    "over[1] = 8",                                      # through np.frombuffer
+    "memoryview(ia)[2] = 9",
+    "mv = memoryview(ba)\nmvn = memoryview(narr)",
+    "mv[0] = 65",                                       # a memoryview bound earlier
+    "mvn[1] = 5.0",                                     # ... over an ndarray
+    "vals.append(3)",                                   # the list under an iterator
+    "head = list(itertools.islice(it, 2))",             # islice consuming an iterator
+    "n1 = next(isl)",                                   # islice advancing its count
+    "t = next(t1)",                                     # tee: the other copy's buffer
+]
+
+NUMPY = [
+    "import numpy as np\n"
+    "rec = np.rec.array([(1.0, 2), (3.0, 4)], dtype=[('x', 'f8'), ('y', 'i4')])\n"
+    "st = np.zeros(2, dtype=[('x', 'f8'), ('y', 'i4')])\nfx = st['x']\n"
+    "mat = np.matrix([[1.0, 2.0], [3.0, 4.0]])\n"
+    "mk = np.ma.masked_array(np.arange(4.0), mask=[0, 1, 0, 0])\n"
+    "m = np.arange(6.0).reshape(2, 3)\nv = np.zeros(3)\nw = np.zeros(2)\na = np.arange(4.0) / 3\n"
+    "flags = np.zeros(3, dtype=bool)",
+    "rec.x[0] = 5.0",                                   # a recarray's attribute field
+    "rec['y'][1] = 7",
+    "st[0] = (9.0, 9)",                                 # under a field view bound earlier
+    "fx[1] = 2.5",                                      # the field view itself
+    "mat[0, 0] = 9.0",
+    "mat.A[1, 1] = 8.0",                                # np.matrix's .A view
+    "mat *= 2",
+    "mk[1] = 5.0",
+    "mk.mask[2] = True",
+    "mk.fill_value = 7.0",
+    "m.sum(axis=0, out=v)",                             # a method's out=
+    "m.max(axis=1, out=w)",
+    "a.round(1, out=a)",
+    "m.any(axis=0, out=flags)",
+]
+
+PANDAS = [
+    "import numpy as np\nimport pandas as pd\n"
+    "df = pd.DataFrame({'x': np.arange(4.0), 'y': np.arange(4.0) * 2, 'k': list('aabb')})\n"
+    "xcol = df['x']\nidx = df.index\ngb = df.groupby('k')\n"
+    "s = pd.Series(['a', 'b', 'a'], dtype='category')\n"
+    "t = pd.Series([1.0, np.nan, 3.0])\n"
+    "q = pd.DataFrame({'x': [1.0, 2.0, 3.0], 'y': [3.0, 2.0, 1.0]})",
+    "df.x.iloc[0] = -1.0",                              # a column as an attribute, chained
+    "df.loc[1, 'x'] = -2.0",                            # under a column bound earlier
+    "df.y.values[0] = 10.0",
+    "df.index.name = 'row'",                            # an index bound earlier
+    "df.columns.name = 'cols'",
+    "df.rename_axis('r', inplace=True)",
+    "s.cat.add_categories(['z'], inplace=True)",        # a categorical accessor
+    "s.iloc[0] = 'z'",
+    "t.interpolate(inplace=True)",
+    "t.update(pd.Series([9.0], index=[0]))",
+    "q.query('x > 1', inplace=True)",
+    "q.mask(q > 2.5, 0.0, inplace=True)",
+    "q.drop_duplicates(inplace=True)",
+    "q.sort_index(ascending=False, inplace=True)",
+    "q.flags.allows_duplicate_labels = False",
+]
+
+PASSING = {"objects": (OBJECTS, ()), "buffers": (BUFFERS, ("mv", "mvn")),
+           "numpy": (NUMPY, ()), "pandas": (PANDAS, ())}
+
+
+@pytest.mark.filterwarnings("ignore")  # pandas' warnings in the replay
+@pytest.mark.parametrize("title", list(PASSING))
+def test_more_changes_in_place_are_stored(tmp_path, title):
+    cells, unstorable = PASSING[title]
+    nb, kernel, python = audited(tmp_path, title, cells)
+    assert described(stale_names(nb, python, unstorable), kernel) == []
+
+
+# ---- changes through reads, classes and wrappers ---------------------------------
+#
+# Each entry: a cell, the names it changes (their stored ids must follow),
+# and what the pattern is; cells with no label set up the next ones.  Every
+# pattern has names of its own.
+
+READS = [
+    ("import collections, functools, io, itertools, logging, sys\nimport numpy as np\n"
+     "class Lazy:\n    def __init__(self):\n        self._area = None\n"
+     "    @property\n    def area(self):\n        if self._area is None:\n"
+     "            self._area = 6.0\n        return self._area\n"
+     "class Counted:\n    def __init__(self):\n        self.data = {'a': 1}\n"
+     "        self.hits = 0\n    def __getitem__(self, k):\n        self.hits += 1\n"
+     "        return self.data[k]\n    def __len__(self):\n        self.hits += 1\n"
+     "        return len(self.data)\n"
+     "class Key:\n    def __init__(self, v):\n        self.v = v\n        self._hash = None\n"
+     "    def __hash__(self):\n        if self._hash is None:\n"
+     "            self._hash = hash(self.v)\n        return self._hash\n"
+     "class Timer:\n    def __init__(self):\n        self.entries = 0\n"
+     "    def __enter__(self):\n        self.entries += 1\n        return self\n"
+     "    def __exit__(self, *exc):\n        return False\n"
+     "class LRU:\n    def __init__(self):\n        self.order = ['a', 'b']\n"
+     "        self.data = {'a': 1, 'b': 2}\n    def get(self, k):\n"
+     "        self.order.remove(k)\n        self.order.append(k)\n        return self.data[k]\n"
+     "class Recorder:\n    def __init__(self):\n        self.misses = []\n"
+     "    def __getattr__(self, name):\n        if name.startswith('_'):\n"
+     "            raise AttributeError(name)\n        self.misses.append(name)\n"
+     "class Pool:\n    members = []\n"
+     "class Pool2:\n    members = []\n"
+     "class Registry:\n    entries = []\n    @classmethod\n    def add(cls, x):\n"
+     "        cls.entries.append(x)\n"
+     "lazy, counted, counted2, key = Lazy(), Counted(), Counted(), Key(5)\n"
+     "timer, lru, recorder, pool2 = Timer(), LRU(), Recorder(), Pool2()\n"
+     "pool_members, pool2_members, reg_entries = Pool.members, Pool2.members, Registry.entries\n"
+     "class Scorer:\n    def __init__(self):\n        self.scored = []\n"
+     "    def score(self, v):\n        self.scored.append(v)\n        return -v\n"
+     "scorer = Scorer()\ncfg = {'groups': collections.defaultdict(list)}\n"
+     "dd_under = collections.defaultdict(list)\nchain = collections.ChainMap(dd_under)\n"
+     "main_list = []\ncalls_log, seen_v = [], []\n"
+     "def compute(x):\n    calls_log.append(x)\n    return x * 2\n"
+     "cached = functools.lru_cache(maxsize=None)(compute)\n"
+     "def note_v(x):\n    seen_v.append(int(x))\n    return x\n"
+     "vnote = np.vectorize(note_v, otypes=[float])\n"
+     "it_loop, it_sum, it_unpack = iter([1, 2, 3]), iter([1, 2, 3]), iter([1, 2])\n"
+     "it_in, it_comp = iter([1, 2, 3]), iter([1, 2, 3])\n"
+     "cnt = itertools.count()\nlazy_map = map(abs, [-1, -2])\n"
+     "lines_buf = io.StringIO('a\\nb\\n')\nlog_buf = io.StringIO()\n"
+     "lg = logging.getLogger('nbrewind_test_audit_more')\nlg.handlers.clear()\n"
+     "lg.addHandler(logging.StreamHandler(log_buf))\nlg.propagate = False\ndel lg",
+     (), None),
+    ("a1 = lazy.area", ("lazy",), "property getter caching on self (an attribute read)"),
+    ("v = counted['a']", ("counted",), "__getitem__ changing self (a subscript read)"),
+    ("n = len(counted2)", ("counted2",), "__len__ changing self, through len()"),
+    ("h = hash(key)", ("key",), "__hash__ caching on self, through hash()"),
+    ("with timer:\n    pass", ("timer",), "__enter__ changing self"),
+    ("got = lru.get('a')", ("lru",), "a notebook method named like a pure one (get)"),
+    ("found = hasattr(recorder, 'colour')", ("recorder",), "__getattr__ changing self, hasattr()"),
+    ("Pool.members.append(1)", ("pool_members",), "a class attribute also bound to a name"),
+    ("pool2.members.append(2)", ("pool2_members",), "a class attribute, through an instance"),
+    ("Registry.add(3)", ("reg_entries",), "a classmethod changing a class attribute"),
+    (("sys.modules['__main__'].main_list.append(1)", "main_list.append(1)"), ("main_list",),
+     "through sys.modules['__main__']"),
+    ("y = cached(3)", ("calls_log",), "functools.lru_cache(f) bound to another name"),
+    ("out_v = vnote(np.arange(2.0))", ("seen_v",), "np.vectorize of a notebook function"),
+    ("ranked = sorted([1, 2], key=scorer.score)", ("scorer",),
+     "a notebook object's bound method as sorted()'s key="),
+    ("n_group = len(cfg['groups']['a'])", ("cfg",), "a defaultdict read inside a dict"),
+    ("n_chain = len(chain['a'])", ("dd_under", "chain"), "a ChainMap read over a defaultdict"),
+    ("for x in it_loop:\n    break", ("it_loop",), "an iterator advanced by a for loop"),
+    ("total = sum(it_sum)", ("it_sum",), "an iterator consumed by sum()"),
+    ("first, second = it_unpack", ("it_unpack",), "an iterator consumed by unpacking"),
+    ("found2 = 2 in it_in", ("it_in",), "an iterator advanced by `in`"),
+    ("doubled = [v * 2 for v in it_comp]", ("it_comp",), "an iterator consumed by a comprehension"),
+    ("firsts = list(zip(cnt, 'ab'))", ("cnt",), "itertools.count consumed by list(zip())"),
+    ("absolutes = list(lazy_map)", ("lazy_map",), "a map object consumed by list()"),
+    ("lines = list(lines_buf)", ("lines_buf",), "a StringIO read by list()"),
+    ("logging.getLogger('nbrewind_test_audit_more').warning('w')", ("log_buf",),
+     "a logging handler writing to a StringIO"),
+]
+
+READ_PATTERNS = [(position, names, label)
+                 for position, (_, names, label) in enumerate(READS) if label]
+READS_UNSTORABLE = ("cached", "vnote")  # an lru_cache wrapper; a vectorize once called
+# What the audit still misses: the handler is held only by logging's registry,
+# a module the search for shared state does not follow.
+STILL_MISSED = ("a logging handler writing to a StringIO",)
+
+
+@pytest.fixture(scope="module")
+def reads_audit(tmp_path_factory):
+    nb, kernel, python = audited(tmp_path_factory.mktemp("reads"), "reads",
+                                 [c for c, _, _ in READS])
+    try:
+        return set(stale_names(nb, python, READS_UNSTORABLE))
+    except AssertionError as exc:  # not a pattern's failure: must not pass as an xfail
+        raise RuntimeError(f"comparing the reads notebook failed: {exc!r}") from exc
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("position,names,label", [
+    pytest.param(position, names, label, id=label,
+                 marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=label)]
+                 if label in STILL_MISSED else [])
+    for position, names, label in READ_PATTERNS])
+def test_change_is_stored(reads_audit, position, names, label):
+    assert [n for n in names if (position, n) in reads_audit] == []
+
+
+def test_read_patterns_change_their_names_in_a_plain_run():
+    """The tests above are not vacuous: in a plain run, each pattern's cell
+    does change the names listed."""
+    python = [c if isinstance(c, str) else c[1] for c, _, _ in READS]
+    ids, prints = replay_ids(*python), replay_fingerprints(python)
+    for position, names, label in READ_PATTERNS:
+        for name in names:
+            state = prints if name in prints[position] else ids
+            assert state[position][name] != state[position - 1].get(name), label
