@@ -808,8 +808,18 @@ static TSNode callee(TSNode call)
     return fn;
 }
 
-/* The arguments of a call, unwrapped from `key=` and `*`/`**`; a bare
- * generator argument (`f(x for x in xs)`) as it is. */
+/* The expression an argument passes: `key=v` -> v, `*xs` -> xs, `**kw` -> kw. */
+static TSNode argument_value(TSNode arg)
+{
+    if ((kind(arg) == K_KEYWORD_ARGUMENT)) return field(arg, F_VALUE);
+    if (((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) &&
+        ts_node_named_child_count(arg) == 1)
+        return ts_node_named_child(arg, 0);
+    return arg;
+}
+
+/* Every argument of a call; a bare generator argument (`f(x for x in xs)`)
+ * as it is. */
 static void mutate_arguments(walker *w, TSNode args)
 {
     if (!(kind(args) == K_ARGUMENT_LIST)) {
@@ -817,11 +827,7 @@ static void mutate_arguments(walker *w, TSNode args)
         return;
     }
     for (uint32_t i = 0; i < ts_node_named_child_count(args); i++) {
-        TSNode arg = ts_node_named_child(args, i);
-        if ((kind(arg) == K_KEYWORD_ARGUMENT)) arg = field(arg, F_VALUE);
-        else if (((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) &&
-                 ts_node_named_child_count(arg) == 1)
-            arg = ts_node_named_child(arg, 0);
+        TSNode arg = argument_value(ts_node_named_child(args, i));
         if (!ts_node_is_null(arg)) mutate_root(w, arg);
     }
 }
@@ -1007,16 +1013,15 @@ static void visit_call(walker *w, TSNode call)
         bool read_only;
         if ((kind(arg) == K_KEYWORD_ARGUMENT)) {
             read_only = reads && !is_output_keyword(w, field(arg, F_NAME));
-            arg = field(arg, F_VALUE);
         } else if ((kind(arg) == K_LIST_SPLAT) || (kind(arg) == K_DICTIONARY_SPLAT)) {
             /* *xs may reach an output's position, **kw may hold out= */
             read_only = reads == READS_ALL;
             position = READS_ALL;
-            if (ts_node_named_child_count(arg) == 1) arg = ts_node_named_child(arg, 0);
         } else {
             read_only = reads == READS_ALL || position < reads;
             if (position != READS_ALL) position++;
         }
+        arg = argument_value(arg);
         if (ts_node_is_null(arg)) continue;
         visit_expr(w, arg);
         if (!read_only) mutate_root(w, arg);
