@@ -238,8 +238,8 @@ class Auditor:
         instance, or a method bound to one) may run."""
         if isinstance(value, types.MethodType):
             value = value.__self__
-        return [c.__qualname__ for c in type(value).__mro__
-                if c.__module__ == "__main__" and c.__qualname__ in self.functions]
+        return [c.__qualname__ for c in sharing.notebook_classes(type(value))
+                if c.__qualname__ in self.functions]
 
     def _called_globals(self, analysis: dict, namespace: dict) -> set[str]:
         """Globals that notebook functions and classes the cell may call read

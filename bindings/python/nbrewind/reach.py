@@ -61,8 +61,7 @@ def _code_names(code: types.CodeType, found: set):
 
 
 def _notebook_methods(cls: type) -> list:
-    return [member for klass in cls.__mro__ if klass.__module__ == "__main__"
-            for member in vars(klass).values()
+    return [member for klass in sharing.notebook_classes(cls) for member in vars(klass).values()
             if isinstance(member, (types.FunctionType, staticmethod, classmethod, property))]
 
 

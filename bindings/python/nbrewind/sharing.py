@@ -63,6 +63,11 @@ def _references(obj, budget: int):
     return gc.get_referents(obj)
 
 
+def notebook_classes(cls: type) -> list:
+    """The classes of `cls`'s method resolution order defined in the notebook."""
+    return [klass for klass in cls.__mro__ if klass.__module__ == "__main__"]
+
+
 def class_state(value) -> list:
     """The mutable class attributes a change to a notebook class, or to an
     instance of one, may have gone through (`Pool.members.append(1)`,
@@ -71,8 +76,7 @@ def class_state(value) -> list:
     cls = value if isinstance(value, type) else type(value)
     if cls.__module__ != "__main__":
         return []
-    return [v for klass in cls.__mro__ if klass.__module__ == "__main__"
-            for v in vars(klass).values()
+    return [v for klass in notebook_classes(cls) for v in vars(klass).values()
             if not _is_atom(v) and not callable(v) and
             not isinstance(v, (staticmethod, classmethod, property, types.MemberDescriptorType,
                                types.GetSetDescriptorType))]

@@ -126,15 +126,21 @@ class Writer:
         """The part bindings (a pickle's buffers, its array references) that
         names rebound or deleted by this job no longer use: left bound, they
         would keep their old objects from gc and put them in every pack."""
-        if self._parts is None:  # the store may hold an earlier session's
+        bound = self._bound_parts()
+        return sorted(stale for name, names in parts.items()
+                      for stale in bound.get(name, set()) - names)
+
+    def _bound_parts(self) -> dict:
+        """name -> its part bindings in the store; read from the store's last
+        checkpoint the first time (an earlier session's), then kept up to
+        date by _write."""
+        if self._parts is None:
             self._parts = {}
             checkpoints = self.store.checkpoints()
-            bound = self.store.diff(None, checkpoints[-1]) if checkpoints else []
-            for name, _ in bound:
+            for name, _ in self.store.diff(None, checkpoints[-1]) if checkpoints else []:
                 if serialize.is_part_name(name):
                     self._parts.setdefault(serialize.part_owner(name), set()).add(name)
-        return sorted(stale for name, names in parts.items()
-                      for stale in self._parts.get(name, set()) - names)
+        return self._parts
 
 
 class BufferPool:
