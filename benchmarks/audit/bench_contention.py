@@ -13,6 +13,9 @@ pause, with the GIL released:
   copy    np.copyto of 134 MB arrays into a buffer already touched
   store   what the audit's writer does: new 134 MB arrays (new content in
           every chunk) put into a store with workers 0 and committed
+  paced   the same work, but after each put the thread sleeps three times as
+          long as the put took (a quarter of the core): whether spreading the
+          writer's work thinner would cost the loop less per second of it
 
 The kinds take turns, REPS times each.  Reported: the loop's time (median),
 its slowdown against `alone`, and how many seconds of the loop's time one
@@ -45,7 +48,8 @@ import nbrewind  # noqa: E402
 from nbrewind.serialize import array_args  # noqa: E402
 
 N, STEPS = 4096, 24
-KINDS = ("alone", "hash", "copy", "store")
+KINDS = ("alone", "hash", "copy", "store", "paced")
+PACED_SLEEP = 3.0  # paced: seconds asleep per second of work
 
 
 def notebook_functions() -> dict:
@@ -72,7 +76,7 @@ class Background:
 
     def run(self):
         store = None
-        if self.kind == "store":
+        if self.kind in ("store", "paced"):
             store = nbrewind.Store(os.path.join(self.scratch, f"store-{time.time_ns()}"), "c")
             store.set_option("workers", 0)
         while not self.stop.is_set():
@@ -87,8 +91,11 @@ class Background:
                 checkpoint = store.begin("cell", self.items)
                 checkpoint.put_array("x", *array_args(self.buffer), self.buffer)
                 checkpoint.commit()
-            self.busy_s += time.thread_time() - start
+            busy = time.thread_time() - start
+            self.busy_s += busy
             self.items += 1
+            if self.kind == "paced":
+                self.stop.wait(PACED_SLEEP * busy)
         if store is not None:
             store.close()
 
@@ -125,7 +132,8 @@ def main():
     runs = []
     try:
         for rep in range(args.reps):
-            for kind in KINDS[rep % 4:] + KINDS[:rep % 4]:  # the order turns each repetition
+            turn = rep % len(KINDS)  # the order turns each repetition
+            for kind in KINDS[turn:] + KINDS[:turn]:
                 run = one_run(kind, sources, scratch)
                 run["rep"] = rep
                 runs.append(run)
