@@ -170,12 +170,18 @@ typedef enum node_kind {
     K_WITH_STATEMENT,
     K_COMPARISON_OPERATOR,
     K_ASSERT_STATEMENT,
+    K_BINARY_OPERATOR,
+    K_INTEGER,
+    K_FLOAT,
     K_COUNT
 } node_kind;
 
 static const char *const kind_names[K_COUNT] = {
     [K_COMPARISON_OPERATOR] = "comparison_operator",
     [K_ASSERT_STATEMENT] = "assert_statement",
+    [K_BINARY_OPERATOR] = "binary_operator",
+    [K_INTEGER] = "integer",
+    [K_FLOAT] = "float",
     [K_ALIASED_IMPORT] = "aliased_import",
     [K_ARGUMENT_LIST] = "argument_list",
     [K_AS_PATTERN] = "as_pattern",
@@ -832,12 +838,35 @@ static void mutate_arguments(walker *w, TSNode args)
     }
 }
 
+static bool is_scalar_literal(TSNode n)
+{
+    node_kind k = kind(n);
+    return k == K_INTEGER || k == K_FLOAT || k == K_STRING;
+}
+
+/* `a + b`, `a * 2`, `d | e`: on lists, tuples, dicts and sets the result
+ * holds the operands' own elements.  With a number or string on either side
+ * it cannot (`x + 1`), except a repetition's integer (`a * 2`). */
+static bool shares_operand_elements(TSNode n)
+{
+    const char *op = ts_node_type(field(n, F_OPERATOR));
+    TSNode left = field(n, F_LEFT), right = field(n, F_RIGHT);
+    if (!strcmp(op, "*"))
+        return kind(left) != K_FLOAT && kind(right) != K_FLOAT && kind(left) != K_STRING &&
+               kind(right) != K_STRING;
+    if (strcmp(op, "+") && strcmp(op, "|")) return false;
+    return !is_scalar_literal(left) && !is_scalar_literal(right);
+}
+
 /* Expressions whose value may be one of the objects they read, or hold
  * them: literals (`f([a, b])`, `out=(b,)`), comprehensions and generators
- * (`f(r for r in rows)`), `a if c else b`, `a or b`, `(t := a)`. */
+ * (`f(r for r in rows)`), `a if c else b`, `a or b`, `(t := a)`, and
+ * concatenations (`f(a + b)`). */
 static bool yields_what_it_reads(TSNode n)
 {
     switch (kind(n)) {
+    case K_BINARY_OPERATOR:
+        return shares_operand_elements(n);
     case K_TUPLE: case K_LIST: case K_SET: case K_DICTIONARY: case K_EXPRESSION_LIST:
     case K_PARENTHESIZED_EXPRESSION: case K_LIST_COMPREHENSION: case K_SET_COMPREHENSION:
     case K_DICTIONARY_COMPREHENSION: case K_GENERATOR_EXPRESSION:

@@ -231,6 +231,10 @@ static const analysis_case cases[] = {
     {"literals, comprehensions and generators passed on hold what they read",
      "f([a, b])\ng({'k': c})\nh(r for r in rows)\nk([v * 2 for v in vs if t])\n", "",
      "f a b g c h rows k vs t", "a b c rows vs t", "", "", N, N, "", 0},
+    {"concatenations hold their operands' elements; other operators give new values",
+     "f(a + b)\n(c * 2)[0].append(1)\ng(*(d | e))\nh(p - q)\nk(-r)\ns = t + w\n"
+     "m(x + 1, 2.5 * y, z * 1.0, 'a' + v)\n", "s",
+     "f a b c d e g h p q k r t w m x y z v", "a b c d e", "", "", N, N, "", 0},
     {"what a chain may yield", "(a if c else b).append(1)\n(d or e).append(2)\n"
      "sorted(x for x in xs)[0].append(1)\nmax([p, q], key=len).append(0)\n",
      "", "a c b d e sorted xs max p q len", "a c b d e xs p q len", "", "", N, N, "", 0},

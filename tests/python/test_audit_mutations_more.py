@@ -167,8 +167,34 @@ PANDAS = [
     "q.flags.allows_duplicate_labels = False",
 ]
 
+# A concatenation or repetition (`a + b`, `a * 2`, `d | e`) holds its
+# operands' own elements: passed on or changed through, it changes them.  The
+# first six were missed until the analysis treated these operators like
+# literals; the others were caught already and guard the neighbours.
+ELEMENTS = [
+    "import copy, itertools\n"
+    "a1, b1 = [[1]], [[2]]\na2, b2 = [[1]], [[2]]\na3, b3 = [[1]], [[2]]\na6 = [[1]]\n"
+    "t1 = ([1],)\nd7, e7 = {'k': [1]}, {'j': [2]}\na4 = [[1]]\na5 = [[1]]\nd1 = {'k': [1]}\n"
+    "d2 = {'k': [1]}\na8, b8 = [[1]], [[2]]\na11, b11 = [[1]], [[2]]\na12 = [[1]]\n"
+    "def grow(xs):\n    for x in xs:\n        x.append(0)\n"
+    "def grow1(*xs):\n    xs[0].append(0)",
+    "grow(a1 + b1)",                                    # concatenation passed on
+    "(a2 + b2)[0].append(1)",                           # ... changed through
+    "grow1(*(a3 + b3))",                                # ... unpacked into a call
+    "grow(a6 * 2)",                                     # repetition
+    "grow(t1 + ())",                                    # a tuple's
+    "grow((d7 | e7).values())",                         # a dict merge's values
+    "c4 = a4 + []\nc4[0].append(1)",                    # bound first
+    "x5 = a5[:]\nx5[0].append(1)",                      # a slice copy
+    "dict(d1)['k'].append(1)",
+    "{**d2}['k'].append(1)",
+    "for r in itertools.chain(a8, b8):\n    r.append(1)",
+    "grow([*a11, *b11])",
+    "y12 = a12 + [[5]]\ngrow(y12)",
+]
+
 PASSING = {"objects": (OBJECTS, ()), "buffers": (BUFFERS, ("mv", "mvn")),
-           "numpy": (NUMPY, ()), "pandas": (PANDAS, ())}
+           "numpy": (NUMPY, ()), "pandas": (PANDAS, ()), "elements": (ELEMENTS, ())}
 
 
 @pytest.mark.filterwarnings("ignore")  # pandas' warnings in the replay
