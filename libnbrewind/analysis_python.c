@@ -58,6 +58,7 @@ typedef struct walker {
     scope *cell;
     nbr_definition *definition; /* top-level def/class being walked, or NULL */
     int deferred;               /* >0 inside a function or lambda body (runs later) */
+    int deferred_lambdas;       /* how many of those are lambdas */
     nbr_flow *break_exits;      /* innermost loop: state at each break, or NULL */
     nbr_flow *continue_exits;   /* innermost loop: state at each continue, or NULL */
     TSNode with_target;         /* the as_pattern a with-item binds after its value */
@@ -678,7 +679,11 @@ static void mutate_at(walker *w, const char *name, size_t length, const loop_fra
         }
     }
     if (resolve(w, name, length) != RESOLVES_GLOBAL) return;
-    if (!w->deferred) nbr_analysis_add_name(w->a, NBR_NAMES_MAY_MUTATE, name, length);
+    /* A lambda outside any def is most often called in the cell that wrote
+     * it (`sorted(xs, key=lambda x: seen.append(x))`, a thread's target):
+     * what its body changes counts as the cell's. */
+    if (w->deferred == w->deferred_lambdas)
+        nbr_analysis_add_name(w->a, NBR_NAMES_MAY_MUTATE, name, length);
     record_global_write(w, name, length);
 }
 
@@ -935,6 +940,23 @@ static bool is_module_target(const walker *w, TSNode target)
     return (kind(target) == K_IDENTIFIER) && nbr_strset_find_n(&w->imported, name, length) >= 0;
 }
 
+/* The shell's methods that run a string or a file as code in the user's
+ * namespace, other than the magics visit_magic_call reads
+ * (`get_ipython().ex('x.append(1)')`). */
+static bool runs_shell_code(const walker *w, TSNode fn)
+{
+    static const char *const methods[] = {"ex",           "ev",
+                                          "magic",        "run_code",
+                                          "run_ast_nodes", "safe_execfile",
+                                          "safe_execfile_ipy", "safe_run_module",
+                                          NULL};
+    if (!(kind(fn) == K_ATTRIBUTE) || !text_is(w, field(fn, F_OBJECT), "get_ipython()"))
+        return false;
+    size_t length;
+    const char *name = text(w, field(fn, F_ATTRIBUTE), &length);
+    return in_list(name, length, methods);
+}
+
 static void flag_dynamic_call(walker *w, TSNode call, TSNode fn, TSNode args)
 {
     static const char *const run_code[] = {"exec", "eval", "__import__", NULL};
@@ -945,6 +967,12 @@ static void flag_dynamic_call(walker *w, TSNode call, TSNode fn, TSNode args)
     if ((kind(fn) == K_ATTRIBUTE) && text_is(w, fn, "importlib.import_module")) {
         add_flag(w, call, "%.*s() imports a module chosen at run time", "importlib.import_module",
                  23);
+        return;
+    }
+    if (runs_shell_code(w, fn)) {
+        const char *method = text(w, field(fn, F_ATTRIBUTE), &length);
+        add_flag(w, call, "get_ipython().%.*s() runs code the analysis cannot see", method,
+                 length);
         return;
     }
     if (!(kind(fn) == K_IDENTIFIER)) return;
@@ -1109,15 +1137,43 @@ static void visit_parameters(walker *w, TSNode params, scope *fs)
     }
 }
 
+/* Whether an expression calls anything (a lambda body that calls nothing
+ * changes nothing through its parameters). */
+static bool contains_call(TSNode n, int depth)
+{
+    if (ts_node_is_null(n) || kind(n) == K_CALL || depth > MAX_DEPTH) return !ts_node_is_null(n);
+    for (uint32_t i = 0; i < ts_node_named_child_count(n); i++)
+        if (contains_call(ts_node_named_child(n, i), depth + 1)) return true;
+    return false;
+}
+
+/* A lambda's defaults that are variables, or parts of them
+ * (`lambda acc=log: acc.append(1)`): a body that calls something may change
+ * them through its parameters. */
+static void mutate_lambda_defaults(walker *w, TSNode params, TSNode body)
+{
+    if (ts_node_is_null(params) || w->deferred != w->deferred_lambdas) return;
+    if (!contains_call(body, 0)) return;
+    for (uint32_t i = 0; i < ts_node_named_child_count(params); i++) {
+        TSNode value = field(ts_node_named_child(params, i), F_VALUE);
+        if (ts_node_is_null(value)) continue;
+        node_kind k = kind(value);
+        if (k == K_IDENTIFIER || k == K_ATTRIBUTE || k == K_SUBSCRIPT) mutate_root(w, value);
+    }
+}
+
 static void visit_lambda(walker *w, TSNode n)
 {
     scope fs;
     scope_init(&fs, SCOPE_FUNCTION, w->scope);
-    visit_parameters(w, field(n, F_PARAMETERS), &fs);
-    TSNode body = field(n, F_BODY);
+    TSNode params = field(n, F_PARAMETERS), body = field(n, F_BODY);
+    visit_parameters(w, params, &fs);
+    mutate_lambda_defaults(w, params, body);
     if (!ts_node_is_null(body)) {
         collect_bindings(&fs, w->src, body, 0);
+        w->deferred_lambdas++;
         walk_function_scope(w, &fs, body, false);
+        w->deferred_lambdas--;
     }
     scope_clear(&fs);
 }
@@ -1358,6 +1414,17 @@ static void visit_as_pattern(walker *w, TSNode n)
     if (!ts_node_is_null(alias) && !owned) bind_target(w, alias);
 }
 
+/* Attributes that hand out the cell's namespace: IPython's user_ns, a
+ * function's __globals__, a frame's f_globals (f_locals at the top level). */
+static bool exposes_namespace(const walker *w, TSNode attribute)
+{
+    static const char *const names[] = {"user_ns", "user_global_ns", "__globals__",
+                                        "f_globals", "f_locals", NULL};
+    size_t length;
+    const char *name = text(w, attribute, &length);
+    return in_list(name, length, names);
+}
+
 static void visit_expr(walker *w, TSNode n)
 {
     /* MISSING nodes are the parser's guesses at error recovery: nothing to read. */
@@ -1369,7 +1436,7 @@ static void visit_expr(walker *w, TSNode n)
     } else if ((kind(n) == K_ATTRIBUTE)) {
         visit_expr(w, field(n, F_OBJECT));
         TSNode attribute = field(n, F_ATTRIBUTE);
-        if (text_is(w, attribute, "user_ns") || text_is(w, attribute, "user_global_ns")) {
+        if (exposes_namespace(w, attribute)) {
             const char *name = text(w, attribute, &length);
             add_flag(w, n, "%.*s exposes the namespace to changes the analysis cannot see", name,
                      length);

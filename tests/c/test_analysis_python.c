@@ -246,6 +246,15 @@ static const analysis_case cases[] = {
      "ops getattr acc", "ops acc", "", "", N, N, "", 0},
     {"calling a loop target", "for fn in [a.add, b.add]:\n    fn(2)\n[f(1) for f in (c.append,)]\n",
      "fn", "a b c", "a b fn c", "", "", N, N, "", 0},
+    {"what a lambda outside any def changes is the cell's; defaults it may change",
+     "sorted(xs, key=lambda x: seen.append(x))\n(lambda: log.append(1))()\n"
+     "f = lambda a=acc: a.append(1)\ng = lambda b=keep: b\n"
+     "def h():\n    return lambda: inner.append(1)\n",
+     "f g h", "sorted xs seen log acc keep inner", "seen log acc", "", "", N, N, "", 0},
+    {"__globals__, f_globals and the shell's code runners flagged",
+     "note.__globals__['g'].append(1)\nfr = sys._getframe().f_globals\n"
+     "get_ipython().ex('x = 1')\n",
+     "fr", "note sys", "note sys", "", "", N, N, "1:1 2:6 3:1", 0},
     {"user_ns flagged", "get_ipython().user_ns['d']['k'] = 1\n", "", "", "", "", "", N,
      N, "1:1", 0},
     {"parenthesized callee", "(u.reshape)()[0] = 1\n", "", "u", "u", "", "", N, N, "", 0},

@@ -276,7 +276,8 @@ class Auditor:
         mutated |= {n for n in analysis["uses"]
                     if n in namespace and reach.changes_when_read(namespace[n])}
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
-        names |= self._sharing_state(namespace, mutated, code.held)
+        held = [*code.held, *self._hidden(mutated, namespace)]
+        names |= self._sharing_state(namespace, mutated, held)
         if analysis["flags"] or code.everything or self._reaches_namespace(mutated):
             names |= namespace.keys()  # exec, globals(), %run: anything may have changed
         for name, value in namespace.items():  # rebound some other way (exec, globals())
@@ -285,6 +286,14 @@ class Auditor:
                 names.add(name)
         names |= {n for n in self.known if n not in namespace}
         return names
+
+    def _hidden(self, mutated: set, namespace: dict) -> list:
+        """Values of names the audit does not store that the cell may have
+        changed (`_.append(1)` after a cell displayed a list, `Out[3]['k'] = 1`,
+        a `_` or `__name__` of the user's): a change through them is a change
+        of the stored names that share their state."""
+        user_ns = self.shell.user_ns
+        return [user_ns[n] for n in mutated if n in user_ns and n not in namespace]
 
     def _reaches_namespace(self, mutated: set) -> bool:
         """`import __main__; __main__.x[0] = 1` changes x through the module
