@@ -160,6 +160,116 @@ static size_t name_end(const char *s, size_t at, size_t end)
     return at;
 }
 
+/* ---- variable expansion ------------------------------------------------
+ *
+ * IPython expands `{expr}` and `$name` in shell commands (`!cp {src} $dst`)
+ * and in the arguments of most magics before running them: those are reads
+ * of the user's names.  The escape becomes `0`; each expansion is kept where
+ * it was, `{expr}` as the subscript `[expr]` and `$name` as `+name`, so that
+ * `!cp {src} $dst` reads as `0    [src] +dst`.  An expansion that would not
+ * be a plain expression (`{}`, awk's `{print $1}`) is left out: IPython
+ * leaves such text as it is too, when evaluating it fails. */
+
+/* Identifier characters, counting any byte of a UTF-8 sequence as one. */
+static bool is_word_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
+}
+
+/* Where the `{` at `open` is closed (brackets and quotes inside balanced),
+ * or `end` if it is not on this line. */
+static size_t closing_brace(const char *s, size_t open, size_t end)
+{
+    int depth = 0;
+    char quote = 0;
+    for (size_t i = open + 1; i < end; i++) {
+        char c = s[i];
+        if (quote) {
+            if (c == '\\') i++;
+            else if (c == quote) quote = 0;
+        } else if (c == '\'' || c == '"') {
+            quote = c;
+        } else if (c && strchr("([{", c)) {
+            depth++;
+        } else if (c && strchr(")]}", c)) {
+            if (depth == 0) return c == '}' ? i : end;
+            depth--;
+        }
+    }
+    return end;
+}
+
+/* Whether [start, end) can stand alone as an expression: not empty, no
+ * statement characters, no format spec or conversion (`{x:>8}`, `{x!r}`,
+ * which IPython's expansion does not take either), and no two operands side
+ * by side (`print $1`). */
+static bool plain_expression(const char *s, size_t start, size_t end)
+{
+    bool operand = false, any = false;
+    int depth = 0;
+    char quote = 0;
+    for (size_t i = start; i < end; i++) {
+        char c = s[i];
+        if (quote) {
+            if (c == '\\') i++;
+            else if (c == quote) quote = 0;
+            continue;
+        }
+        if (c == ' ' || c == '\t') continue;
+        if (c == '\0' || strchr(";\\`$#{}", c)) return false;
+        if (depth == 0 && (c == ':' || c == '!')) return false;
+        if (c == '=' && !(i + 1 < end && s[i + 1] == '=') &&
+            !(i > start && strchr("=!<>", s[i - 1])))
+            return false;
+        bool starts_operand = is_word_char(c) || c == '\'' || c == '"';
+        if (starts_operand && operand) return false;
+        if (c == '\'' || c == '"') quote = c;
+        else if (is_word_char(c))
+            while (i + 1 < end && (is_word_char(s[i + 1]) || s[i + 1] == '.')) i++;
+        else if (strchr("([", c)) depth++;
+        else if (strchr(")]", c) && depth > 0) depth--;
+        operand = starts_operand || c == ')' || c == ']';
+        any = true;
+    }
+    return any && !quote && depth == 0;
+}
+
+/* Writes the expansions of s[from, end) into `out` (already blanked there). */
+static void write_expansions(char *out, const char *s, size_t from, size_t end)
+{
+    for (size_t i = from; i < end; i++) {
+        if ((s[i] == '{' || s[i] == '$') && i + 1 < end && s[i + 1] == s[i]) {
+            i++; /* `{{` and `$$` stand for themselves */
+        } else if (s[i] == '{') {
+            size_t close = closing_brace(s, i, end), stop = close;
+            if (close == end) return;
+            if (close - i > 3 && s[close - 2] == '!' && strchr("rsa", s[close - 1]))
+                stop = close - 2; /* `{x!r}`: a conversion of what x gives */
+            if (plain_expression(s, i + 1, stop)) {
+                out[i] = '[';
+                memcpy(out + i + 1, s + i + 1, stop - i - 1);
+                out[close] = ']';
+            }
+            i = close;
+        } else if (s[i] == '$' && i + 1 < end && (isalpha((unsigned char)s[i + 1]) || s[i + 1] == '_')) {
+            size_t stop = name_end(s, i + 1, end);
+            while (s[stop - 1] == '.') stop--;
+            out[i] = '+';
+            memcpy(out + i + 1, s + i + 1, stop - i - 1);
+            i = stop - 1;
+        }
+    }
+}
+
+/* Replaces the escape at [start, end) by `0` and the expansions of its
+ * arguments, which begin at `args`. */
+static void replace_with_expansions(char *out, const char *s, size_t start, size_t args,
+                                    size_t end)
+{
+    replace_with_zero(out, start, end);
+    write_expansions(out, s, args, end);
+}
+
 /* `%time stmt` at [at, end): moves `stmt` to where the `%` was (keeping the
  * block's indentation) and pads the line with blanks.  Returns false if the
  * magic does not run code. */
@@ -218,9 +328,11 @@ static void rewrite_escape_line(char *out, const char *s, size_t at, size_t end,
         size_t name_stop = line_magic ? name_end(s, at + 1, end) : at + 1;
         if (line_magic && report->fn && nbr_ipython_magic_is_opaque(s + at + 1, name_stop - at - 1))
             report->fn(report->ctx, at, s + at + 1, name_stop - at - 1);
-        replace_with_zero(out, at, end);
+        if (s[at] == '?') replace_with_zero(out, at, end);
+        else replace_with_expansions(out, s, at, name_stop, end);
     } else if (find_assigned_escape(s, at, end, &escape)) {
-        replace_with_zero(out, escape, end);
+        size_t args = s[escape] == '%' ? name_end(s, escape + 1, end) : escape + 1;
+        replace_with_expansions(out, s, escape, args, end);
     } else if (is_help_request(s, at, end)) {
         replace_with_zero(out, at, end);
     }
@@ -251,8 +363,9 @@ static size_t rewrite_cell_magic(char *out, const char *s, size_t length)
     bool python_body = nbr_ipython_magic_runs_code(s + name_start, name_stop - name_start, true,
                                                    s + name_stop, end - name_stop, &offset,
                                                    &capture, &capture_length);
-    if (!python_body) {
+    if (!python_body) { /* `%%writefile {path}` still reads `path` */
         blank(out, 0, length);
+        replace_with_expansions(out, s, at, name_stop, end);
         return length;
     }
     blank(out, at, end);

@@ -322,6 +322,16 @@ static const analysis_case cases[] = {
     {"shell escape", "!ls -l\nx = 1\n", "x", "", "", "", "", N, N, "", 0},
     {"assigned shell output", "files = !ls *.csv\n", "files", "", "", "", "", N, N, "", 0},
     {"assigned magic output", "names = %who_ls\n", "names", "", "", "", "", N, N, "", 0},
+    {"expansions in shell commands and magics are reads",
+     "!cp {src} $dst\nfiles = !ls {path}/*.csv\n%env A={val!r}\n%cd $dir.name.\n"
+     "!echo {d['k']} {len(xs)} {a[1:2]}{b}$c\n",
+     "files", "src dst path val dir d len xs a b c", "", "", "", N, N, "", 0},
+    {"what IPython would not expand is no read",
+     "!awk '{print $1}' f\n!find . -exec {} \\;\n!echo {x:>8} {{y}} $$z {a != b}\n"
+     "!echo {f(v) for v in w}\n",
+     "", "", "", "", "", N, N, "", 0},
+    {"a cell magic's line is expanded, its other body is not Python",
+     "%%writefile {fname}\nprint({q})\n", "", "fname", "", "", "", N, N, "", 0},
     {"help request", "obj?\nnp.mean??\n?thing\n", "", "", "", "", "", N, N, "", 0},
     {"time magic runs its statement", "%time r = f(x)\n", "r", "f x", "x", "", "", N, N, "", 0},
     {"timeit options skipped", "%timeit -n 10 -r 3 g(y)\n", "", "g y", "y", "", "", N, N, "", 0},

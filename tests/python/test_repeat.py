@@ -117,6 +117,13 @@ def test_function_body_edit_reruns_its_callers(tmp_path):
          {0: "def f(v):\n    return v + 100"}, ["cell1", "cell2", "cell4"])
 
 
+def test_edit_reruns_shell_commands_that_expand_the_name(tmp_path):
+    # IPython expands {expr} and $name in `!` commands and magics: reads.
+    case(tmp_path, ["word = 'alpha'", "other = 'beta'", "out = !echo {word.upper()}",
+                    "!echo $other", "print(out)"],
+         {0: "word = 'gamma'"}, ["cell1", "cell3", "cell5"])
+
+
 def test_edit_with_the_same_result_stops_at_the_edited_cell(tmp_path):
     case(tmp_path, ["x = 1 + 1", "y = x * 10", "print(y)"], {0: "x = 2"}, ["cell1"])
 
