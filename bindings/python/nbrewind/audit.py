@@ -235,7 +235,9 @@ class Auditor:
 
     def _notebook_classes(self, value) -> list[str]:
         """The notebook's classes whose methods a call through `value` (an
-        instance, or a method bound to one) may run."""
+        instance, or a method bound to one; for a class, its metaclass:
+        `class D(Based)`, `Based()` and `Based.tally()` run the metaclass's
+        __new__, __call__ and methods) may run."""
         if isinstance(value, types.MethodType):
             value = value.__self__
         return [c.__qualname__ for c in sharing.notebook_classes(type(value))
@@ -247,8 +249,8 @@ class Auditor:
         mutated)."""
         used = list(analysis["uses"]) + list(analysis["defs"])
         pending = [n for n in used if n in self.functions]
-        for name in used:
-            if name in namespace and name not in self.functions:
+        for name in used:  # an instance's classes; a class's notebook metaclass
+            if name in namespace:
                 pending += self._notebook_classes(namespace[name])
         seen, names = set(), set()
         while pending:

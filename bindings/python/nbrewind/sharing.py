@@ -51,8 +51,8 @@ def _defaults(fn: types.FunctionType) -> list:
 def _references(obj, budget: int):
     """What `obj` holds, at most `budget` of it: a plain container's items
     (without copying a long list first), a function its closure's contents
-    and defaults (its globals are everyone's), anything else what the
-    collector sees."""
+    and defaults (its globals are everyone's), a numpy iterator its arrays,
+    anything else what the collector sees."""
     kind = type(obj)
     if kind in (list, tuple, set, frozenset):
         return itertools.islice(obj, budget)
@@ -60,7 +60,19 @@ def _references(obj, budget: int):
         return itertools.islice(itertools.chain(obj.keys(), obj.values()), budget)
     if kind is types.FunctionType:
         return function_state(obj)
+    # numpy's iterators hold their arrays where the collector does not look.
+    if kind is np.flatiter:
+        return [obj.base]
+    if kind is np.nditer:
+        return _nditer_operands(obj)
     return gc.get_referents(obj)
+
+
+def _nditer_operands(it) -> list:
+    try:
+        return list(it.operands)
+    except ValueError:  # a closed iterator holds nothing any more
+        return []
 
 
 def notebook_classes(cls: type) -> list:
