@@ -125,7 +125,14 @@ typedef enum nbr_names {
     NBR_NAMES_USES = 1,       /* names that may be read before being bound */
     NBR_NAMES_MAY_MUTATE = 2, /* names whose object may change in place */
     NBR_NAMES_DELETES = 3,    /* names removed (del x, rm(x)) */
-    NBR_NAMES_IMPORTS = 4     /* modules / packages imported or referenced */
+    NBR_NAMES_IMPORTS = 4,    /* modules / packages imported or referenced */
+    /* Names the analysis took to be what they usually are when it judged a
+     * call through them to leave its arguments unchanged (Python: the
+     * builtins `len`, `sorted`, ..., and the modules `np`, `numpy`, `math`).
+     * A host whose namespace binds one of them to something else (after
+     * `from numpy import *`, `sum` is numpy's) must not trust
+     * NBR_NAMES_MAY_MUTATE for the calls through it. */
+    NBR_NAMES_ASSUMED = 5
 } nbr_names;
 
 /* Which definitions to read from an analysis. */
@@ -209,7 +216,7 @@ NBR_API nbr_status nbr_analysis_diagnostic(const char **message, uint32_t *line,
                                            nbr_diagnostic_kind kind, size_t index);
 
 /* The whole analysis as one JSON object with the keys "defs", "uses",
- * "may_mutate", "deletes", "imports" (arrays of strings), "functions", "classes"
+ * "may_mutate", "deletes", "imports", "assumed" (arrays of strings), "functions", "classes"
  * (objects: name -> {"reads": [...], "writes": [...]}), "flags" and "errors"
  * (arrays of {"message", "line", "column"}).  *out is owned by the caller: free
  * it with nbr_free(). */

@@ -333,8 +333,8 @@ nbr_status nbr_analysis_to_json(char **out, const nbr_analysis *a)
     if (!out) return nbr_fail(NBR_EINVAL, "nbr_analysis_to_json: out is NULL");
     *out = NULL;
     if (!a) return nbr_fail(NBR_EINVAL, "nbr_analysis_to_json: analysis is NULL");
-    static const char *const keys[NBR_NAME_LISTS] = {"defs", "uses", "may_mutate", "deletes",
-                                                     "imports"};
+    static const char *const keys[NBR_NAME_LISTS] = {"defs",    "uses",    "may_mutate",
+                                                     "deletes", "imports", "assumed"};
     nbr_buf json;
     nbr_buf_init(&json);
     nbr_buf_puts(&json, "{");

@@ -10,7 +10,7 @@
 #include "error.h"
 #include "strset.h"
 
-#define NBR_NAME_LISTS 5
+#define NBR_NAME_LISTS 6
 #define NBR_DEFINITION_KINDS 2
 #define NBR_DIAGNOSTIC_KINDS 2
 

@@ -784,12 +784,20 @@ static const char *const pure_methods[] = {
 /* How many leading positional arguments a call to `fn` only reads (0: it
  * may change any of them).  A pure callee reads all its keyword arguments
  * except `out`. */
-static uint32_t pure_positionals(const walker *w, TSNode fn)
+/* The call is judged by the name it goes through: the analysis assumes
+ * that name is the builtin or module it usually is, and says so. */
+static uint32_t assume(walker *w, const char *name, size_t length, uint32_t reads)
+{
+    if (reads) nbr_analysis_add_name(w->a, NBR_NAMES_ASSUMED, name, length);
+    return reads;
+}
+
+static uint32_t pure_positionals(walker *w, TSNode fn)
 {
     size_t length, module_length;
     if ((kind(fn) == K_IDENTIFIER)) {
         const char *name = text(w, fn, &length);
-        return in_list(name, length, pure_builtins) ? READS_ALL : 0;
+        return assume(w, name, length, in_list(name, length, pure_builtins) ? READS_ALL : 0);
     }
     if (!(kind(fn) == K_ATTRIBUTE)) return 0;
     TSNode object = field(fn, F_OBJECT);
@@ -797,9 +805,12 @@ static uint32_t pure_positionals(const walker *w, TSNode fn)
     const char *module = text(w, object, &module_length);
     const char *name = text(w, field(fn, F_ATTRIBUTE), &length);
     if (!in_list(module, module_length, pure_modules)) return 0;
-    if (in_list(name, length, pure_reading_all)) return READS_ALL;
-    if (in_list(name, length, pure_reading_two)) return 2;
-    return in_list(name, length, pure_reading_one) ? 1 : 0;
+    uint32_t reads = in_list(name, length, pure_reading_all)   ? READS_ALL
+                     : in_list(name, length, pure_reading_two) ? 2
+                     : in_list(name, length, pure_reading_one) ? 1
+                                                               : 0;
+    const char *dot = memchr(module, '.', module_length);
+    return assume(w, module, dot ? (size_t)(dot - module) : module_length, reads);
 }
 
 static bool is_pure_method(const walker *w, TSNode fn)

@@ -92,6 +92,23 @@ static void names_come_in_order_of_first_appearance(void)
     nbr_analysis_free(a);
 }
 
+/* Calls judged read-only by the name they go through say which names the
+ * judgement took for granted; other calls assume nothing. */
+static void assumed_names_list_the_read_only_calls_relied_on(void)
+{
+    nbr_analysis *a = analyse(NBR_LANG_PYTHON,
+                              "n = len(xs)\nm = np.linalg.norm(u)\nf(v)\nv.append(1)\n"
+                              "def g(w):\n    return sorted(w)\n");
+    CHECK(nbr_analysis_name_count(a, NBR_NAMES_ASSUMED) == 3);
+    CHECK_STR("len", nbr_analysis_name(a, NBR_NAMES_ASSUMED, 0));
+    CHECK_STR("np", nbr_analysis_name(a, NBR_NAMES_ASSUMED, 1));
+    CHECK_STR("sorted", nbr_analysis_name(a, NBR_NAMES_ASSUMED, 2));
+    nbr_analysis_free(a);
+    a = analyse(NBR_LANG_PYTHON, "f(x)\nx.append(1)\n");
+    CHECK(nbr_analysis_name_count(a, NBR_NAMES_ASSUMED) == 0);
+    nbr_analysis_free(a);
+}
+
 static void definitions_are_readable_by_index(void)
 {
     nbr_analysis *a = analyse(NBR_LANG_PYTHON, "def f():\n    global g\n    g = h\n");
@@ -170,6 +187,7 @@ NBR_TEST_MAIN(TEST(version_matches_header), TEST(language_names_round_trip),
               TEST(unknown_language_is_named_in_the_error), TEST(null_arguments_are_rejected),
               TEST(empty_source_may_be_null), TEST(accessors_out_of_range_return_nothing),
               TEST(names_come_in_order_of_first_appearance),
+              TEST(assumed_names_list_the_read_only_calls_relied_on),
               TEST(definitions_are_readable_by_index),
               TEST(diagnostics_accept_null_out_parameters),
               TEST(json_escapes_what_needs_escaping), TEST(status_names_cover_every_code),

@@ -23,9 +23,9 @@ WRAPPER = shlex.split(os.environ.get("NBR_WRAPPER", ""))
 DEMO = os.path.join(EXAMPLES, "demo.ipynb")
 DEMO_R = os.path.join(EXAMPLES, "demo_r.ipynb")
 
-ANALYSIS_KEYS = {"defs", "uses", "may_mutate", "deletes", "imports", "functions", "classes",
-                 "flags", "errors"}
-NAME_LISTS = ["defs", "uses", "may_mutate", "deletes", "imports"]
+ANALYSIS_KEYS = {"defs", "uses", "may_mutate", "deletes", "imports", "assumed", "functions",
+                 "classes", "flags", "errors"}
+NAME_LISTS = ["defs", "uses", "may_mutate", "deletes", "imports", "assumed"]
 
 passed = 0
 failed = 0

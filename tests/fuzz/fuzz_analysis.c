@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     REQUIRE(a != NULL);
     REQUIRE(nbr_analysis_language(a) == lang);
 
-    for (int w = NBR_NAMES_DEFS; w <= NBR_NAMES_IMPORTS; w++) walk_names(a, (nbr_names)w);
+    for (int w = NBR_NAMES_DEFS; w <= NBR_NAMES_ASSUMED; w++) walk_names(a, (nbr_names)w);
     walk_definitions(a, NBR_DEF_FUNCTION);
     walk_definitions(a, NBR_DEF_CLASS);
     walk_diagnostics(a, NBR_DIAG_FLAG);

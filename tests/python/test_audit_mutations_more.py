@@ -342,7 +342,8 @@ def test_read_patterns_change_their_names_in_a_plain_run():
 # Missed until the analysis counted what a lambda outside any def changes as
 # the cell's (and its defaults that its body may change), the audit followed
 # the values of names it does not store (`_`, `Out`, dunder names) for shared
-# state, and __globals__, f_globals and get_ipython().ex/ev/magic were flagged.
+# state, and __globals__, f_globals and get_ipython().ex/ev/magic were flagged;
+# the last three until the audit checked the analysis's assumed names.
 
 RUNTIME = [
     ("import functools, inspect, threading\nimport numpy as np\n"
@@ -392,6 +393,15 @@ RUNTIME = [
     ("fl[1] = 5.0", ("ar_f",), "an array's .flat bound earlier"),
     ("nit.operands[0][1] = 5.0", ("ar_n",), "an nditer's operands"),
     ("for xn in nit2:\n    xn[...] = 7.0\ndel xn", ("ar_n2",), "an nditer bound earlier, looped"),
+    # Builtins and modules the analysis takes for what they usually are.
+    ("from numpy import sum, any\nsm = np.arange(6.0).reshape(2, 3)\nsv = np.zeros(3)\n"
+     "sflags = np.zeros(3, dtype=bool)", (), None),
+    # (not bound: numpy returns its out, and a name bound to it would be an alias)
+    ("sum(sm, 0, None, sv);", ("sv",), "sum after `from numpy import sum`: its out"),
+    ("any(sm > 2, 0, sflags);", ("sflags",), "any after `from numpy import any`: its out"),
+    ("class Shim:\n    def sqrt(self, x):\n        x.append(1)\n"
+     "np = Shim()\nshim_list = []", (), None),
+    ("np.sqrt(shim_list)", ("shim_list",), "np bound to something other than numpy"),
 ]
 RUNTIME_UNSTORABLE = ("fl", "nit", "nit2")
 RUNTIME_PATTERNS = labelled_patterns(RUNTIME)

@@ -18,6 +18,7 @@ earlier ones are untouched, and a warning is printed in the cell's output.
 """
 from __future__ import annotations
 
+import builtins
 import datetime as _dt
 import json
 import os
@@ -44,6 +45,11 @@ _NAMES_RANDOM = re.compile(r"\brandom\b")
 # Names IPython keeps in every namespace (history, output cache, helpers).
 _IPYTHON_NAME = re.compile(
     r"_+|_i+|_i?\d+|_(oh|ih|dh|exit_code)|__\w+__|In|Out|exit|quit|get_ipython")
+
+
+# The modules the analysis's known read-only functions belong to, by the
+# name it sees them through (numpy is `np` by convention).
+_ASSUMED_MODULES = {"np": "numpy"}
 
 
 @dataclass
@@ -277,6 +283,8 @@ class Auditor:
         # Reading an iterator, a defaultdict or a notebook object may change it.
         mutated |= {n for n in analysis["uses"]
                     if n in namespace and reach.changes_when_read(namespace[n])}
+        if self._assumption_broken(analysis):  # `sum` is numpy's after `from numpy import *`
+            mutated |= {n for n in analysis["uses"] if n in namespace}
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         held = [*code.held, *self._hidden(mutated, namespace)]
         names |= self._sharing_state(namespace, mutated, held)
@@ -288,6 +296,22 @@ class Auditor:
                 names.add(name)
         names |= {n for n in self.known if n not in namespace}
         return names
+
+    def _assumption_broken(self, analysis: dict) -> bool:
+        """Whether a name the analysis took for a builtin or a module it
+        knows (NBR_NAMES_ASSUMED: calls through it leave their arguments
+        unchanged) is bound to something else in the namespace."""
+        user_ns = self.shell.user_ns
+        for name in analysis.get("assumed", ()):
+            if name not in user_ns:
+                continue  # the builtin itself
+            value = user_ns[name]
+            if isinstance(value, types.ModuleType):
+                if value.__name__ != _ASSUMED_MODULES.get(name, name):
+                    return True
+            elif value is not getattr(builtins, name, None):
+                return True
+        return False
 
     def _hidden(self, mutated: set, namespace: dict) -> list:
         """Values of names the audit does not store that the cell may have
