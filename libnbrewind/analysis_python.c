@@ -781,17 +781,20 @@ static const char *const pure_methods[] = {
 
 #define READS_ALL ((uint32_t)-1)
 
-/* How many leading positional arguments a call to `fn` only reads (0: it
- * may change any of them).  A pure callee reads all its keyword arguments
- * except `out`. */
 /* The call is judged by the name it goes through: the analysis assumes
- * that name is the builtin or module it usually is, and says so. */
+ * that name is the builtin or module it usually is, and says so.  A name
+ * of the function's own (`lambda sum: sum(a, 0, None, b)`) is no such
+ * thing. */
 static uint32_t assume(walker *w, const char *name, size_t length, uint32_t reads)
 {
-    if (reads) nbr_analysis_add_name(w->a, NBR_NAMES_ASSUMED, name, length);
+    if (!reads || resolve(w, name, length) != RESOLVES_GLOBAL) return 0;
+    nbr_analysis_add_name(w->a, NBR_NAMES_ASSUMED, name, length);
     return reads;
 }
 
+/* How many leading positional arguments a call to `fn` only reads (0: it
+ * may change any of them).  A pure callee reads all its keyword arguments
+ * except `out`. */
 static uint32_t pure_positionals(walker *w, TSNode fn)
 {
     size_t length, module_length;
@@ -865,7 +868,9 @@ static bool is_scalar_literal(TSNode n)
  * it cannot (`x + 1`), except a repetition's integer (`a * 2`). */
 static bool shares_operand_elements(TSNode n)
 {
-    const char *op = ts_node_type(field(n, F_OPERATOR));
+    TSNode operator = field(n, F_OPERATOR);
+    if (ts_node_is_null(operator)) return false;
+    const char *op = ts_node_type(operator);
     TSNode left = field(n, F_LEFT), right = field(n, F_RIGHT);
     if (!strcmp(op, "*"))
         return kind(left) != K_FLOAT && kind(right) != K_FLOAT && kind(left) != K_STRING &&
@@ -956,10 +961,16 @@ static bool is_module_target(const walker *w, TSNode target)
  * (`get_ipython().ex('x.append(1)')`). */
 static bool runs_shell_code(const walker *w, TSNode fn)
 {
-    static const char *const methods[] = {"ex",           "ev",
-                                          "magic",        "run_code",
-                                          "run_ast_nodes", "safe_execfile",
-                                          "safe_execfile_ipy", "safe_run_module",
+    static const char *const methods[] = {"ex",
+                                          "ev",
+                                          "magic",
+                                          "run_cell",
+                                          "run_cell_async",
+                                          "run_code",
+                                          "run_ast_nodes",
+                                          "safe_execfile",
+                                          "safe_execfile_ipy",
+                                          "safe_run_module",
                                           NULL};
     if (!(kind(fn) == K_ATTRIBUTE) || !text_is(w, field(fn, F_OBJECT), "get_ipython()"))
         return false;
@@ -1158,18 +1169,15 @@ static bool contains_call(TSNode n, int depth)
     return false;
 }
 
-/* A lambda's defaults that are variables, or parts of them
- * (`lambda acc=log: acc.append(1)`): a body that calls something may change
- * them through its parameters. */
+/* A lambda's defaults (`lambda acc=log: acc.append(1)`, `acc=(a, b)`): a
+ * body that calls something may change them through its parameters. */
 static void mutate_lambda_defaults(walker *w, TSNode params, TSNode body)
 {
     if (ts_node_is_null(params) || w->deferred != w->deferred_lambdas) return;
     if (!contains_call(body, 0)) return;
     for (uint32_t i = 0; i < ts_node_named_child_count(params); i++) {
         TSNode value = field(ts_node_named_child(params, i), F_VALUE);
-        if (ts_node_is_null(value)) continue;
-        node_kind k = kind(value);
-        if (k == K_IDENTIFIER || k == K_ATTRIBUTE || k == K_SUBSCRIPT) mutate_root(w, value);
+        if (!ts_node_is_null(value)) mutate_root(w, value);
     }
 }
 
@@ -2166,17 +2174,47 @@ static void flag_opaque_magic(void *ctx, size_t offset, const char *name, size_t
                                 "%%%.*s runs code the analysis cannot see", (int)name_length, name);
 }
 
+/* The cell rewritten into plain Python (nbr_ipython_rewrite) and parsed
+ * into *tree.  IPython's expansions in shell commands and magics are kept as
+ * reads unless one of them does not parse (`!echo {2x}`): then the cell is
+ * parsed without them, as it was before they were read, so that a command
+ * line never costs the analysis of the statements around it.  NULL when out
+ * of memory (*tree may still be NULL otherwise: the parser failed). */
+static char *rewrite_and_parse(TSTree **tree, TSParser *parser, const char *source,
+                               size_t length, magic_source *where)
+{
+    *tree = NULL;
+    char *python = nbr_ipython_rewrite(source, length, true, flag_opaque_magic, where);
+    if (!python) return NULL;
+    *tree = ts_parser_parse_string(parser, NULL, python, (uint32_t)length);
+    if (!*tree || !ts_node_has_error(ts_tree_root_node(*tree))) return python;
+    char *plain = nbr_ipython_rewrite(source, length, false, NULL, NULL);
+    if (!plain || !memcmp(plain, python, length)) {
+        free(plain);
+        return python;
+    }
+    TSTree *again = ts_parser_parse_string(parser, NULL, plain, (uint32_t)length);
+    if (!again) {
+        free(plain);
+        return python;
+    }
+    ts_tree_delete(*tree);
+    *tree = again;
+    free(python);
+    return plain;
+}
+
 /* Analyses `code` (the argument of %time or the body of %%time) in place of the
  * call that runs it. */
 static void visit_magic_code(walker *w, const char *code, size_t length, uint32_t line)
 {
     magic_source where = {w->a, code, line};
-    char *python = nbr_ipython_rewrite(code, length, flag_opaque_magic, &where);
+    TSTree *tree;
+    char *python = rewrite_and_parse(&tree, w->parser, code, length, &where);
     if (!python) {
         w->a->out_of_memory = true;
         return;
     }
-    TSTree *tree = ts_parser_parse_string(w->parser, NULL, python, (uint32_t)length);
     if (tree) {
         const char *outer_src = w->src;
         uint32_t outer_base = w->line_base;
@@ -2213,6 +2251,12 @@ static bool visit_magic_call(walker *w, TSNode fn, TSNode args)
     char *magic_args = string_argument(w, args, 1, &args_length);
     char *body = cell ? string_argument(w, args, 2, &body_length) : NULL;
     bool handled = name && magic_args && (!cell || body);
+    if (!name) { /* which magic runs is known only at run time: it may be %run */
+        size_t method_length;
+        const char *method = text(w, field(fn, F_ATTRIBUTE), &method_length);
+        add_flag(w, fn, "%.*s() of a magic chosen at run time may run code the analysis "
+                 "cannot see", method, method_length);
+    }
     if (handled && !cell && nbr_ipython_magic_is_opaque(name, name_length))
         add_flag(w, fn, "%%%.*s runs code the analysis cannot see", name, name_length);
     if (handled &&
@@ -2304,15 +2348,15 @@ nbr_status nbr_analyze_python(nbr_analysis *a, const char *source, size_t length
     if (length > UINT32_MAX) return nbr_fail(NBR_EINVAL, "cell source is larger than 4 GiB");
     pthread_once(&python_grammar_once, load_python_grammar);
     magic_source where = {a, source, 0};
-    char *python = nbr_ipython_rewrite(source, length, flag_opaque_magic, &where);
     TSParser *parser = ts_parser_new();
-    if (!python || !parser || !ts_parser_set_language(parser, tree_sitter_python())) {
-        free(python);
+    if (!parser || !ts_parser_set_language(parser, tree_sitter_python())) {
         if (parser) ts_parser_delete(parser);
         return nbr_fail_nomem("parsing a Python cell");
     }
-    TSTree *tree = ts_parser_parse_string(parser, NULL, python, (uint32_t)length);
-    if (!tree) {
+    TSTree *tree;
+    char *python = rewrite_and_parse(&tree, parser, source, length, &where);
+    if (!python || !tree) {
+        if (tree) ts_tree_delete(tree);
         free(python);
         ts_parser_delete(parser);
         return nbr_fail_nomem("parsing a Python cell");

@@ -199,10 +199,29 @@ static size_t closing_brace(const char *s, size_t open, size_t end)
     return end;
 }
 
-/* Whether [start, end) can stand alone as an expression: not empty, no
- * statement characters, no format spec or conversion (`{x:>8}`, `{x!r}`,
- * which IPython's expansion does not take either), and no two operands side
- * by side (`print $1`). */
+static bool is_identifier_start(char c)
+{
+    return isalpha((unsigned char)c) || c == '_' || (unsigned char)c >= 0x80;
+}
+
+/* A word starting with a digit is a number: digits, `_`, one exponent or an
+ * imaginary suffix (`1e-3` arrives as `1e`, `-`, `3`), not `2x`. */
+static bool plain_number(const char *s, size_t start, size_t end)
+{
+    int dots = 0;
+    for (size_t i = start; i < end; i++) {
+        if (s[i] == '.' && ++dots > 1) return false;
+        if (!isdigit((unsigned char)s[i]) && !strchr("_.eEjJ", s[i])) return false;
+    }
+    return true;
+}
+
+/* Whether [start, end) can stand alone as an expression: it starts with an
+ * operand or a unary operator and ends with an operand, holds no statement
+ * characters, no format spec or conversion (`{x:>8}`, `{x!r}`, which
+ * IPython's expansion does not take either), no bash brace forms (`{1..5}`,
+ * `{,.bak}`, `{.}`) and no two operands side by side (`print $1`).  What
+ * passes and still does not parse is caught by the caller's parse. */
 static bool plain_expression(const char *s, size_t start, size_t end)
 {
     bool operand = false, any = false;
@@ -217,21 +236,45 @@ static bool plain_expression(const char *s, size_t start, size_t end)
         }
         if (c == ' ' || c == '\t') continue;
         if (c == '\0' || strchr(";\\`$#{}", c)) return false;
+        if (!any && !is_word_char(c) && !strchr("'\"([-+~", c)) return false;
         if (depth == 0 && (c == ':' || c == '!')) return false;
+        if (c == '.' && i + 1 < end && s[i + 1] == '.') return false;
         if (c == '=' && !(i + 1 < end && s[i + 1] == '=') &&
             !(i > start && strchr("=!<>", s[i - 1])))
             return false;
         bool starts_operand = is_word_char(c) || c == '\'' || c == '"';
         if (starts_operand && operand) return false;
-        if (c == '\'' || c == '"') quote = c;
-        else if (is_word_char(c))
-            while (i + 1 < end && (is_word_char(s[i + 1]) || s[i + 1] == '.')) i++;
-        else if (strchr("([", c)) depth++;
-        else if (strchr(")]", c) && depth > 0) depth--;
+        if (c == '\'' || c == '"') {
+            quote = c;
+        } else if (is_word_char(c)) {
+            size_t word = i;
+            while (i + 1 < end && (is_word_char(s[i + 1]) || s[i + 1] == '.')) {
+                if (s[i + 1] == '.' && (i + 2 >= end || s[i + 2] == '.')) return false;
+                i++;
+            }
+            if (isdigit((unsigned char)c) ? !plain_number(s, word, i + 1) : s[i] == '.')
+                return false;
+        } else if (c == '(' || c == '[') {
+            depth++;
+        } else if ((c == ')' || c == ']') && depth > 0) {
+            depth--;
+        }
         operand = starts_operand || c == ')' || c == ']';
         any = true;
     }
-    return any && !quote && depth == 0;
+    return any && operand && !quote && depth == 0;
+}
+
+/* `$name`, `$name.attr` as IPython takes them; a dot not followed by a name
+ * ends it (`$log.1` is `$log` and text). */
+static size_t dollar_name_end(const char *s, size_t at, size_t end)
+{
+    while (at < end) {
+        if (is_word_char(s[at])) at++;
+        else if (s[at] == '.' && at + 1 < end && is_identifier_start(s[at + 1])) at++;
+        else break;
+    }
+    return at;
 }
 
 /* Writes the expansions of s[from, end) into `out` (already blanked there). */
@@ -243,7 +286,7 @@ static void write_expansions(char *out, const char *s, size_t from, size_t end)
         } else if (s[i] == '{') {
             size_t close = closing_brace(s, i, end), stop = close;
             if (close == end) return;
-            if (close - i > 3 && s[close - 2] == '!' && strchr("rsa", s[close - 1]))
+            if (close - i > 3 && s[close - 2] == '!' && s[close - 1] && strchr("rsa", s[close - 1]))
                 stop = close - 2; /* `{x!r}`: a conversion of what x gives */
             if (plain_expression(s, i + 1, stop)) {
                 out[i] = '[';
@@ -251,9 +294,8 @@ static void write_expansions(char *out, const char *s, size_t from, size_t end)
                 out[close] = ']';
             }
             i = close;
-        } else if (s[i] == '$' && i + 1 < end && (isalpha((unsigned char)s[i + 1]) || s[i + 1] == '_')) {
-            size_t stop = name_end(s, i + 1, end);
-            while (s[stop - 1] == '.') stop--;
+        } else if (s[i] == '$' && i + 1 < end && is_identifier_start(s[i + 1])) {
+            size_t stop = dollar_name_end(s, i + 1, end);
             out[i] = '+';
             memcpy(out + i + 1, s + i + 1, stop - i - 1);
             i = stop - 1;
@@ -261,14 +303,6 @@ static void write_expansions(char *out, const char *s, size_t from, size_t end)
     }
 }
 
-/* Replaces the escape at [start, end) by `0` and the expansions of its
- * arguments, which begin at `args`. */
-static void replace_with_expansions(char *out, const char *s, size_t start, size_t args,
-                                    size_t end)
-{
-    replace_with_zero(out, start, end);
-    write_expansions(out, s, args, end);
-}
 
 /* `%time stmt` at [at, end): moves `stmt` to where the `%` was (keeping the
  * block's indentation) and pads the line with blanks.  Returns false if the
@@ -313,26 +347,29 @@ static bool is_help_request(const char *s, size_t at, size_t end)
     return stop > at && name_end(s, at, stop) == stop;
 }
 
-typedef struct opaque_report {
-    nbr_ipython_opaque_fn fn;
+typedef struct rewrite_options {
+    bool expand;
+    nbr_ipython_opaque_fn on_opaque;
     void *ctx;
-} opaque_report;
+} rewrite_options;
 
 static void rewrite_escape_line(char *out, const char *s, size_t at, size_t end,
-                                const opaque_report *report)
+                                const rewrite_options *report)
 {
     size_t escape;
     if (s[at] == '%' || s[at] == '!' || s[at] == '?') {
         bool line_magic = s[at] == '%' && at + 1 < end && s[at + 1] != '%';
         if (line_magic && rewrite_code_magic(out, s, at, end)) return;
         size_t name_stop = line_magic ? name_end(s, at + 1, end) : at + 1;
-        if (line_magic && report->fn && nbr_ipython_magic_is_opaque(s + at + 1, name_stop - at - 1))
-            report->fn(report->ctx, at, s + at + 1, name_stop - at - 1);
-        if (s[at] == '?') replace_with_zero(out, at, end);
-        else replace_with_expansions(out, s, at, name_stop, end);
+        if (line_magic && report->on_opaque &&
+            nbr_ipython_magic_is_opaque(s + at + 1, name_stop - at - 1))
+            report->on_opaque(report->ctx, at, s + at + 1, name_stop - at - 1);
+        replace_with_zero(out, at, end);
+        if (s[at] != '?' && report->expand) write_expansions(out, s, name_stop, end);
     } else if (find_assigned_escape(s, at, end, &escape)) {
+        replace_with_zero(out, escape, end);
         size_t args = s[escape] == '%' ? name_end(s, escape + 1, end) : escape + 1;
-        replace_with_expansions(out, s, escape, args, end);
+        if (report->expand) write_expansions(out, s, args, end);
     } else if (is_help_request(s, at, end)) {
         replace_with_zero(out, at, end);
     }
@@ -347,7 +384,7 @@ static size_t line_end(const char *s, size_t at, size_t length)
 /* A `%%magic` on the cell's first non-blank line: blank that line, and the
  * whole cell if the magic's body is not Python.  `%%capture out` becomes
  * `out = 0`.  Returns where ordinary rewriting should resume. */
-static size_t rewrite_cell_magic(char *out, const char *s, size_t length)
+static size_t rewrite_cell_magic(char *out, const char *s, size_t length, bool expand)
 {
     size_t at = 0;
     while (at < length) { /* IPython drops leading blank lines first */
@@ -365,7 +402,10 @@ static size_t rewrite_cell_magic(char *out, const char *s, size_t length)
                                                    &capture, &capture_length);
     if (!python_body) { /* `%%writefile {path}` still reads `path` */
         blank(out, 0, length);
-        replace_with_expansions(out, s, at, name_stop, end);
+        if (expand) {
+            replace_with_zero(out, at, end);
+            write_expansions(out, s, name_stop, end);
+        }
         return length;
     }
     blank(out, at, end);
@@ -383,16 +423,16 @@ static bool may_have_escapes(const char *s, size_t length)
     return memchr(s, '%', length) || memchr(s, '!', length) || memchr(s, '?', length);
 }
 
-char *nbr_ipython_rewrite(const char *source, size_t length, nbr_ipython_opaque_fn on_opaque,
-                          void *ctx)
+char *nbr_ipython_rewrite(const char *source, size_t length, bool expand,
+                          nbr_ipython_opaque_fn on_opaque, void *ctx)
 {
-    const opaque_report report = {on_opaque, ctx};
+    const rewrite_options report = {expand, on_opaque, ctx};
     char *out = malloc(length + 1);
     if (!out) return NULL;
     memcpy(out, source, length);
     out[length] = '\0';
     if (!may_have_escapes(source, length)) return out;
-    size_t at = rewrite_cell_magic(out, source, length);
+    size_t at = rewrite_cell_magic(out, source, length, expand);
     if (at >= length) return out;
     if (at > 0) at++; /* past the magic line's newline */
     line_scanner sc = {0};

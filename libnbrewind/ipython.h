@@ -25,10 +25,14 @@ typedef void (*nbr_ipython_opaque_fn)(void *ctx, size_t offset, const char *name
  * magic that runs code (`%time stmt`) becomes `stmt`, other escapes become the
  * expression `0`, `x = !cmd` becomes `x = 0`, and the first line of a `%%cell`
  * magic is blanked (the whole cell, if that magic's body is not Python).
- * `on_opaque` (may be NULL) is called for each opaque magic replaced.
- * NULL when out of memory. */
-char *nbr_ipython_rewrite(const char *source, size_t length, nbr_ipython_opaque_fn on_opaque,
-                          void *ctx);
+ * With `expand`, the `{expr}` and `$name` expansions IPython makes in shell
+ * commands and magic arguments stay, as reads: `!cp {src} $dst` becomes
+ * `0   [src] +dst` (an expansion that is plainly no expression is left out;
+ * one that still does not parse is the caller's to catch, by rewriting
+ * without `expand`).  `on_opaque` (may be NULL) is called for each opaque
+ * magic replaced.  NULL when out of memory. */
+char *nbr_ipython_rewrite(const char *source, size_t length, bool expand,
+                          nbr_ipython_opaque_fn on_opaque, void *ctx);
 
 /* Whether a line magic runs code the analysis never sees (see above). */
 bool nbr_ipython_magic_is_opaque(const char *name, size_t name_length);

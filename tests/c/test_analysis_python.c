@@ -253,8 +253,12 @@ static const analysis_case cases[] = {
      "f g h", "sorted xs seen log acc keep inner", "seen log acc", "", "", N, N, "", 0},
     {"__globals__, f_globals and the shell's code runners flagged",
      "note.__globals__['g'].append(1)\nfr = sys._getframe().f_globals\n"
-     "get_ipython().ex('x = 1')\n",
-     "fr", "note sys", "note sys", "", "", N, N, "1:1 2:6 3:1", 0},
+     "get_ipython().ex('x = 1')\nget_ipython().run_cell('y = 1')\n"
+     "get_ipython().run_line_magic(m, '')\n",
+     "fr", "note sys m", "note sys m", "", "", N, N, "1:1 2:6 3:1 4:1 5:1", 0},
+    {"a lambda's literal defaults; a parameter named like a builtin is no builtin",
+     "f = lambda acc=(a, b): acc[0].append(1)\n(lambda sum: sum(c, 0, None, d))(np.sum)\n",
+     "f", "a b c d np", "a b c d np", "", "", N, N, "", 0},
     {"user_ns flagged", "get_ipython().user_ns['d']['k'] = 1\n", "", "", "", "", "", N,
      N, "1:1", 0},
     {"parenthesized callee", "(u.reshape)()[0] = 1\n", "", "u", "u", "", "", N, N, "", 0},
@@ -330,6 +334,14 @@ static const analysis_case cases[] = {
      "!awk '{print $1}' f\n!find . -exec {} \\;\n!echo {x:>8} {{y}} $$z {a != b}\n"
      "!echo {f(v) for v in w}\n",
      "", "", "", "", "", N, N, "", 0},
+    {"a command line that would not parse with its expansions costs nothing around it",
+     "for f in fs:\n    !parallel echo {.} ::: {x}\n    d.append(1)\n"
+     "if a:\n    !echo {**kw} {2x} {1..5} cfg{,.bak} {x+}\n    e.update(g)\nq = 2\n"
+     "!mv $log $log.1 $na\xc3\xafve\n",
+     "f q", "fs x d a e g log na\xc3\xafve", "d e g", "", "", N, N, "", 0},
+    {"an expansion that passes the checks but does not parse: the cell without them",
+     "for f in fs:\n    !echo {\xc3\x97} {z}\n    d.append(1)\n", "f", "fs d", "d", "", "",
+     N, N, "", 0},
     {"a cell magic's line is expanded, its other body is not Python",
      "%%writefile {fname}\nprint({q})\n", "", "fname", "", "", "", N, N, "", 0},
     {"help request", "obj?\nnp.mean??\n?thing\n", "", "", "", "", "", N, N, "", 0},

@@ -50,6 +50,7 @@ _IPYTHON_NAME = re.compile(
 # The modules the analysis's known read-only functions belong to, by the
 # name it sees them through (numpy is `np` by convention).
 _ASSUMED_MODULES = {"np": "numpy"}
+_UNSET = object()
 
 
 @dataclass
@@ -301,13 +302,15 @@ class Auditor:
         """Whether a name the analysis took for a builtin or a module it
         knows (NBR_NAMES_ASSUMED: calls through it leave their arguments
         unchanged) is bound to something else in the namespace."""
-        user_ns = self.shell.user_ns
+        user_ns, ipython_own = self.shell.user_ns, self.shell.user_ns_hidden
         for name in analysis.get("assumed", ()):
             if name not in user_ns:
                 continue  # the builtin itself
             value = user_ns[name]
+            if ipython_own.get(name, _UNSET) is value:
+                continue  # IPython's own (its `open`, from IPython 8.12 on)
             if isinstance(value, types.ModuleType):
-                if value.__name__ != _ASSUMED_MODULES.get(name, name):
+                if getattr(value, "__name__", None) != _ASSUMED_MODULES.get(name, name):
                     return True
             elif value is not getattr(builtins, name, None):
                 return True
