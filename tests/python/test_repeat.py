@@ -117,6 +117,63 @@ def test_function_body_edit_reruns_its_callers(tmp_path):
          {0: "def f(v):\n    return v + 100"}, ["cell1", "cell2", "cell4"])
 
 
+# ---- found by a differential probe (each failed before its fix) -----------------
+
+def test_an_alias_made_by_a_later_cell_is_restored_with_its_twin(tmp_path):
+    # cell3 restores `a` from cell1; `b = a` (cell2) must come back as the
+    # same object, or cell4 finds no `b` (NameError before).
+    case(tmp_path, ["a = [1]", "b = a", "a.append(2)", "print(b)"], {2: "a.append(3)"},
+         ["cell3", "cell4"])
+
+
+def test_a_rebinding_breaks_the_alias_it_ended(tmp_path):
+    # `a = [2]` ends `b = a`: restoring `a` for cell5 must not overwrite the
+    # new `b` with the audited one (printed `[2] [1]` before).
+    case(tmp_path, ["a = [1]", "b = a", "a = [2]", "b.append(3)", "print(a, b)"],
+         {3: "b.append(4)"}, ["cell4", "cell5"])
+
+
+def test_an_edit_that_starts_drawing_takes_the_seeded_state_and_passes_it_on(tmp_path):
+    # The edited cell gets the state cell2 left (it drew unseeded before),
+    # and cell4 draws after it (it restored cell2's state before).
+    case(tmp_path, ["import random\nrandom.seed(1)", "a = random.random()", "b = 5",
+                    "c = random.random()", "print(round(a, 6), round(b, 6), round(c, 6))"],
+         {2: "b = random.random()"}, ["cell3", "cell4", "cell5"])
+
+
+def test_an_inserted_cell_that_draws_moves_the_later_draws(tmp_path):
+    case(tmp_path, ["import numpy as np\nnp.random.seed(1)", "a = np.random.rand()",
+                    "c = np.random.rand()", "print(round(a, 6), round(c, 6))"],
+         {}, ["new1", "cell3", "cell4"], insert={2: ("new1", "b = np.random.rand()")})
+
+
+def test_a_producer_rerun_replays_the_cells_that_advanced_its_value(tmp_path):
+    # gen cannot be stored: cell1 re-creates it, and cell2's next() must run
+    # again before the edited cell3 (it printed `0 100` before).
+    case(tmp_path, ["gen = (i * i for i in range(5))", "a = next(gen)", "b = next(gen)",
+                    "print(a, b)"], {2: "b = next(gen) + 100"}, ["cell1", "cell2", "cell3", "cell4"])
+
+
+def test_an_lru_cached_function_is_recomputed_with_its_cache(tmp_path):
+    # A library wrapper pickled by its notebook name cannot be restored
+    # (repeat aborted before): its cell re-runs, and so does the call that
+    # filled its cache.
+    case(tmp_path, ["k = 1", "import functools\n@functools.lru_cache(None)\ndef f(v):\n"
+                    "    return v * k", "a = f(2)", "k = 5", "print(f(2))"],
+         {4: "print(f(2), 'x')"}, ["cell2", "cell3", "cell5"])
+
+
+def test_an_edit_that_introduces_exec_may_rebind_any_name(tmp_path):
+    case(tmp_path, ["x = 1", "y = 2", "print(x)"], {1: "exec('x = 5')"}, ["cell2", "cell3"])
+
+
+def test_a_changed_module_file_reruns_the_readers_of_the_module(tmp_path):
+    def module(directory, edited=False):
+        (directory / "mymod.py").write_text(f"VAL = {2 if edited else 1}\n")
+    case(tmp_path, ["import sys, os\nsys.path.insert(0, os.getcwd())\nimport mymod",
+                    "v = mymod.VAL", "print(v)"], {}, ["cell1", "cell2", "cell3"], setup=module)
+
+
 def test_edit_reruns_shell_commands_that_expand_the_name(tmp_path):
     # IPython expands {expr} and $name in `!` commands and magics: reads.
     case(tmp_path, ["word = 'alpha'", "other = 'beta'", "out = !echo {word.upper()}",

@@ -435,7 +435,11 @@ class Auditor:
             # one may be content the store already has.
             encoded = serialize.encode(value, hashed, array_ref)
         except serialize.Unstorable as why:
-            return self._recompute(job, name, value, changes, str(why))
+            reason = str(why)
+            if same_object and (reach.changes_when_read(value) or
+                                sharing.is_stateful_callable(value)):
+                reason = _record.ADVANCED_IN_PLACE + reason
+            return self._recompute(job, name, value, changes, reason)
         if same_object and encoded.id is not None and encoded.id == known.object_id():
             return  # may have been mutated; it was not
         cap = self.max_object_bytes

@@ -11,6 +11,13 @@ from dataclasses import asdict, dataclass, field
 
 from . import _core
 
+# How a recompute reason starts when the cell changed in place a value that
+# cannot be stored and whose state later cells see (a generator advanced by
+# next(), an lru_cache filled): a re-run that needs the value must replay
+# this cell too (repeat.py).  Not for resources such as a Dask client, whose
+# method calls leave what later cells compute as it was.
+ADVANCED_IN_PLACE = "advanced in place by this cell, and "
+
 
 @dataclass
 class Record:

@@ -18,12 +18,14 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
 
 from . import _core, notebook as nbfile
 from .files import content_id
+from .record import ADVANCED_IN_PLACE
 from .history import executions
 from .locate import NOTEBOOK_ENV, STORE_ENV, store_for_notebook
 from .runner import AuditFailed, kernel_client, shutdown
@@ -78,14 +80,32 @@ class RepeatPlan:
                 return None, "deleted"
         return None, "never stored"
 
-    def alias_group(self, name: str, producer: str) -> dict:
+    def latest_writer(self, name: str, consumer: str) -> str | None:
+        """The last cell before `consumer` whose record binds, changes or
+        deletes `name`."""
+        end = next(i for i, c in enumerate(self.cells) if c.id == consumer)
+        for cell in reversed(self.cells[:end]):
+            rec = cell.record
+            if rec is not None and (name in rec.writes or name in rec.recompute or
+                                    name in rec.deletes):
+                return cell.id
+        return None
+
+    def alias_group(self, name: str, consumer: str) -> dict:
         """{member: twin} for the names bound to the same object as `name`
-        after `producer`, as the audit recorded them (both directions)."""
-        start = next(i for i, c in enumerate(self.cells) if c.id == producer)
-        pairs = {}
-        for cell in self.cells[:start + 1]:
-            if cell.record is not None:
-                pairs.update(cell.record.aliases)
+        just before `consumer` runs, as the audit recorded them: an alias
+        a later cell made counts (`b = a` after `a`'s own cell), one that a
+        cell broke by rebinding either name does not."""
+        end = next(i for i, c in enumerate(self.cells) if c.id == consumer)
+        pairs: dict = {}
+        for cell in self.cells[:end]:
+            rec = cell.record
+            if rec is None:
+                continue
+            paired = set(rec.aliases) | set(rec.aliases.values())
+            rebound = (set(rec.writes) | set(rec.recompute) | set(rec.deletes)) - paired
+            pairs = {m: t for m, t in pairs.items() if m not in rebound and t not in rebound}
+            pairs.update(rec.aliases)
         group, changed = {name}, True
         while changed:
             changed = False
@@ -109,15 +129,23 @@ def _audited_source(run) -> str | None:
     return (run.record.host or {}).get("source")
 
 
-def _observe(graph, cell_id: str, rec):
+def _observe(graph, cell_id: str, rec, binds: set):
+    """`binds`: the names the audited source binds (its analysis' defs)."""
+
     for name, object_id in rec.reads.items():
         graph.observe(cell_id, "read", name, object_id)
     for name, object_id in rec.writes.items():
         graph.observe(cell_id, "write", name, object_id)
     for name in rec.deletes:
         graph.observe(cell_id, "delete", name, None)
-    for name in rec.recompute:
-        graph.observe(cell_id, "write", name, UNSTORABLE)
+    for name, reason in rec.recompute.items():
+        # An unstorable value the cell advanced in place (`next(gen)`, a call
+        # filling an lru_cache) is not the one its previous writer left: a
+        # token of its own, so the graph does not take the write for "no
+        # change", and a re-run that needs the value replays this cell too.
+        advanced = name not in binds and reason.startswith(ADVANCED_IN_PLACE)
+        token = f"{UNSTORABLE}:advanced by {cell_id}" if advanced else UNSTORABLE
+        graph.observe(cell_id, "write", name, token)
         graph.mark_unrestorable(cell_id, name)
     for name, twin in rec.aliases.items():
         graph.observe_alias(cell_id, name, twin)
@@ -190,8 +218,11 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     base = os.path.dirname(os.path.abspath(notebook_path))
     written = _written_files(cells)
     deleted_ids = {i for rec in deleted for i in rec.writes.values()}
+    bound: set = set()  # every name an earlier cell wrote
     for cell in cells:
-        _add_cell(graph, cell, moved, base, written, deleted_ids)
+        _add_cell(graph, cell, moved, base, written, deleted_ids, bound)
+        if cell.record is not None:
+            bound |= {n for n in cell.record.writes if not n.startswith("@")}
     _withhold_untrusted_pickles(graph, cells, store, notebook_path)
     return RepeatPlan(cells, graph, deleted)
 
@@ -220,17 +251,40 @@ def _withhold_untrusted_pickles(graph, cells, store, notebook_path: str):
                 cell.withheld = reason
 
 
-def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set):
+# The random states are pseudo-variables the audit observes, so a new or
+# edited source that may draw (the audit's own test: it names `random`,
+# Python's or numpy's) is said to read and change them: it gets the state its
+# predecessors left, and the later cells that draw see what it left.
+_MAY_DRAW = re.compile(r"\brandom\b")
+RNG_NAMES = ("@rng:random", "@rng:numpy")
+
+
+def _observe_new_source(graph, cell_id: str, source: str, bound: set):
+    """`bound`: the names earlier cells wrote.  A source the analysis flags
+    (`exec`, `globals()[...] = ...`) may rebind any of them."""
+    if _MAY_DRAW.search(source):
+        for name in RNG_NAMES:
+            graph.observe(cell_id, "read", name, None)
+            graph.observe(cell_id, "write", name, None)
+    if _core.analyze(source)["flags"]:
+        for name in bound:
+            graph.observe(cell_id, "write", name, None)
+
+
+def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set,
+              bound: set):
     audited = _audited_source(cell.run) if cell.run else None
     if cell.run is None or audited is None:
         graph.add_cell(cell.id, cell.source)
         graph.mark_edited(cell.id)
+        _observe_new_source(graph, cell.id, cell.source, bound)
         cell.reasons.append("new cell" if cell.run is None else "no audited source")
         return
     graph.add_cell(cell.id, audited)
-    _observe(graph, cell.id, cell.record)
+    _observe(graph, cell.id, cell.record, set(_core.analyze(audited)["defs"]))
     if nbfile.source_hash_text(cell.source) != cell.record.source_hash:
         graph.edit_cell(cell.id, cell.source)
+        _observe_new_source(graph, cell.id, cell.source, bound)
         cell.reasons.append("edited")
     if cell.record.status != "ok":
         cell.reasons.append(f"failed in the audit ({cell.record.error_name})")
@@ -312,22 +366,47 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
     for name, producer in core_plan.restores(cell_id):
         if name.startswith("@file:"):
             continue  # files are on disk
-        group = plan.alias_group(name, producer)
+        object_id, why = plan.value_as_of(name, producer)
+        if object_id is None and why != "deleted":
+            raise AuditFailed(f"cell {cell_id} needs {name} as of cell {producer}, "
+                              f"which was not stored ({why})", 4)
+        values[name] = object_id
+        group = plan.alias_group(name, cell_id)
         aliases.update(group)
-        for member in {name, *group, *group.values()}:
-            object_id, why = plan.value_as_of(member, producer)
-            if object_id is None and why != "deleted":
-                raise AuditFailed(f"cell {cell_id} needs {member} as of cell {producer}, "
-                                  f"which was not stored ({why})", 4)
-            values[member] = object_id
+        for member in {*group, *group.values()} - {name}:
+            # Each twin as of its own last writer, unless that one re-ran
+            # here: then the kernel holds it already.
+            writer = plan.latest_writer(member, cell_id)
+            if writer is None or core_plan.state(writer) == "done":
+                continue
+            member_id, _ = plan.value_as_of(member, writer)
+            if member_id is not None:
+                values[member] = member_id
     if values:
         _kernel_call(client, "apply", {"values": sorted(values.items()), "aliases": aliases})
 
 
-def _report(client, plan: RepeatPlan, core_plan, cell_id: str, base: str):
+def _module_files_changed(cell: Cell, store, name: str, object_id) -> bool:
+    """Whether `name` is a module the cell imported again from a file that
+    changed since the audit: its import record is the same, its content is
+    not (`import mymod` after mymod.py was edited)."""
+    if not any(r.startswith("input file ") for r in cell.reasons) or cell.record is None:
+        return False
+    if object_id is None or cell.record.writes.get(name) != object_id:
+        return False
+    try:
+        info = store.object_info(object_id)
+    except _core.NotFoundError:
+        return False
+    from .serialize import MODULE_CODEC
+    return info["kind"] == "blob" and info["type"] == MODULE_CODEC
+
+
+def _report(client, plan: RepeatPlan, core_plan, cell_id: str, base: str, store):
     names = plan.graph.cell_names(cell_id, "writes")
     ids = _kernel_call(client, "current_ids", names)
-    record = plan.cell(cell_id).record
+    cell = plan.cell(cell_id)
+    record = cell.record
     unstorable = record.recompute if record else {}
     for name in names:
         if name.startswith("@file:"):
@@ -341,6 +420,8 @@ def _report(client, plan: RepeatPlan, core_plan, cell_id: str, base: str):
         elif name in ids:
             if ids[name] is None and name in unstorable:
                 core_plan.report(cell_id, "write", name, UNSTORABLE)
+            elif _module_files_changed(cell, store, name, ids[name]):
+                core_plan.report(cell_id, "write", name, None)  # new content, same name
             else:
                 core_plan.report(cell_id, "write", name, ids[name])
 
@@ -393,13 +474,14 @@ def _execute(nb, path, store_path, plan, core_plan, timeout):
     client.allow_errors = True  # a cell that failed in the audit may fail again
     ran, started = [], time.perf_counter()
     try:
-        _run_cells(client, state, plan, core_plan, by_id, base, ran, env)
+        with _core.Store(store_path, "r") as store:
+            _run_cells(client, state, plan, core_plan, by_id, base, ran, env, store)
     finally:
         shutdown(client)
     return ran, time.perf_counter() - started
 
 
-def _run_cells(client, state, plan, core_plan, by_id, base, ran, env):
+def _run_cells(client, state, plan, core_plan, by_id, base, ran, env, store):
     with client.setup_kernel(env=env):
         while True:
             cell_id = core_plan.next()
@@ -409,6 +491,6 @@ def _run_cells(client, state, plan, core_plan, by_id, base, ran, env):
             _restore(client, plan, core_plan, cell_id)
             state["cell"], state["index"] = cell, index
             client.execute_cell(cell, index)
-            _report(client, plan, core_plan, cell_id, base)
+            _report(client, plan, core_plan, cell_id, base, store)
             core_plan.cell_done(cell_id)
             ran.append(cell_id)

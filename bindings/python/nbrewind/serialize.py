@@ -25,6 +25,7 @@ import importlib
 import io
 import json
 import pickle
+import sys
 import threading
 import types
 from dataclasses import dataclass, field
@@ -182,6 +183,7 @@ def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
     """The protocol-5 stream, its out-of-band buffers (raw memoryviews) and
     the (name, id) of the arrays it references (`array_ref(arr)`: (name, id)
     for an array stored under a top-level name of its own, else None)."""
+    _refuse_pickling_by_notebook_name(value)
     buffers = []
     holds_named_array = False
 
@@ -214,6 +216,22 @@ def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
     except Exception as exc:  # pickling runs arbitrary __reduce__ code
         raise Unstorable(f"{type(value).__name__}: cannot be pickled "
                          f"({type(exc).__name__}: {exc})") from None
+
+
+def _refuse_pickling_by_notebook_name(value):
+    """A library object wrapping notebook code that pickles itself by name
+    (`@functools.lru_cache` over a notebook function: `__main__.f`) would
+    load only where its own cell has run, so a restore of it fails: it is
+    recorded as recompute, and restored by re-running that cell."""
+    if isinstance(value, (types.FunctionType, type)):
+        return  # cloudpickle pickles these by value
+    qualname = getattr(value, "__qualname__", None)
+    if getattr(value, "__module__", None) != "__main__" or not isinstance(qualname, str):
+        return
+    main = sys.modules.get("__main__")
+    if getattr(main, qualname, None) is value:
+        raise Unstorable(f"{type(value).__name__} {qualname}: pickled by its name in the "
+                         f"notebook, which only its own cell defines")
 
 
 def pickle_payload(stream: bytes, buffer_ids: list, refs: list = ()) -> bytes:
