@@ -1004,6 +1004,8 @@ static void flag_dynamic_call(walker *w, TSNode call, TSNode fn, TSNode args)
     else if (in_list(name, length, namespaces) && no_args)
         add_flag(w, call, "%.*s() exposes the namespace to changes the analysis cannot see", name,
                  length);
+    else if (text_is(w, fn, "dir") && no_args)
+        add_flag(w, call, "%.*s() reads every name", name, length);
     else if (in_list(name, length, set_attributes) && !no_args &&
              is_module_target(w, ts_node_named_child(args, 0)))
         add_flag(w, call, "%.*s() on a module changes globals the analysis cannot see", name,
@@ -2170,8 +2172,13 @@ static void flag_opaque_magic(void *ctx, size_t offset, const char *name, size_t
             column = 0;
         }
     }
-    nbr_analysis_add_diagnostic(m->a, NBR_DIAG_FLAG, line + m->line_base, column,
-                                "%%%.*s runs code the analysis cannot see", (int)name_length, name);
+    if (nbr_ipython_magic_reads_namespace(name, name_length))
+        nbr_analysis_add_diagnostic(m->a, NBR_DIAG_FLAG, line + m->line_base, column,
+                                    "%%%.*s reads every name", (int)name_length, name);
+    else
+        nbr_analysis_add_diagnostic(m->a, NBR_DIAG_FLAG, line + m->line_base, column,
+                                    "%%%.*s runs code the analysis cannot see",
+                                    (int)name_length, name);
 }
 
 /* The cell rewritten into plain Python (nbr_ipython_rewrite) and parsed
@@ -2257,7 +2264,9 @@ static bool visit_magic_call(walker *w, TSNode fn, TSNode args)
         add_flag(w, fn, "%.*s() of a magic chosen at run time may run code the analysis "
                  "cannot see", method, method_length);
     }
-    if (handled && !cell && nbr_ipython_magic_is_opaque(name, name_length))
+    if (handled && !cell && nbr_ipython_magic_reads_namespace(name, name_length))
+        add_flag(w, fn, "%%%.*s reads every name", name, name_length);
+    else if (handled && !cell && nbr_ipython_magic_is_opaque(name, name_length))
         add_flag(w, fn, "%%%.*s runs code the analysis cannot see", name, name_length);
     if (handled &&
         nbr_ipython_magic_runs_code(name, name_length, cell, magic_args, args_length, &offset,

@@ -24,15 +24,29 @@ static const code_magic code_magics[] = {
 };
 
 /* Magics that run code nobody analyses, with the user's namespace in reach
- * (a script run by %run reaches it as __main__). */
-static const char *const opaque_magics[] = {"run", "debug", "load_ext", "reload_ext"};
+ * (a script run by %run reaches it as __main__), and magics that read every
+ * name (%who lists them: its output changes when any name does). */
+static const char *const opaque_magics[] = {"run", "debug", "load_ext", "reload_ext",
+                                            "who", "whos", "who_ls"};
+static const char *const namespace_reading_magics[] = {"who", "whos", "who_ls"};
+
+static bool in_names(const char *const *names, size_t count, const char *name, size_t length)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(names[i]) == length && !memcmp(names[i], name, length)) return true;
+    return false;
+}
 
 bool nbr_ipython_magic_is_opaque(const char *name, size_t name_length)
 {
-    for (size_t i = 0; i < sizeof opaque_magics / sizeof opaque_magics[0]; i++)
-        if (strlen(opaque_magics[i]) == name_length && !memcmp(opaque_magics[i], name, name_length))
-            return true;
-    return false;
+    return in_names(opaque_magics, sizeof opaque_magics / sizeof opaque_magics[0], name,
+                    name_length);
+}
+
+bool nbr_ipython_magic_reads_namespace(const char *name, size_t name_length)
+{
+    size_t count = sizeof namespace_reading_magics / sizeof namespace_reading_magics[0];
+    return in_names(namespace_reading_magics, count, name, name_length);
 }
 
 static const code_magic *find_code_magic(const char *name, size_t length)
@@ -367,8 +381,12 @@ static void rewrite_escape_line(char *out, const char *s, size_t at, size_t end,
         replace_with_zero(out, at, end);
         if (s[at] != '?' && report->expand) write_expansions(out, s, name_stop, end);
     } else if (find_assigned_escape(s, at, end, &escape)) {
+        bool magic = s[escape] == '%';
+        size_t args = magic ? name_end(s, escape + 1, end) : escape + 1;
+        if (magic && report->on_opaque &&
+            nbr_ipython_magic_is_opaque(s + escape + 1, args - escape - 1))
+            report->on_opaque(report->ctx, escape, s + escape + 1, args - escape - 1);
         replace_with_zero(out, escape, end);
-        size_t args = s[escape] == '%' ? name_end(s, escape + 1, end) : escape + 1;
         if (report->expand) write_expansions(out, s, args, end);
     } else if (is_help_request(s, at, end)) {
         replace_with_zero(out, at, end);

@@ -34,8 +34,13 @@ typedef void (*nbr_ipython_opaque_fn)(void *ctx, size_t offset, const char *name
 char *nbr_ipython_rewrite(const char *source, size_t length, bool expand,
                           nbr_ipython_opaque_fn on_opaque, void *ctx);
 
-/* Whether a line magic runs code the analysis never sees (see above). */
+/* Whether a line magic runs code the analysis never sees, or reads every
+ * name (`%who`): either way the cell is flagged (see above). */
 bool nbr_ipython_magic_is_opaque(const char *name, size_t name_length);
+
+/* Whether an opaque magic is one that reads every name (`%who`) rather than
+ * one that runs code. */
+bool nbr_ipython_magic_reads_namespace(const char *name, size_t name_length);
 
 /* Whether the magic `name` runs (part of) its argument as Python code in the
  * user's namespace.  For a line magic (`cell` false), *code_offset is where the

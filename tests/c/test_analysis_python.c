@@ -323,9 +323,11 @@ static const analysis_case cases[] = {
 
     /* ---- IPython syntax ---- */
     {"line magic", "%matplotlib inline\nx = 1\n", "x", "", "", "", "", N, N, "", 0},
+    {"%who and dir() read every name", "%who\nnames = dir()\nattrs = dir(obj)\nls = %who_ls\n",
+     "names attrs ls", "dir obj", "obj", "", "", N, N, "1:1 2:9 4:6", 0},
     {"shell escape", "!ls -l\nx = 1\n", "x", "", "", "", "", N, N, "", 0},
     {"assigned shell output", "files = !ls *.csv\n", "files", "", "", "", "", N, N, "", 0},
-    {"assigned magic output", "names = %who_ls\n", "names", "", "", "", "", N, N, "", 0},
+    {"assigned magic output", "names = %who_ls\n", "names", "", "", "", "", N, N, "1:9", 0},
     {"expansions in shell commands and magics are reads",
      "!cp {src} $dst\nfiles = !ls {path}/*.csv\n%env A={val!r}\n%cd $dir.name.\n"
      "!echo {d['k']} {len(xs)} {a[1:2]}{b}$c\n",
@@ -471,6 +473,7 @@ static void raw_and_translated_cells_agree(void)
         {"!pip list\n", "get_ipython().system('pip list')\n"},
         {"obj?\n", "get_ipython().run_line_magic('pinfo', 'obj')\n"},
         {"%timeit -n 3 g(v)\n", "get_ipython().run_line_magic('timeit', '-n 3 g(v)')\n"},
+        {"%who\n", "get_ipython().run_line_magic('who', '')\n"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
         char *raw = analyse_to_json(pairs[i][0]);

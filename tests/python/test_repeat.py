@@ -174,6 +174,12 @@ def test_a_changed_module_file_reruns_the_readers_of_the_module(tmp_path):
                     "v = mymod.VAL", "print(v)"], {}, ["cell1", "cell2", "cell3"], setup=module)
 
 
+def test_who_and_dir_read_every_name(tmp_path):
+    case(tmp_path, ["alpha = 1", "beta = 2", "%who", "x = 1", "del x",
+                    "print('x' in dir())"], {1: "gamma = 2", 4: "pass"},
+         ["cell2", "cell3", "cell5", "cell6"])
+
+
 def test_edit_reruns_shell_commands_that_expand_the_name(tmp_path):
     # IPython expands {expr} and $name in `!` commands and magics: reads.
     case(tmp_path, ["word = 'alpha'", "other = 'beta'", "out = !echo {word.upper()}",
