@@ -346,6 +346,23 @@ def test_unpicklable_values_are_recorded_as_recompute(tmp_path):
         id_after(nb, "lock")
 
 
+def test_pyplot_drawing_on_a_figure_bound_earlier_is_stored(tmp_path):
+    # pyplot and pandas draw on the current figure without naming it.
+    cells = ["import io\nimport matplotlib\nmatplotlib.use('Agg')\n"
+             "import matplotlib.pyplot as plt\nimport pandas as pd\n"
+             "fig, ax = plt.subplots()\naxs = plt.subplots(1, 2)[1]\ns = pd.Series([1.0, 2.0])",
+             "plt.plot([1, 2])",
+             "plt.gca().set_title('t')",
+             "s.hist()"]
+    nb = make_notebook(tmp_path / "pyplot.ipynb", *cells)
+    audit(nb)
+    assert value_after(nb, "ax", 0).get_title() == ""
+    assert len(value_after(nb, "axs", 1)[1].lines) == 1  # the current axes then
+    assert value_after(nb, "axs", 2)[1].get_title() == "t"
+    assert len(value_after(nb, "axs", 3)[1].patches) > 0
+    assert len(value_after(nb, "ax", 3).lines) == 0  # not the current one
+
+
 def test_dask_client_is_recompute_and_results_are_stored(tmp_path):
     cells = ["from dask.distributed import LocalCluster, Client\n"
              "cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,\n"

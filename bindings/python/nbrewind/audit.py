@@ -286,6 +286,8 @@ class Auditor:
                     if n in namespace and reach.changes_when_read(namespace[n])}
         if self._assumption_broken(analysis):  # `sum` is numpy's after `from numpy import *`
             mutated |= {n for n in analysis["uses"] if n in namespace}
+        if self._may_draw_through_pyplot(analysis, namespace):
+            mutated |= sharing.figure_names(namespace)
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         held = [*code.held, *self._hidden(mutated, namespace)]
         names |= self._sharing_state(namespace, mutated, held)
@@ -297,6 +299,25 @@ class Auditor:
                 names.add(name)
         names |= {n for n in self.known if n not in namespace}
         return names
+
+    def _may_draw_through_pyplot(self, analysis: dict, namespace: dict) -> bool:
+        """pyplot draws on the current figure, wherever it is bound:
+        `plt.plot(...)`, `plt.gca().set_title(...)`, `plt.close('all')`, and
+        pandas' `s.hist()` / `df.plot()` change a figure a name holds from an
+        earlier cell without naming it."""
+        if "matplotlib.pyplot" not in sys.modules:
+            return False
+        pandas = sys.modules.get("pandas")
+        plotted = (pandas.DataFrame, pandas.Series) if pandas else ()
+        for name in {*analysis["uses"], *analysis["may_mutate"]}:
+            value = namespace.get(name)
+            module = value.__name__ if isinstance(value, types.ModuleType) else \
+                getattr(value, "__module__", None)
+            if isinstance(module, str) and module.startswith("matplotlib"):
+                return True
+            if plotted and name in analysis["may_mutate"] and isinstance(value, plotted):
+                return True
+        return False
 
     def _assumption_broken(self, analysis: dict) -> bool:
         """Whether a name the analysis took for a builtin or a module it

@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import gc
 import itertools
+import sys
 import types
 
 import numpy as np
@@ -73,6 +74,23 @@ def _nditer_operands(it) -> list:
         return list(it.operands)
     except ValueError:  # a closed iterator holds nothing any more
         return []
+
+
+def figure_names(namespace: dict) -> set:
+    """The names holding matplotlib figures or axes (alone, or in an array
+    or a list as `plt.subplots(2, 2)` gives them)."""
+    artist = getattr(sys.modules.get("matplotlib.artist"), "Artist", None)
+    if artist is None:
+        return set()
+
+    def holds_artist(value) -> bool:
+        if isinstance(value, artist):
+            return True
+        if isinstance(value, np.ndarray) and value.dtype == object and value.size:
+            return isinstance(value.flat[0], artist)
+        return isinstance(value, (list, tuple)) and bool(value) and isinstance(value[0], artist)
+
+    return {name for name, value in namespace.items() if holds_artist(value)}
 
 
 def notebook_classes(cls: type) -> list:
