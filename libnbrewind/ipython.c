@@ -283,11 +283,9 @@ static bool plain_expression(const char *s, size_t start, size_t end)
  * ends it (`$log.1` is `$log` and text). */
 static size_t dollar_name_end(const char *s, size_t at, size_t end)
 {
-    while (at < end) {
-        if (is_word_char(s[at])) at++;
-        else if (s[at] == '.' && at + 1 < end && is_identifier_start(s[at + 1])) at++;
-        else break;
-    }
+    while (at < end && (is_word_char(s[at]) ||
+                        (s[at] == '.' && at + 1 < end && is_identifier_start(s[at + 1]))))
+        at++;
     return at;
 }
 
