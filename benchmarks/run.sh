@@ -87,6 +87,15 @@ print(f"wrote {out}")
 PY
 fi
 
+venv_python() {
+  local py=$build/venv/bin/python
+  if [[ ! -x $py ]]; then
+    echo "run.sh: $py is missing: run \`make python\` first (the $1 benchmarks need the venv)" >&2
+    return 1
+  fi
+  echo "$py"
+}
+
 # ---- checkpoint store ------------------------------------------------------
 if [[ $sections == *" store "* ]]; then
 store_dir=$(mktemp -d "${NBR_BENCH_STORE_DIR:-/tmp}/nbr-bench-store.XXXXXX")
@@ -115,6 +124,8 @@ echo "== store: 100 checkpoints of a 100 MB array, 1 % overwritten each (chunk d
 echo "== store: h5py reading that array (a virtual dataset) and the same array stored plain"
 "$py" "$here/bench_store_h5py.py" blocks "$store_dir" | tee "$work/store-blocks-h5py.json"
 rm -rf "$store_dir"/store-blocks*
+echo "== store: what a virtual dataset adds to a segment file (benchmarks/results/store-vds-segment.json)"
+"$(venv_python store)" "$here/bench_vds_segment.py"
 
 mkdir -p "$here/results"
 commit=$(git -C "$top" --no-optional-locks rev-parse HEAD 2>/dev/null || echo unknown)
@@ -217,14 +228,6 @@ fi
 
 # The audit and repeat parts run in the package's venv: its python, or a
 # message naming the part and exit status 1.
-venv_python() {
-  local py=$build/venv/bin/python
-  if [[ ! -x $py ]]; then
-    echo "run.sh: $py is missing: run \`make python\` first (the $1 benchmarks need the venv)" >&2
-    return 1
-  fi
-  echo "$py"
-}
 
 # ---- audit kernel (issue 4) --------------------------------------------------
 if [[ $sections == *" audit "* ]]; then
@@ -234,6 +237,8 @@ echo "== audit: numpy-heavy notebook under a plain and the audit kernel, dill ba
 "$venv_py" "$here/audit/bench_audit.py" ${NBR_BENCH_AUDIT_ARGS:-}
 echo "== audit: what work on the second core costs the notebook's loop (benchmarks/results/audit-contention.json)"
 "$venv_py" "$here/audit/bench_contention.py"
+echo "== audit: the writer's CPU per new array, lz4 against no compression (benchmarks/results/audit-writer-cost.json)"
+"$venv_py" "$here/audit/bench_writer_cost.py"
 fi
 
 # ---- repeat (issue 5) --------------------------------------------------------
