@@ -637,8 +637,22 @@ INDIRECT = [
      "through get_ipython().user_ns"),
 ]
 
-INDIRECT_PATTERNS = [(position, names, label)
-                     for position, (_, names, label) in enumerate(INDIRECT) if label]
+def labelled_patterns(entries) -> list:
+    """(position, names, label) of the entries that are patterns; entries
+    without a label set up the next ones."""
+    return [(position, names, label)
+            for position, (_, names, label) in enumerate(entries) if label]
+
+
+def assert_patterns_change_their_names(entries):
+    """The tests are not vacuous: in a plain run, each pattern's cell does
+    change the names listed."""
+    python = [c if isinstance(c, str) else c[1] for c, _, _ in entries]
+    ids, prints = replay_ids(*python), replay_fingerprints(python)
+    for position, names, label in labelled_patterns(entries):
+        for name in names:
+            state = prints if name in prints[position] else ids
+            assert state[position][name] != state[position - 1].get(name), label
 
 
 def test_changes_through_code_the_cell_does_not_spell_are_stored(tmp_path):
@@ -647,11 +661,4 @@ def test_changes_through_code_the_cell_does_not_spell_are_stored(tmp_path):
 
 
 def test_indirect_patterns_change_their_names_in_a_plain_run():
-    """The test above is not vacuous: in a plain run, each pattern's cell
-    does change the names listed."""
-    python = [c if isinstance(c, str) else c[1] for c, _, _ in INDIRECT]
-    ids, prints = replay_ids(*python), replay_fingerprints(python)
-    for position, names, label in INDIRECT_PATTERNS:
-        for name in names:
-            state = prints if name in prints[position] else ids
-            assert state[position][name] != state[position - 1].get(name), label
+    assert_patterns_change_their_names(INDIRECT)

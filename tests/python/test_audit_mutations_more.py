@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import pytest
 
-from notebooks import replay_ids
-from test_audit_mutations import audited, described, replay_fingerprints, stale
+from test_audit_mutations import (assert_patterns_change_their_names, audited, described,
+                                   labelled_patterns, stale)
 
 # Values holding a notebook function inside a library object (np.vectorize):
 # pickled with the function's code by value, they differ between the kernel
@@ -205,9 +205,15 @@ def test_more_changes_in_place_are_stored(tmp_path, title):
     assert described(stale_names(nb, python, unstorable), kernel) == []
 
 
-def labelled_patterns(entries) -> list:
-    return [(position, names, label)
-            for position, (_, names, label) in enumerate(entries) if label]
+def pattern_params(entries, still_missed=()) -> list:
+    """One test parameter per pattern of `entries`, named by its label; one
+    in `still_missed` is a strict xfail, so that fixing it makes it fail
+    until its mark goes."""
+    return [pytest.param(position, names, label, id=label,
+                         marks=[pytest.mark.xfail(strict=True, raises=AssertionError,
+                                                  reason=label)]
+                         if label in still_missed else [])
+            for position, names, label in labelled_patterns(entries)]
 
 
 def stale_after_audit(tmp_path_factory, title: str, entries, unstorable=()) -> set:
@@ -218,17 +224,6 @@ def stale_after_audit(tmp_path_factory, title: str, entries, unstorable=()) -> s
         return set(stale_names(nb, python, unstorable))
     except AssertionError as exc:  # not a pattern's failure: must not pass as an xfail
         raise RuntimeError(f"comparing the {title} notebook failed: {exc!r}") from exc
-
-
-def assert_patterns_change_their_names(entries):
-    """The tests are not vacuous: in a plain run, each pattern's cell does
-    change the names listed."""
-    python = [c if isinstance(c, str) else c[1] for c, _, _ in entries]
-    ids, prints = replay_ids(*python), replay_fingerprints(python)
-    for position, names, label in labelled_patterns(entries):
-        for name in names:
-            state = prints if name in prints[position] else ids
-            assert state[position][name] != state[position - 1].get(name), label
 
 
 # ---- changes through reads, classes and wrappers ---------------------------------
@@ -311,7 +306,6 @@ READS = [
      "a logging handler writing to a StringIO"),
 ]
 
-READ_PATTERNS = labelled_patterns(READS)
 READS_UNSTORABLE = ("cached", "vnote")  # an lru_cache wrapper; a vectorize once called
 # What the audit still misses: the handler is held only by logging's registry,
 # a module the search for shared state does not follow.
@@ -324,11 +318,7 @@ def reads_audit(tmp_path_factory):
 
 
 @pytest.mark.filterwarnings("ignore")
-@pytest.mark.parametrize("position,names,label", [
-    pytest.param(position, names, label, id=label,
-                 marks=[pytest.mark.xfail(strict=True, raises=AssertionError, reason=label)]
-                 if label in STILL_MISSED else [])
-    for position, names, label in READ_PATTERNS])
+@pytest.mark.parametrize("position,names,label", pattern_params(READS, STILL_MISSED))
 def test_change_is_stored(reads_audit, position, names, label):
     assert [n for n in names if (position, n) in reads_audit] == []
 
@@ -404,7 +394,6 @@ RUNTIME = [
     ("np.sqrt(shim_list)", ("shim_list",), "np bound to something other than numpy"),
 ]
 RUNTIME_UNSTORABLE = ("fl", "nit", "nit2")
-RUNTIME_PATTERNS = labelled_patterns(RUNTIME)
 
 
 @pytest.fixture(scope="module")
@@ -412,8 +401,7 @@ def runtime_audit(tmp_path_factory):
     return stale_after_audit(tmp_path_factory, "runtime", RUNTIME, RUNTIME_UNSTORABLE)
 
 
-@pytest.mark.parametrize("position,names,label", [
-    pytest.param(position, names, label, id=label) for position, names, label in RUNTIME_PATTERNS])
+@pytest.mark.parametrize("position,names,label", pattern_params(RUNTIME))
 def test_runtime_change_is_stored(runtime_audit, position, names, label):
     assert [n for n in names if (position, n) in runtime_audit] == []
 
