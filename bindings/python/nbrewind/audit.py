@@ -41,7 +41,6 @@ from .notebook import ANONYMOUS_CELL
 from .writer import Job, Writer
 
 OUTPUT_CODEC = "nbformat-output"
-_NAMES_RANDOM = re.compile(r"\brandom\b")
 # Names IPython keeps in every namespace (history, output cache, helpers).
 _IPYTHON_NAME = re.compile(
     r"_+|_i+|_i?\d+|_(oh|ih|dh|exit_code)|__\w+__|In|Out|exit|quit|get_ipython")
@@ -515,7 +514,7 @@ class Auditor:
         (Dask does, all the time), so a change of its state counts as the
         cell's only if the cell, or a notebook function it calls, names it."""
         names = set(analysis["uses"]) | set(analysis["imports"]) | called
-        return "random" in names or bool(_NAMES_RANDOM.search(source))
+        return "random" in names or bool(_record.NAMES_RANDOM.search(source))
 
     def _capture_rng(self, job, python_random: bool):
         """The global random states are pseudo-variables: a cell that draws

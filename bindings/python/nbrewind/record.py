@@ -7,6 +7,7 @@ a record between Python values and the core (docs/notebook-format.md).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass, field
 
 from . import _core
@@ -17,6 +18,11 @@ from . import _core
 # this cell too (repeat.py).  Not for resources such as a Dask client, whose
 # method calls leave what later cells compute as it was.
 ADVANCED_IN_PLACE = "advanced in place by this cell, and "
+
+# The global random states are pseudo-variables of the records; a source that
+# names `random` (Python's module or numpy's) may draw from them.
+RNG_NAMES = ("@rng:random", "@rng:numpy")
+NAMES_RANDOM = re.compile(r"\brandom\b")
 
 
 @dataclass

@@ -18,14 +18,13 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
 
 from . import _core, notebook as nbfile
 from .files import content_id
-from .record import ADVANCED_IN_PLACE
+from .record import ADVANCED_IN_PLACE, NAMES_RANDOM, RNG_NAMES
 from .history import executions
 from .locate import NOTEBOOK_ENV, STORE_ENV, store_for_notebook
 from .runner import AuditFailed, kernel_client, shutdown
@@ -64,41 +63,45 @@ class RepeatPlan:
     def cell(self, cell_id: str) -> Cell:
         return next(c for c in self.cells if c.id == cell_id)
 
-    def value_as_of(self, name: str, producer: str):
-        """(object id or None, why) of `name` after `producer`, walking back
-        through the history in notebook order."""
-        start = next(i for i, c in enumerate(self.cells) if c.id == producer)
-        for cell in reversed(self.cells[:start + 1]):
-            rec = cell.record
-            if rec is None:
-                continue
-            if name in rec.writes:
-                return rec.writes[name], None
-            if name in rec.recompute:
-                return None, rec.recompute[name]
-            if name in rec.deletes:
-                return None, "deleted"
-        return None, "never stored"
+    def _index(self, cell_id: str) -> int:
+        return next(i for i, c in enumerate(self.cells) if c.id == cell_id)
 
-    def latest_writer(self, name: str, consumer: str) -> str | None:
-        """The last cell before `consumer` whose record binds, changes or
+    def _last_mention(self, name: str, end: int) -> Cell | None:
+        """The last of the first `end` cells whose record binds, changes or
         deletes `name`."""
-        end = next(i for i, c in enumerate(self.cells) if c.id == consumer)
         for cell in reversed(self.cells[:end]):
             rec = cell.record
             if rec is not None and (name in rec.writes or name in rec.recompute or
                                     name in rec.deletes):
-                return cell.id
+                return cell
         return None
+
+    def value_as_of(self, name: str, producer: str):
+        """(object id or None, why) of `name` after `producer`, walking back
+        through the history in notebook order."""
+        cell = self._last_mention(name, self._index(producer) + 1)
+        if cell is None:
+            return None, "never stored"
+        rec = cell.record
+        if name in rec.writes:
+            return rec.writes[name], None
+        if name in rec.recompute:
+            return None, rec.recompute[name]
+        return None, "deleted"
+
+    def latest_writer(self, name: str, consumer: str) -> str | None:
+        """The last cell before `consumer` whose record binds, changes or
+        deletes `name`."""
+        cell = self._last_mention(name, self._index(consumer))
+        return cell.id if cell else None
 
     def alias_group(self, name: str, consumer: str) -> dict:
         """{member: twin} for the names bound to the same object as `name`
         just before `consumer` runs, as the audit recorded them: an alias
         a later cell made counts (`b = a` after `a`'s own cell), one that a
         cell broke by rebinding either name does not."""
-        end = next(i for i, c in enumerate(self.cells) if c.id == consumer)
         pairs: dict = {}
-        for cell in self.cells[:end]:
+        for cell in self.cells[:self._index(consumer)]:
             rec = cell.record
             if rec is None:
                 continue
@@ -252,17 +255,15 @@ def _withhold_untrusted_pickles(graph, cells, store, notebook_path: str):
 
 
 # The random states are pseudo-variables the audit observes, so a new or
-# edited source that may draw (the audit's own test: it names `random`,
-# Python's or numpy's) is said to read and change them: it gets the state its
-# predecessors left, and the later cells that draw see what it left.
-_MAY_DRAW = re.compile(r"\brandom\b")
-RNG_NAMES = ("@rng:random", "@rng:numpy")
+# edited source that may draw (the audit's own test: it names `random`) is
+# said to read and change them: it gets the state its predecessors left, and
+# the later cells that draw see what it left.
 
 
 def _observe_new_source(graph, cell_id: str, source: str, bound: set):
     """`bound`: the names earlier cells wrote.  A source the analysis flags
     (`exec`, `globals()[...] = ...`) may rebind any of them."""
-    if _MAY_DRAW.search(source):
+    if NAMES_RANDOM.search(source):
         for name in RNG_NAMES:
             graph.observe(cell_id, "read", name, None)
             graph.observe(cell_id, "write", name, None)
