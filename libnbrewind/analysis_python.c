@@ -2162,6 +2162,20 @@ typedef struct magic_source {
     uint32_t line_base;
 } magic_source;
 
+/* The flag of an opaque magic (nbr_ipython_magic_is_opaque), raw or
+ * translated, at a 1-based line and column. */
+static void flag_magic(nbr_analysis *a, uint32_t line, uint32_t column, const char *name,
+                       size_t name_length)
+{
+    if (nbr_ipython_magic_reads_namespace(name, name_length))
+        nbr_analysis_add_diagnostic(a, NBR_DIAG_FLAG, line, column, "%%%.*s reads every name",
+                                    (int)name_length, name);
+    else
+        nbr_analysis_add_diagnostic(a, NBR_DIAG_FLAG, line, column,
+                                    "%%%.*s runs code the analysis cannot see",
+                                    (int)name_length, name);
+}
+
 static void flag_opaque_magic(void *ctx, size_t offset, const char *name, size_t name_length)
 {
     const magic_source *m = ctx;
@@ -2172,13 +2186,7 @@ static void flag_opaque_magic(void *ctx, size_t offset, const char *name, size_t
             column = 0;
         }
     }
-    if (nbr_ipython_magic_reads_namespace(name, name_length))
-        nbr_analysis_add_diagnostic(m->a, NBR_DIAG_FLAG, line + m->line_base, column,
-                                    "%%%.*s reads every name", (int)name_length, name);
-    else
-        nbr_analysis_add_diagnostic(m->a, NBR_DIAG_FLAG, line + m->line_base, column,
-                                    "%%%.*s runs code the analysis cannot see",
-                                    (int)name_length, name);
+    flag_magic(m->a, line + m->line_base, column, name, name_length);
 }
 
 /* The cell rewritten into plain Python (nbr_ipython_rewrite) and parsed
@@ -2264,10 +2272,10 @@ static bool visit_magic_call(walker *w, TSNode fn, TSNode args)
         add_flag(w, fn, "%.*s() of a magic chosen at run time may run code the analysis "
                  "cannot see", method, method_length);
     }
-    if (handled && !cell && nbr_ipython_magic_reads_namespace(name, name_length))
-        add_flag(w, fn, "%%%.*s reads every name", name, name_length);
-    else if (handled && !cell && nbr_ipython_magic_is_opaque(name, name_length))
-        add_flag(w, fn, "%%%.*s runs code the analysis cannot see", name, name_length);
+    if (handled && !cell && nbr_ipython_magic_is_opaque(name, name_length)) {
+        TSPoint at = ts_node_start_point(fn);
+        flag_magic(w->a, at.row + 1 + w->line_base, at.column + 1, name, name_length);
+    }
     if (handled &&
         nbr_ipython_magic_runs_code(name, name_length, cell, magic_args, args_length, &offset,
                                     &capture, &capture_length)) {

@@ -365,27 +365,33 @@ typedef struct rewrite_options {
     void *ctx;
 } rewrite_options;
 
+/* The shell command or magic at [escape, end), whose name (empty for `!`)
+ * ends at `args`: an opaque magic is reported, the escape becomes `0`, and
+ * its arguments' expansions stay when asked for. */
+static void replace_escape(char *out, const char *s, size_t escape, size_t args, size_t end,
+                           const rewrite_options *o)
+{
+    const char *name = s + escape + 1;
+    size_t name_length = args - escape - 1;
+    if (s[escape] == '%' && o->on_opaque && nbr_ipython_magic_is_opaque(name, name_length))
+        o->on_opaque(o->ctx, escape, name, name_length);
+    replace_with_zero(out, escape, end);
+    if (o->expand) write_expansions(out, s, args, end);
+}
+
 static void rewrite_escape_line(char *out, const char *s, size_t at, size_t end,
                                 const rewrite_options *report)
 {
     size_t escape;
-    if (s[at] == '%' || s[at] == '!' || s[at] == '?') {
+    if (s[at] == '%' || s[at] == '!') {
         bool line_magic = s[at] == '%' && at + 1 < end && s[at + 1] != '%';
         if (line_magic && rewrite_code_magic(out, s, at, end)) return;
-        size_t name_stop = line_magic ? name_end(s, at + 1, end) : at + 1;
-        if (line_magic && report->on_opaque &&
-            nbr_ipython_magic_is_opaque(s + at + 1, name_stop - at - 1))
-            report->on_opaque(report->ctx, at, s + at + 1, name_stop - at - 1);
+        replace_escape(out, s, at, line_magic ? name_end(s, at + 1, end) : at + 1, end, report);
+    } else if (s[at] == '?') { /* `?obj`: help */
         replace_with_zero(out, at, end);
-        if (s[at] != '?' && report->expand) write_expansions(out, s, name_stop, end);
     } else if (find_assigned_escape(s, at, end, &escape)) {
-        bool magic = s[escape] == '%';
-        size_t args = magic ? name_end(s, escape + 1, end) : escape + 1;
-        if (magic && report->on_opaque &&
-            nbr_ipython_magic_is_opaque(s + escape + 1, args - escape - 1))
-            report->on_opaque(report->ctx, escape, s + escape + 1, args - escape - 1);
-        replace_with_zero(out, escape, end);
-        if (report->expand) write_expansions(out, s, args, end);
+        size_t args = s[escape] == '%' ? name_end(s, escape + 1, end) : escape + 1;
+        replace_escape(out, s, escape, args, end, report);
     } else if (is_help_request(s, at, end)) {
         replace_with_zero(out, at, end);
     }
