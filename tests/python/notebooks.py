@@ -63,16 +63,21 @@ def replay_ids(*sources) -> list[dict]:
         exec(compile(source, "<cell>", "exec"), namespace)
         names = sorted(n for n in namespace if not n.startswith("__"))
         # An array bound to a name of its own is referenced, not pickled, by
-        # the values holding it (serialize.pickle_value): the same here.
+        # the values holding it (serialize.pickle_value), and by its views
+        # bound to other names (serialize.view_roots): the same here.
+        roots = serialize.view_roots({n: namespace[n] for n in names
+                                      if serialize.is_plain_array(namespace[n])})
         arrays = {}
         for name in names:
-            if serialize.is_plain_array(namespace[name]):
-                arrays.setdefault(id(namespace[name]), (name, serialize.encode(namespace[name]).id))
+            value = namespace[name]
+            if serialize.is_plain_array(value) and id(value) not in roots:
+                arrays.setdefault(id(value), (name, serialize.encode(value).id))
         ids = {}
         for name in names:
             try:
                 ids[name] = serialize.encode(namespace[name],
-                                             array_ref=lambda arr: arrays.get(id(arr))).id
+                                             array_ref=lambda arr: arrays.get(id(arr)),
+                                             view_root=roots.get(id(namespace[name]))).id
             except serialize.Unstorable:
                 ids[name] = None
         states.append(ids)

@@ -243,6 +243,19 @@ def test_parts_a_value_no_longer_has_are_unbound(tmp_path):
     assert part_bindings(nb, -1) == {"@buffer:df:0", "@buffer:held:0", "@ref:held:0"}
 
 
+class OnePickle:
+    """A store holding one pickle, for decoding without a store."""
+
+    def __init__(self, payload: bytes):
+        self.payload = payload
+
+    def object_info(self, object_id):
+        return {"kind": "blob", "type": serialize.PICKLE_CODEC}
+
+    def read_blob(self, object_id):
+        return self.payload
+
+
 def test_one_array_referenced_twice_is_one_object_after_decoding():
     from nbrewind import serialize
 
@@ -251,16 +264,62 @@ def test_one_array_referenced_twice_is_one_object_after_decoding():
     encoded = serialize.encode({"x": data, "y": data, "f": [f]},
                                array_ref=lambda arr: names.get(id(arr)))
     assert sorted(encoded.refs) == [("data", "d" * 32), ("f", "f" * 32)]
-
-    class OnePickle:
-        def object_info(self, object_id):
-            return {"kind": "blob", "type": serialize.PICKLE_CODEC}
-
-        def read_blob(self, object_id):
-            return encoded.payload
-
-    value = serialize.decode(OnePickle(), "x", resolve=lambda name, i: np.zeros(1))
+    value = serialize.decode(OnePickle(encoded.payload), "x", resolve=lambda name, i: np.zeros(1))
     assert value["x"] is value["y"] and value["f"][0] is not value["x"]
+
+
+def view_geometries(a: np.ndarray) -> dict:
+    fields = np.zeros(6, dtype=[("x", "<f8"), ("n", "<i4")])
+    return {"row": a[1], "column": a[:, 2], "transpose": a.T, "reversed": a[::-1, ::-1],
+            "as_int": a.view(np.int64), "flat": a.reshape(-1)[3:9], "empty": a[2:2],
+            "strided": a[::2, 1::2], "field": fields["n"], "fields": fields}
+
+
+def test_views_of_a_named_array_decode_as_views_of_it():
+    a = np.arange(12.0).reshape(3, 4)
+    named = {"a": a, "unrelated": np.ones(3), **view_geometries(a)}
+    roots = serialize.view_roots(named)
+    # each view's root is the named array owning its memory; an empty view
+    # shares nothing; an owner is never a view of its own views
+    assert {n for n, v in named.items() if id(v) in roots} == \
+        {"row", "column", "transpose", "reversed", "as_int", "flat", "strided", "field"}
+    assert roots[id(named["field"])] is named["fields"] and roots[id(named["row"])] is a
+    ids = {id(a): ("a", "a" * 32), id(named["fields"]): ("fields", "f" * 32)}
+    for name, view in named.items():
+        if id(view) not in roots:
+            continue
+        encoded = serialize.encode(view, array_ref=lambda arr: ids.get(id(arr)),
+                                   view_root=roots[id(view)])
+        assert encoded.kind == "pickle" and encoded.nbytes < 1000, name
+        assert encoded.refs == [ids[id(roots[id(view)])]], name
+        restored_root = roots[id(view)].copy()
+        value = serialize.decode(OnePickle(encoded.payload), name,
+                                 resolve=lambda n, i: restored_root)
+        assert value.dtype == view.dtype and value.shape == view.shape, name
+        assert np.array_equal(value, view) and np.shares_memory(value, restored_root), name
+    # without its root stored under a name, a view is an array of its own
+    assert serialize.encode(named["row"], array_ref=lambda arr: None,
+                            view_root=a).kind == "array"
+
+
+VIEWS = ["import numpy as np\na = np.arange(200_000.0).reshape(400, 500)",
+         "top = a[:10]\ncorner = a[::-1, ::-1][:3, :3]\nt = a.T",
+         "a[0, 0] = -1.0",
+         "top[1, 1] = -2.0"]
+
+
+def test_views_are_stored_as_views_of_their_named_array(tmp_path):
+    nb = make_notebook(tmp_path / "views.ipynb", *VIEWS)
+    audit(nb)
+    log = runs(nb)
+    assert log[1].stored_bytes < 10_000, log[1].stored_bytes  # no copy of a's 1.6 MB
+    # a change through the array or a view is a change of every one of them
+    assert log[2].record.writes.keys() >= {"a", "top", "t"}
+    assert log[3].record.writes.keys() >= {"a", "top", "t"}
+    assert value_after(nb, "top", 2)[0, 0] == -1.0 and value_after(nb, "t", 3)[1, 1] == -2.0
+    assert value_after(nb, "corner")[0, 0] == 199_999.0
+    assert np.array_equal(value_after(nb, "t", 1), np.arange(200_000.0).reshape(400, 500).T)
+    assert cli("fsck", nb).returncode == 0
 
 
 def test_values_restore_exactly(tmp_path):

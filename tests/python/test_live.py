@@ -115,3 +115,14 @@ def test_rewind_brings_back_an_earlier_namespace(tmp_path):
     assert stream(nb, 1) == "[1, 2] later\n"
     assert stream(nb, 3) == "[1] False\n"
     assert "rewound to execution 2" in stream(nb, 0)
+
+
+def test_views_and_holders_follow_a_change_of_their_array_after_a_rewind(tmp_path):
+    path = make_notebook(tmp_path / "views.ipynb",
+                         "import numpy as np\na = np.arange(12.0).reshape(3, 4)",
+                         "row = a[1]\nt = a.T\nrev = a[::-1, ::-1]\nbox = {'d': a}")
+    audit(path)
+    # the cell changing `a` loads it alone; its views and holders come along
+    nb = run_probe(tmp_path, path, "%nbrewind rewind 2", "a[1, 2] = -1.0",
+                   "print(row[2], t[2, 1], rev[1, 1], box['d'] is a)")
+    assert stream(nb, 2) == "-1.0 -1.0 -1.0 True\n"

@@ -209,6 +209,38 @@ def test_an_object_holding_an_array_sees_it_changed_after_a_restore(tmp_path):
          {2: "data[0] = 2.0\nprint(model.d[0], model.d is data)"}, ["cell3"])
 
 
+def test_a_view_sees_its_array_changed_by_a_rerun_cell(tmp_path):
+    # cell3 restores `a`; `v` must come back as a view of it (NameError before)
+    case(tmp_path, ["import numpy as np\na = np.zeros(4)", "v = a[:2]", "a[0] = 5.0", "print(v)"],
+         {2: "a[0] = 7.0"}, ["cell3", "cell4"])
+
+
+def test_an_array_changed_through_its_view_by_a_rerun_cell(tmp_path):
+    case(tmp_path, ["import numpy as np\na = np.zeros(4)", "v = a[1:3]", "v[0] = 5.0", "print(a)"],
+         {2: "v[0] = 7.0"}, ["cell3", "cell4"])
+
+
+def test_an_inserted_cell_changing_an_array_reruns_the_readers_of_its_views(tmp_path):
+    # the view shares the array's memory: for the plan, a change of the array
+    # is a change of the view (cell3 kept its audited `[0. 0.]` before), and
+    # the view is restored with the array for the new cell
+    case(tmp_path, ["import numpy as np\na = np.zeros(4)", "v = a[:2]", "print(v)"],
+         {}, ["new", "cell3"], insert={2: ("new", "a[1] = 3.0")})
+
+
+def test_a_view_rebound_by_an_inserted_cell_is_not_restored_over(tmp_path):
+    # restoring `a` for cell3 brings its audited view along, unless a cell
+    # that ran here bound `v` since: printed `[7. 0.]` for `[1. 1.]` before
+    case(tmp_path, ["import numpy as np\na = np.zeros(4)", "v = a[:2]", "a[0] = 5.0", "print(v)"],
+         {2: "a[0] = 7.0"}, ["new", "cell3", "cell4"], insert={2: ("new", "v = np.ones(2)")})
+
+
+def test_a_dict_holding_an_array_changed_by_a_rerun_cell(tmp_path):
+    case(tmp_path, ["import numpy as np\ndata = np.zeros(3)", "box = {'d': data}",
+                    "data[0] = 1.0", "print(box['d'])"],
+         {2: "data[0] = 2.0"}, ["cell3", "cell4"])
+
+
 def test_a_cell_running_unseen_code_reruns_when_any_earlier_value_changes(tmp_path):
     # exec and %run -i read x where the analysis cannot see it; the audit
     # records them as reading every name, so an edit of x reruns them.

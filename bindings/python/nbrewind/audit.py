@@ -381,14 +381,17 @@ class Auditor:
                 first = self._representative(group, namespace[name])
                 if first != name:
                     twins[name] = first
-        # Arrays first: a pickle may reference one (array_ref), which must be
-        # captured, and put, before it.  Twins last.
+        roots = serialize.view_roots({n: v for n, v in namespace.items()
+                                      if serialize.is_plain_array(v) and n not in self.excluded})
+        # Arrays first, views of other named arrays after them: a pickle may
+        # reference one (array_ref), which must be captured, and put, before
+        # it.  Twins last.
         order = sorted(names, key=lambda n: (
-            n in twins, not serialize.is_plain_array(namespace.get(n)), n))
+            n in twins, not serialize.is_plain_array(v := namespace.get(n)), id(v) in roots, n))
         hashed = serialize.hash_big_arrays(
-            namespace[n] for n in order
-            if n in namespace and n not in twins and n not in self.excluded)
-        array_ref = self._array_ref(namespace, changes, groups)
+            namespace[n] for n in order if n in namespace and n not in twins and
+            n not in self.excluded and id(namespace[n]) not in roots)
+        array_ref = self._array_ref(namespace, changes, groups, roots)
         for name in order:
             if name not in namespace:
                 if name in self.known or name in retry:
@@ -397,23 +400,25 @@ class Auditor:
             elif name in twins:
                 self._capture_alias(job, name, twins[name], namespace[name], changes)
             else:
-                self._capture_value(job, name, namespace[name], changes, hashed, array_ref)
+                self._capture_value(job, name, namespace[name], changes, hashed, array_ref,
+                                    roots.get(id(namespace[name])))
         if self.background:  # private copies: the next cell may change the originals
             job.puts = serialize.snapshot_all(job.puts, self.writer.pool)
         return changes
 
-    def _array_ref(self, namespace: dict, changes: dict, groups: dict):
+    def _array_ref(self, namespace: dict, changes: dict, groups: dict, roots: dict):
         """For pickling: (name, id) of an array stored under a top-level
-        name of its own (as of this capture; the alias group's
-        representative), else None; None if the namespace has no such array
-        (no reference to look for).  An array this capture did not take is
+        name of its own, as a typed array (as of this capture; the alias
+        group's representative; not a view of another, `roots`), else None;
+        None if the namespace has no such array (no reference to look for).  An array this capture did not take is
         hashed once to confirm that its stored id is still its content: a
         change the analysis missed must not leave a holder pointing at the
         old array."""
         by_object = {}
         for name in sorted(namespace):
             value = namespace[name]
-            if serialize.is_plain_array(value) and name not in self.excluded:
+            if serialize.is_plain_array(value) and name not in self.excluded and \
+                    id(value) not in roots:
                 group = groups.get(id(value))
                 by_object.setdefault(id(value),
                                      self._representative(group, value) if group else name)
@@ -444,7 +449,8 @@ class Auditor:
                 return name
         return group[0]
 
-    def _capture_value(self, job, name, value, changes, hashed=None, array_ref=None):
+    def _capture_value(self, job, name, value, changes, hashed=None, array_ref=None,
+                       view_root=None):
         if name in self.excluded:
             return self._recompute(job, name, value, changes, "excluded by %nbrewind exclude")
         known = self.known.get(name)
@@ -453,7 +459,7 @@ class Auditor:
             # Hashing first (cheap next to a copy into fresh memory): a value
             # that may only have been mutated may turn out unchanged, and a new
             # one may be content the store already has.
-            encoded = serialize.encode(value, hashed, array_ref)
+            encoded = serialize.encode(value, hashed, array_ref, view_root)
         except serialize.Unstorable as why:
             reason = str(why)
             if same_object and (reach.changes_when_read(value) or
@@ -468,6 +474,9 @@ class Auditor:
                                    f"{encoded.nbytes} bytes, over the cap of {cap} "
                                    f"(%nbrewind max-object-size)")
         job.record.writes[name] = encoded.id
+        if encoded.refs:  # for repeat and rewind: restored together, they share again
+            job.record.host.setdefault(_record.HOST_REFS, {})[name] = \
+                [list(ref) for ref in encoded.refs]
         changes[name] = Known(id(value), encoded.id, job)
         if encoded.id in self.stored_ids:
             job.id_refs.append((name, encoded.id))  # no bytes to copy or write

@@ -19,6 +19,7 @@ import sys
 from . import _core, serialize
 from .audit import Known, cell_id_of
 from .history import executions
+from .record import references
 from .restore import bind_globals, bound_object
 
 
@@ -29,6 +30,7 @@ class Replayer:
         self.auditor = auditor
         self.pending: dict[str, str | None] = {}  # name -> object id to load (None: unbind)
         self.aliases: dict[str, str] = {}  # pending name -> the name its object was bound to
+        self.refs: dict[str, dict] = {}  # name -> {array's name: id} its stored value references
         self._history = None
 
     # ---- the audit history --------------------------------------------------------
@@ -86,6 +88,7 @@ class Replayer:
             return False
         self.pending.update({n: i for n, i in rec.writes.items() if not n.startswith("@file:")})
         self.aliases.update(rec.aliases)
+        self._note_refs(rec)
         for name in rec.deletes:
             self.pending.pop(name, None)
             self.auditor.shell.user_ns.pop(name, None)
@@ -94,6 +97,11 @@ class Replayer:
         print(f"nbrewind: restored from the audit (cell {rec.cell_id}, checkpoint "
               f"{run.checkpoint}) instead of running it", file=sys.stderr)
         return True
+
+    def _note_refs(self, rec):
+        for name in rec.writes:
+            self.refs.pop(name, None)
+        self.refs.update(references(rec))
 
     def _show_outputs(self, rec):
         from IPython.display import publish_display_data
@@ -145,6 +153,11 @@ class Replayer:
         value = bind_globals(value, namespace)
         namespace[name] = value
         self.auditor.known[name] = Known(id(value), object_id)
+        # The views and holders of this array come along while it is the
+        # stored one: a cell about to change it changes them too.
+        for holder in [n for n, refs in self.refs.items()
+                       if refs.get(name) == object_id and n in self.pending]:
+            self.load(holder)
 
     def _array_of(self, name: str, object_id: str):
         """The array a pickle being loaded references: the namespace's own
@@ -187,6 +200,7 @@ class Replayer:
             for name in list(rec.deletes) + list(rec.recompute):
                 wanted[name] = None
             self.aliases.update(rec.aliases)
+            self._note_refs(rec)
         for name in list(self.auditor.namespace()):
             if name not in wanted:
                 wanted[name] = None  # made after the target: gone

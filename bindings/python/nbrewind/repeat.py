@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from . import _core, notebook as nbfile
 from .files import content_id
-from .record import ADVANCED_IN_PLACE, NAMES_RANDOM, RNG_NAMES
+from .record import ADVANCED_IN_PLACE, NAMES_RANDOM, RNG_NAMES, references
 from .history import executions
 from .locate import NOTEBOOK_ENV, STORE_ENV, store_for_notebook
 from .runner import AuditFailed, kernel_client, shutdown
@@ -95,6 +95,15 @@ class RepeatPlan:
         cell = self._last_mention(name, self._index(consumer))
         return cell.id if cell else None
 
+    def ran_a_writer(self, name: str, consumer: str, core_plan) -> bool:
+        """Whether the last cell before `consumer` that may write `name` (as
+        the graph knows its writes: an edited or new cell's too) ran in this
+        repeat: the kernel holds what it left."""
+        for cell in reversed(self.cells[:self._index(consumer)]):
+            if name in self.graph.cell_names(cell.id, "writes"):
+                return core_plan.state(cell.id) == "done"
+        return False
+
     def alias_group(self, name: str, consumer: str) -> dict:
         """{member: twin} for the names bound to the same object as `name`
         just before `consumer` runs, as the audit recorded them: an alias
@@ -117,6 +126,33 @@ class RepeatPlan:
                     group |= {member, twin}
                     changed = True
         return {m: t for m, t in pairs.items() if m in group and t in group}
+
+    def sharing_group(self, name: str, consumer: str) -> set:
+        """The names whose values, as the audit stored them just before
+        `consumer` runs, reference `name`'s stored array or are referenced
+        by it (a view `v = a[1:]`, a `{'d': data}` holding a named array),
+        and so on: restored together they share memory again, so that a
+        change through one is seen through the others."""
+        current: dict = {}  # name -> object id, as of just before consumer
+        refs: dict = {}  # name -> {array's name: id} its stored value references
+        for cell in self.cells[:self._index(consumer)]:
+            rec = cell.record
+            if rec is None:
+                continue
+            for bound in (*rec.writes, *rec.recompute, *rec.deletes):
+                current.pop(bound, None)
+                refs.pop(bound, None)
+            current.update(rec.writes)
+            refs.update(references(rec))
+        linked = {n: {r for r, i in pairs.items() if current.get(r) == i}
+                  for n, pairs in refs.items() if n in current}
+        group, frontier = {name}, [name]
+        while frontier:
+            member = frontier.pop()
+            near = linked.get(member, set()) | {n for n, rs in linked.items() if member in rs}
+            frontier += near - group
+            group |= near
+        return group
 
 
 # ---- building the plan --------------------------------------------------------
@@ -152,6 +188,12 @@ def _observe(graph, cell_id: str, rec, binds: set):
         graph.mark_unrestorable(cell_id, name)
     for name, twin in rec.aliases.items():
         graph.observe_alias(cell_id, name, twin)
+    # A view of a named array, or a value holding one, shares its memory: for
+    # the graph, a change in place through either changes both, as an
+    # alias's does.
+    for name, referenced in references(rec).items():
+        for array_name in referenced:
+            graph.observe_alias(cell_id, name, array_name)
     # A name the cell read and left as it was (a may-mutate name is hashed
     # after the cell; any other it did not touch) kept the id it was read
     # with.  Saying so lets the graph drop it from the cell's writes, so its
@@ -374,11 +416,12 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
         values[name] = object_id
         group = plan.alias_group(name, cell_id)
         aliases.update(group)
-        for member in {*group, *group.values()} - {name}:
-            # Each twin as of its own last writer, unless that one re-ran
-            # here: then the kernel holds it already.
+        for member in {*group, *group.values(), *plan.sharing_group(name, cell_id)} - {name}:
+            # Each twin as of its own last writer, unless that one, or a
+            # later cell that may write it, ran here: then the kernel holds
+            # it already.
             writer = plan.latest_writer(member, cell_id)
-            if writer is None or core_plan.state(writer) == "done":
+            if writer is None or plan.ran_a_writer(member, cell_id, core_plan):
                 continue
             member_id, _ = plan.value_as_of(member, writer)
             if member_id is not None:

@@ -249,17 +249,101 @@ def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
     return header["buffers"], memoryview(payload)[end + 1:]
 
 
+# ---- views -------------------------------------------------------------------
+#
+# `v = a[1:-1]` shares a's memory: a change through either shows in the other.
+# A view of an array bound to a name of its own is stored as a small pickle of
+# its geometry that references that array's stored object (the way a pickle
+# references a named array it holds), so a restore makes it a view again, of
+# the array restored for that name.
+
+def memory_owner(arr: np.ndarray):
+    """The object owning an array's bytes: views of one array share it (and
+    arrays over one buffer, through the memoryviews numpy keeps as bases)."""
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    owner = arr if arr.base is None else arr.base
+    while type(owner) is memoryview and owner.obj is not None:
+        owner = owner.obj
+    return owner
+
+
+def view_roots(arrays: dict) -> dict:
+    """{id(view): root} for the arrays of `arrays` ({name: plain array})
+    that lie inside the memory of another one of them, `root`: the biggest
+    C-contiguous array over the same memory (its owner when a name holds
+    it; by name among equals, so every capture picks the same one)."""
+    by_owner: dict = {}
+    for arr in {id(a): a for _, a in sorted(arrays.items())}.values():
+        by_owner.setdefault(id(memory_owner(arr)), []).append(arr)
+    roots = {}
+    for members in by_owner.values():
+        whole = [m for m in members if m.flags.c_contiguous and m.size]
+        if len(members) < 2 or not whole:
+            continue
+        root = max(whole, key=lambda m: (m.nbytes, m.base is None))
+        low, high = np.byte_bounds(root)
+        for arr in members:
+            if arr is not root and arr.size and arr.dtype.itemsize:
+                start, end = np.byte_bounds(arr)
+                if low <= start and end <= high:
+                    roots[id(arr)] = root
+    return roots
+
+
+def rebuild_view(root: np.ndarray, offset: int, shape: tuple, strides: tuple,
+                 dtype: np.dtype, writeable: bool) -> np.ndarray:
+    """The view a pickle of view_recipe describes, over `root` (C order, as
+    it was when the view was stored: a restored array always is)."""
+    if not root.flags.c_contiguous:
+        root = np.ascontiguousarray(root)  # the same values; no longer shared
+    raw = root.reshape(-1).view(np.uint8)
+    view = np.ndarray(shape, dtype, buffer=raw, offset=offset, strides=strides)
+    view.flags.writeable = writeable and root.flags.writeable
+    return view
+
+
+class _ViewRecipe:
+    """What rebuild_view needs, pickled as a call to it."""
+
+    def __init__(self, view: np.ndarray, root: np.ndarray):
+        # The offset of element 0, which negative strides put past the
+        # first byte the view touches.
+        offset = view.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+        self.args = (root, offset, view.shape, view.strides, view.dtype,
+                     bool(view.flags.writeable))
+
+    def __reduce__(self):
+        return rebuild_view, self.args
+
+
+def encode_view(view: np.ndarray, root: np.ndarray, array_ref) -> Encoded | None:
+    """`view` as a reference to `root`'s stored object plus its geometry;
+    None when root is not stored under a name (array_ref)."""
+    if array_ref is None or array_ref(root) is None:
+        return None
+    out = io.BytesIO()
+    pickler = _referencing_pickler(out, None, array_ref, protocol=5)
+    pickler.dump(_ViewRecipe(view, root))
+    payload = pickle_payload(out.getvalue(), [], pickler.referenced)
+    return Encoded("pickle", _core.hash_blob(PICKLE_CODEC, payload), payload=payload,
+                   nbytes=len(payload), refs=pickler.referenced)
+
+
 # ---- encoding -----------------------------------------------------------------
 
-def encode(value, hashed: dict | None = None, array_ref=None) -> Encoded:
+def encode(value, hashed: dict | None = None, array_ref=None, view_root=None) -> Encoded:
     """Encode a value and compute its id (hashing only, nothing stored).
     `hashed`: ids already computed for some arrays (hash_big_arrays);
-    `array_ref`: see pickle_value."""
+    `array_ref`: see pickle_value; `view_root`: the named array whose memory
+    the array `value` views (view_roots), stored as a view of it."""
     if isinstance(value, types.ModuleType):
         payload = value.__name__.encode()
         return Encoded("module", _core.hash_blob(MODULE_CODEC, payload), payload=payload,
                        nbytes=len(payload))
     object_id = None
+    if view_root is not None and (encoded := encode_view(value, view_root, array_ref)):
+        return encoded
     if is_plain_array(value):
         object_id = (hashed or {}).get(id(value)) or typed_array_id(value)
     if object_id is not None:

@@ -26,23 +26,14 @@ import types
 
 import numpy as np
 
+from .serialize import memory_owner
+
 # References that are never state a cell changes through a name: followed,
 # they would connect every value to every other one.
 _NOT_FOLLOWED = (int, float, complex, str, bytes, bool, type(None), type, types.ModuleType,
                  types.CodeType, types.FrameType)
 
 MAX_VISITS = 1_000_000  # objects looked at per value, atoms included
-
-
-def memory_owner(arr: np.ndarray):
-    """The object owning an array's bytes: views of one array share it (and
-    arrays over one buffer, through the memoryviews numpy keeps as bases)."""
-    while isinstance(arr.base, np.ndarray):
-        arr = arr.base
-    owner = arr if arr.base is None else arr.base
-    while type(owner) is memoryview and owner.obj is not None:
-        owner = owner.obj
-    return owner
 
 
 def _defaults(fn: types.FunctionType) -> list:
