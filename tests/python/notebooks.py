@@ -9,7 +9,7 @@ import sys
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from nbrewind import _core, serialize
+from nbrewind import _core, serialize, sharing
 from nbrewind.history import executions
 from nbrewind.runner import audit_notebook
 
@@ -72,9 +72,24 @@ def replay_ids(*sources) -> list[dict]:
             value = namespace[name]
             if serialize.is_plain_array(value) and id(value) not in roots:
                 arrays.setdefault(id(value), (name, serialize.encode(value).id))
-        ids = {}
+        # A value inside another name's value is stored as a path into it
+        # (sharing.find_parts); of several names for one object, the first.
+        firsts = {}
         for name in names:
+            firsts.setdefault(id(namespace[name]), name)
+        parts = sharing.find_parts(namespace, names, lambda n: firsts.get(id(namespace[n])) == n)
+        ids = {}
+        for name in sorted(names, key=lambda n: (firsts[id(namespace[n])] != n, n in parts)):
+            first = firsts[id(namespace[name])]
+            if first != name:  # an alias is stored as its first name is
+                ids[name] = ids[first]
+                continue
             try:
+                holder, path = parts.get(name, (None, None))
+                if ids.get(holder) is not None:
+                    ids[name] = serialize.encode_part(namespace[holder], path,
+                                                      (holder, ids[holder])).id
+                    continue
                 ids[name] = serialize.encode(namespace[name],
                                              array_ref=lambda arr: arrays.get(id(arr)),
                                              view_root=roots.get(id(namespace[name]))).id

@@ -322,6 +322,28 @@ def test_views_are_stored_as_views_of_their_named_array(tmp_path):
     assert cli("fsck", nb).returncode == 0
 
 
+PARTS_OF = ["config = {'solver': {'tol': 1, 'steps': list(range(100_000))}, 'n': 3}",
+            "cfg = config['solver']\nsteps = cfg['steps']",
+            "cfg['tol'] = 2",
+            "config['solver'] = {'tol': 9}"]
+
+
+def test_a_value_inside_another_is_stored_as_a_path_into_it(tmp_path):
+    nb = make_notebook(tmp_path / "parts.ipynb", *PARTS_OF)
+    audit(nb)
+    log = runs(nb)
+    # cfg and steps are paths into config's stored pickle, not copies of it
+    assert log[1].stored_bytes < 2_000, log[1].stored_bytes
+    assert log[1].record.host["refs"] == {"cfg": [["config", log[0].record.writes["config"]]],
+                                          "steps": [["config", log[0].record.writes["config"]]]}
+    assert log[2].record.writes.keys() >= {"cfg", "config"}
+    assert value_after(nb, "cfg", 2) == {"tol": 2, "steps": list(range(100_000))}
+    # config let go of cfg's dict: cfg keeps it, as a path into config as it was
+    assert value_after(nb, "config")["solver"] == {"tol": 9}
+    assert value_after(nb, "cfg")["tol"] == 2 and value_after(nb, "steps")[-1] == 99_999
+    assert cli("fsck", nb).returncode == 0
+
+
 def test_values_restore_exactly(tmp_path):
     nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
     audit(nb)

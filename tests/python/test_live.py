@@ -126,3 +126,13 @@ def test_views_and_holders_follow_a_change_of_their_array_after_a_rewind(tmp_pat
     nb = run_probe(tmp_path, path, "%nbrewind rewind 2", "a[1, 2] = -1.0",
                    "print(row[2], t[2, 1], rev[1, 1], box['d'] is a)")
     assert stream(nb, 2) == "-1.0 -1.0 -1.0 True\n"
+
+
+def test_parts_come_back_inside_their_holders_after_a_rewind(tmp_path):
+    path = make_notebook(tmp_path / "parts.ipynb", "config = {'solver': {'tol': 1}}",
+                         "cfg = config['solver']\nlst = [1]", "d = {'k': lst}",
+                         "cfg['tol'] = 2")
+    audit(path)
+    nb = run_probe(tmp_path, path, "%nbrewind rewind 3", "cfg['tol'] = 3\nlst.append(2)",
+                   "print(config['solver'] is cfg, d['k'] is lst, config, d)")
+    assert stream(nb, 2) == "True True {'solver': {'tol': 3}} {'k': [1, 2]}\n"

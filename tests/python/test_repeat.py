@@ -241,6 +241,25 @@ def test_a_dict_holding_an_array_changed_by_a_rerun_cell(tmp_path):
          {2: "data[0] = 2.0"}, ["cell3", "cell4"])
 
 
+def test_a_part_of_a_dict_changed_by_a_rerun_cell(tmp_path):
+    # cfg is stored as config["solver"]: restored for cell3, it brings config
+    # along as one object with it (NameError for config in cell4 before)
+    case(tmp_path, ["config = {'solver': {'tol': 1}, 'n': 3}", "cfg = config['solver']",
+                    "cfg['tol'] = 2", "print(config)"],
+         {2: "cfg['tol'] = 5"}, ["cell3", "cell4"])
+
+
+def test_a_list_put_in_a_dict_later_changed_by_a_rerun_cell(tmp_path):
+    case(tmp_path, ["lst = [1]", "d = {'k': lst}", "lst.append(2)", "print(d)"],
+         {2: "lst.append(3)"}, ["cell3", "cell4"])
+
+
+def test_an_attribute_of_a_notebook_object_changed_by_a_rerun_cell(tmp_path):
+    case(tmp_path, ["class Run:\n    pass\nrun = Run()\nrun.log = []", "log = run.log",
+                    "log.append('a')", "print(run.log)"],
+         {2: "log.append('b')"}, ["cell3", "cell4"])
+
+
 def test_a_cell_running_unseen_code_reruns_when_any_earlier_value_changes(tmp_path):
     # exec and %run -i read x where the analysis cannot see it; the audit
     # records them as reading every name, so an edit of x reruns them.

@@ -371,23 +371,25 @@ class Auditor:
         with self._outputs_lock:
             retry, self._retry = self._retry, set()
         names = self._candidates(analysis, namespace, retry, called)
+        twins = {}  # name -> the alias group's representative, for every group
+        for group in groups.values():
+            first = self._representative(group, namespace[group[0]])
+            twins.update((name, first) for name in group if name != first)
+        # A new `cfg = config["solver"]` lies in a value the cell read.
+        parts = self._parts(namespace, names | set(analysis["uses"]), twins)
+        names |= parts.keys()  # stored again, as parts of their holders
         for name in list(names):  # a change through one name is a change of all
             if name in namespace:
                 names.update(groups.get(id(namespace[name]), ()))
-        twins = {}
-        for name in names & namespace.keys():
-            group = groups.get(id(namespace[name]))
-            if group:
-                first = self._representative(group, namespace[name])
-                if first != name:
-                    twins[name] = first
+        twins = {n: first for n, first in twins.items() if n in names}
         roots = serialize.view_roots({n: v for n, v in namespace.items()
                                       if serialize.is_plain_array(v) and n not in self.excluded})
         # Arrays first, views of other named arrays after them: a pickle may
         # reference one (array_ref), which must be captured, and put, before
-        # it.  Twins last.
+        # it.  Parts after their holders, twins last.
         order = sorted(names, key=lambda n: (
-            n in twins, not serialize.is_plain_array(v := namespace.get(n)), id(v) in roots, n))
+            n in twins, not serialize.is_plain_array(v := namespace.get(n)), id(v) in roots,
+            n in parts, n))
         hashed = serialize.hash_big_arrays(
             namespace[n] for n in order if n in namespace and n not in twins and
             n not in self.excluded and id(namespace[n]) not in roots)
@@ -399,6 +401,8 @@ class Auditor:
                     job.record.deletes.append(name)
             elif name in twins:
                 self._capture_alias(job, name, twins[name], namespace[name], changes)
+            elif name in parts and (part := self._part_of(parts[name], namespace, changes)):
+                self._capture_value(job, name, namespace[name], changes, part=part)
             else:
                 self._capture_value(job, name, namespace[name], changes, hashed, array_ref,
                                     roots.get(id(namespace[name])))
@@ -440,6 +444,22 @@ class Auditor:
 
         return array_ref
 
+    def _parts(self, namespace: dict, holders: set, twins: dict) -> dict:
+        """sharing.find_parts within `holders`, but for alias twins (stored
+        through their representative) and excluded names."""
+        return sharing.find_parts(namespace, holders,
+                                  lambda n: n not in twins and n not in self.excluded)
+
+    def _part_of(self, part: tuple, namespace: dict, changes: dict):
+        """(holder's value, path, (holder, its id)) for encode_part, if the
+        holder's value is stored under its name as of this capture."""
+        holder, path = part
+        known = changes.get(holder) or self.known.get(holder)
+        value = namespace[holder]
+        if known is None or not known.stored or known.pyid != id(value):
+            return None
+        return value, path, (holder, known.object_id())
+
     def _representative(self, group: list, value) -> str:
         """The name the others alias: one recorded earlier for this very
         object if there is one (so old records stay valid), else the first."""
@@ -450,7 +470,9 @@ class Auditor:
         return group[0]
 
     def _capture_value(self, job, name, value, changes, hashed=None, array_ref=None,
-                       view_root=None):
+                       view_root=None, part=None):
+        """`part`: (holder's value, path, holder's (name, id)) to store the
+        value as a part of its holder (serialize.encode_part)."""
         if name in self.excluded:
             return self._recompute(job, name, value, changes, "excluded by %nbrewind exclude")
         known = self.known.get(name)
@@ -459,7 +481,8 @@ class Auditor:
             # Hashing first (cheap next to a copy into fresh memory): a value
             # that may only have been mutated may turn out unchanged, and a new
             # one may be content the store already has.
-            encoded = serialize.encode(value, hashed, array_ref, view_root)
+            encoded = serialize.encode_part(*part) if part else \
+                serialize.encode(value, hashed, array_ref, view_root)
         except serialize.Unstorable as why:
             reason = str(why)
             if same_object and (reach.changes_when_read(value) or

@@ -144,7 +144,7 @@ class Replayer:
         twin = self.aliases.get(name)
         value = self._bound_as(twin, object_id) if twin else None  # one object, as recorded
         if value is None:
-            value = serialize.decode(self.auditor.store, object_id, resolve=self._array_of)
+            value = serialize.decode(self.auditor.store, object_id, resolve=self._referenced)
         if name.startswith("@rng:"):
             from .restore import _set_pseudo
 
@@ -159,8 +159,9 @@ class Replayer:
                        if refs.get(name) == object_id and n in self.pending]:
             self.load(holder)
 
-    def _array_of(self, name: str, object_id: str):
-        """The array a pickle being loaded references: the namespace's own
+    def _referenced(self, name: str, object_id: str):
+        """The value a pickle being loaded references (an array, a view's
+        array, a part's holder): the namespace's own
         object for that name when it is (or is pending as) that one."""
         value = self._bound_as(name, object_id)
         return serialize.decode(self.auditor.store, object_id) if value is None else value

@@ -92,7 +92,7 @@ def apply(request: str) -> str:
         if twin in objects and restored.get(twin) == object_id:
             value = objects[twin]
         else:
-            value = serialize.decode(store, object_id, resolve=array_of)
+            value = serialize.decode(store, object_id, resolve=referenced)
         restored[name], objects[name] = object_id, value
         if name.startswith("@"):
             _set_pseudo(auditor, name, value, object_id)
@@ -102,9 +102,9 @@ def apply(request: str) -> str:
         auditor.known[name] = Known(id(value), object_id)
         return value
 
-    def array_of(name, object_id):
-        """The array a pickle references: the very object restored for its
-        name when it is that one (restored now if it is among the wanted),
+    def referenced(name, object_id):
+        """The value a pickle references (an array, a view's array, a part's
+        holder): the very object restored for its name when it is that one (restored now if it is among the wanted),
         or the namespace's own when it holds that one already."""
         if wanted.get(name) == object_id:
             return restore(name, object_id)

@@ -14,6 +14,10 @@ Three encodings (docs/notebook-format.md, "Values"):
   stored array instead: stored once, and one object again after a restore.
   The ``pickle5`` blob starts with a header naming those buffers and
   references.
+* Two kinds of values are pickled as a call over a reference to another
+  name's stored value, so that a restore makes them share it again: a view
+  of a named array (its geometry) and a value lying inside another name's
+  value (the path to it, sharing.find_parts).
 
 A value that cannot be encoded raises :class:`Unstorable` with the reason;
 the audit records it as "recompute" instead of failing the user's cell.
@@ -153,13 +157,16 @@ def _pickler():
     return cloudpickle
 
 
-REF_KIND = "nbrewind-array"  # a persistent id: (REF_KIND, name, object id)
+# Persistent ids: (kind, name, object id), a reference to the value stored
+# under that name as that object (an array, or a part's holder).
+REF_KIND = "nbrewind-array"
+VALUE_REF_KIND = "nbrewind-value"
 
 
-def _referencing_pickler(file, root, array_ref, **options):
-    """A CloudPickler that pickles the arrays `array_ref` gives a (name, id)
+def _referencing_pickler(file, root, ref_of, **options):
+    """A CloudPickler that pickles the objects `ref_of` gives a (name, id)
     for as references to them; the value itself never.  Only used when the
-    value holds such an array: a persistent_id costs a call per object."""
+    value holds such an object: a persistent_id costs a call per object."""
 
     class Pickler(_pickler().CloudPickler):
         def __init__(self):
@@ -167,16 +174,21 @@ def _referencing_pickler(file, root, array_ref, **options):
             self.referenced = []  # (name, id), each once, in the order met
 
         def persistent_id(self, obj):
-            if type(obj) is not np.ndarray or obj is root:
+            if obj is root:
                 return None
-            ref = array_ref(obj)
+            ref = ref_of(obj)
             if ref is None:
                 return None
             if ref not in self.referenced:
                 self.referenced.append(ref)
-            return (REF_KIND, *ref)
+            return (REF_KIND if type(obj) is np.ndarray else VALUE_REF_KIND, *ref)
 
     return Pickler()
+
+
+def _arrays_of(array_ref):
+    """ref_of for the named arrays `array_ref` knows."""
+    return lambda obj: array_ref(obj) if type(obj) is np.ndarray else None
 
 
 def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
@@ -208,7 +220,8 @@ def pickle_value(value, array_ref=None) -> tuple[bytes, list, list]:
             return stream, buffers, []
         buffers.clear()
         out = io.BytesIO()
-        pickler = _referencing_pickler(out, value, array_ref, protocol=5, buffer_callback=keep)
+        pickler = _referencing_pickler(out, value, _arrays_of(array_ref), protocol=5,
+                                       buffer_callback=keep)
         pickler.dump(value)
         return out.getvalue(), buffers, pickler.referenced
     except RecursionError:
@@ -322,9 +335,42 @@ def encode_view(view: np.ndarray, root: np.ndarray, array_ref) -> Encoded | None
     None when root is not stored under a name (array_ref)."""
     if array_ref is None or array_ref(root) is None:
         return None
+    return _encode_recipe(_ViewRecipe(view, root), _arrays_of(array_ref))
+
+
+# ---- parts -------------------------------------------------------------------
+#
+# `cfg = config["solver"]`: a value that lies inside another name's value
+# (sharing.paths_within) is stored as the path to it within the holder's
+# stored value, so a restore finds it there again, one object with it.
+
+def follow_path(holder, path: tuple):
+    """The object `path` (steps ("item", key) or ("attr", name)) leads to."""
+    for kind, key in path:
+        holder = getattr(holder, key) if kind == "attr" else holder[key]
+    return holder
+
+
+class _PartRecipe:
+    def __init__(self, holder, path: tuple):
+        self.args = (holder, path)
+
+    def __reduce__(self):
+        return follow_path, self.args
+
+
+def encode_part(holder, path: tuple, holder_ref: tuple) -> Encoded:
+    """A part of `holder`, stored as (name, id) `holder_ref`: the path."""
+    return _encode_recipe(_PartRecipe(holder, path),
+                          lambda obj: holder_ref if obj is holder else None)
+
+
+def _encode_recipe(recipe, ref_of) -> Encoded:
+    """A pickle of a call rebuilding a value from the stored values it
+    references (ref_of), and nothing else of theirs."""
     out = io.BytesIO()
-    pickler = _referencing_pickler(out, None, array_ref, protocol=5)
-    pickler.dump(_ViewRecipe(view, root))
+    pickler = _referencing_pickler(out, None, ref_of, protocol=5)
+    pickler.dump(recipe)
     payload = pickle_payload(out.getvalue(), [], pickler.referenced)
     return Encoded("pickle", _core.hash_blob(PICKLE_CODEC, payload), payload=payload,
                    nbytes=len(payload), refs=pickler.referenced)
@@ -474,7 +520,7 @@ class _Unpickler(pickle.Unpickler):
         self._resolved: dict = {}  # one object per reference, however often met
 
     def persistent_load(self, pid):
-        if not (isinstance(pid, tuple) and len(pid) == 3 and pid[0] == REF_KIND):
+        if not (isinstance(pid, tuple) and len(pid) == 3 and pid[0] in (REF_KIND, VALUE_REF_KIND)):
             raise pickle.UnpicklingError(f"unknown persistent id {pid!r}")
         key = (pid[1], pid[2])
         if key not in self._resolved:
@@ -485,8 +531,8 @@ class _Unpickler(pickle.Unpickler):
 def decode(store, object_id: str, *, allow_pickle: bool = True, resolve=None):
     """The value of a stored object.  Unpickling runs code: callers pass
     allow_pickle=False for stores they do not trust.  `resolve(name, id)`
-    gives the object an array reference stands for (the one restored for
-    `name`, so that both stay one object); by default the array, read."""
+    gives the object a reference stands for (the one restored for `name`,
+    so that both stay one object); by default the value, decoded."""
     info = store.object_info(object_id)
     if info["kind"] == "array":
         return read_array(store, object_id, info)
@@ -503,6 +549,6 @@ def decode(store, object_id: str, *, allow_pickle: bool = True, resolve=None):
     buffer_ids, stream = split_payload(data, f"object {object_id}")
     buffers = [bytearray(store.read_blob(i)) for i in buffer_ids]
     if resolve is None:
-        def resolve(_name, array_id):
-            return decode(store, array_id)
+        def resolve(_name, referenced_id):
+            return decode(store, referenced_id)
     return _Unpickler(io.BytesIO(stream), resolve, buffers=buffers).load()

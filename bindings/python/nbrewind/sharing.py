@@ -19,6 +19,7 @@ follow to the end counts as sharing (examined again), never as not sharing.
 from __future__ import annotations
 
 import bisect
+import collections
 import gc
 import itertools
 import sys
@@ -218,3 +219,93 @@ def names_sharing_state(namespace: dict, values: list) -> set[str]:
         if not complete or held & changed or (merged and _overlaps(ranges, merged, starts)):
             names.add(name)
     return names
+
+
+# ---- parts: values that lie inside another name's value -------------------------
+#
+# `cfg = config["solver"]` binds a part of config's value to a name of its
+# own.  Restored from two pickles, cfg would no longer be config["solver"]:
+# the audit stores such a part as a path into its holder's stored value
+# (serialize.encode_part), followed only through structures whose pickle
+# keeps them as they are (plain containers, notebook objects without pickling
+# methods of their own), never through a library object's internals.
+
+PART_MAX_DEPTH = 4
+PART_MAX_VISITS = 10_000
+_MAPPINGS = (dict, collections.OrderedDict, collections.defaultdict)
+_SEQUENCES = (list, tuple)
+
+
+def _plain_object(value) -> bool:
+    """A notebook object whose pickle is its instance dict."""
+    cls = type(value)
+    return (cls.__module__ == "__main__" and hasattr(value, "__dict__") and
+            not hasattr(cls, "__slots__") and
+            cls.__reduce_ex__ is object.__reduce_ex__ and cls.__reduce__ is object.__reduce__ and
+            getattr(cls, "__getstate__", object.__getstate__) is object.__getstate__)
+
+
+def may_be_part(value) -> bool:
+    """Whether `value`'s identity is worth keeping as part of a holder: a
+    mutable container or a notebook object (arrays have references and
+    views of their own; atoms, tuples and code have no state to share)."""
+    return type(value) in (*_MAPPINGS, list, set, bytearray) or _plain_object(value)
+
+
+def _steps(value):
+    """(step, item) for what a part may be reached through: (("item", key),
+    value) of a mapping with str or int keys, (("item", i), x) of a list or
+    tuple, (("attr", name), x) of a notebook object's dict."""
+    if type(value) in _MAPPINGS:
+        return ((("item", k), v) for k, v in value.items() if type(k) in (str, int))
+    if type(value) in _SEQUENCES:
+        return ((("item", i), v) for i, v in enumerate(value))
+    if _plain_object(value):
+        return ((("attr", k), v) for k, v in vars(value).items() if type(k) is str)
+    return ()
+
+
+def paths_within(value, wanted: dict) -> dict:
+    """{name: path} for the objects of `wanted` ({id(object): name}) that
+    `value` holds, the shortest path to each (a tuple of steps, see _steps),
+    looking at most PART_MAX_DEPTH levels down and PART_MAX_VISITS objects."""
+    found: dict = {}
+    level = [((), value)]
+    visits = 0
+    for _ in range(PART_MAX_DEPTH):
+        below = []
+        for path, holder in level:
+            for step, item in _steps(holder):
+                visits += 1
+                if visits > PART_MAX_VISITS:
+                    return found
+                name = wanted.get(id(item))
+                if name is not None and name not in found:
+                    found[name] = (*path, step)
+                if not _is_atom(item):
+                    below.append(((*path, step), item))
+        level = below
+    return found
+
+
+def find_parts(namespace: dict, holders, eligible) -> dict:
+    """{name: (holder, path)} for the names of `namespace` whose values lie
+    inside the value of one of `holders` (`cfg = config["solver"]`, or
+    `d = {"k": lst}` for an earlier `lst`), both `eligible(name)`.  The
+    holder is the first by name of those that lie in no other: a holder is
+    never a part itself, so holders and parts form no cycle (a value found
+    only inside values that are parts, a cycle, stays a value of its own)."""
+    targets = {id(v): n for n, v in sorted(namespace.items(), reverse=True)
+               if eligible(n) and may_be_part(v)}
+    found = {}
+    for holder in sorted(n for n in set(holders) & namespace.keys() if eligible(n)):
+        wanted = {i: n for i, n in targets.items() if n != holder}
+        if wanted and (paths := paths_within(namespace[holder], wanted)):
+            found[holder] = paths
+    contained = {name for paths in found.values() for name in paths}
+    parts: dict = {}
+    for holder, paths in found.items():
+        if holder not in contained:
+            for name, path in paths.items():
+                parts.setdefault(name, (holder, path))
+    return parts
