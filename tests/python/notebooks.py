@@ -68,17 +68,19 @@ def replay_ids(*sources) -> list[dict]:
         roots = serialize.view_roots({n: namespace[n] for n in names
                                       if serialize.is_plain_array(namespace[n])})
         arrays = {}
-        for name in names:
+        for name in sorted(names, key=lambda n: id(namespace[n]) in roots):  # views last
             value = namespace[name]
-            if serialize.is_plain_array(value) and id(value) not in roots:
-                arrays.setdefault(id(value), (name, serialize.encode(value).id))
+            if serialize.is_plain_array(value):
+                arrays.setdefault(id(value), (name, serialize.encode(
+                    value, array_ref=lambda arr: arrays.get(id(arr)),
+                    view_root=roots.get(id(value))).id))
         # A value inside another name's value is stored as a path into it
         # (sharing.find_parts); of several names for one object, the first.
         firsts = {}
         for name in names:
             firsts.setdefault(id(namespace[name]), name)
         parts = sharing.find_parts(namespace, names, lambda n: firsts.get(id(namespace[n])) == n)
-        ids = {}
+        ids, encoded = {}, {}
         for name in sorted(names, key=lambda n: (firsts[id(namespace[n])] != n, n in parts)):
             first = firsts[id(namespace[name])]
             if first != name:  # an alias is stored as its first name is
@@ -86,13 +88,15 @@ def replay_ids(*sources) -> list[dict]:
                 continue
             try:
                 holder, path = parts.get(name, (None, None))
-                if ids.get(holder) is not None:
+                held = encoded.get(holder)  # a holder's pickle loads on its own
+                if held and held.kind == "pickle" and not held.buffers and not held.refs:
                     ids[name] = serialize.encode_part(namespace[holder], path,
-                                                      (holder, ids[holder])).id
+                                                      (holder, held.id)).id
                     continue
-                ids[name] = serialize.encode(namespace[name],
-                                             array_ref=lambda arr: arrays.get(id(arr)),
-                                             view_root=roots.get(id(namespace[name]))).id
+                encoded[name] = serialize.encode(namespace[name],
+                                                 array_ref=lambda arr: arrays.get(id(arr)),
+                                                 view_root=roots.get(id(namespace[name])))
+                ids[name] = encoded[name].id
             except serialize.Unstorable:
                 ids[name] = None
         states.append(ids)

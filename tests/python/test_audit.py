@@ -344,6 +344,35 @@ def test_a_value_inside_another_is_stored_as_a_path_into_it(tmp_path):
     assert cli("fsck", nb).returncode == 0
 
 
+def test_parts_of_holders_that_need_other_objects_are_stored_whole(tmp_path):
+    # config's pickle references arr: cfg as a path into it would keep config's
+    # pickle alive, but not arr, once config and arr are gone (gc)
+    cells = ["import numpy as np\narr = np.arange(5.0)\nconfig = {'data': arr, 'solver': {'t': 1}}",
+             "cfg = config['solver']",
+             "del config\narr = None"]
+    nb = make_notebook(tmp_path / "chain.ipynb", *cells)
+    audit(nb)
+    assert "refs" not in (runs(nb)[1].record.host or {})
+    make_notebook(nb, cells[2])  # the cells that made arr and config are gone
+    nbformat_nb = nbformat.read(nb, as_version=4)
+    nbformat_nb.cells[0].id = "cell3"
+    nbformat.write(nbformat_nb, nb)
+    assert cli("sync", nb).returncode == 0
+    assert cli("gc", nb).returncode == 0
+    assert value_after(nb, "cfg") == {"t": 1}
+
+
+def test_notebook_objects_restoring_their_own_state_are_not_holders(tmp_path):
+    cells = ["class Run:\n    def __setstate__(self, state):\n"
+             "        self.__dict__.update(state, log=list(state['log']))\n"
+             "run = Run()\nrun.log = [1]",
+             "log = run.log"]
+    nb = make_notebook(tmp_path / "setstate.ipynb", *cells)
+    audit(nb)
+    assert "refs" not in (runs(nb)[1].record.host or {})
+    assert value_after(nb, "log") == [1]
+
+
 def test_values_restore_exactly(tmp_path):
     nb = make_notebook(tmp_path / "science.ipynb", *SCIENCE)
     audit(nb)

@@ -136,3 +136,15 @@ def test_parts_come_back_inside_their_holders_after_a_rewind(tmp_path):
     nb = run_probe(tmp_path, path, "%nbrewind rewind 3", "cfg['tol'] = 3\nlst.append(2)",
                    "print(config['solver'] is cfg, d['k'] is lst, config, d)")
     assert stream(nb, 2) == "True True {'solver': {'tol': 3}} {'k': [1, 2]}\n"
+
+
+def test_rewind_keeps_sharing_only_where_it_was(tmp_path):
+    path = make_notebook(tmp_path / "share.ipynb",
+                         "import numpy as np\na = np.arange(4.0)\ntrain = a[:2]\n"
+                         "box = {'t': train}",
+                         "v = a[1:]", "a = a.copy()")
+    audit(path)
+    # `a = a.copy()` left v a view of the old array, equal in content to the new
+    nb = run_probe(tmp_path, path, "%nbrewind rewind 3", "a[1] = 99.0",
+                   "print(v[0], box['t'] is train, np.shares_memory(a, v))")
+    assert stream(nb, 2) == "1.0 True False\n"

@@ -208,3 +208,19 @@ def test_trust_is_a_signature_with_the_users_secret(tmp_path, monkeypatch):
     os.chmod(trust.secret_path(), 0o644)
     with pytest.raises(trust.TrustError, match="readable by others"):
         trust.secret()
+
+
+def test_exclude_leaves_out_the_views_and_parts_of_the_value(tmp_path):
+    cells = ["import numpy as np\nsecret = {'api_key': 'MARK' + 'ER-7f3', 'solver': {'t': 1}}\n"
+             "big = np.full(100_000, 7.0)",
+             "cfg = secret['solver']\nhead = big[:10]", "print(cfg, head.sum())"]
+    path, whole = packed(tmp_path, cells)
+    assert b"MARKER-7f3" in whole.read_bytes()
+    out = tmp_path / "nb-excluded.nbrw"
+    done = cli("pack", path, "-o", out, "--exclude", "secret", "--exclude", "big")
+    assert done.returncode == 0, done.stderr
+    assert b"MARKER-7f3" not in out.read_bytes()
+    assert out.stat().st_size < 100_000  # not big's 800 kB either
+    there = unpacked(tmp_path, out)
+    record = nbformat.read(there, as_version=4).metadata["nbrewind"]["cells"]["cell2"]
+    assert record["recompute"].keys() >= {"cfg", "head"}

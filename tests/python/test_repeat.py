@@ -260,6 +260,52 @@ def test_an_attribute_of_a_notebook_object_changed_by_a_rerun_cell(tmp_path):
          {2: "log.append('b')"}, ["cell3", "cell4"])
 
 
+# found by a differential probe and a review of views and parts (each failed
+# before its fix)
+
+def test_a_part_taken_out_of_its_holder_is_no_longer_shared(tmp_path):
+    # `del config['s']` ends the sharing: cell4 changes cfg alone, and config
+    # is restored for cell5 (NameError: the sharing had outlived the del)
+    case(tmp_path, ["config = {'s': {'t': 1}}", "cfg = config['s']", "del config['s']",
+                    "cfg['t'] = 2", "print(cfg, config)"],
+         {3: "cfg['t'] = 3"}, ["cell4", "cell5"])
+
+
+def test_a_slot_replaced_with_equal_content_is_no_longer_shared(tmp_path):
+    # config['s'] got a new dict equal to cfg's: cfg must not be restored as
+    # config['s'] (printed {'s': {'t': 3}} before)
+    case(tmp_path, ["config = {'s': {'t': 1}}", "cfg = config['s']", "config['s'] = {'t': 1}",
+                    "cfg['t'] = 2", "print(config, cfg)"],
+         {3: "cfg['t'] = 3"}, ["cell4", "cell5"])
+
+
+def test_an_array_rebound_to_an_equal_copy_no_longer_has_the_view(tmp_path):
+    case(tmp_path, ["import numpy as np\na = np.arange(4.0)", "v = a[1:]", "a = a.copy()",
+                    "a[1] = 50.0\nprint(v)"],
+         {3: "a[1] = 60.0\nprint(v)"}, ["cell4"])
+
+
+def test_two_parts_of_one_holder_come_back_one_object(tmp_path):
+    case(tmp_path, ["config = {'s': {'t': 1}}", "cfg = config['s']", "cfg2 = config['s']",
+                    "cfg2['t'] = 2", "print(cfg, config, cfg is cfg2)"],
+         {3: "cfg2['t'] = 3"}, ["cell4", "cell5"])
+
+
+def test_an_alias_of_an_array_changed_through_its_view(tmp_path):
+    case(tmp_path, ["import numpy as np\na = np.zeros(4)", "b = a", "v = a[:2]", "v[0] = 1.0",
+                    "print(b)"],
+         {3: "v[0] = 2.0"}, ["cell4", "cell5"])
+
+
+def test_an_alias_a_rerun_cell_only_might_have_rebound_is_restored(tmp_path):
+    # cell3's `if` binds b only when flag is set: b is restored for cell4
+    # (NameError when any cell that may bind a name counted as binding it)
+    case(tmp_path, ["a = [1]", "b = a", "flag = False\nif flag:\n    b = None", "a.append(2)",
+                    "print(b)"],
+         {2: "flag = False\nif flag:\n    b = None  # edited", 3: "a.append(3)"},
+         ["cell3", "cell4", "cell5"])
+
+
 def test_a_cell_running_unseen_code_reruns_when_any_earlier_value_changes(tmp_path):
     # exec and %run -i read x where the analysis cannot see it; the audit
     # records them as reading every name, so an edit of x reruns them.
@@ -472,3 +518,14 @@ def test_oracle_reports_a_nondeterministic_cell_instead_of_hiding_it(tmp_path, c
                     "print(x)"], {2: "print(x + 1)"}, ["cell3"])
     assert "non-deterministic cells (outputs differ between two fresh runs): [1]" in \
         capsys.readouterr().out
+
+
+def test_verify_restores_a_view_with_its_array(tmp_path):
+    # restored alone, v would be the root of w, and w's id would differ
+    from nbrewind.verify import verify_notebook
+
+    path = make_notebook(tmp_path / "nb.ipynb", "import numpy as np\na = np.arange(6.0)",
+                         "v = a[:4]", "w = v[1:]\nprint(w)")
+    audit(path)
+    verdict = verify_notebook(path, ["cell3"])[0]
+    assert verdict.status == "verified", verdict.details

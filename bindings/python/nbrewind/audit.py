@@ -60,6 +60,8 @@ class Known:
     id: str | None  # its object id (hashed when captured), None if not stored
     job: Job | None = None  # the checkpoint that writes it
     stored: bool = True  # False: recorded as "recompute"
+    refs: tuple = ()  # the names whose stored values its own references (a view's array)
+    standalone: bool = False  # a pickle loading on its own (no buffers, no references)
 
     def object_id(self) -> str | None:
         """The stored id; None if not stored, or if the checkpoint that was to
@@ -370,7 +372,7 @@ class Auditor:
         groups = alias_groups(namespace)
         with self._outputs_lock:
             retry, self._retry = self._retry, set()
-        names = self._candidates(analysis, namespace, retry, called)
+        names = self._referrers(self._candidates(analysis, namespace, retry, called), namespace)
         twins = {}  # name -> the alias group's representative, for every group
         for group in groups.values():
             first = self._representative(group, namespace[group[0]])
@@ -412,17 +414,16 @@ class Auditor:
 
     def _array_ref(self, namespace: dict, changes: dict, groups: dict, roots: dict):
         """For pickling: (name, id) of an array stored under a top-level
-        name of its own, as a typed array (as of this capture; the alias
-        group's representative; not a view of another, `roots`), else None;
-        None if the namespace has no such array (no reference to look for).  An array this capture did not take is
+        name of its own (as of this capture; the alias group's
+        representative; a typed array, or a view of another, `roots`), else
+        None; None if the namespace has no such array (no reference to look for).  An array this capture did not take is
         hashed once to confirm that its stored id is still its content: a
         change the analysis missed must not leave a holder pointing at the
         old array."""
         by_object = {}
         for name in sorted(namespace):
             value = namespace[name]
-            if serialize.is_plain_array(value) and name not in self.excluded and \
-                    id(value) not in roots:
+            if serialize.is_plain_array(value) and name not in self.excluded:
                 group = groups.get(id(value))
                 by_object.setdefault(id(value),
                                      self._representative(group, value) if group else name)
@@ -438,11 +439,28 @@ class Auditor:
             object_id = known.object_id()
             if object_id and name not in changes:
                 if name not in confirmed:
-                    confirmed[name] = serialize.typed_array_id(arr) == object_id
+                    view = id(arr) in roots and serialize.encode_view(arr, roots[id(arr)],
+                                                                      array_ref)
+                    confirmed[name] = object_id == (
+                        view.id if view else serialize.typed_array_id(arr))
                 object_id = object_id if confirmed[name] else None
             return (name, object_id) if object_id else None
 
         return array_ref
+
+    def _referrers(self, names: set, namespace: dict) -> set:
+        """`names` and the names whose stored values reference one of them
+        (a view its array, a part its holder), and theirs in turn: a change
+        or a rebinding of the one may have ended the relation (`a = a.copy()`
+        leaves `v = a[1:]` a view of the old array), which a new capture of
+        the other finds (its id names the other's content, not its object)."""
+        names = set(names)
+        while True:
+            more = {n for n, known in self.known.items()
+                    if n in namespace and n not in names and names.intersection(known.refs)}
+            if not more:
+                return names
+            names |= more
 
     def _parts(self, namespace: dict, holders: set, twins: dict) -> dict:
         """sharing.find_parts within `holders`, but for alias twins (stored
@@ -456,7 +474,11 @@ class Auditor:
         holder, path = part
         known = changes.get(holder) or self.known.get(holder)
         value = namespace[holder]
-        if known is None or not known.stored or known.pyid != id(value):
+        # A holder whose pickle needs other objects (buffers, references) is
+        # not one: the part would keep its pickle alive in the store but not
+        # those, once the holder's name lets go of them.
+        if known is None or not known.standalone or known.pyid != id(value) or \
+                known.object_id() is None:
             return None
         return value, path, (holder, known.object_id())
 
@@ -500,7 +522,10 @@ class Auditor:
         if encoded.refs:  # for repeat and rewind: restored together, they share again
             job.record.host.setdefault(_record.HOST_REFS, {})[name] = \
                 [list(ref) for ref in encoded.refs]
-        changes[name] = Known(id(value), encoded.id, job)
+        changes[name] = Known(id(value), encoded.id, job,
+                              refs=tuple(ref for ref, _ in encoded.refs),
+                              standalone=encoded.kind == "pickle" and not encoded.buffers
+                              and not encoded.refs)
         if encoded.id in self.stored_ids:
             job.id_refs.append((name, encoded.id))  # no bytes to copy or write
             return

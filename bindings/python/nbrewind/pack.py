@@ -29,7 +29,7 @@ import tempfile
 from . import _core, notebook as nbfile
 from .cli import _bytes
 from .locate import store_for_notebook
-from .record import Record
+from .record import Record, references
 from .trust import UNTRUSTED, UNTRUSTED_TEXT, mark_untrusted
 
 PACK_FORMAT = "nbrewind-pack"
@@ -52,6 +52,17 @@ def _excluded(name: str, exclude: set) -> bool:
     from . import serialize
 
     return serialize.is_part_name(name) and serialize.part_owner(name) in exclude
+
+
+def _with_referrers(record: Record, exclude: set) -> set:
+    """`exclude` and the names the record stores as references into an
+    excluded value (a view of it, a part of it, a value holding it):
+    copying them would ship the excluded value with them."""
+    refs = references(record)
+    out = set(exclude)
+    while more := {n for n, referenced in refs.items() if n not in out and out & referenced.keys()}:
+        out |= more
+    return out
 
 
 def _record_without(record: Record, exclude: set) -> Record:
@@ -82,7 +93,9 @@ def _copy_checkpoint(src, dst, previous, cid: str, exclude: set) -> dict:
     """One referenced checkpoint of `src` as a new checkpoint of `dst`: the
     bindings it made, without the excluded names."""
     info = src.checkpoint_info(cid)
-    record = _record_without(Record.from_json(info["host"]), exclude)
+    record = Record.from_json(info["host"])
+    exclude = _with_referrers(record, exclude)
+    record = _record_without(record, exclude)
     names = {n: change for n, change in src.diff(previous, cid)}
     for name in record.writes:  # a name rebound to the same object is a binding too
         if not name.startswith("@file:"):

@@ -98,61 +98,79 @@ class RepeatPlan:
     def ran_a_writer(self, name: str, consumer: str, core_plan) -> bool:
         """Whether the last cell before `consumer` that may write `name` (as
         the graph knows its writes: an edited or new cell's too) ran in this
-        repeat: the kernel holds what it left."""
+        repeat: the kernel may hold what it left."""
         for cell in reversed(self.cells[:self._index(consumer)]):
             if name in self.graph.cell_names(cell.id, "writes"):
                 return core_plan.state(cell.id) == "done"
         return False
 
-    def alias_group(self, name: str, consumer: str) -> dict:
-        """{member: twin} for the names bound to the same object as `name`
-        just before `consumer` runs, as the audit recorded them: an alias
-        a later cell made counts (`b = a` after `a`'s own cell), one that a
-        cell broke by rebinding either name does not."""
-        pairs: dict = {}
-        for cell in self.cells[:self._index(consumer)]:
-            rec = cell.record
-            if rec is None:
-                continue
-            paired = set(rec.aliases) | set(rec.aliases.values())
-            rebound = (set(rec.writes) | set(rec.recompute) | set(rec.deletes)) - paired
-            pairs = {m: t for m, t in pairs.items() if m not in rebound and t not in rebound}
-            pairs.update(rec.aliases)
-        group, changed = {name}, True
-        while changed:
-            changed = False
-            for member, twin in pairs.items():
-                if (member in group) != (twin in group):
-                    group |= {member, twin}
-                    changed = True
-        return {m: t for m, t in pairs.items() if m in group and t in group}
+    def together(self, name: str, consumer: str) -> tuple[set, dict]:
+        """(names, {member: twin}) to restore with `name` for `consumer`: see
+        restored_together."""
+        return restored_together(self.cells, name, self._index(consumer))
 
-    def sharing_group(self, name: str, consumer: str) -> set:
-        """The names whose values, as the audit stored them just before
-        `consumer` runs, reference `name`'s stored array or are referenced
-        by it (a view `v = a[1:]`, a `{'d': data}` holding a named array),
-        and so on: restored together they share memory again, so that a
-        change through one is seen through the others."""
-        current: dict = {}  # name -> object id, as of just before consumer
-        refs: dict = {}  # name -> {array's name: id} its stored value references
-        for cell in self.cells[:self._index(consumer)]:
-            rec = cell.record
-            if rec is None:
-                continue
-            for bound in (*rec.writes, *rec.recompute, *rec.deletes):
-                current.pop(bound, None)
-                refs.pop(bound, None)
-            current.update(rec.writes)
-            refs.update(references(rec))
-        linked = {n: {r for r, i in pairs.items() if current.get(r) == i}
-                  for n, pairs in refs.items() if n in current}
-        group, frontier = {name}, [name]
-        while frontier:
-            member = frontier.pop()
-            near = linked.get(member, set()) | {n for n, rs in linked.items() if member in rs}
-            frontier += near - group
-            group |= near
-        return group
+
+def _alias_pairs(cells: list, end: int) -> dict:
+    """{member: twin} of the aliases (one object, two names) the records of
+    the first `end` cells leave: an alias a later cell made counts (`b = a`
+    after `a`'s own cell), one that a cell broke by rebinding either name
+    does not."""
+    pairs: dict = {}
+    for cell in cells[:end]:
+        rec = cell.record
+        if rec is None:
+            continue
+        paired = set(rec.aliases) | set(rec.aliases.values())
+        rebound = (set(rec.writes) | set(rec.recompute) | set(rec.deletes)) - paired
+        pairs = {m: t for m, t in pairs.items() if m not in rebound and t not in rebound}
+        pairs.update(rec.aliases)
+    return pairs
+
+
+def _sharing_links(cells: list, end: int) -> dict:
+    """{name: names} whose values, as the records of the first `end` cells
+    stored them, reference one another's stored values (a view `v = a[1:]`
+    its array, a part `cfg = config["solver"]` its holder, a dict holding a
+    named array), both ways; a reference to a value since changed or
+    rebound no longer counts (the audit stores the referrer again when the
+    relation still holds)."""
+    current: dict = {}  # name -> object id, as of the end
+    refs: dict = {}  # name -> {referenced name: id} of its latest stored value
+    for cell in cells[:end]:
+        rec = cell.record
+        if rec is None:
+            continue
+        for bound in (*rec.writes, *rec.recompute, *rec.deletes):
+            current.pop(bound, None)
+            refs.pop(bound, None)
+        current.update(rec.writes)
+        refs.update(references(rec))
+    links: dict = {}
+    for name, referenced in refs.items():
+        for other, object_id in referenced.items():
+            if name in current and current.get(other) == object_id:
+                links.setdefault(name, set()).add(other)
+                links.setdefault(other, set()).add(name)
+    return links
+
+
+def restored_together(cells: list, name: str, end: int) -> tuple[set, dict]:
+    """The names to restore with `name` for the cell at index `end`, and the
+    {member: twin} aliases among them: its aliases, the names it shares
+    memory or objects with (_sharing_links), theirs in turn.  Restored
+    together they are one object, or share one, again: a change through one
+    is seen through the others."""
+    pairs, links = _alias_pairs(cells, end), _sharing_links(cells, end)
+    mates: dict = {}
+    for member, twin in pairs.items():
+        mates.setdefault(member, set()).add(twin)
+        mates.setdefault(twin, set()).add(member)
+    group, frontier = {name}, [name]
+    while frontier:
+        near = mates.get(frontier[-1], set()) | links.get(frontier.pop(), set())
+        frontier += near - group
+        group |= near
+    return group, {m: t for m, t in pairs.items() if m in group and t in group}
 
 
 # ---- building the plan --------------------------------------------------------
@@ -188,12 +206,6 @@ def _observe(graph, cell_id: str, rec, binds: set):
         graph.mark_unrestorable(cell_id, name)
     for name, twin in rec.aliases.items():
         graph.observe_alias(cell_id, name, twin)
-    # A view of a named array, or a value holding one, shares its memory: for
-    # the graph, a change in place through either changes both, as an
-    # alias's does.
-    for name, referenced in references(rec).items():
-        for array_name in referenced:
-            graph.observe_alias(cell_id, name, array_name)
     # A name the cell read and left as it was (a may-mutate name is hashed
     # after the cell; any other it did not touch) kept the id it was read
     # with.  Saying so lets the graph drop it from the cell's writes, so its
@@ -264,8 +276,10 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     written = _written_files(cells)
     deleted_ids = {i for rec in deleted for i in rec.writes.values()}
     bound: set = set()  # every name an earlier cell wrote
-    for cell in cells:
+    for index, cell in enumerate(cells):
         _add_cell(graph, cell, moved, base, written, deleted_ids, bound)
+        if cell.run is None or "edited" in cell.reasons:
+            _observe_shared_changes(graph, cell, cells, index)
         if cell.record is not None:
             bound |= {n for n in cell.record.writes if not n.startswith("@")}
     _withhold_untrusted_pickles(graph, cells, store, notebook_path)
@@ -312,6 +326,21 @@ def _observe_new_source(graph, cell_id: str, source: str, bound: set):
     if _core.analyze(source)["flags"]:
         for name in bound:
             graph.observe(cell_id, "write", name, None)
+
+
+def _observe_shared_changes(graph, cell: Cell, cells: list, index: int):
+    """A new or edited source that changes a value in place changes the
+    values sharing it (views, parts, holders: restored_together), as the
+    records of the cells before it left them.  (An audited cell's record
+    lists those itself; a graph alias would outlive the sharing, which a
+    change inside the holder can end.)"""
+    try:
+        mutated = _core.analyze(cell.source)["may_mutate"]
+    except _core.Error:
+        return  # a source that does not parse runs, and fails, as it is
+    for name in mutated:
+        for member in restored_together(cells, name, index)[0] - {name}:
+            graph.observe(cell.id, "write", member, None)
 
 
 def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set,
@@ -414,20 +443,33 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
             raise AuditFailed(f"cell {cell_id} needs {name} as of cell {producer}, "
                               f"which was not stored ({why})", 4)
         values[name] = object_id
-        group = plan.alias_group(name, cell_id)
-        aliases.update(group)
-        for member in {*group, *group.values(), *plan.sharing_group(name, cell_id)} - {name}:
-            # Each twin as of its own last writer, unless that one, or a
-            # later cell that may write it, ran here: then the kernel holds
-            # it already.
-            writer = plan.latest_writer(member, cell_id)
-            if writer is None or plan.ran_a_writer(member, cell_id, core_plan):
-                continue
-            member_id, _ = plan.value_as_of(member, writer)
-            if member_id is not None:
-                values[member] = member_id
+        members, pairs = plan.together(name, cell_id)
+        aliases.update(pairs)
+        for member, member_id in _mates(client, plan, core_plan, cell_id, members - {name}):
+            values.setdefault(member, member_id)
     if values:
         _kernel_call(client, "apply", {"values": sorted(values.items()), "aliases": aliases})
+
+
+def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> list:
+    """[(name, object id)] of `members` (restored_together) to restore for
+    the cell, each as of its own last writer, but for those a cell that ran
+    here may have written and the kernel holds (a cell whose `if` did not
+    bind it leaves it unbound: restored then), and those withheld (their
+    pickles are from an untrusted store)."""
+    ran = sorted(m for m in members if plan.ran_a_writer(m, cell_id, core_plan))
+    held = _kernel_call(client, "current_ids", ran) if ran else {}
+    out = []
+    for member in sorted(members):
+        writer = plan.latest_writer(member, cell_id)
+        if writer is None or core_plan.state(writer) == "done" or plan.cell(writer).withheld:
+            continue
+        if member in ran and held.get(member) != DELETED:
+            continue
+        member_id, _ = plan.value_as_of(member, writer)
+        if member_id is not None:
+            out.append((member, member_id))
+    return out
 
 
 def _module_files_changed(cell: Cell, store, name: str, object_id) -> bool:

@@ -89,17 +89,23 @@ def apply(request: str) -> str:
         if restored.get(name) == object_id:
             return objects[name]
         twin = aliases.get(name)
+        refs: list = []  # the names its pickle references, for the audit (Known.refs)
+
+        def resolve(ref_name, ref_id):
+            refs.append(ref_name)
+            return referenced(ref_name, ref_id)
+
         if twin in objects and restored.get(twin) == object_id:
             value = objects[twin]
         else:
-            value = serialize.decode(store, object_id, resolve=referenced)
+            value = serialize.decode(store, object_id, resolve=resolve)
         restored[name], objects[name] = object_id, value
         if name.startswith("@"):
             _set_pseudo(auditor, name, value, object_id)
             return value
         value = bind_globals(value, namespace)
         namespace[name] = value
-        auditor.known[name] = Known(id(value), object_id)
+        auditor.known[name] = Known(id(value), object_id, refs=tuple(refs))
         return value
 
     def referenced(name, object_id):

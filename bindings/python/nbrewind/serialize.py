@@ -345,9 +345,10 @@ def encode_view(view: np.ndarray, root: np.ndarray, array_ref) -> Encoded | None
 # stored value, so a restore finds it there again, one object with it.
 
 def follow_path(holder, path: tuple):
-    """The object `path` (steps ("item", key) or ("attr", name)) leads to."""
+    """The object `path` (steps ("item", key) or ("attr", name): an entry of
+    the instance dict, which a property of that name does not hide) leads to."""
     for kind, key in path:
-        holder = getattr(holder, key) if kind == "attr" else holder[key]
+        holder = vars(holder)[key] if kind == "attr" else holder[key]
     return holder
 
 

@@ -242,7 +242,8 @@ def _plain_object(value) -> bool:
     return (cls.__module__ == "__main__" and hasattr(value, "__dict__") and
             not hasattr(cls, "__slots__") and
             cls.__reduce_ex__ is object.__reduce_ex__ and cls.__reduce__ is object.__reduce__ and
-            getattr(cls, "__getstate__", object.__getstate__) is object.__getstate__)
+            getattr(cls, "__getstate__", object.__getstate__) is object.__getstate__ and
+            not hasattr(cls, "__setstate__"))
 
 
 def may_be_part(value) -> bool:
@@ -296,11 +297,11 @@ def find_parts(namespace: dict, holders, eligible) -> dict:
     never a part itself, so holders and parts form no cycle (a value found
     only inside values that are parts, a cycle, stays a value of its own)."""
     targets = {id(v): n for n, v in sorted(namespace.items(), reverse=True)
-               if eligible(n) and may_be_part(v)}
+               if eligible(n) and _quietly(may_be_part, v, False)}
     found = {}
     for holder in sorted(n for n in set(holders) & namespace.keys() if eligible(n)):
         wanted = {i: n for i, n in targets.items() if n != holder}
-        if wanted and (paths := paths_within(namespace[holder], wanted)):
+        if wanted and (paths := _quietly(paths_within, namespace[holder], {}, wanted)):
             found[holder] = paths
     contained = {name for paths in found.values() for name in paths}
     parts: dict = {}
@@ -309,3 +310,13 @@ def find_parts(namespace: dict, holders, eligible) -> dict:
             for name, path in paths.items():
                 parts.setdefault(name, (holder, path))
     return parts
+
+
+def _quietly(fn, value, failed, *args):
+    """fn(value, *args), or `failed` when looking into the value raises (a
+    dict another thread changes meanwhile, an object whose attributes
+    raise): a part not found is stored as a value of its own, no error."""
+    try:
+        return fn(value, *args)
+    except Exception:  # noqa: BLE001 - the user's objects run arbitrary code
+        return failed

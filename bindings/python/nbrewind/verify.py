@@ -47,28 +47,31 @@ def output_text(outputs) -> list[str]:
 
 
 def _inputs(plan, cell_id: str) -> dict:
-    """{name: object id} the cell read, as of the cells that produced them."""
-    cell = plan.cell(cell_id)
-    values = {}
-    for name in cell.record.reads:
+    """The `apply` request for what the cell read, with what shares it
+    (views, parts, aliases: repeat.restored_together, so that they are
+    stored as the audit stored them), each as of the cell that produced it."""
+    values, aliases = {}, {}
+    for name in plan.cell(cell_id).record.reads:
         if name.startswith("@file:"):
             continue
-        earlier = [c for c in plan.cells[:plan.cells.index(cell)] if c.record]
-        producer = next((c.id for c in reversed(earlier)
-                         if name in c.record.writes or name in c.record.deletes
-                         or name in c.record.recompute), None)
-        if producer is None:
-            continue
-        object_id, why = plan.value_as_of(name, producer)
-        if object_id is None and why != "deleted":
-            raise AuditFailed(f"cell {cell_id}: its input {name} was not stored ({why}); "
-                              f"verify needs every input restorable", 4)
-        values[name] = object_id
-    return values
+        members, pairs = plan.together(name, cell_id)
+        aliases.update(pairs)
+        for member in sorted(members - values.keys()):
+            producer = plan.latest_writer(member, cell_id)
+            if producer is None:
+                continue
+            object_id, why = plan.value_as_of(member, producer)
+            if object_id is None and why != "deleted":
+                if member != name:
+                    continue  # it shared the input, but was not stored: the input alone
+                raise AuditFailed(f"cell {cell_id}: its input {name} was not stored ({why}); "
+                                  f"verify needs every input restorable", 4)
+            values[member] = object_id
+    return {"values": sorted(values.items()), "aliases": aliases}
 
 
 def _run_once(client, state, nb, index, cell_id, inputs, names):
-    _kernel_call(client, "apply", {"values": sorted(inputs.items()), "aliases": {}})
+    _kernel_call(client, "apply", inputs)
     cell = nb.cells[index].copy()
     state["cell"], state["index"] = cell, index
     client.execute_cell(cell, index)
