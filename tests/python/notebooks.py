@@ -88,8 +88,8 @@ def replay_ids(*sources) -> list[dict]:
                 continue
             try:
                 holder, path = parts.get(name, (None, None))
-                held = encoded.get(holder)  # a holder's pickle loads on its own
-                if held and held.kind == "pickle" and not held.buffers and not held.refs:
+                held = encoded.get(holder)
+                if held and held.kind == "pickle":
                     ids[name] = serialize.encode_part(namespace[holder], path,
                                                       (holder, held.id)).id
                     continue

@@ -344,22 +344,47 @@ def test_a_value_inside_another_is_stored_as_a_path_into_it(tmp_path):
     assert cli("fsck", nb).returncode == 0
 
 
-def test_parts_of_holders_that_need_other_objects_are_stored_whole(tmp_path):
-    # config's pickle references arr: cfg as a path into it would keep config's
-    # pickle alive, but not arr, once config and arr are gone (gc)
-    cells = ["import numpy as np\narr = np.arange(5.0)\nconfig = {'data': arr, 'solver': {'t': 1}}",
-             "cfg = config['solver']",
+def test_a_part_keeps_what_its_holder_needs_after_the_holder_is_gone(tmp_path):
+    # config's pickle references arr and holds a frame's buffers: cfg, a path
+    # into it, keeps them all bound, so gc keeps them once config and arr are gone
+    cells = ["import numpy as np\nimport pandas as pd\narr = np.arange(5.0)\n"
+             "config = {'data': arr, 'frame': pd.DataFrame({'x': np.arange(1000.0)}),"
+             " 'solver': {'t': 1}}",
+             "cfg = config['solver']\nframe = config['frame']",
              "del config\narr = None"]
     nb = make_notebook(tmp_path / "chain.ipynb", *cells)
     audit(nb)
-    assert "refs" not in (runs(nb)[1].record.host or {})
-    make_notebook(nb, cells[2])  # the cells that made arr and config are gone
-    nbformat_nb = nbformat.read(nb, as_version=4)
-    nbformat_nb.cells[0].id = "cell3"
-    nbformat.write(nbformat_nb, nb)
-    assert cli("sync", nb).returncode == 0
-    assert cli("gc", nb).returncode == 0
+    assert runs(nb)[1].record.host["refs"].keys() == {"cfg", "frame"}
+    gc_keeping_the_last(nb, cells, 1)  # the cells that made arr and config are gone
     assert value_after(nb, "cfg") == {"t": 1}
+    assert value_after(nb, "frame")["x"].sum() == 499_500.0
+    assert cli("fsck", nb).returncode == 0
+
+
+def gc_keeping_the_last(nb, cells: list, count: int):
+    """Delete all but the last `count` cells of an audited notebook, sync
+    and gc: only the values of the latest record are retained."""
+    make_notebook(nb, *cells[-count:])
+    edited = nbformat.read(nb, as_version=4)
+    for index, cell in enumerate(edited.cells):
+        cell.id = f"cell{len(cells) - count + index + 1}"
+    nbformat.write(edited, nb)
+    assert cli("sync", nb).returncode == 0
+    done = cli("gc", nb)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("second", ["b = a", "b = a.copy()"])
+def test_a_second_name_for_a_stored_pickle_keeps_its_buffers_through_gc(tmp_path, second):
+    # the second name's pickle was stored already (the alias's, or an equal
+    # copy's): binding only that left its buffers bound to `a` alone, and gc
+    # deleted them once `a` was gone (the store has no object ...)
+    cells = ["import numpy as np\nimport pandas as pd\na = pd.DataFrame({'x': np.arange(1000.0)})",
+             second, "del a"]
+    nb = make_notebook(tmp_path / "second.ipynb", *cells)
+    audit(nb)
+    gc_keeping_the_last(nb, cells, 1)
+    assert value_after(nb, "b")["x"].sum() == 499_500.0
 
 
 def test_notebook_objects_restoring_their_own_state_are_not_holders(tmp_path):

@@ -254,6 +254,14 @@ def test_a_list_put_in_a_dict_later_changed_by_a_rerun_cell(tmp_path):
          {2: "lst.append(3)"}, ["cell3", "cell4"])
 
 
+def test_a_dataframe_in_a_dict_changed_by_a_rerun_cell(tmp_path):
+    # the dict's pickle has the frame's buffers; df is a path into it, and
+    # keeps them bound (NameError for frames in cell4 before)
+    case(tmp_path, ["import pandas as pd\nframes = {'a': pd.DataFrame({'x': [1, 2]})}",
+                    "df = frames['a']", "df['x'] = df['x'] * 2", "print(frames['a'])"],
+         {2: "df['x'] = df['x'] * 3"}, ["cell3", "cell4"])
+
+
 def test_an_attribute_of_a_notebook_object_changed_by_a_rerun_cell(tmp_path):
     case(tmp_path, ["class Run:\n    pass\nrun = Run()\nrun.log = []", "log = run.log",
                     "log.append('a')", "print(run.log)"],

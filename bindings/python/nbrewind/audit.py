@@ -61,7 +61,9 @@ class Known:
     job: Job | None = None  # the checkpoint that writes it
     stored: bool = True  # False: recorded as "recompute"
     refs: tuple = ()  # the names whose stored values its own references (a view's array)
-    standalone: bool = False  # a pickle loading on its own (no buffers, no references)
+    # The stored objects its pickle needs to load (buffers, references, and
+    # theirs in turn); None when not known (restored, or not a pickle).
+    needs: tuple | None = None
 
     def object_id(self) -> str | None:
         """The stored id; None if not stored, or if the checkpoint that was to
@@ -474,13 +476,28 @@ class Auditor:
         holder, path = part
         known = changes.get(holder) or self.known.get(holder)
         value = namespace[holder]
-        # A holder whose pickle needs other objects (buffers, references) is
-        # not one: the part would keep its pickle alive in the store but not
-        # those, once the holder's name lets go of them.
-        if known is None or not known.standalone or known.pyid != id(value) or \
+        # The part keeps what the holder's pickle needs bound as well
+        # (Encoded.keep), so it still loads once the holder's name is gone:
+        # a holder whose needs are not known is not one.
+        if known is None or known.needs is None or known.pyid != id(value) or \
                 known.object_id() is None:
             return None
-        return value, path, (holder, known.object_id())
+        return value, path, (holder, known.object_id()), known.needs
+
+    def _needs(self, encoded, changes: dict) -> tuple | None:
+        """Known.needs of a value just encoded (None for what is not a
+        pickle): what it needs directly, and what the values it references
+        need as far as known (a typed array needs nothing; a restored view
+        is not known, and its array stays bound while its name is)."""
+        if encoded.kind != "pickle":
+            return None
+        needs = list(serialize.needed_ids(encoded))
+        for ref, ref_id in encoded.refs:
+            known = changes.get(ref) or self.known.get(ref)
+            if known is None or known.object_id() != ref_id:
+                return None
+            needs += known.needs or ()  # a typed array needs nothing
+        return tuple(dict.fromkeys(needs))
 
     def _representative(self, group: list, value) -> str:
         """The name the others alias: one recorded earlier for this very
@@ -493,8 +510,8 @@ class Auditor:
 
     def _capture_value(self, job, name, value, changes, hashed=None, array_ref=None,
                        view_root=None, part=None):
-        """`part`: (holder's value, path, holder's (name, id)) to store the
-        value as a part of its holder (serialize.encode_part)."""
+        """`part`: encode_part's arguments, to store the value as a part of
+        its holder."""
         if name in self.excluded:
             return self._recompute(job, name, value, changes, "excluded by %nbrewind exclude")
         known = self.known.get(name)
@@ -522,12 +539,11 @@ class Auditor:
         if encoded.refs:  # for repeat and rewind: restored together, they share again
             job.record.host.setdefault(_record.HOST_REFS, {})[name] = \
                 [list(ref) for ref in encoded.refs]
+        needs = self._needs(encoded, changes)
         changes[name] = Known(id(value), encoded.id, job,
-                              refs=tuple(ref for ref, _ in encoded.refs),
-                              standalone=encoded.kind == "pickle" and not encoded.buffers
-                              and not encoded.refs)
-        if encoded.id in self.stored_ids:
-            job.id_refs.append((name, encoded.id))  # no bytes to copy or write
+                              refs=tuple(ref for ref, _ in encoded.refs), needs=needs)
+        if encoded.id in self.stored_ids:  # no bytes to copy or write
+            job.id_refs.append((name, encoded.id, needs or serialize.needed_ids(encoded)))
             return
         job.puts.append((name, encoded))
         self.stored_ids.add(encoded.id)
@@ -545,7 +561,7 @@ class Auditor:
                 job.deletes.append(name)
             changes[name] = Known(id(value), None, job, stored=False)
             return
-        job.id_refs.append((name, source.id))  # after the twin's put, in the same job
+        job.id_refs.append((name, source.id, source.needs or ()))  # after the twin's put
         job.record.writes[name] = source.id
         changes[name] = Known(id(value), source.id, job)
 

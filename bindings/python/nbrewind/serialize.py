@@ -57,7 +57,8 @@ class Encoded:
     array: np.ndarray | None = None
     payload: bytes = b""
     buffers: list = field(default_factory=list)  # (id, memoryview)
-    refs: list = field(default_factory=list)  # (name, id) of the arrays it references
+    refs: list = field(default_factory=list)  # (name, id) of the values it references
+    keep: list = field(default_factory=list)  # ids of what those need, kept bound too
     nbytes: int = 0
     pooled: list = field(default_factory=list)  # pool buffers a snapshot's copies live in
 
@@ -360,10 +361,16 @@ class _PartRecipe:
         return follow_path, self.args
 
 
-def encode_part(holder, path: tuple, holder_ref: tuple) -> Encoded:
-    """A part of `holder`, stored as (name, id) `holder_ref`: the path."""
-    return _encode_recipe(_PartRecipe(holder, path),
-                          lambda obj: holder_ref if obj is holder else None)
+def encode_part(holder, path: tuple, holder_ref: tuple, needs=()) -> Encoded:
+    """A part of `holder`, stored as (name, id) `holder_ref`: the path.
+    `needs`: the ids the holder's pickle needs to load (its buffers, the
+    values it references, theirs), bound with the part (put) so that the
+    store keeps them while the part is bound, whatever becomes of the
+    holder's name."""
+    encoded = _encode_recipe(_PartRecipe(holder, path),
+                             lambda obj: holder_ref if obj is holder else None)
+    encoded.keep = list(needs)
+    return encoded
 
 
 def _encode_recipe(recipe, ref_of) -> Encoded:
@@ -443,7 +450,7 @@ def snapshot(encoded: Encoded, pool=None) -> Encoded:
         buffers = [(i, _pooled_copy(pool, b, pooled) if pool is not None and
                     b.nbytes >= POOLED_BYTES else bytes(b)) for i, b in encoded.buffers]
         return Encoded(encoded.kind, encoded.id, payload=encoded.payload, buffers=buffers,
-                       nbytes=encoded.nbytes, pooled=pooled, refs=encoded.refs)
+                       nbytes=encoded.nbytes, pooled=pooled, refs=encoded.refs, keep=encoded.keep)
     return encoded  # payload bytes are already a copy
 
 
@@ -480,7 +487,13 @@ def part_owner(name: str) -> str:
 def part_names(name: str, encoded: Encoded) -> list[str]:
     """The pseudo-names `put` binds besides `name` for this value."""
     return [*(buffer_name(name, i) for i in range(len(encoded.buffers))),
-            *(ref_name(name, i) for i in range(len(encoded.refs)))]
+            *(ref_name(name, i) for i in range(len(encoded.refs) + len(encoded.keep)))]
+
+
+def needed_ids(encoded: Encoded) -> tuple:
+    """The ids of the objects a pickle needs directly: its buffers, the
+    values it references, what its holder needs (Encoded.keep)."""
+    return (*(i for i, _ in encoded.buffers), *(i for _, i in encoded.refs), *encoded.keep)
 
 
 def put(checkpoint, name: str, encoded: Encoded) -> str:
@@ -498,8 +511,9 @@ def put(checkpoint, name: str, encoded: Encoded) -> str:
         return checkpoint.put_blob(name, encoded.kind[5:], encoded.payload, id=encoded.id)
     for index, (buffer_id, buffer) in enumerate(encoded.buffers):
         checkpoint.put_blob(buffer_name(name, index), BUFFER_CODEC, buffer, id=buffer_id)
-    for index, (_, array) in enumerate(encoded.refs):  # put already, by their own names
-        checkpoint.put_ref(ref_name(name, index), array)
+    referenced = [object_id for _, object_id in encoded.refs] + encoded.keep
+    for index, object_id in enumerate(referenced):  # put already, by their own names
+        checkpoint.put_ref(ref_name(name, index), object_id)
     return checkpoint.put_blob(name, PICKLE_CODEC, encoded.payload, id=encoded.id)
 
 

@@ -247,10 +247,12 @@ def _plain_object(value) -> bool:
 
 
 def may_be_part(value) -> bool:
-    """Whether `value`'s identity is worth keeping as part of a holder: a
-    mutable container or a notebook object (arrays have references and
-    views of their own; atoms, tuples and code have no state to share)."""
-    return type(value) in (*_MAPPINGS, list, set, bytearray) or _plain_object(value)
+    """Whether `value`'s identity is worth keeping as part of a holder: an
+    object with state of its own, a container, a DataFrame, a notebook
+    object (arrays have references and views of their own; atoms, tuples
+    and code have no state to share)."""
+    return not (_is_atom(value) or isinstance(value, (np.ndarray, tuple, frozenset)) or
+                callable(value))
 
 
 def _steps(value):

@@ -26,7 +26,9 @@ class Job:
     execution_count: int
     record: object  # record.Record, complete but for the ids of what the cell read
     puts: list = field(default_factory=list)  # (name, serialize.Encoded)
-    id_refs: list = field(default_factory=list)  # (name, id of an object already put)
+    # (name, id of an object already put, ids its pickle needs: kept bound
+    # under the name's @ref: pseudo-names, as a put binds its buffers)
+    id_refs: list = field(default_factory=list)
     deletes: list = field(default_factory=list)
     reads: list = field(default_factory=list)  # names whose ids the record needs
     ids: dict = field(default_factory=dict)  # name -> object id, once written
@@ -102,10 +104,13 @@ class Writer:
             for name, encoded in job.puts:
                 job.ids[name] = serialize.put(cp, name, encoded)
                 parts[name] = set(serialize.part_names(name, encoded))
-            for name, object_id in job.id_refs:
+            for name, object_id, needs in job.id_refs:
                 cp.put_ref(name, object_id)
                 job.ids[name] = object_id
                 parts[name] = set()
+                for index, needed in enumerate(needs):
+                    parts[name].add(serialize.ref_name(name, index))
+                    cp.put_ref(serialize.ref_name(name, index), needed)
             for name in job.deletes:
                 cp.delete(name)
                 parts[name] = set()
