@@ -79,7 +79,8 @@ def replay_ids(*sources) -> list[dict]:
         firsts = {}
         for name in names:
             firsts.setdefault(id(namespace[name]), name)
-        parts = sharing.find_parts(namespace, names, lambda n: firsts.get(id(namespace[n])) == n)
+        parts = sharing.find_parts(namespace, names, lambda n: firsts.get(id(namespace[n])) == n,
+                                   lambda n: True)
         ids, encoded = {}, {}
         for name in sorted(names, key=lambda n: (firsts[id(namespace[n])] != n, n in parts)):
             first = firsts[id(namespace[name])]
@@ -88,7 +89,7 @@ def replay_ids(*sources) -> list[dict]:
                 continue
             try:
                 holder, path = parts.get(name, (None, None))
-                held = encoded.get(holder)
+                held = encoded.get(firsts[id(namespace[holder])]) if holder else None
                 if held and held.kind == "pickle":
                     ids[name] = serialize.encode_part(namespace[holder], path,
                                                       (holder, held.id)).id

@@ -15,7 +15,7 @@ import pytest
 
 from nbrewind.repeat import repeat_notebook
 from nbrewind.runner import AuditFailed
-from notebooks import audit, make_notebook, store_of
+from notebooks import audit, cli, make_notebook, store_of
 
 ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
 
@@ -262,6 +262,21 @@ def test_a_dataframe_in_a_dict_changed_by_a_rerun_cell(tmp_path):
          {2: "df['x'] = df['x'] * 3"}, ["cell3", "cell4"])
 
 
+def test_an_alias_of_a_part_keeps_it_in_its_holder(tmp_path):
+    # `d2 = df` stores df again: still as a path into frames, not whole
+    # (NameError for frames in cell5 before)
+    case(tmp_path, ["frames = {'a': {'x': [1]}, 'b': {}}", "df = frames['a']", "d2 = df",
+                    "d2['z'] = 3", "print(frames['a'])"],
+         {3: "d2['z'] = 4"}, ["cell4", "cell5"])
+
+
+def test_a_part_of_a_holder_with_an_alias_that_sorts_first(tmp_path):
+    # `fr` is the representative of frames' alias group: it may hold parts
+    case(tmp_path, ["frames = {'a': {'x': 0}}", "fr = frames", "df = frames['a']",
+                    "df['x'] = 9", "print(fr['a'])"],
+         {3: "df['x'] = 8"}, ["cell4", "cell5"])
+
+
 def test_an_attribute_of_a_notebook_object_changed_by_a_rerun_cell(tmp_path):
     case(tmp_path, ["class Run:\n    pass\nrun = Run()\nrun.log = []", "log = run.log",
                     "log.append('a')", "print(run.log)"],
@@ -380,6 +395,21 @@ def test_changed_input_file_reruns_its_reader(tmp_path):
 def test_inserted_cell_runs_and_feeds_later_cells(tmp_path):
     case(tmp_path, ["x = 1", "y = x + 1", "print(y)"], {}, ["new1", "cell2", "cell3"],
          insert={1: ("new1", "x = 10")})
+
+
+def test_a_reader_whose_producer_was_deleted_and_collected_reruns(tmp_path):
+    # gc drops the deleted cell's record: the read of a value no earlier cell
+    # makes says so (the print kept its output before; a fresh run fails)
+    path = make_notebook(tmp_path / "nb.ipynb", "x = 1", "y = x + 1", "print(y)")
+    audit(path)
+    nb = nbformat.read(path, as_version=4)
+    nb.cells = nb.cells[1:]
+    nb.cells[1].source = "print(y, 0)"
+    nbformat.write(nb, path)
+    assert cli("sync", path).returncode == 0 and cli("gc", path).returncode == 0
+    result = repeat_notebook(path, report=io.StringIO())
+    assert result["ran"] == ["cell2", "cell3"]
+    assert_same_outputs(path, tmp_path)
 
 
 def test_deleted_cell_reruns_the_readers_of_its_values(tmp_path):

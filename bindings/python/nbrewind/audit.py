@@ -375,16 +375,18 @@ class Auditor:
         with self._outputs_lock:
             retry, self._retry = self._retry, set()
         names = self._referrers(self._candidates(analysis, namespace, retry, called), namespace)
+        with_aliases(names, groups, namespace)  # a change through one name is a change of all
         twins = {}  # name -> the alias group's representative, for every group
         for group in groups.values():
             first = self._representative(group, namespace[group[0]])
             twins.update((name, first) for name in group if name != first)
-        # A new `cfg = config["solver"]` lies in a value the cell read.
-        parts = self._parts(namespace, names | set(analysis["uses"]), twins)
+        # A new `cfg = config["solver"]` lies in a value the cell read; a
+        # part stored before (`d2 = cfg` takes cfg again) in its holder.
+        holders = names | set(analysis["uses"])
+        holders |= {ref for n in names if (k := self.known.get(n)) for ref in k.refs}
+        parts = self._parts(namespace, holders, twins)
         names |= parts.keys()  # stored again, as parts of their holders
-        for name in list(names):  # a change through one name is a change of all
-            if name in namespace:
-                names.update(groups.get(id(namespace[name]), ()))
+        with_aliases(names, groups, namespace)
         twins = {n: first for n, first in twins.items() if n in names}
         roots = serialize.view_roots({n: v for n, v in namespace.items()
                                       if serialize.is_plain_array(v) and n not in self.excluded})
@@ -465,10 +467,11 @@ class Auditor:
             names |= more
 
     def _parts(self, namespace: dict, holders: set, twins: dict) -> dict:
-        """sharing.find_parts within `holders`, but for alias twins (stored
-        through their representative) and excluded names."""
+        """sharing.find_parts within `holders` but excluded names; an alias
+        twin (stored through its representative) may hold parts, not be one."""
         return sharing.find_parts(namespace, holders,
-                                  lambda n: n not in twins and n not in self.excluded)
+                                  lambda n: n not in twins and n not in self.excluded,
+                                  lambda n: n not in self.excluded)
 
     def _part_of(self, part: tuple, namespace: dict, changes: dict):
         """(holder's value, path, (holder, its id)) for encode_part, if the
@@ -563,7 +566,7 @@ class Auditor:
             return
         job.id_refs.append((name, source.id, source.needs or ()))  # after the twin's put
         job.record.writes[name] = source.id
-        changes[name] = Known(id(value), source.id, job)
+        changes[name] = Known(id(value), source.id, job, refs=source.refs, needs=source.needs)
 
     def _recompute(self, job, name, value, changes, reason):
         job.record.recompute[name] = reason
@@ -653,6 +656,14 @@ def environment() -> dict:
 # (small ints, interned strings, None): no alias is recorded for them.
 _ATOMIC = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset,
            type(sys))
+
+
+def with_aliases(names: set, groups: dict, namespace: dict):
+    """Add to `names` every name bound to the same object as one of them
+    (alias_groups)."""
+    for name in list(names):
+        if name in namespace:
+            names.update(groups.get(id(namespace[name]), ()))
 
 
 def alias_groups(namespace: dict) -> dict:

@@ -275,13 +275,15 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     base = os.path.dirname(os.path.abspath(notebook_path))
     written = _written_files(cells)
     deleted_ids = {i for rec in deleted for i in rec.writes.values()}
-    bound: set = set()  # every name an earlier cell wrote
+    bound: dict = {}  # name -> the object ids earlier cells wrote it with
     for index, cell in enumerate(cells):
         _add_cell(graph, cell, moved, base, written, deleted_ids, bound)
         if cell.run is None or "edited" in cell.reasons:
             _observe_shared_changes(graph, cell, cells, index)
         if cell.record is not None:
-            bound |= {n for n in cell.record.writes if not n.startswith("@")}
+            for name, object_id in cell.record.writes.items():
+                if not name.startswith("@"):
+                    bound.setdefault(name, set()).add(object_id)
     _withhold_untrusted_pickles(graph, cells, store, notebook_path)
     return RepeatPlan(cells, graph, deleted)
 
@@ -316,7 +318,7 @@ def _withhold_untrusted_pickles(graph, cells, store, notebook_path: str):
 # the later cells that draw see what it left.
 
 
-def _observe_new_source(graph, cell_id: str, source: str, bound: set):
+def _observe_new_source(graph, cell_id: str, source: str, bound: dict):
     """`bound`: the names earlier cells wrote.  A source the analysis flags
     (`exec`, `globals()[...] = ...`) may rebind any of them."""
     if NAMES_RANDOM.search(source):
@@ -343,8 +345,18 @@ def _observe_shared_changes(graph, cell: Cell, cells: list, index: int):
             graph.observe(cell.id, "write", member, None)
 
 
+def _reads_unmade(rec, bound: dict) -> bool:
+    """Whether the record read a stored value that no earlier cell's latest
+    record wrote: its producer was deleted (after a gc, its record too), ran
+    after it, or ran again since.  A fresh run would not have that value
+    there: the cell runs, and fails as a fresh run would if it must."""
+    return any(object_id is not None and not name.startswith("@") and
+               object_id not in bound.get(name, ())
+               for name, object_id in rec.reads.items())
+
+
 def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set,
-              bound: set):
+              bound: dict):
     audited = _audited_source(cell.run) if cell.run else None
     if cell.run is None or audited is None:
         graph.add_cell(cell.id, cell.source)
@@ -366,6 +378,8 @@ def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_id
         cell.reasons.append(f"input file {path} changed")
     if any(i in deleted_ids for i in cell.record.reads.values()):
         cell.reasons.append("reads a value made by a deleted cell")
+    elif _reads_unmade(cell.record, bound):
+        cell.reasons.append("reads a value no earlier cell makes")
     if cell.reasons and "edited" not in cell.reasons:
         graph.mark_edited(cell.id)
 

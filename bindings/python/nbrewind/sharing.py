@@ -291,17 +291,18 @@ def paths_within(value, wanted: dict) -> dict:
     return found
 
 
-def find_parts(namespace: dict, holders, eligible) -> dict:
+def find_parts(namespace: dict, holders, eligible, may_hold=None) -> dict:
     """{name: (holder, path)} for the names of `namespace` whose values lie
     inside the value of one of `holders` (`cfg = config["solver"]`, or
-    `d = {"k": lst}` for an earlier `lst`), both `eligible(name)`.  The
+    `d = {"k": lst}` for an earlier `lst`), the part `eligible(name)`, the
+    holder `may_hold(name)` (by default eligible too).  The
     holder is the first by name of those that lie in no other: a holder is
     never a part itself, so holders and parts form no cycle (a value found
     only inside values that are parts, a cycle, stays a value of its own)."""
     targets = {id(v): n for n, v in sorted(namespace.items(), reverse=True)
                if eligible(n) and _quietly(may_be_part, v, False)}
     found = {}
-    for holder in sorted(n for n in set(holders) & namespace.keys() if eligible(n)):
+    for holder in sorted(n for n in set(holders) & namespace.keys() if (may_hold or eligible)(n)):
         wanted = {i: n for i, n in targets.items() if n != holder}
         if wanted and (paths := _quietly(paths_within, namespace[holder], {}, wanted)):
             found[holder] = paths
