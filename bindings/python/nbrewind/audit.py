@@ -420,10 +420,10 @@ class Auditor:
         """For pickling: (name, id) of an array stored under a top-level
         name of its own (as of this capture; the alias group's
         representative; a typed array, or a view of another, `roots`), else
-        None; None if the namespace has no such array (no reference to look for).  An array this capture did not take is
-        hashed once to confirm that its stored id is still its content: a
-        change the analysis missed must not leave a holder pointing at the
-        old array."""
+        None; None if the namespace has no such array (no reference to look
+        for).  An array this capture did not take is hashed (a view encoded)
+        once to confirm that its stored id is still its content: a change
+        the analysis missed must not leave a holder pointing at the old array."""
         by_object = {}
         for name in sorted(namespace):
             value = namespace[name]
@@ -474,8 +474,9 @@ class Auditor:
                                   lambda n: n not in self.excluded)
 
     def _part_of(self, part: tuple, namespace: dict, changes: dict):
-        """(holder's value, path, (holder, its id)) for encode_part, if the
-        holder's value is stored under its name as of this capture."""
+        """encode_part's arguments (holder's value, path, (holder, its id),
+        what the holder's pickle needs), if the holder's value is stored
+        under its name as of this capture; else None."""
         holder, path = part
         known = changes.get(holder) or self.known.get(holder)
         value = namespace[holder]

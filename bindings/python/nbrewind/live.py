@@ -30,7 +30,7 @@ class Replayer:
         self.auditor = auditor
         self.pending: dict[str, str | None] = {}  # name -> object id to load (None: unbind)
         self.aliases: dict[str, str] = {}  # pending name -> the name its object was bound to
-        self.refs: dict[str, dict] = {}  # name -> {array's name: id} its stored value references
+        self.refs: dict[str, dict] = {}  # name -> {name: id} its stored value references
         self._history = None
 
     # ---- the audit history --------------------------------------------------------

@@ -24,15 +24,16 @@ ADVANCED_IN_PLACE = "advanced in place by this cell, and "
 RNG_NAMES = ("@rng:random", "@rng:numpy")
 NAMES_RANDOM = re.compile(r"\brandom\b")
 
-# The host document's key for the arrays a stored value references by name
-# ({name: [[array's name, its object id], ...]}: a view `v = a[1:]`, a dict
-# holding a named array); the values a restore must bring back together.
+# The host document's key for the values a stored value references by name
+# ({name: [[their name, their object id], ...]}: a view `v = a[1:]` its
+# array, a dict holding a named array, a part `cfg = config["s"]` its
+# holder); the values a restore must bring back together.
 HOST_REFS = "refs"
 
 
 def references(rec) -> dict:
-    """{name: {array's name: object id}} of the record's stored values that
-    reference arrays stored under other names."""
+    """{name: {referenced name: object id}} of the record's stored values
+    that reference values stored under other names (HOST_REFS)."""
     refs = (rec.host or {}).get(HOST_REFS) or {}
     return {name: {ref: object_id for ref, object_id in pairs} for name, pairs in refs.items()}
 

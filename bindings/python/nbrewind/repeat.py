@@ -104,10 +104,9 @@ class RepeatPlan:
                 return core_plan.state(cell.id) == "done"
         return False
 
-    def together(self, name: str, consumer: str) -> tuple[set, dict]:
-        """(names, {member: twin}) to restore with `name` for `consumer`: see
-        restored_together."""
-        return restored_together(self.cells, name, self._index(consumer))
+    def relations(self, consumer: str) -> "Relations":
+        """The aliases and sharing the records leave just before `consumer`."""
+        return Relations(self.cells, self._index(consumer))
 
 
 def _alias_pairs(cells: list, end: int) -> dict:
@@ -154,23 +153,29 @@ def _sharing_links(cells: list, end: int) -> dict:
     return links
 
 
-def restored_together(cells: list, name: str, end: int) -> tuple[set, dict]:
-    """The names to restore with `name` for the cell at index `end`, and the
-    {member: twin} aliases among them: its aliases, the names it shares
-    memory or objects with (_sharing_links), theirs in turn.  Restored
-    together they are one object, or share one, again: a change through one
-    is seen through the others."""
-    pairs, links = _alias_pairs(cells, end), _sharing_links(cells, end)
-    mates: dict = {}
-    for member, twin in pairs.items():
-        mates.setdefault(member, set()).add(twin)
-        mates.setdefault(twin, set()).add(member)
-    group, frontier = {name}, [name]
-    while frontier:
-        near = mates.get(frontier[-1], set()) | links.get(frontier.pop(), set())
-        frontier += near - group
-        group |= near
-    return group, {m: t for m, t in pairs.items() if m in group and t in group}
+class Relations:
+    """The names that are one object, or share one, as the records of the
+    first `end` cells leave them: aliases (_alias_pairs) and views, parts
+    and holders (_sharing_links).  Built once per cell that needs them."""
+
+    def __init__(self, cells: list, end: int):
+        self.pairs = _alias_pairs(cells, end)
+        self.mates = _sharing_links(cells, end)
+        for member, twin in self.pairs.items():
+            self.mates.setdefault(member, set()).add(twin)
+            self.mates.setdefault(twin, set()).add(member)
+
+    def together(self, name: str) -> tuple[set, dict]:
+        """The names to restore with `name`, and the {member: twin} aliases
+        among them: its aliases, the names it shares memory or objects
+        with, theirs in turn.  Restored together they are one object, or
+        share one, again: a change through one is seen through the others."""
+        group, frontier = {name}, [name]
+        while frontier:
+            near = self.mates.get(frontier.pop(), set())
+            frontier += near - group
+            group |= near
+        return group, {m: t for m, t in self.pairs.items() if m in group and t in group}
 
 
 # ---- building the plan --------------------------------------------------------
@@ -332,7 +337,7 @@ def _observe_new_source(graph, cell_id: str, source: str, bound: dict):
 
 def _observe_shared_changes(graph, cell: Cell, cells: list, index: int):
     """A new or edited source that changes a value in place changes the
-    values sharing it (views, parts, holders: restored_together), as the
+    values sharing it (views, parts, holders: Relations), as the
     records of the cells before it left them.  (An audited cell's record
     lists those itself; a graph alias would outlive the sharing, which a
     change inside the holder can end.)"""
@@ -340,8 +345,9 @@ def _observe_shared_changes(graph, cell: Cell, cells: list, index: int):
         mutated = _core.analyze(cell.source)["may_mutate"]
     except _core.Error:
         return  # a source that does not parse runs, and fails, as it is
+    relations = Relations(cells, index)
     for name in mutated:
-        for member in restored_together(cells, name, index)[0] - {name}:
+        for member in relations.together(name)[0] - {name}:
             graph.observe(cell.id, "write", member, None)
 
 
@@ -449,6 +455,7 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
     the cells that made them, with every name aliasing one of them (so that
     `b = a` stays one object, and a change through b is seen through a)."""
     values, aliases = {}, {}
+    relations = plan.relations(cell_id)
     for name, producer in core_plan.restores(cell_id):
         if name.startswith("@file:"):
             continue  # files are on disk
@@ -457,7 +464,7 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
             raise AuditFailed(f"cell {cell_id} needs {name} as of cell {producer}, "
                               f"which was not stored ({why})", 4)
         values[name] = object_id
-        members, pairs = plan.together(name, cell_id)
+        members, pairs = relations.together(name)
         aliases.update(pairs)
         for member, member_id in _mates(client, plan, core_plan, cell_id, members - {name}):
             values.setdefault(member, member_id)
@@ -466,7 +473,7 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
 
 
 def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> list:
-    """[(name, object id)] of `members` (restored_together) to restore for
+    """[(name, object id)] of `members` (Relations.together) to restore for
     the cell, each as of its own last writer, but for those a cell that ran
     here may have written and the kernel holds (a cell whose `if` did not
     bind it leaves it unbound: restored then), and those withheld (their

@@ -110,8 +110,9 @@ def apply(request: str) -> str:
 
     def referenced(name, object_id):
         """The value a pickle references (an array, a view's array, a part's
-        holder): the very object restored for its name when it is that one (restored now if it is among the wanted),
-        or the namespace's own when it holds that one already."""
+        holder): the very object restored for its name when it is that one
+        (restored now if it is among the wanted), or the namespace's own
+        when it holds that one already."""
         if wanted.get(name) == object_id:
             return restore(name, object_id)
         value = bound_object(auditor, name, object_id)

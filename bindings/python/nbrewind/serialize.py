@@ -307,7 +307,7 @@ def view_roots(arrays: dict) -> dict:
 
 def rebuild_view(root: np.ndarray, offset: int, shape: tuple, strides: tuple,
                  dtype: np.dtype, writeable: bool) -> np.ndarray:
-    """The view a pickle of view_recipe describes, over `root` (C order, as
+    """The view a pickled _ViewRecipe describes, over `root` (C order, as
     it was when the view was stored: a restored array always is)."""
     if not root.flags.c_contiguous:
         root = np.ascontiguousarray(root)  # the same values; no longer shared
@@ -511,10 +511,19 @@ def put(checkpoint, name: str, encoded: Encoded) -> str:
         return checkpoint.put_blob(name, encoded.kind[5:], encoded.payload, id=encoded.id)
     for index, (buffer_id, buffer) in enumerate(encoded.buffers):
         checkpoint.put_blob(buffer_name(name, index), BUFFER_CODEC, buffer, id=buffer_id)
-    referenced = [object_id for _, object_id in encoded.refs] + encoded.keep
-    for index, object_id in enumerate(referenced):  # put already, by their own names
-        checkpoint.put_ref(ref_name(name, index), object_id)
+    put_refs(checkpoint, name, [object_id for _, object_id in encoded.refs] + encoded.keep)
     return checkpoint.put_blob(name, PICKLE_CODEC, encoded.payload, id=encoded.id)
+
+
+def put_refs(checkpoint, name: str, object_ids) -> set:
+    """Bind objects already in the store (put by their own names, or by an
+    earlier checkpoint) to `name`'s @ref: pseudo-names, so that gc and packs
+    keep them while `name` is bound; the pseudo-names bound."""
+    bound = set()
+    for index, object_id in enumerate(object_ids):
+        bound.add(ref_name(name, index))
+        checkpoint.put_ref(ref_name(name, index), object_id)
+    return bound
 
 
 # ---- decoding -----------------------------------------------------------------

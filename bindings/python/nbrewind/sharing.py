@@ -302,9 +302,14 @@ def find_parts(namespace: dict, holders, eligible, may_hold=None) -> dict:
     targets = {id(v): n for n, v in sorted(namespace.items(), reverse=True)
                if eligible(n) and _quietly(may_be_part, v, False)}
     found = {}
+    if not targets:
+        return {}
     for holder in sorted(n for n in set(holders) & namespace.keys() if (may_hold or eligible)(n)):
-        wanted = {i: n for i, n in targets.items() if n != holder}
-        if wanted and (paths := _quietly(paths_within, namespace[holder], {}, wanted)):
+        value = namespace[holder]
+        paths = _quietly(paths_within, value, {}, targets)
+        # not the holder itself, met again through a cycle
+        paths = {n: p for n, p in paths.items() if namespace[n] is not value}
+        if paths:
             found[holder] = paths
     contained = {name for paths in found.values() for name in paths}
     parts: dict = {}

@@ -48,13 +48,14 @@ def output_text(outputs) -> list[str]:
 
 def _inputs(plan, cell_id: str) -> dict:
     """The `apply` request for what the cell read, with what shares it
-    (views, parts, aliases: repeat.restored_together, so that they are
-    stored as the audit stored them), each as of the cell that produced it."""
+    (views, parts, aliases: repeat.Relations, so that they are stored as
+    the audit stored them), each as of the cell that produced it."""
     values, aliases = {}, {}
+    relations = plan.relations(cell_id)
     for name in plan.cell(cell_id).record.reads:
         if name.startswith("@file:"):
             continue
-        members, pairs = plan.together(name, cell_id)
+        members, pairs = relations.together(name)
         aliases.update(pairs)
         for member in sorted(members - values.keys()):
             producer = plan.latest_writer(member, cell_id)

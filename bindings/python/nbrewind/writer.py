@@ -107,10 +107,7 @@ class Writer:
             for name, object_id, needs in job.id_refs:
                 cp.put_ref(name, object_id)
                 job.ids[name] = object_id
-                parts[name] = set()
-                for index, needed in enumerate(needs):
-                    parts[name].add(serialize.ref_name(name, index))
-                    cp.put_ref(serialize.ref_name(name, index), needed)
+                parts[name] = serialize.put_refs(cp, name, needs)
             for name in job.deletes:
                 cp.delete(name)
                 parts[name] = set()
