@@ -77,3 +77,13 @@ class Record:
 
     def as_dict(self) -> dict:
         return json.loads(self.to_json())
+
+
+def connected(links: dict, name: str) -> set:
+    """`name` and every name `links` ({name: names}) reach from it."""
+    group, frontier = {name}, [name]
+    while frontier:
+        near = links.get(frontier.pop(), set())
+        frontier += near - group
+        group |= near
+    return group

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from . import _core, notebook as nbfile
 from .files import content_id
-from .record import ADVANCED_IN_PLACE, NAMES_RANDOM, RNG_NAMES, references
+from .record import ADVANCED_IN_PLACE, NAMES_RANDOM, RNG_NAMES, connected, references
 from .history import executions
 from .locate import NOTEBOOK_ENV, STORE_ENV, store_for_notebook
 from .runner import AuditFailed, kernel_client, shutdown
@@ -59,6 +59,12 @@ class RepeatPlan:
     cells: list  # Cell, notebook order
     graph: object
     deleted: list  # records of cells no longer in the notebook
+    # While it runs: {cell id: names} whose relations a re-run cell left
+    # otherwise than the records (_report_relation_changes), and {name: the
+    # cell whose value of it the kernel was last given} (_restore).
+    diverged: dict = field(default_factory=dict)
+    restored_from: dict = field(default_factory=dict)
+    _writes: dict = field(default_factory=dict)
 
     def cell(self, cell_id: str) -> Cell:
         return next(c for c in self.cells if c.id == cell_id)
@@ -100,8 +106,28 @@ class RepeatPlan:
         the graph knows its writes: an edited or new cell's too) ran in this
         repeat: the kernel may hold what it left."""
         for cell in reversed(self.cells[:self._index(consumer)]):
-            if name in self.graph.cell_names(cell.id, "writes"):
+            if name in self.writes(cell.id):
                 return core_plan.state(cell.id) == "done"
+        return False
+
+    def writes(self, cell_id: str) -> list:
+        """The names the graph has the cell write (its record's, and what an
+        edited or new source may write)."""
+        if cell_id not in self._writes:
+            self._writes[cell_id] = self.graph.cell_names(cell_id, "writes")
+        return self._writes[cell_id]
+
+    def holds(self, name: str, end: int, core_plan) -> bool:
+        """Whether the kernel's value of `name` is the one it has after the
+        first `end` cells in this repeat: the last of them that writes it ran
+        here, reported it (diverged), or gave the kernel its value
+        (restored_from)."""
+        for cell in reversed(self.cells[:end]):
+            if name in self.diverged.get(cell.id, ()):
+                return True
+            if name in self.writes(cell.id):
+                return (core_plan.state(cell.id) == "done" or
+                        self.restored_from.get(name) == cell.id)
         return False
 
     def relations(self, consumer: str) -> "Relations":
@@ -170,11 +196,7 @@ class Relations:
         among them: its aliases, the names it shares memory or objects
         with, theirs in turn.  Restored together they are one object, or
         share one, again: a change through one is seen through the others."""
-        group, frontier = {name}, [name]
-        while frontier:
-            near = self.mates.get(frontier.pop(), set())
-            frontier += near - group
-            group |= near
+        group = connected(self.mates, name)
         return group, {m: t for m, t in self.pairs.items() if m in group and t in group}
 
 
@@ -198,6 +220,12 @@ def _observe(graph, cell_id: str, rec, binds: set):
         graph.observe(cell_id, "read", name, object_id)
     for name, object_id in rec.writes.items():
         graph.observe(cell_id, "write", name, object_id)
+        if name not in binds and not name.startswith("@"):
+            # Changed in place, through another name (a view's array, a
+            # part's holder, an alias) or a function: what it was before is
+            # an input, so a re-run that changes it (`v = a[2:]` for
+            # `v = a[:2]`) re-runs this cell too.
+            graph.observe(cell_id, "read", name, None)
     for name in rec.deletes:
         graph.observe(cell_id, "delete", name, None)
     for name, reason in rec.recompute.items():
@@ -280,9 +308,10 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     base = os.path.dirname(os.path.abspath(notebook_path))
     written = _written_files(cells)
     deleted_ids = {i for rec in deleted for i in rec.writes.values()}
+    deleted_names = {n for rec in deleted for n in rec.writes}
     bound: dict = {}  # name -> the object ids earlier cells wrote it with
     for index, cell in enumerate(cells):
-        _add_cell(graph, cell, moved, base, written, deleted_ids, bound)
+        _add_cell(graph, cell, moved, base, written, deleted_ids, bound, deleted_names)
         if cell.run is None or "edited" in cell.reasons:
             _observe_shared_changes(graph, cell, cells, index)
         if cell.record is not None:
@@ -361,8 +390,17 @@ def _reads_unmade(rec, bound: dict) -> bool:
                for name, object_id in rec.reads.items())
 
 
+def _changes_unmade(rec, binds: set, bound: dict, deleted_names: set) -> bool:
+    """Whether the record changed in place (through a view, a part, an
+    alias) a name that a deleted cell bound and no earlier cell here does:
+    in a fresh run the name is not there (`v = a[:2]` deleted, then
+    `a[0] = 5` recorded v's change too)."""
+    return any(name in deleted_names and name not in bound and name not in binds
+               for name in rec.writes)
+
+
 def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set,
-              bound: dict):
+              bound: dict, deleted_names: set):
     audited = _audited_source(cell.run) if cell.run else None
     if cell.run is None or audited is None:
         graph.add_cell(cell.id, cell.source)
@@ -371,7 +409,8 @@ def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_id
         cell.reasons.append("new cell" if cell.run is None else "no audited source")
         return
     graph.add_cell(cell.id, audited)
-    _observe(graph, cell.id, cell.record, set(_core.analyze(audited)["defs"]))
+    binds = set(_core.analyze(audited)["defs"])
+    _observe(graph, cell.id, cell.record, binds)
     if nbfile.source_hash_text(cell.source) != cell.record.source_hash:
         graph.edit_cell(cell.id, cell.source)
         _observe_new_source(graph, cell.id, cell.source, bound)
@@ -384,6 +423,8 @@ def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_id
         cell.reasons.append(f"input file {path} changed")
     if any(i in deleted_ids for i in cell.record.reads.values()):
         cell.reasons.append("reads a value made by a deleted cell")
+    elif _changes_unmade(cell.record, binds, bound, deleted_names):
+        cell.reasons.append("changes a value made by a deleted cell")
     elif _reads_unmade(cell.record, bound):
         cell.reasons.append("reads a value no earlier cell makes")
     if cell.reasons and "edited" not in cell.reasons:
@@ -464,22 +505,30 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
             raise AuditFailed(f"cell {cell_id} needs {name} as of cell {producer}, "
                               f"which was not stored ({why})", 4)
         values[name] = object_id
+        plan.restored_from[name] = producer
         members, pairs = relations.together(name)
         aliases.update(pairs)
-        for member, member_id in _mates(client, plan, core_plan, cell_id, members - {name}):
-            values.setdefault(member, member_id)
+        for member, writer, member_id in _mates(client, plan, core_plan, cell_id,
+                                                members - {name}):
+            if member not in values:
+                values[member] = member_id
+                plan.restored_from[member] = writer
     if values:
         _kernel_call(client, "apply", {"values": sorted(values.items()), "aliases": aliases})
 
 
 def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> list:
-    """[(name, object id)] of `members` (Relations.together) to restore for
-    the cell, each as of its own last writer, but for those a cell that ran
-    here may have written and the kernel holds (a cell whose `if` did not
-    bind it leaves it unbound: restored then), and those withheld (their
-    pickles are from an untrusted store)."""
+    """[(name, writer, object id)] of `members` (Relations.together) to
+    restore for the cell, each as of its own last writer, but for those a
+    cell that ran here may have written and the kernel holds (a cell whose
+    `if` did not bind it leaves it unbound: restored then), those whose
+    relations a re-run cell changed and the kernel holds as of here (the
+    records' relation is gone), and those withheld (their pickles are from
+    an untrusted store)."""
     ran = sorted(m for m in members if plan.ran_a_writer(m, cell_id, core_plan))
     held = _kernel_call(client, "current_ids", ran) if ran else {}
+    diverged = set().union(*plan.diverged.values())
+    end = plan._index(cell_id)
     out = []
     for member in sorted(members):
         writer = plan.latest_writer(member, cell_id)
@@ -487,10 +536,59 @@ def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> l
             continue
         if member in ran and held.get(member) != DELETED:
             continue
+        if member in diverged and plan.holds(member, end, core_plan):
+            continue
         member_id, _ = plan.value_as_of(member, writer)
         if member_id is not None:
-            out.append((member, member_id))
+            out.append((member, writer, member_id))
     return out
+
+
+def _report_relation_changes(client, plan: RepeatPlan, core_plan, cell_id: str):
+    """After a re-run cell: report as changed the names whose aliases,
+    views and parts the kernel now has otherwise than the records have
+    them after this cell.  An edit that makes or ends `v = a` (or a view,
+    or a part) changes what later cells change through one name: the
+    records of those cells, made under the old relations, no longer say
+    what a fresh run does, so the readers of all these names run.  A name
+    the kernel does not hold as of here is restored first, on its own (the
+    records' relation is what is gone)."""
+    index = plan._index(cell_id)
+    written = [n for n in plan.writes(cell_id) if not n.startswith("@")]
+    if not written:
+        return
+    recorded = Relations(plan.cells, index + 1)
+    expected = {n: recorded.together(n)[0] - {n} for n in written}
+    asked = set(written).union(*expected.values())
+    live = _kernel_call(client, "relations", sorted(asked))
+    seen = set(live).union(*map(set, live.values()))
+    current = {n for n in seen if n in plan.writes(cell_id) or plan.holds(n, index, core_plan)}
+    diverged = set()
+    for name in written:
+        if name not in current:
+            continue  # left unbound (or deleted): _report says so
+        now = set(live[name]) & current
+        if now != expected[name]:
+            diverged |= {name} | now | expected[name]
+    if not diverged:
+        return
+    values = {}
+    for name in sorted(diverged - current):
+        writer = plan._last_mention(name, index)  # this cell ran: its record is not it
+        if writer is None or core_plan.state(writer.id) == "done" or writer.withheld:
+            diverged.discard(name)  # what the kernel has (or lacks) stands
+            continue
+        object_id, why = plan.value_as_of(name, writer.id)
+        if object_id is None and why != "deleted":
+            diverged.discard(name)
+            continue
+        values[name] = object_id
+        plan.restored_from[name] = writer.id
+    if values:
+        _kernel_call(client, "apply", {"values": sorted(values.items()), "aliases": {}})
+    plan.diverged[cell_id] = diverged
+    for name in sorted(diverged):
+        core_plan.report(cell_id, "write", name, None)
 
 
 def _module_files_changed(cell: Cell, store, name: str, object_id) -> bool:
@@ -599,5 +697,6 @@ def _run_cells(client, state, plan, core_plan, by_id, base, ran, env, store):
             state["cell"], state["index"] = cell, index
             client.execute_cell(cell, index)
             _report(client, plan, core_plan, cell_id, base, store)
+            _report_relation_changes(client, plan, core_plan, cell_id)
             core_plan.cell_done(cell_id)
             ran.append(cell_id)

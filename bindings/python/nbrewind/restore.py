@@ -13,8 +13,9 @@ import types
 
 import numpy as np
 
-from . import serialize
-from .audit import Known
+from . import serialize, sharing
+from .audit import Known, alias_groups
+from .record import connected
 
 DELETED = "<deleted>"
 
@@ -142,4 +143,48 @@ def current_ids(names_json: str) -> str:
         else:
             known = auditor.known.get(name)
             out[name] = known.object_id() if known is not None else None
+    return json.dumps(out)
+
+
+def relations(names_json: str) -> str:
+    """For each of the names the namespace holds: the other names that are
+    one object with it or share one with it, and theirs in turn, as the
+    repeat driver's Relations has them for the records: aliases, arrays
+    over the same memory (a view and its array), a part and its holder
+    (sharing.find_parts, as the audit looks for them, or as it recorded
+    them: Known.refs).  Looked at in the namespace as it is, so that a
+    value the kernel was given (whose holder's pickle the audit does not
+    know) counts too.  Names the namespace does not hold are left out.
+    JSON {name: [names]}."""
+    auditor = _auditor()
+    namespace = auditor.namespace()
+    links: dict = {}
+
+    def link(one, other):
+        if one != other:
+            links.setdefault(one, set()).add(other)
+            links.setdefault(other, set()).add(one)
+
+    for group in alias_groups(namespace).values():
+        for member in group[1:]:
+            link(group[0], member)
+    owners: dict = {}
+    for name, value in namespace.items():
+        if serialize.is_plain_array(value):
+            owners.setdefault(id(serialize.memory_owner(value)), []).append(name)
+    for group in owners.values():
+        for member in group[1:]:
+            link(group[0], member)
+    for name, known in auditor.known.items():
+        if name in namespace and known.pyid == id(namespace[name]):
+            for ref in known.refs:
+                if ref in namespace:
+                    link(name, ref)
+    kept = [n for n in namespace if n not in auditor.excluded]
+    for part, (holder, _) in sharing.find_parts(namespace, kept, kept.__contains__).items():
+        link(part, holder)
+    out = {}
+    for name in json.loads(names_json):
+        if name in namespace:
+            out[name] = sorted(connected(links, name) - {name})
     return json.dumps(out)
