@@ -669,8 +669,12 @@ def test_installed_kernelspec_runs_the_audit(tmp_path):
 
 
 def test_a_failure_of_ours_is_a_warning_not_an_error(tmp_path):
+    # cell2 waits for cell1's checkpoint (written in the background) before
+    # it limits the file size: under load it could still be in flight, and
+    # fail too (a checkpoint in flight is what a failure may lose).
     cells = ["import numpy as np\nkept = np.arange(10)",
-             "import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+             "%nbrewind flush\nimport resource, signal\n"
+             "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
              "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.RLIM_INFINITY))\n"
              "noise = np.random.default_rng(0).random(2_000_000)\nnoise.size",
              "%nbrewind flush\nprint(kept.sum())"]

@@ -62,7 +62,7 @@ class Known:
     stored: bool = True  # False: recorded as "recompute"
     refs: tuple = ()  # the names whose stored values its own references (a view's array)
     # The stored objects its pickle needs to load (buffers, references, and
-    # theirs in turn); None when not known (restored, or not a pickle).
+    # theirs in turn); None when not known, or not a pickle.
     needs: tuple | None = None
 
     def object_id(self) -> str | None:
@@ -98,6 +98,7 @@ class Auditor:
         self.functions: dict[str, dict] = {}  # name -> {"reads": [...], "writes": [...]}
         self.rng_ids: dict[str, str] = {}
         self.excluded: set[str] = set()
+        self.last_changed: set[str] = set()  # what the last checkpoint bound, changed, deleted
         self.max_object_bytes: int | None = None
         self.enabled = True
         self.last_warning: str | None = None
@@ -202,6 +203,7 @@ class Auditor:
         self.known.update(changes)
         for name in rec.deletes:
             self.known.pop(name, None)
+        self.last_changed = set(changes) | set(rec.deletes)
         if not writer.background:
             self._report_failures()
 
@@ -491,8 +493,7 @@ class Auditor:
     def _needs(self, encoded, changes: dict) -> tuple | None:
         """Known.needs of a value just encoded (None for what is not a
         pickle): what it needs directly, and what the values it references
-        need as far as known (a typed array needs nothing; a restored view
-        is not known, and its array stays bound while its name is)."""
+        need as far as known (a typed array needs nothing)."""
         if encoded.kind != "pickle":
             return None
         needs = list(serialize.needed_ids(encoded))

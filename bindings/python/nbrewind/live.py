@@ -152,7 +152,9 @@ class Replayer:
             return
         value = bind_globals(value, namespace)
         namespace[name] = value
-        self.auditor.known[name] = Known(id(value), object_id, refs=tuple(self.refs.get(name, ())))
+        self.auditor.known[name] = Known(id(value), object_id, refs=tuple(self.refs.get(name, ())),
+                                         needs=serialize.stored_needs(self.auditor.store,
+                                                                      object_id))
         # The views and holders of this array come along while it is the
         # stored one: a cell about to change it changes them too.
         for holder in [n for n, refs in self.refs.items()

@@ -59,20 +59,22 @@ class RepeatPlan:
     cells: list  # Cell, notebook order
     graph: object
     deleted: list  # records of cells no longer in the notebook
-    # While it runs: {cell id: names} whose relations a re-run cell left
-    # otherwise than the records (_report_relation_changes), and {name: the
-    # cell whose value of it the kernel was last given} (_restore).
+    # Kept while the repeat runs: {cell id: names} a re-run cell reported
+    # for relations it left otherwise than the records (diverged), and the
+    # names its audit found bound or changed (changed_by); {name: the cell
+    # as of which the kernel was last given its value} (restored_from).
     diverged: dict = field(default_factory=dict)
+    changed_by: dict = field(default_factory=dict)
     restored_from: dict = field(default_factory=dict)
-    _writes: dict = field(default_factory=dict)
+    _writes: dict = field(default_factory=dict, repr=False, compare=False)
 
     def cell(self, cell_id: str) -> Cell:
         return next(c for c in self.cells if c.id == cell_id)
 
-    def _index(self, cell_id: str) -> int:
+    def index(self, cell_id: str) -> int:
         return next(i for i, c in enumerate(self.cells) if c.id == cell_id)
 
-    def _last_mention(self, name: str, end: int) -> Cell | None:
+    def last_mention(self, name: str, end: int) -> Cell | None:
         """The last of the first `end` cells whose record binds, changes or
         deletes `name`."""
         for cell in reversed(self.cells[:end]):
@@ -85,7 +87,7 @@ class RepeatPlan:
     def value_as_of(self, name: str, producer: str):
         """(object id or None, why) of `name` after `producer`, walking back
         through the history in notebook order."""
-        cell = self._last_mention(name, self._index(producer) + 1)
+        cell = self.last_mention(name, self.index(producer) + 1)
         if cell is None:
             return None, "never stored"
         rec = cell.record
@@ -98,41 +100,49 @@ class RepeatPlan:
     def latest_writer(self, name: str, consumer: str) -> str | None:
         """The last cell before `consumer` whose record binds, changes or
         deletes `name`."""
-        cell = self._last_mention(name, self._index(consumer))
+        cell = self.last_mention(name, self.index(consumer))
         return cell.id if cell else None
 
-    def ran_a_writer(self, name: str, consumer: str, core_plan) -> bool:
-        """Whether the last cell before `consumer` that may write `name` (as
-        the graph knows its writes: an edited or new cell's too) ran in this
-        repeat: the kernel may hold what it left."""
-        for cell in reversed(self.cells[:self._index(consumer)]):
-            if name in self.writes(cell.id):
-                return core_plan.state(cell.id) == "done"
-        return False
-
-    def writes(self, cell_id: str) -> list:
+    def writes(self, cell_id: str) -> set:
         """The names the graph has the cell write (its record's, and what an
         edited or new source may write)."""
         if cell_id not in self._writes:
-            self._writes[cell_id] = self.graph.cell_names(cell_id, "writes")
+            self._writes[cell_id] = set(self.graph.cell_names(cell_id, "writes"))
         return self._writes[cell_id]
+
+    def _last_writer(self, name: str, end: int) -> Cell | None:
+        """The last of the first `end` cells that may write `name` (as the
+        graph knows its writes) or reported it (diverged)."""
+        for cell in reversed(self.cells[:end]):
+            if name in self.writes(cell.id) or name in self.diverged.get(cell.id, ()):
+                return cell
+        return None
+
+    def ran_a_writer(self, name: str, consumer: str, core_plan) -> bool:
+        """Whether the last cell before `consumer` that may write `name` ran
+        in this repeat: the kernel may hold what it left."""
+        writer = self._last_writer(name, self.index(consumer))
+        return writer is not None and core_plan.state(writer.id) == "done"
 
     def holds(self, name: str, end: int, core_plan) -> bool:
         """Whether the kernel's value of `name` is the one it has after the
-        first `end` cells in this repeat: the last of them that writes it ran
-        here, reported it (diverged), or gave the kernel its value
-        (restored_from)."""
-        for cell in reversed(self.cells[:end]):
-            if name in self.diverged.get(cell.id, ()):
+        first `end` cells in this repeat: the last of them that wrote it ran
+        here (and bound or changed it, or reported it), or gave the kernel
+        its value (restored_from).  A cell that ran and left the name alone
+        (an `if` that did not bind it) shows the value before it."""
+        while (writer := self._last_writer(name, end)) is not None:
+            if name in self.diverged.get(writer.id, ()):
                 return True
-            if name in self.writes(cell.id):
-                return (core_plan.state(cell.id) == "done" or
-                        self.restored_from.get(name) == cell.id)
+            if core_plan.state(writer.id) != "done":
+                return self.restored_from.get(name) == writer.id
+            if name in self.changed_by.get(writer.id, (name,)):
+                return True
+            end = self.index(writer.id)
         return False
 
     def relations(self, consumer: str) -> "Relations":
         """The aliases and sharing the records leave just before `consumer`."""
-        return Relations(self.cells, self._index(consumer))
+        return Relations(self.cells, self.index(consumer))
 
 
 def _alias_pairs(cells: list, end: int) -> dict:
@@ -288,6 +298,18 @@ def _changed_inputs(cell: Cell, base: str, written: set) -> list:
     return changed
 
 
+@dataclass
+class _History:
+    """What build_plan knows besides each cell's own record."""
+
+    moved: set  # ids of cells off the audited order
+    base: str  # the notebook's directory, which `@file:` names are relative to
+    written_files: set  # `@file:` names some cell's record wrote
+    deleted_ids: set  # object ids the records of deleted cells wrote
+    deleted_names: set  # names they wrote
+    bound: dict = field(default_factory=dict)  # name -> ids the cells so far wrote it with
+
+
 def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     from ._core import Graph
 
@@ -304,20 +326,20 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     present = {c.id for c in cells}
     deleted = [r.record for cid, r in latest.items() if cid not in present]
     graph = Graph()
-    moved = _moved(cells, nb.metadata.get(nbfile.METADATA_KEY, {}).get("order", []))
-    base = os.path.dirname(os.path.abspath(notebook_path))
-    written = _written_files(cells)
-    deleted_ids = {i for rec in deleted for i in rec.writes.values()}
-    deleted_names = {n for rec in deleted for n in rec.writes}
-    bound: dict = {}  # name -> the object ids earlier cells wrote it with
+    history = _History(
+        moved=_moved(cells, nb.metadata.get(nbfile.METADATA_KEY, {}).get("order", [])),
+        base=os.path.dirname(os.path.abspath(notebook_path)),
+        written_files=_written_files(cells),
+        deleted_ids={i for rec in deleted for i in rec.writes.values()},
+        deleted_names={n for rec in deleted for n in rec.writes if not n.startswith("@")})
     for index, cell in enumerate(cells):
-        _add_cell(graph, cell, moved, base, written, deleted_ids, bound, deleted_names)
+        _add_cell(graph, cell, history)
         if cell.run is None or "edited" in cell.reasons:
             _observe_shared_changes(graph, cell, cells, index)
         if cell.record is not None:
             for name, object_id in cell.record.writes.items():
                 if not name.startswith("@"):
-                    bound.setdefault(name, set()).add(object_id)
+                    history.bound.setdefault(name, set()).add(object_id)
     _withhold_untrusted_pickles(graph, cells, store, notebook_path)
     return RepeatPlan(cells, graph, deleted)
 
@@ -390,22 +412,21 @@ def _reads_unmade(rec, bound: dict) -> bool:
                for name, object_id in rec.reads.items())
 
 
-def _changes_unmade(rec, binds: set, bound: dict, deleted_names: set) -> bool:
+def _changes_unmade(rec, binds: set, history: _History) -> bool:
     """Whether the record changed in place (through a view, a part, an
     alias) a name that a deleted cell bound and no earlier cell here does:
     in a fresh run the name is not there (`v = a[:2]` deleted, then
     `a[0] = 5` recorded v's change too)."""
-    return any(name in deleted_names and name not in bound and name not in binds
-               for name in rec.writes)
+    return any(name in history.deleted_names and name not in history.bound and
+               name not in binds for name in rec.writes)
 
 
-def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_ids: set,
-              bound: dict, deleted_names: set):
+def _add_cell(graph, cell: Cell, history: _History):
     audited = _audited_source(cell.run) if cell.run else None
     if cell.run is None or audited is None:
         graph.add_cell(cell.id, cell.source)
         graph.mark_edited(cell.id)
-        _observe_new_source(graph, cell.id, cell.source, bound)
+        _observe_new_source(graph, cell.id, cell.source, history.bound)
         cell.reasons.append("new cell" if cell.run is None else "no audited source")
         return
     graph.add_cell(cell.id, audited)
@@ -413,19 +434,19 @@ def _add_cell(graph, cell: Cell, moved: set, base: str, written: set, deleted_id
     _observe(graph, cell.id, cell.record, binds)
     if nbfile.source_hash_text(cell.source) != cell.record.source_hash:
         graph.edit_cell(cell.id, cell.source)
-        _observe_new_source(graph, cell.id, cell.source, bound)
+        _observe_new_source(graph, cell.id, cell.source, history.bound)
         cell.reasons.append("edited")
     if cell.record.status != "ok":
         cell.reasons.append(f"failed in the audit ({cell.record.error_name})")
-    if cell.id in moved:
+    if cell.id in history.moved:
         cell.reasons.append("moved")
-    for path in _changed_inputs(cell, base, written):
+    for path in _changed_inputs(cell, history.base, history.written_files):
         cell.reasons.append(f"input file {path} changed")
-    if any(i in deleted_ids for i in cell.record.reads.values()):
+    if any(i in history.deleted_ids for i in cell.record.reads.values()):
         cell.reasons.append("reads a value made by a deleted cell")
-    elif _changes_unmade(cell.record, binds, bound, deleted_names):
+    elif _changes_unmade(cell.record, binds, history):
         cell.reasons.append("changes a value made by a deleted cell")
-    elif _reads_unmade(cell.record, bound):
+    elif _reads_unmade(cell.record, history.bound):
         cell.reasons.append("reads a value no earlier cell makes")
     if cell.reasons and "edited" not in cell.reasons:
         graph.mark_edited(cell.id)
@@ -520,28 +541,33 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
 def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> list:
     """[(name, writer, object id)] of `members` (Relations.together) to
     restore for the cell, each as of its own last writer, but for those a
-    cell that ran here may have written and the kernel holds (a cell whose
-    `if` did not bind it leaves it unbound: restored then), those whose
-    relations a re-run cell changed and the kernel holds as of here (the
-    records' relation is gone), and those withheld (their pickles are from
-    an untrusted store)."""
+    cell that ran here may have written (or reported) and the kernel holds
+    (a cell whose `if` did not bind it leaves it unbound: restored then),
+    and those withheld (their pickles are from an untrusted store)."""
     ran = sorted(m for m in members if plan.ran_a_writer(m, cell_id, core_plan))
     held = _kernel_call(client, "current_ids", ran) if ran else {}
-    diverged = set().union(*plan.diverged.values())
-    end = plan._index(cell_id)
     out = []
     for member in sorted(members):
-        writer = plan.latest_writer(member, cell_id)
-        if writer is None or core_plan.state(writer) == "done" or plan.cell(writer).withheld:
-            continue
         if member in ran and held.get(member) != DELETED:
             continue
-        if member in diverged and plan.holds(member, end, core_plan):
-            continue
-        member_id, _ = plan.value_as_of(member, writer)
-        if member_id is not None:
-            out.append((member, writer, member_id))
+        stored = _stored_value(plan, core_plan, member, plan.index(cell_id))
+        if stored is not None and stored[1] is not None:
+            out.append((member, *stored))
     return out
+
+
+def _stored_value(plan: RepeatPlan, core_plan, name: str, end: int):
+    """(writer, object id or None if deleted) of `name` as the records of the
+    first `end` cells leave it, if the kernel can be given that: None when
+    no record has it, its writer ran here, its pickle is withheld, or it was
+    not stored."""
+    writer = plan.last_mention(name, end)
+    if writer is None or core_plan.state(writer.id) == "done" or writer.withheld:
+        return None
+    object_id, why = plan.value_as_of(name, writer.id)
+    if object_id is None and why != "deleted":
+        return None
+    return writer.id, object_id
 
 
 def _report_relation_changes(client, plan: RepeatPlan, core_plan, cell_id: str):
@@ -550,45 +576,70 @@ def _report_relation_changes(client, plan: RepeatPlan, core_plan, cell_id: str):
     them after this cell.  An edit that makes or ends `v = a` (or a view,
     or a part) changes what later cells change through one name: the
     records of those cells, made under the old relations, no longer say
-    what a fresh run does, so the readers of all these names run.  A name
-    the kernel does not hold as of here is restored first, on its own (the
-    records' relation is what is gone)."""
-    index = plan._index(cell_id)
-    written = [n for n in plan.writes(cell_id) if not n.startswith("@")]
+    what a fresh run does, so the readers of all these names run."""
+    index = plan.index(cell_id)
+    written = sorted(n for n in plan.writes(cell_id) if not n.startswith("@"))
     if not written:
         return
     recorded = Relations(plan.cells, index + 1)
     expected = {n: recorded.together(n)[0] - {n} for n in written}
-    asked = set(written).union(*expected.values())
-    live = _kernel_call(client, "relations", sorted(asked))
-    seen = set(live).union(*map(set, live.values()))
-    current = {n for n in seen if n in plan.writes(cell_id) or plan.holds(n, index, core_plan)}
+    live = _kernel_call(client, "relations", sorted(set(written).union(*expected.values())))
+    related, changed = live["related"], set(live["changed"])
+    plan.changed_by[cell_id] = changed
+    seen = set(related).union(*map(set, related.values()))
+    current = {n for n in seen if n in changed or plan.holds(n, index, core_plan)}
     diverged = set()
     for name in written:
         if name not in current:
             continue  # left unbound (or deleted): _report says so
-        now = set(live[name]) & current
+        now = set(related[name]) & current
         if now != expected[name]:
             diverged |= {name} | now | expected[name]
-    if not diverged:
-        return
-    values = {}
-    for name in sorted(diverged - current):
-        writer = plan._last_mention(name, index)  # this cell ran: its record is not it
-        if writer is None or core_plan.state(writer.id) == "done" or writer.withheld:
-            diverged.discard(name)  # what the kernel has (or lacks) stands
-            continue
-        object_id, why = plan.value_as_of(name, writer.id)
-        if object_id is None and why != "deleted":
-            diverged.discard(name)
-            continue
-        values[name] = object_id
-        plan.restored_from[name] = writer.id
+    if diverged:
+        deleted = _restore_apart(client, plan, core_plan, index, diverged - current,
+                                 recorded.pairs, current - set(written))
+        diverged &= current | deleted.keys()
+        plan.diverged[cell_id] = diverged
+        for name in sorted(diverged):
+            core_plan.report(cell_id, "delete" if deleted.get(name) else "write", name, None)
+
+
+def _restore_apart(client, plan: RepeatPlan, core_plan, index: int, names: set, pairs: dict,
+                   live: set) -> dict:
+    """Give the kernel the values of `names` (a relation with the names a
+    re-run cell wrote is what ended) as the records before that cell leave
+    them, each an alias of those the records alias it to, among them or
+    among the `live` names the kernel holds as of here.  {name: whether it
+    was deleted there} of those restored; the others (not stored, withheld,
+    written by a cell that ran) stay as the kernel has them."""
+    values, restored = {}, {}
+    for name in sorted(names):
+        stored = _stored_value(plan, core_plan, name, index)
+        if stored is not None:
+            plan.restored_from[name] = stored[0]
+            values[name] = stored[1]
+            restored[name] = stored[1] is None
     if values:
-        _kernel_call(client, "apply", {"values": sorted(values.items()), "aliases": {}})
-    plan.diverged[cell_id] = diverged
-    for name in sorted(diverged):
-        core_plan.report(cell_id, "write", name, None)
+        _kernel_call(client, "apply", {"values": sorted(values.items()),
+                                       "aliases": _twins(pairs, set(values), live)})
+    return restored
+
+
+def _twins(pairs: dict, names: set, live: set) -> dict:
+    """{name: twin} for the names of `names` that `pairs` ({member: twin},
+    Relations.pairs) make one object with another of `names` or of `live`
+    (directly or through others): the first of those, live ones first."""
+    links: dict = {}
+    for member, twin in pairs.items():
+        links.setdefault(member, set()).add(twin)
+        links.setdefault(twin, set()).add(member)
+    out = {}
+    for name in sorted(names):
+        group = connected(links, name) - {name}
+        twin = min(group & live, default=None) or min(group & names, default=None)
+        if twin is not None and out.get(twin) != name:
+            out[name] = twin
+    return out
 
 
 def _module_files_changed(cell: Cell, store, name: str, object_id) -> bool:

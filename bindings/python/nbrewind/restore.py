@@ -13,7 +13,7 @@ import types
 
 import numpy as np
 
-from . import serialize, sharing
+from . import serialize
 from .audit import Known, alias_groups
 from .record import connected
 
@@ -77,8 +77,9 @@ def bound_object(auditor, name: str, object_id: str):
 def apply(request: str) -> str:
     """Restore values: `request` is JSON {"values": [[name, object id or
     null], ...], "aliases": {name: twin}}: each name is bound to that stored
-    object (null: unbound); a name aliasing another restored name gets the
-    very same object.  Returns JSON {name: object id} of what was restored."""
+    object (null: unbound); a name aliasing another restored name, or one
+    the namespace holds with that stored object, gets the very same object.
+    Returns JSON {name: object id} of what was restored."""
     spec = json.loads(request)
     auditor = _auditor()
     store, namespace = auditor.store, auditor.shell.user_ns
@@ -89,16 +90,16 @@ def apply(request: str) -> str:
     def restore(name, object_id):
         if restored.get(name) == object_id:
             return objects[name]
-        twin = aliases.get(name)
-        refs: list = []  # the names its pickle references, for the audit (Known.refs)
+        refs: list = []  # the names whose objects its pickle shares, for the audit (Known.refs)
 
         def resolve(ref_name, ref_id):
-            refs.append(ref_name)
-            return referenced(ref_name, ref_id)
+            value, shared = referenced(ref_name, ref_id)
+            if shared:
+                refs.append(ref_name)
+            return value
 
-        if twin in objects and restored.get(twin) == object_id:
-            value = objects[twin]
-        else:
+        value = twin_value(aliases.get(name), object_id)
+        if value is None:
             value = serialize.decode(store, object_id, resolve=resolve)
         restored[name], objects[name] = object_id, value
         if name.startswith("@"):
@@ -106,18 +107,25 @@ def apply(request: str) -> str:
             return value
         value = bind_globals(value, namespace)
         namespace[name] = value
-        auditor.known[name] = Known(id(value), object_id, refs=tuple(refs))
+        auditor.known[name] = Known(id(value), object_id, refs=tuple(refs),
+                                    needs=serialize.stored_needs(store, object_id))
         return value
 
+    def twin_value(twin, object_id):
+        if twin in objects and restored.get(twin) == object_id:
+            return objects[twin]
+        return bound_object(auditor, twin, object_id) if twin and twin not in wanted else None
+
     def referenced(name, object_id):
-        """The value a pickle references (an array, a view's array, a part's
-        holder): the very object restored for its name when it is that one
-        (restored now if it is among the wanted), or the namespace's own
-        when it holds that one already."""
+        """(the value a pickle references (an array, a view's array, a part's
+        holder), whether it is the one of `name`): the very object restored
+        for its name when it is that one (restored now if it is among the
+        wanted), or the namespace's own when it holds that one already;
+        else a copy of its own."""
         if wanted.get(name) == object_id:
-            return restore(name, object_id)
+            return restore(name, object_id), True
         value = bound_object(auditor, name, object_id)
-        return serialize.decode(store, object_id) if value is None else value
+        return (serialize.decode(store, object_id), False) if value is None else (value, True)
 
     for name, object_id in sorted(spec["values"], key=lambda nc: nc[0] in aliases):  # twins last
         if object_id is None:
@@ -149,42 +157,28 @@ def current_ids(names_json: str) -> str:
 def relations(names_json: str) -> str:
     """For each of the names the namespace holds: the other names that are
     one object with it or share one with it, and theirs in turn, as the
-    repeat driver's Relations has them for the records: aliases, arrays
-    over the same memory (a view and its array), a part and its holder
-    (sharing.find_parts, as the audit looks for them, or as it recorded
-    them: Known.refs).  Looked at in the namespace as it is, so that a
-    value the kernel was given (whose holder's pickle the audit does not
-    know) counts too.  Names the namespace does not hold are left out.
-    JSON {name: [names]}."""
+    audit relates them when it records a cell (so as the repeat driver's
+    Relations has them for the records): aliases, and the names a value's
+    stored pickle references (Known.refs: a view's array, a part's holder,
+    a named array a container holds).  With the names the last audited cell
+    bound, changed or deleted.  JSON {"related": {name: [names]},
+    "changed": [names]}."""
     auditor = _auditor()
     namespace = auditor.namespace()
     links: dict = {}
 
     def link(one, other):
-        if one != other:
-            links.setdefault(one, set()).add(other)
-            links.setdefault(other, set()).add(one)
+        links.setdefault(one, set()).add(other)
+        links.setdefault(other, set()).add(one)
 
     for group in alias_groups(namespace).values():
-        for member in group[1:]:
-            link(group[0], member)
-    owners: dict = {}
-    for name, value in namespace.items():
-        if serialize.is_plain_array(value):
-            owners.setdefault(id(serialize.memory_owner(value)), []).append(name)
-    for group in owners.values():
         for member in group[1:]:
             link(group[0], member)
     for name, known in auditor.known.items():
         if name in namespace and known.pyid == id(namespace[name]):
             for ref in known.refs:
-                if ref in namespace:
+                if ref in namespace and ref != name:
                     link(name, ref)
-    kept = [n for n in namespace if n not in auditor.excluded]
-    for part, (holder, _) in sharing.find_parts(namespace, kept, kept.__contains__).items():
-        link(part, holder)
-    out = {}
-    for name in json.loads(names_json):
-        if name in namespace:
-            out[name] = sorted(connected(links, name) - {name})
-    return json.dumps(out)
+    related = {name: sorted(connected(links, name) - {name})
+               for name in json.loads(names_json) if name in namespace}
+    return json.dumps({"related": related, "changed": sorted(auditor.last_changed)})

@@ -255,12 +255,41 @@ def pickle_payload(stream: bytes, buffer_ids: list, refs: list = ()) -> bytes:
     return PICKLE_MAGIC + json.dumps(header, separators=(",", ":")).encode() + b"\n" + stream
 
 
-def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
+def _split_header(payload: bytes, where: str) -> tuple[dict, memoryview]:
     if not payload.startswith(PICKLE_MAGIC):
         raise _core.CorruptError(f"{where}: not an nbrewind pickle (no header)")
     end = payload.index(b"\n", len(PICKLE_MAGIC))
-    header = json.loads(payload[len(PICKLE_MAGIC):end])
-    return header["buffers"], memoryview(payload)[end + 1:]
+    return json.loads(payload[len(PICKLE_MAGIC):end]), memoryview(payload)[end + 1:]
+
+
+def split_payload(payload: bytes, where: str) -> tuple[list, memoryview]:
+    header, stream = _split_header(payload, where)
+    return header["buffers"], stream
+
+
+def stored_needs(store, object_id: str) -> tuple | None:
+    """Known.needs of a stored value, read from the store (for a value the
+    kernel was given rather than one it encoded): what its pickle needs
+    directly (buffers, the values it references) and what those need in
+    turn.  None for what is not a pickle, as for a value just encoded."""
+    needs: list = []
+    pending, seen = [object_id], set()
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        info = store.object_info(current)
+        if info["kind"] != "blob" or info["type"] != PICKLE_CODEC:
+            if current == object_id:
+                return None
+            continue
+        header, _ = _split_header(store.read_blob(current), f"object {current}")
+        needs += header["buffers"]
+        for _name, ref_id in header.get("refs", ()):
+            needs.append(ref_id)
+            pending.append(ref_id)
+    return tuple(dict.fromkeys(needs))
 
 
 # ---- views -------------------------------------------------------------------
