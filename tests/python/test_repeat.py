@@ -385,6 +385,14 @@ def test_an_inserted_cell_rebinding_a_holder(tmp_path):
          insert={2: ("new", "config = {'s': {'t': 7}}")})
 
 
+def test_an_inserted_cell_taking_another_part_of_a_restored_holder(tmp_path):
+    # config, given to the kernel for the new cell, is what cfg is a part of
+    # now: restoring it again for cell3 cut cfg off it ({'b': {}} printed)
+    case(tmp_path, ["config = {'a': {}, 'b': {}}", "cfg = config['a']", "cfg['t'] = 1",
+                    "print(config)"], {}, ["new", "cell3", "cell4"],
+         insert={2: ("new", "cfg = config['b']")})
+
+
 def test_a_copy_edited_into_a_view(tmp_path):
     case(tmp_path, [NP + "a = np.zeros(4)", "v = a[:2].copy()", "v[0] = 1.0", "print(a)"],
          {1: "v = a[:2]"}, ["cell2", "cell3", "cell4"])

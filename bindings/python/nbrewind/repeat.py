@@ -518,6 +518,7 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
     `b = a` stays one object, and a change through b is seen through a)."""
     values, aliases = {}, {}
     relations = plan.relations(cell_id)
+    end = plan.index(cell_id)
     for name, producer in core_plan.restores(cell_id):
         if name.startswith("@file:"):
             continue  # files are on disk
@@ -525,8 +526,11 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
         if object_id is None and why != "deleted":
             raise AuditFailed(f"cell {cell_id} needs {name} as of cell {producer}, "
                               f"which was not stored ({why})", 4)
-        values[name] = object_id
-        plan.restored_from[name] = producer
+        # Given as of that producer for an earlier cell, it may be shared
+        # since (a part a re-run cell took): a second copy would not be.
+        if plan.restored_from.get(name) != producer or not plan.holds(name, end, core_plan):
+            values[name] = object_id
+            plan.restored_from[name] = producer
         members, pairs = relations.together(name)
         aliases.update(pairs)
         for member, writer, member_id in _mates(client, plan, core_plan, cell_id,
@@ -543,14 +547,18 @@ def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> l
     restore for the cell, each as of its own last writer, but for those a
     cell that ran here may have written (or reported) and the kernel holds
     (a cell whose `if` did not bind it leaves it unbound: restored then),
-    and those withheld (their pickles are from an untrusted store)."""
+    those the kernel was given as of that writer already, and those
+    withheld (their pickles are from an untrusted store)."""
     ran = sorted(m for m in members if plan.ran_a_writer(m, cell_id, core_plan))
     held = _kernel_call(client, "current_ids", ran) if ran else {}
+    end = plan.index(cell_id)
     out = []
     for member in sorted(members):
         if member in ran and held.get(member) != DELETED:
             continue
-        stored = _stored_value(plan, core_plan, member, plan.index(cell_id))
+        if member not in ran and plan.holds(member, end, core_plan):
+            continue  # given to the kernel as of here already: the very object others share
+        stored = _stored_value(plan, core_plan, member, end)
         if stored is not None and stored[1] is not None:
             out.append((member, *stored))
     return out
