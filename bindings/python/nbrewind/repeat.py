@@ -547,8 +547,9 @@ def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> l
     restore for the cell, each as of its own last writer, but for those a
     cell that ran here may have written (or reported) and the kernel holds
     (a cell whose `if` did not bind it leaves it unbound: restored then),
-    those the kernel was given as of that writer already, and those
-    withheld (their pickles are from an untrusted store)."""
+    those the kernel has as of here already (RepeatPlan.holds: given as of
+    that writer, or bound, changed or deleted by a cell that ran), and
+    those withheld (their pickles are from an untrusted store)."""
     ran = sorted(m for m in members if plan.ran_a_writer(m, cell_id, core_plan))
     held = _kernel_call(client, "current_ids", ran) if ran else {}
     end = plan.index(cell_id)
@@ -556,8 +557,8 @@ def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> l
     for member in sorted(members):
         if member in ran and held.get(member) != DELETED:
             continue
-        if member not in ran and plan.holds(member, end, core_plan):
-            continue  # given to the kernel as of here already: the very object others share
+        if plan.holds(member, end, core_plan):
+            continue  # as of here already (deleted, or the very object others share)
         stored = _stored_value(plan, core_plan, member, end)
         if stored is not None and stored[1] is not None:
             out.append((member, *stored))
@@ -587,8 +588,6 @@ def _report_relation_changes(client, plan: RepeatPlan, core_plan, cell_id: str):
     what a fresh run does, so the readers of all these names run."""
     index = plan.index(cell_id)
     written = sorted(n for n in plan.writes(cell_id) if not n.startswith("@"))
-    if not written:
-        return
     recorded = Relations(plan.cells, index + 1)
     expected = {n: recorded.together(n)[0] - {n} for n in written}
     live = _kernel_call(client, "relations", sorted(set(written).union(*expected.values())))
@@ -622,6 +621,8 @@ def _restore_apart(client, plan: RepeatPlan, core_plan, index: int, names: set, 
     written by a cell that ran) stay as the kernel has them."""
     values, restored = {}, {}
     for name in sorted(names):
+        if plan.holds(name, index, core_plan):
+            continue  # not bound here, as a cell that ran here left it (`del a`)
         stored = _stored_value(plan, core_plan, name, index)
         if stored is not None:
             plan.restored_from[name] = stored[0]
