@@ -291,6 +291,7 @@ CONTAINERS = [
     "alias = d\nalias['new'] = {'deep': [1]}",          # an alias bound in the same cell
     "alias['new']['deep'].extend([2, 3])",              # ... and used in a later one
     "del alias['new']['deep'][0]",
+    "alias.clear()\nalias = {}",                       # an alias changed, then rebound
 ]
 
 COLLECTIONS = [

@@ -294,6 +294,7 @@ class Auditor:
         if self._may_draw_through_pyplot(analysis, namespace):
             mutated |= sharing.figure_names(namespace)
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
+        names |= self._former_aliases(mutated)
         held = [*code.held, *self._hidden(mutated, namespace)]
         names |= self._sharing_state(namespace, mutated, held)
         if analysis["flags"] or code.everything or self._reaches_namespace(mutated):
@@ -304,6 +305,14 @@ class Auditor:
                 names.add(name)
         names |= {n for n in self.known if n not in namespace}
         return names
+
+    def _former_aliases(self, mutated: set) -> set:
+        """The names that were one object with a name the cell may mutate
+        before the cell: `b.append(1); b = [5]` changed a, b's alias, though
+        b no longer is one after the cell.  (Ids of objects alive together
+        before the cell: equal ids are one object.)"""
+        ids = {self.known[n].pyid for n in mutated if n in self.known}
+        return {n for n, known in self.known.items() if known.pyid in ids} if ids else set()
 
     def _may_draw_through_pyplot(self, analysis: dict, namespace: dict) -> bool:
         """pyplot draws on the current figure, wherever it is bound:
