@@ -216,11 +216,10 @@ NBR_API nbr_status nbr_analysis_diagnostic(const char **message, uint32_t *line,
                                            nbr_diagnostic_kind kind, size_t index);
 
 /* The whole analysis as one JSON object with the keys "defs", "uses",
- * "may_mutate", "deletes", "imports", "assumed" (arrays of strings), "aliases"
- * (an array of [name, other] pairs: `name = other` makes name an alias of the
- * object other held), "functions", "classes" (objects: name -> {"reads": [...],
- * "writes": [...]}), "flags" and "errors" (arrays of {"message", "line",
- * "column"}).  *out is owned by the caller: free it with nbr_free(). */
+ * "may_mutate", "deletes", "imports", "assumed" (arrays of strings), "functions", "classes"
+ * (objects: name -> {"reads": [...], "writes": [...]}), "flags" and "errors"
+ * (arrays of {"message", "line", "column"}).  *out is owned by the caller: free
+ * it with nbr_free(). */
 NBR_API nbr_status nbr_analysis_to_json(char **out, const nbr_analysis *analysis);
 
 /* ------------------------------------------------------------------------ */

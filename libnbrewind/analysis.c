@@ -289,20 +289,6 @@ nbr_status nbr_analysis_diagnostic(const char **message, uint32_t *line, uint32_
 
 /* ---- JSON -------------------------------------------------------------- */
 
-/* [[name, other], ...]: each `name = other` binding that makes name an alias. */
-static void json_aliases(nbr_buf *out, const nbr_analysis *a)
-{
-    nbr_buf_puts(out, "[");
-    for (size_t i = 0; i < a->aliases.count; i++) {
-        nbr_buf_puts(out, i ? ", [" : "[");
-        nbr_buf_json_string(out, a->aliases.items[i].name);
-        nbr_buf_puts(out, ", ");
-        nbr_buf_json_string(out, a->aliases.items[i].other);
-        nbr_buf_puts(out, "]");
-    }
-    nbr_buf_puts(out, "]");
-}
-
 static void json_string_array(nbr_buf *out, const nbr_strset *set)
 {
     nbr_buf_puts(out, "[");
@@ -357,9 +343,7 @@ nbr_status nbr_analysis_to_json(char **out, const nbr_analysis *a)
         json_string_array(&json, &a->names[i]);
         nbr_buf_puts(&json, ", ");
     }
-    nbr_buf_puts(&json, "\"aliases\": ");
-    json_aliases(&json, a);
-    nbr_buf_puts(&json, ", \"functions\": ");
+    nbr_buf_puts(&json, "\"functions\": ");
     json_definitions(&json, a, NBR_DEF_FUNCTION);
     nbr_buf_puts(&json, ", \"classes\": ");
     json_definitions(&json, a, NBR_DEF_CLASS);

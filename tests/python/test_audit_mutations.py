@@ -292,7 +292,6 @@ CONTAINERS = [
     "alias['new']['deep'].extend([2, 3])",              # ... and used in a later one
     "del alias['new']['deep'][0]",
     "alias.clear()\nalias = {}",                       # an alias changed, then rebound
-    "b2 = lst\nb2.append(7)\nb2 = None",              # ... made, changed and ended in one cell
 ]
 
 COLLECTIONS = [
