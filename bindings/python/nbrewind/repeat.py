@@ -196,10 +196,13 @@ class Relations:
 
     def __init__(self, cells: list, end: int):
         self.pairs = _alias_pairs(cells, end)
-        self.mates = _sharing_links(cells, end)
+        self.aliases: dict = {}  # name -> the names it is paired with, both ways
         for member, twin in self.pairs.items():
-            self.mates.setdefault(member, set()).add(twin)
-            self.mates.setdefault(twin, set()).add(member)
+            self.aliases.setdefault(member, set()).add(twin)
+            self.aliases.setdefault(twin, set()).add(member)
+        self.mates = _sharing_links(cells, end)
+        for name, others in self.aliases.items():
+            self.mates.setdefault(name, set()).update(others)
 
     def together(self, name: str) -> tuple[set, dict]:
         """The names to restore with `name`, and the {member: twin} aliases
@@ -208,6 +211,18 @@ class Relations:
         share one, again: a change through one is seen through the others."""
         group = connected(self.mates, name)
         return group, {m: t for m, t in self.pairs.items() if m in group and t in group}
+
+    def twins(self, names: set, live: set) -> dict:
+        """{name: twin} for the names of `names` that the aliases make one
+        object with another of `names` or of `live` (directly or through
+        others): the first of those, live ones first."""
+        out = {}
+        for name in sorted(names):
+            group = connected(self.aliases, name) - {name}
+            twin = min(group & live, default=None) or min(group & names, default=None)
+            if twin is not None and out.get(twin) != name:
+                out[name] = twin
+        return out
 
 
 # ---- building the plan --------------------------------------------------------
@@ -604,15 +619,15 @@ def _report_relation_changes(client, plan: RepeatPlan, core_plan, cell_id: str):
             diverged |= {name} | now | expected[name]
     if diverged:
         deleted = _restore_apart(client, plan, core_plan, index, diverged - current,
-                                 recorded.pairs, current - set(written))
+                                 recorded, current - set(written))
         diverged &= current | deleted.keys()
         plan.diverged[cell_id] = diverged
         for name in sorted(diverged):
             core_plan.report(cell_id, "delete" if deleted.get(name) else "write", name, None)
 
 
-def _restore_apart(client, plan: RepeatPlan, core_plan, index: int, names: set, pairs: dict,
-                   live: set) -> dict:
+def _restore_apart(client, plan: RepeatPlan, core_plan, index: int, names: set,
+                   recorded: Relations, live: set) -> dict:
     """Give the kernel the values of `names` (a relation with the names a
     re-run cell wrote is what ended) as the records before that cell leave
     them, each an alias of those the records alias it to, among them or
@@ -630,25 +645,8 @@ def _restore_apart(client, plan: RepeatPlan, core_plan, index: int, names: set, 
             restored[name] = stored[1] is None
     if values:
         _kernel_call(client, "apply", {"values": sorted(values.items()),
-                                       "aliases": _twins(pairs, set(values), live)})
+                                       "aliases": recorded.twins(set(values), live)})
     return restored
-
-
-def _twins(pairs: dict, names: set, live: set) -> dict:
-    """{name: twin} for the names of `names` that `pairs` ({member: twin},
-    Relations.pairs) make one object with another of `names` or of `live`
-    (directly or through others): the first of those, live ones first."""
-    links: dict = {}
-    for member, twin in pairs.items():
-        links.setdefault(member, set()).add(twin)
-        links.setdefault(twin, set()).add(member)
-    out = {}
-    for name in sorted(names):
-        group = connected(links, name) - {name}
-        twin = min(group & live, default=None) or min(group & names, default=None)
-        if twin is not None and out.get(twin) != name:
-            out[name] = twin
-    return out
 
 
 def _module_files_changed(cell: Cell, store, name: str, object_id) -> bool:
