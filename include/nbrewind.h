@@ -215,6 +215,19 @@ NBR_API nbr_status nbr_analysis_diagnostic(const char **message, uint32_t *line,
                                            uint32_t *column, const nbr_analysis *analysis,
                                            nbr_diagnostic_kind kind, size_t index);
 
+/* The number of aliases the cell makes: top-level bindings of one plain name to
+ * another (`name = other`; R's `name <- other`, which shares the object only when
+ * it is an environment or another reference object), after which both names
+ * hold one object.  In the cell's order; a name rebound later in the cell is
+ * still listed, since what it did to the object before that counts. */
+NBR_API size_t nbr_analysis_alias_count(const nbr_analysis *analysis);
+
+/* Read the index-th alias: `*name = *other`.  Both strings are borrowed from the
+ * analysis; either out-parameter may be NULL.  NBR_EINVAL if index is out of
+ * range. */
+NBR_API nbr_status nbr_analysis_alias(const char **name, const char **other,
+                                      const nbr_analysis *analysis, size_t index);
+
 /* The whole analysis as one JSON object with the keys "defs", "uses",
  * "may_mutate", "deletes", "imports", "assumed" (arrays of strings), "functions", "classes"
  * (objects: name -> {"reads": [...], "writes": [...]}), "flags" and "errors"

@@ -142,6 +142,16 @@ const nbr_alias *nbr_analysis_alias_at(const nbr_analysis *a, size_t index)
     return a && index < a->aliases.count ? &a->aliases.items[index] : NULL;
 }
 
+nbr_status nbr_analysis_alias(const char **name, const char **other, const nbr_analysis *a,
+                              size_t index)
+{
+    const nbr_alias *alias = nbr_analysis_alias_at(a, index);
+    if (name) *name = alias ? alias->name : NULL;
+    if (other) *other = alias ? alias->other : NULL;
+    if (!alias) return nbr_fail(NBR_EINVAL, "nbr_analysis_alias: no alias %zu", index);
+    return NBR_OK;
+}
+
 /* ---- lifetime ---------------------------------------------------------- */
 
 nbr_status nbr_analysis_new(nbr_analysis **out, nbr_language lang, const char *source,

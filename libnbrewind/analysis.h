@@ -67,7 +67,6 @@ void nbr_analysis_add_diagnostic(nbr_analysis *a, nbr_diagnostic_kind kind, uint
 void nbr_analysis_add_alias(nbr_analysis *a, const char *name, size_t name_length,
                             const char *other, size_t other_length);
 
-size_t nbr_analysis_alias_count(const nbr_analysis *a);
 const nbr_alias *nbr_analysis_alias_at(const nbr_analysis *a, size_t index);
 
 /* The language analyzers.  Each fills `a` from one cell's source; they fail

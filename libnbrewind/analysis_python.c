@@ -1513,6 +1513,58 @@ static void visit_target_parts(walker *w, TSNode t)
     }
 }
 
+static bool is_unpacking(TSNode n)
+{
+    node_kind k = kind(n);
+    return k == K_PATTERN_LIST || k == K_TUPLE_PATTERN || k == K_LIST_PATTERN;
+}
+
+static bool is_packing(TSNode n)
+{
+    node_kind k = kind(n);
+    return k == K_EXPRESSION_LIST || k == K_TUPLE || k == K_LIST;
+}
+
+/* 1 if an identifier among `target`'s elements is spelled like one of `value`'s:
+ * `a, b = b, a` swaps, it makes no alias. */
+static bool unpacking_reuses_a_name(const walker *w, TSNode target, TSNode value)
+{
+    for (uint32_t i = 0; i < ts_node_named_child_count(target); i++) {
+        TSNode t = ts_node_named_child(target, i);
+        size_t tl;
+        const char *ts = text(w, t, &tl);
+        for (uint32_t j = 0; j < ts_node_named_child_count(value); j++) {
+            TSNode v = ts_node_named_child(value, j);
+            size_t vl;
+            const char *vs = text(w, v, &vl);
+            if (kind(v) == K_IDENTIFIER && vl == tl && !memcmp(vs, ts, tl)) return true;
+        }
+    }
+    return false;
+}
+
+/* Top-level `name = other`, `a = b = other` and `x, y = p, q` leave two names
+ * on one object: the audit and the graph follow a change through either. */
+static void record_aliases(walker *w, TSNode target, TSNode value)
+{
+    size_t nl, vl;
+    if (kind(target) == K_IDENTIFIER && kind(value) == K_IDENTIFIER) {
+        const char *name = text(w, target, &nl), *other = text(w, value, &vl);
+        nbr_analysis_add_alias(w->a, name, nl, other, vl);
+        return;
+    }
+    uint32_t count = ts_node_named_child_count(target);
+    if (!is_unpacking(target) || !is_packing(value) ||
+        count != ts_node_named_child_count(value) || unpacking_reuses_a_name(w, target, value))
+        return;
+    for (uint32_t i = 0; i < count; i++) {
+        TSNode t = ts_node_named_child(target, i), v = ts_node_named_child(value, i);
+        if (kind(t) != K_IDENTIFIER || kind(v) != K_IDENTIFIER) continue;
+        const char *name = text(w, t, &nl), *other = text(w, v, &vl);
+        nbr_analysis_add_alias(w->a, name, nl, other, vl);
+    }
+}
+
 static void visit_assignment(walker *w, TSNode n)
 {
     /* `a = b = value`: the value first, then the targets left to right. */
@@ -1532,12 +1584,8 @@ static void visit_assignment(walker *w, TSNode n)
         else if (kind(targets[i]) != K_IDENTIFIER) visit_target_parts(w, targets[i]);
     }
     if (!ts_node_is_null(type)) visit_expr(w, type);
-    if (binds && count == 1 && w->scope == w->cell && (kind(targets[0]) == K_IDENTIFIER) &&
-        (kind(value) == K_IDENTIFIER)) {
-        size_t nl, vl;
-        const char *name = text(w, targets[0], &nl), *other = text(w, value, &vl);
-        nbr_analysis_add_alias(w->a, name, nl, other, vl);
-    }
+    if (binds && w->scope == w->cell)
+        for (size_t i = 0; i < count; i++) record_aliases(w, targets[i], value);
 }
 
 static void visit_augmented(walker *w, TSNode n)

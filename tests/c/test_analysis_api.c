@@ -130,6 +130,58 @@ static void diagnostics_accept_null_out_parameters(void)
     nbr_analysis_free(a);
 }
 
+static void aliases_are_listed_in_the_cells_order(void)
+{
+    nbr_analysis *a = analyse(NBR_LANG_PYTHON, "b = a\nb.append(1)\nc = b\nb = [5]\nd = f(a)\n");
+    CHECK(nbr_analysis_alias_count(a) == 2);
+    const char *name = NULL, *other = NULL;
+    CHECK_OK(nbr_analysis_alias(&name, &other, a, 0));
+    CHECK_STR("b", name);
+    CHECK_STR("a", other);
+    CHECK_OK(nbr_analysis_alias(&name, NULL, a, 1));
+    CHECK_STR("c", name);
+    CHECK(nbr_analysis_alias(&name, &other, a, 2) == NBR_EINVAL);
+    CHECK(name == NULL && other == NULL);
+    CHECK(strstr(nbr_last_error(), "alias 2") != NULL);
+    nbr_analysis_free(a);
+    a = analyse(NBR_LANG_R, "e2 <- e1\nx <- 1\n");
+    CHECK(nbr_analysis_alias_count(a) == 1);
+    CHECK_OK(nbr_analysis_alias(NULL, &other, a, 0));
+    CHECK_STR("e1", other);
+    nbr_analysis_free(a);
+    CHECK(nbr_analysis_alias_count(NULL) == 0);
+}
+
+/* Reads the aliases as "name=other name=other ". */
+static void aliases_of(char *out, size_t size, const char *source)
+{
+    nbr_analysis *a = analyse(NBR_LANG_PYTHON, source);
+    out[0] = '\0';
+    for (size_t i = 0; i < nbr_analysis_alias_count(a); i++) {
+        const char *name = NULL, *other = NULL;
+        CHECK_OK(nbr_analysis_alias(&name, &other, a, i));
+        size_t used = strlen(out);
+        snprintf(out + used, size - used, "%s=%s ", name, other);
+    }
+    nbr_analysis_free(a);
+}
+
+static void chained_and_unpacked_bindings_are_aliases(void)
+{
+    char got[256];
+    aliases_of(got, sizeof got, "p = q = r\n");
+    CHECK_STR("p=r q=r ", got);
+    aliases_of(got, sizeof got, "x, y = a, b\n(m, n) = [c, d]\n");
+    CHECK_STR("x=a y=b m=c n=d ", got);
+    aliases_of(got, sizeof got, "x, y = a, f(b)\n");
+    CHECK_STR("x=a ", got);
+    aliases_of(got, sizeof got, "a, *b = c, d\n"); /* b is a new list */
+    CHECK_STR("a=c ", got);
+    /* A swap, counts that differ, a nested function: none. */
+    aliases_of(got, sizeof got, "x, y = y, x\na, b = c, d, e\ndef f():\n    g = h\n");
+    CHECK_STR("", got);
+}
+
 static void json_escapes_what_needs_escaping(void)
 {
     nbr_analysis *a = analyse(NBR_LANG_R, "`we\"ird\\name` <- 1\nπ <- 2\n");
@@ -190,5 +242,7 @@ NBR_TEST_MAIN(TEST(version_matches_header), TEST(language_names_round_trip),
               TEST(assumed_names_list_the_read_only_calls_relied_on),
               TEST(definitions_are_readable_by_index),
               TEST(diagnostics_accept_null_out_parameters),
+              TEST(aliases_are_listed_in_the_cells_order),
+              TEST(chained_and_unpacked_bindings_are_aliases),
               TEST(json_escapes_what_needs_escaping), TEST(status_names_cover_every_code),
               TEST(clear_error_forgets_the_message), TEST(last_error_is_per_thread))

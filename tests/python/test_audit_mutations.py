@@ -292,6 +292,10 @@ CONTAINERS = [
     "alias['new']['deep'].extend([2, 3])",              # ... and used in a later one
     "del alias['new']['deep'][0]",
     "alias.clear()\nalias = {}",                       # an alias changed, then rebound
+    "b2 = lst\nb2.append(7)\nb2 = None",              # ... made, changed and ended in one cell
+    "pl, ps = [1], {1}",
+    "b5, b6 = pl, ps\nb5.append(1)\nb6.add(9)\nb5 = b6 = None",  # ... by unpacking
+    "b7 = b8 = pl\nb8.append(2)\ndel b7, b8",          # ... chained
 ]
 
 COLLECTIONS = [

@@ -293,8 +293,9 @@ class Auditor:
             mutated |= {n for n in analysis["uses"] if n in namespace}
         if self._may_draw_through_pyplot(analysis, namespace):
             mutated |= sharing.figure_names(namespace)
+        # A change through an alias the cell made or ended changes the other name.
+        mutated |= self._former_aliases(mutated) | _aliased_in_cell(analysis, mutated)
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
-        names |= self._former_aliases(mutated)
         held = [*code.held, *self._hidden(mutated, namespace)]
         names |= self._sharing_state(namespace, mutated, held)
         if analysis["flags"] or code.everything or self._reaches_namespace(mutated):
@@ -667,6 +668,17 @@ def environment() -> dict:
 # (small ints, interned strings, None): no alias is recorded for them.
 _ATOMIC = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset,
            type(sys))
+
+
+def _aliased_in_cell(analysis: dict, mutated: set) -> set:
+    """The names the cell made a may-mutate name an alias of, or the other
+    way round (`b = a; b.append(1); b = [5]` changes a, though b is no
+    alias after the cell), as the analysis found them."""
+    out: set = set()
+    for name, other in analysis["aliases"]:
+        if name in mutated or other in mutated:
+            out |= {name, other}
+    return out
 
 
 def with_aliases(names: set, groups: dict, namespace: dict):

@@ -387,6 +387,24 @@ static PyObject *json_loads(char *owned_json)
     return result;
 }
 
+/* Adds "aliases": [(name, other), ...] (nbr_analysis_alias), which the JSON
+ * leaves out. */
+static PyObject *with_aliases(PyObject *result, const nbr_analysis *analysis)
+{
+    size_t count = nbr_analysis_alias_count(analysis);
+    PyObject *aliases = result ? PyList_New((Py_ssize_t)count) : NULL;
+    for (size_t i = 0; aliases && i < count; i++) {
+        const char *name = NULL, *other = NULL;
+        nbr_analysis_alias(&name, &other, analysis, i);
+        PyObject *pair = Py_BuildValue("(ss)", name, other);
+        if (!pair) Py_CLEAR(aliases);
+        else PyList_SET_ITEM(aliases, (Py_ssize_t)i, pair);
+    }
+    if (!aliases || PyDict_SetItemString(result, "aliases", aliases) < 0) Py_CLEAR(result);
+    Py_XDECREF(aliases);
+    return result;
+}
+
 nbr_status nbrpy_analysis_new(nbr_analysis **out, const char *language, const char *source,
                               size_t length)
 {
@@ -399,8 +417,9 @@ PyDoc_STRVAR(analyze_doc,
              "analyze(source, language=\"python\") -> dict\n\n"
              "Analyse one cell: the names it defines, uses, may mutate, deletes and\n"
              "imports, its functions and classes with their globals, and its flags and\n"
-             "syntax errors (nbr_analysis_to_json).  A syntax error is reported in the\n"
-             "result's \"errors\", not raised.");
+             "syntax errors (nbr_analysis_to_json), plus \"aliases\": the (name, other)\n"
+             "pairs of its `name = other` bindings (nbr_analysis_alias).  A syntax error\n"
+             "is reported in the result's \"errors\", not raised.");
 
 static PyObject *py_analyze(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
@@ -417,7 +436,7 @@ static PyObject *py_analyze(PyObject *Py_UNUSED(module), PyObject *args, PyObjec
     st = nbrpy_analysis_new(&analysis, language, source, (size_t)length);
     if (st == NBR_OK) st = nbr_analysis_to_json(&json, analysis);
     Py_END_ALLOW_THREADS
-    PyObject *result = st == NBR_OK ? json_loads(json) : nbrpy_fail(st);
+    PyObject *result = st == NBR_OK ? with_aliases(json_loads(json), analysis) : nbrpy_fail(st);
     nbr_analysis_free(analysis);
     return result;
 }
