@@ -421,6 +421,13 @@ def test_names_aliased_to_a_rebound_name_stay_one_object(tmp_path):
          ["new", "cell2", "cell3"], insert={1: ("new", "a = [1, 1]")})
 
 
+def test_deleting_the_cell_that_ended_an_alias(tmp_path):
+    # cell4 was audited while b was [7], so its record changes a alone;
+    # without cell3, b is a again and shows the append (it printed [0])
+    case(tmp_path, ["a = [0]", "b = a", "b = [7]", "a.append(1)", "print(b)"], {}, ["cell5"],
+         delete=("cell3",))
+
+
 def test_a_file_a_deleted_cell_wrote_does_not_rerun_its_later_writers(tmp_path):
     case(tmp_path, ["open('o.txt', 'w').write('a')", "open('o.txt', 'w').write('b')", "print(1)"],
          {}, [], delete=("cell1",))
@@ -600,15 +607,28 @@ def test_no_edit_runs_nothing(tmp_path):
     case(tmp_path, ["x = 1", "print(x)"], {}, [])
 
 
-def test_moved_cell_reruns(tmp_path):
-    path = make_notebook(tmp_path / "nb.ipynb", "a = 1", "b = 2", "print(a + b)")
+def moved_case(tmp_path, cells, order, expect_ran):
+    """Audit `cells`, put them in `order` (indexes), repeat."""
+    path = make_notebook(tmp_path / "nb.ipynb", *cells)
     audit(path)
     nb = nbformat.read(path, as_version=4)
-    nb.cells = [nb.cells[1], nb.cells[0], nb.cells[2]]
+    nb.cells = [nb.cells[i] for i in order]
     nbformat.write(nb, path)
     result = repeat_notebook(path, report=io.StringIO())
-    assert result["ran"] == ["cell1"]
+    assert result["ran"] == expect_ran
     assert_same_outputs(path, tmp_path)
+
+
+def test_moved_cell_reruns(tmp_path):
+    moved_case(tmp_path, ["a = 1", "b = 2", "print(a + b)"], [1, 0, 2], ["cell1"])
+
+
+def test_a_change_in_place_moved_before_the_alias_it_went_through(tmp_path):
+    # b.append(1), audited after b = a, changed a too; moved before it, it
+    # changes cell2's b alone, and cell3's b = a then leaves b as [0], not
+    # as the [0, 1] that cell5's record read (it printed [0, 1] [0, 1])
+    moved_case(tmp_path, ["a = [0]", "b = [0]", "b = a", "b.append(1)", "print(a, b)"],
+               [0, 1, 3, 2, 4], ["cell4", "cell3", "cell5"])
 
 
 def test_edit_of_a_function_called_through_another(tmp_path):

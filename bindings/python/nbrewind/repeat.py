@@ -16,6 +16,7 @@ out of the plan (early cutoff).  Every other cell keeps its outputs.
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import os
 import sys
@@ -52,6 +53,23 @@ class Cell:
     @property
     def record(self):
         return self.run.record if self.run else None
+
+    @functools.cached_property
+    def changed_in_place(self) -> set:
+        """The names its audited source changes in place and never rebinds
+        (`a.append(1)`): the write of one leaves its aliases aliased.  Empty
+        when the record wrote a name the source does not spell (through a
+        function, which may rebind it, or through an alias) or the source
+        defeats analysis."""
+        source = _audited_source(self.run) if self.run else None
+        if source is None:
+            return set()
+        analysis = _core.analyze(source)
+        spelled = {*analysis["defs"], *analysis["may_mutate"], *analysis["deletes"]}
+        if analysis["flags"] or any(n not in spelled and not n.startswith("@")
+                                    for n in self.record.writes):
+            return set()
+        return set(analysis["may_mutate"]) - set(analysis["defs"]) - set(analysis["deletes"])
 
 
 @dataclass
@@ -149,14 +167,16 @@ def _alias_pairs(cells: list, end: int) -> dict:
     """{member: twin} of the aliases (one object, two names) the records of
     the first `end` cells leave: an alias a later cell made counts (`b = a`
     after `a`'s own cell), one that a cell broke by rebinding either name
-    does not."""
+    does not; a change in place breaks none, though its record, made where
+    the alias did not hold (a deleted cell had ended it), writes one name."""
     pairs: dict = {}
     for cell in cells[:end]:
         rec = cell.record
         if rec is None:
             continue
         paired = set(rec.aliases) | set(rec.aliases.values())
-        rebound = (set(rec.writes) | set(rec.recompute) | set(rec.deletes)) - paired
+        rebound = set(rec.writes) - cell.changed_in_place
+        rebound = (rebound | set(rec.recompute) | set(rec.deletes)) - paired
         pairs = {m: t for m, t in pairs.items() if m not in rebound and t not in rebound}
         pairs.update(rec.aliases)
     return pairs
@@ -322,6 +342,7 @@ class _History:
     written_files: set  # `@file:` names some cell's record wrote
     deleted_ids: set  # object ids the records of deleted cells wrote
     deleted_names: set  # names they wrote
+    moved_names: set = field(default_factory=set)  # names the records of moved cells bind
     bound: dict = field(default_factory=dict)  # name -> ids the cells so far wrote it with
 
 
@@ -341,12 +362,15 @@ def build_plan(nb, notebook_path: str, store) -> RepeatPlan:
     present = {c.id for c in cells}
     deleted = [r.record for cid, r in latest.items() if cid not in present]
     graph = Graph()
+    moved = _moved(cells, nb.metadata.get(nbfile.METADATA_KEY, {}).get("order", []))
     history = _History(
-        moved=_moved(cells, nb.metadata.get(nbfile.METADATA_KEY, {}).get("order", [])),
+        moved=moved,
         base=os.path.dirname(os.path.abspath(notebook_path)),
         written_files=_written_files(cells),
         deleted_ids={i for rec in deleted for i in rec.writes.values()},
-        deleted_names={n for rec in deleted for n in rec.writes if not n.startswith("@")})
+        deleted_names={n for rec in deleted for n in rec.writes if not n.startswith("@")},
+        moved_names={n for c in cells if c.id in moved and c.record
+                     for n in (*c.record.writes, *c.record.deletes, *c.record.recompute)})
     for index, cell in enumerate(cells):
         _add_cell(graph, cell, history)
         if cell.run is None or "edited" in cell.reasons:
@@ -436,6 +460,20 @@ def _changes_unmade(rec, binds: set, history: _History) -> bool:
                name not in binds for name in rec.writes)
 
 
+def _relation_moved(rec, analysis: dict, history: _History) -> bool:
+    """Whether the record changed in place a name (or one through another:
+    an alias, a view, a part) that a moved cell binds: the move may make or
+    end the relation the change went through (`b.append(1)` moved before
+    `b = a` no longer changes a), which the record, made in the audited
+    order, cannot say."""
+    if not history.moved_names:
+        return False
+    spelled = {*analysis["defs"], *analysis["deletes"]}
+    changed = {n for n in rec.writes if n not in spelled and not n.startswith("@")}
+    changed |= set(analysis["may_mutate"]) - spelled
+    return bool(changed & history.moved_names)
+
+
 def _add_cell(graph, cell: Cell, history: _History):
     audited = _audited_source(cell.run) if cell.run else None
     if cell.run is None or audited is None:
@@ -445,7 +483,8 @@ def _add_cell(graph, cell: Cell, history: _History):
         cell.reasons.append("new cell" if cell.run is None else "no audited source")
         return
     graph.add_cell(cell.id, audited)
-    binds = set(_core.analyze(audited)["defs"])
+    analysis = _core.analyze(audited)
+    binds = set(analysis["defs"])
     _observe(graph, cell.id, cell.record, binds)
     if nbfile.source_hash_text(cell.source) != cell.record.source_hash:
         graph.edit_cell(cell.id, cell.source)
@@ -455,6 +494,8 @@ def _add_cell(graph, cell: Cell, history: _History):
         cell.reasons.append(f"failed in the audit ({cell.record.error_name})")
     if cell.id in history.moved:
         cell.reasons.append("moved")
+    elif _relation_moved(cell.record, analysis, history):
+        cell.reasons.append("changes in place a name a moved cell binds")
     for path in _changed_inputs(cell, history.base, history.written_files):
         cell.reasons.append(f"input file {path} changed")
     if any(i in history.deleted_ids for i in cell.record.reads.values()):
@@ -553,8 +594,30 @@ def _restore(client, plan: RepeatPlan, core_plan, cell_id: str):
             if member not in values:
                 values[member] = member_id
                 plan.restored_from[member] = writer
+    _one_content_for_twins(plan, values, aliases, end)
     if values:
         _kernel_call(client, "apply", {"values": sorted(values.items()), "aliases": aliases})
+
+
+def _one_content_for_twins(plan: RepeatPlan, values: dict, aliases: dict, end: int):
+    """Twins are one object, so one content: where the records give them
+    different ids (a cell that changed one in place was audited while the
+    alias did not hold, as a deleted cell had ended it), both take the id
+    of the later write of either."""
+    def written_at(name):
+        cell = plan.last_mention(name, end)
+        return -1 if cell is None else plan.index(cell.id)
+
+    for _ in range(len(aliases)):  # a chain of twins (c~b~a) settles in as many rounds
+        settled = True
+        for member, twin in aliases.items():
+            ids = values.get(member), values.get(twin)
+            if None not in ids and ids[0] != ids[1]:
+                newer = max((member, twin), key=written_at)
+                values[member] = values[twin] = values[newer]
+                settled = False
+        if settled:
+            break
 
 
 def _mates(client, plan: RepeatPlan, core_plan, cell_id: str, members: set) -> list:
@@ -685,8 +748,28 @@ def _report(client, plan: RepeatPlan, core_plan, cell_id: str, base: str, store)
                 core_plan.report(cell_id, "write", name, UNSTORABLE)
             elif _module_files_changed(cell, store, name, ids[name]):
                 core_plan.report(cell_id, "write", name, None)  # new content, same name
+            elif "moved" in cell.reasons and _read_otherwise_after(plan, cell_id, name,
+                                                                   ids[name]):
+                core_plan.report(cell_id, "write", name, None)
             else:
                 core_plan.report(cell_id, "write", name, ids[name])
+
+
+def _read_otherwise_after(plan: RepeatPlan, cell_id: str, name: str, object_id) -> bool:
+    """Whether a cell after this one read `name` with another id than
+    `object_id` before a cell rewrote it.  A moved cell that writes what it
+    wrote in the audit still changes what follows it now: those cells read
+    what another cell left, in the audited order (`b = a` moved after
+    `b.append(1)`)."""
+    for cell in plan.cells[plan.index(cell_id) + 1:]:
+        rec = cell.record
+        if rec is None:
+            continue
+        if rec.reads.get(name, object_id) != object_id:
+            return True
+        if name in rec.writes or name in rec.deletes or name in rec.recompute:
+            return False
+    return False
 
 
 def _report_environment(nb, report):
