@@ -153,6 +153,18 @@ typedef enum nbr_diagnostic_kind {
     NBR_DIAG_ERROR = 1 /* a syntax error */
 } nbr_diagnostic_kind;
 
+/* Which relations between names to read from an analysis. */
+typedef enum nbr_relation_kind {
+    /* `name = other`, `a = b = other`, `x, y = other, c` (R: `name <- other`,
+     * which shares the object only when it is an environment or another
+     * reference object): both names hold one object. */
+    NBR_RELATION_ALIAS = 0,
+    /* `name = other[k]`, `name = other.attr`, `name = x if c else other`,
+     * `name = x or other`: name may hold other's object or a part of it
+     * (Python only). */
+    NBR_RELATION_PART = 1
+} nbr_relation_kind;
+
 /* Analyse one cell.
  *
  * `source` holds `length` bytes of UTF-8 (it need not be NUL-terminated and is
@@ -215,18 +227,18 @@ NBR_API nbr_status nbr_analysis_diagnostic(const char **message, uint32_t *line,
                                            uint32_t *column, const nbr_analysis *analysis,
                                            nbr_diagnostic_kind kind, size_t index);
 
-/* The number of aliases the cell makes: top-level bindings of one plain name to
- * another (`name = other`; R's `name <- other`, which shares the object only when
- * it is an environment or another reference object), after which both names
- * hold one object.  In the cell's order; a name rebound later in the cell is
- * still listed, since what it did to the object before that counts. */
-NBR_API size_t nbr_analysis_alias_count(const nbr_analysis *analysis);
+/* The number of top-level bindings of that kind of relation the cell makes,
+ * listed in the cell's order; a name rebound later in the cell is still
+ * listed, since what it did to the object before that counts. */
+NBR_API size_t nbr_analysis_relation_count(const nbr_analysis *analysis,
+                                           nbr_relation_kind kind);
 
-/* Read the index-th alias: `*name = *other`.  Both strings are borrowed from the
- * analysis; either out-parameter may be NULL.  NBR_EINVAL if index is out of
- * range. */
-NBR_API nbr_status nbr_analysis_alias(const char **name, const char **other,
-                                      const nbr_analysis *analysis, size_t index);
+/* Read the index-th relation of that kind: `*name` was bound to (a part of)
+ * the object `*other` held.  Both strings are borrowed from the analysis;
+ * either out-parameter may be NULL.  NBR_EINVAL if index is out of range. */
+NBR_API nbr_status nbr_analysis_relation(const char **name, const char **other,
+                                         const nbr_analysis *analysis,
+                                         nbr_relation_kind kind, size_t index);
 
 /* The whole analysis as one JSON object with the keys "defs", "uses",
  * "may_mutate", "deletes", "imports", "assumed" (arrays of strings), "functions", "classes"

@@ -122,33 +122,40 @@ void nbr_analysis_add_diagnostic(nbr_analysis *a, nbr_diagnostic_kind kind, uint
         (nbr_diagnostic){.message = copy, .line = line, .column = column};
 }
 
-void nbr_analysis_add_alias(nbr_analysis *a, const char *name, size_t name_length,
-                            const char *other, size_t other_length)
+void nbr_analysis_add_relation(nbr_analysis *a, nbr_relation_kind kind, const char *name,
+                               size_t name_length, const char *other, size_t other_length)
 {
     char *n = nbr_copy_n(name, name_length), *o = nbr_copy_n(other, other_length);
-    if (!n || !o || !GROW(a->aliases)) {
+    if (!n || !o || !GROW(a->relations[kind])) {
         free(n);
         free(o);
         a->out_of_memory = true;
         return;
     }
-    a->aliases.items[a->aliases.count++] = (nbr_alias){.name = n, .other = o};
+    a->relations[kind].items[a->relations[kind].count++] = (nbr_relation){.name = n, .other = o};
 }
 
-size_t nbr_analysis_alias_count(const nbr_analysis *a) { return a ? a->aliases.count : 0; }
-
-const nbr_alias *nbr_analysis_alias_at(const nbr_analysis *a, size_t index)
+size_t nbr_analysis_relation_count(const nbr_analysis *a, nbr_relation_kind kind)
 {
-    return a && index < a->aliases.count ? &a->aliases.items[index] : NULL;
+    return a && (unsigned)kind < NBR_RELATION_KINDS ? a->relations[kind].count : 0;
 }
 
-nbr_status nbr_analysis_alias(const char **name, const char **other, const nbr_analysis *a,
-                              size_t index)
+const nbr_relation *nbr_analysis_relation_at(const nbr_analysis *a, nbr_relation_kind kind,
+                                             size_t index)
 {
-    const nbr_alias *alias = nbr_analysis_alias_at(a, index);
-    if (name) *name = alias ? alias->name : NULL;
-    if (other) *other = alias ? alias->other : NULL;
-    if (!alias) return nbr_fail(NBR_EINVAL, "nbr_analysis_alias: no alias %zu", index);
+    return index < nbr_analysis_relation_count(a, kind) ? &a->relations[kind].items[index]
+                                                        : NULL;
+}
+
+nbr_status nbr_analysis_relation(const char **name, const char **other, const nbr_analysis *a,
+                                 nbr_relation_kind kind, size_t index)
+{
+    const nbr_relation *relation = nbr_analysis_relation_at(a, kind, index);
+    if (name) *name = relation ? relation->name : NULL;
+    if (other) *other = relation ? relation->other : NULL;
+    if (!relation)
+        return nbr_fail(NBR_EINVAL, "nbr_analysis_relation: no relation %zu of kind %d", index,
+                        (int)kind);
     return NBR_OK;
 }
 
@@ -204,11 +211,13 @@ void nbr_analysis_free(nbr_analysis *a)
             free(a->diagnostics[k].items[i].message);
         free(a->diagnostics[k].items);
     }
-    for (size_t i = 0; i < a->aliases.count; i++) {
-        free(a->aliases.items[i].name);
-        free(a->aliases.items[i].other);
+    for (int k = 0; k < NBR_RELATION_KINDS; k++) {
+        for (size_t i = 0; i < a->relations[k].count; i++) {
+            free(a->relations[k].items[i].name);
+            free(a->relations[k].items[i].other);
+        }
+        free(a->relations[k].items);
     }
-    free(a->aliases.items);
     free(a);
 }
 

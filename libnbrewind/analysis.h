@@ -13,6 +13,7 @@
 #define NBR_NAME_LISTS 6
 #define NBR_DEFINITION_KINDS 2
 #define NBR_DIAGNOSTIC_KINDS 2
+#define NBR_RELATION_KINDS 2
 
 typedef struct nbr_definition {
     char *name;
@@ -25,10 +26,10 @@ typedef struct nbr_diagnostic {
     uint32_t column;
 } nbr_diagnostic;
 
-typedef struct nbr_alias {
+typedef struct nbr_relation {
     char *name;  /* bound by the cell ... */
-    char *other; /* ... to the object this name held */
-} nbr_alias;
+    char *other; /* ... to (a part of) the object this name held */
+} nbr_relation;
 
 struct nbr_analysis {
     nbr_language language;
@@ -42,9 +43,9 @@ struct nbr_analysis {
         size_t count, capacity;
     } diagnostics[NBR_DIAGNOSTIC_KINDS];
     struct {
-        nbr_alias *items;
+        nbr_relation *items;
         size_t count, capacity;
-    } aliases;
+    } relations[NBR_RELATION_KINDS];
     bool out_of_memory; /* a builder call failed; nbr_analysis_new reports it */
 };
 
@@ -63,11 +64,12 @@ void nbr_definition_add_access(nbr_analysis *a, nbr_definition *def, nbr_access 
 void nbr_analysis_add_diagnostic(nbr_analysis *a, nbr_diagnostic_kind kind, uint32_t line,
                                  uint32_t column, const char *fmt, ...) NBR_PRINTF(5, 6);
 
-/* Records `name = other` (a top-level plain copy of one name to another). */
-void nbr_analysis_add_alias(nbr_analysis *a, const char *name, size_t name_length,
-                            const char *other, size_t other_length);
+/* Records a top-level binding of `name` to (a part of) `other`'s object. */
+void nbr_analysis_add_relation(nbr_analysis *a, nbr_relation_kind kind, const char *name,
+                               size_t name_length, const char *other, size_t other_length);
 
-const nbr_alias *nbr_analysis_alias_at(const nbr_analysis *a, size_t index);
+const nbr_relation *nbr_analysis_relation_at(const nbr_analysis *a, nbr_relation_kind kind,
+                                             size_t index);
 
 /* The language analyzers.  Each fills `a` from one cell's source; they fail
  * only for lack of memory (syntax errors are diagnostics). */

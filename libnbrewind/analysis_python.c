@@ -1543,14 +1543,51 @@ static bool unpacking_reuses_a_name(const walker *w, TSNode target, TSNode value
     return false;
 }
 
+static void add_relation(walker *w, nbr_relation_kind kind, TSNode target, TSNode other)
+{
+    size_t nl, ol;
+    const char *name = text(w, target, &nl), *holder = text(w, other, &ol);
+    nbr_analysis_add_relation(w->a, kind, name, nl, holder, ol);
+}
+
+/* `b = d['k'][0]`, `b = cfg.solver`, `b = x if c else y`, `b = x or y`: b may
+ * hold (a part of) d's, cfg's, x's or y's object, and a change through b
+ * changes it, whatever b holds after the cell.  `depth` bounds the recursion
+ * into nested expressions. */
+static void record_parts(walker *w, TSNode target, TSNode value, int depth)
+{
+    if (ts_node_is_null(value) || depth > 8) return;
+    switch (kind(value)) {
+    case K_IDENTIFIER:
+        if (depth > 0) add_relation(w, NBR_RELATION_PART, target, value);
+        break;
+    case K_SUBSCRIPT: record_parts(w, target, field(value, F_VALUE), depth + 1); break;
+    case K_ATTRIBUTE: record_parts(w, target, field(value, F_OBJECT), depth + 1); break;
+    case K_BOOLEAN_OPERATOR:
+        record_parts(w, target, field(value, F_LEFT), depth + 1);
+        record_parts(w, target, field(value, F_RIGHT), depth + 1);
+        break;
+    case K_CONDITIONAL_EXPRESSION: /* body if condition else alternative */
+        record_parts(w, target, ts_node_named_child(value, 0), depth + 1);
+        record_parts(w, target, ts_node_named_child(value, 2), depth + 1);
+        break;
+    case K_PARENTHESIZED_EXPRESSION:
+        record_parts(w, target, ts_node_named_child(value, 0), depth + 1);
+        break;
+    default: break;
+    }
+}
+
 /* Top-level `name = other`, `a = b = other` and `x, y = p, q` leave two names
  * on one object: the audit and the graph follow a change through either. */
 static void record_aliases(walker *w, TSNode target, TSNode value)
 {
-    size_t nl, vl;
     if (kind(target) == K_IDENTIFIER && kind(value) == K_IDENTIFIER) {
-        const char *name = text(w, target, &nl), *other = text(w, value, &vl);
-        nbr_analysis_add_alias(w->a, name, nl, other, vl);
+        add_relation(w, NBR_RELATION_ALIAS, target, value);
+        return;
+    }
+    if (kind(target) == K_IDENTIFIER) {
+        record_parts(w, target, value, 0);
         return;
     }
     uint32_t count = ts_node_named_child_count(target);
@@ -1559,9 +1596,8 @@ static void record_aliases(walker *w, TSNode target, TSNode value)
         return;
     for (uint32_t i = 0; i < count; i++) {
         TSNode t = ts_node_named_child(target, i), v = ts_node_named_child(value, i);
-        if (kind(t) != K_IDENTIFIER || kind(v) != K_IDENTIFIER) continue;
-        const char *name = text(w, t, &nl), *other = text(w, v, &vl);
-        nbr_analysis_add_alias(w->a, name, nl, other, vl);
+        if (kind(t) == K_IDENTIFIER && kind(v) == K_IDENTIFIER)
+            add_relation(w, NBR_RELATION_ALIAS, t, v);
     }
 }
 

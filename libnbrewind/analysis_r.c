@@ -933,7 +933,7 @@ static void record_alias(walker *w, const rname *name, TSNode value)
     if (kind_of(v) == N_BINARY) v = assigned_name(w, v);
     if (in_cell(w) && kind_of(v) == N_IDENTIFIER && literal_name(w, v, &other) &&
         !(other.n == name->n && !memcmp(other.s, name->s, name->n)))
-        nbr_analysis_add_alias(w->a, name->s, name->n, other.s, other.n);
+        nbr_analysis_add_relation(w->a, NBR_RELATION_ALIAS, name->s, name->n, other.s, other.n);
     rname_free(&other);
 }
 

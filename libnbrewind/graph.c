@@ -220,8 +220,8 @@ static facts *facts_from_analysis(const nbr_analysis *a)
               nbr_strset_copy(&f->may_mutate, &a->names[NBR_NAMES_MAY_MUTATE]) &&
               nbr_strset_copy(&f->deletes, &a->names[NBR_NAMES_DELETES]) &&
               copy_callables(f, a);
-    for (size_t i = 0; ok && i < nbr_analysis_alias_count(a); i++) {
-        const nbr_alias *alias = nbr_analysis_alias_at(a, i);
+    for (size_t i = 0; ok && i < nbr_analysis_relation_count(a, NBR_RELATION_ALIAS); i++) {
+        const nbr_relation *alias = nbr_analysis_relation_at(a, NBR_RELATION_ALIAS, i);
         ok = pair_list_add(&f->aliases, alias->name, alias->other);
     }
     if (!ok) {

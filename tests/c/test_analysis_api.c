@@ -133,33 +133,35 @@ static void diagnostics_accept_null_out_parameters(void)
 static void aliases_are_listed_in_the_cells_order(void)
 {
     nbr_analysis *a = analyse(NBR_LANG_PYTHON, "b = a\nb.append(1)\nc = b\nb = [5]\nd = f(a)\n");
-    CHECK(nbr_analysis_alias_count(a) == 2);
+    CHECK(nbr_analysis_relation_count(a, NBR_RELATION_ALIAS) == 2);
     const char *name = NULL, *other = NULL;
-    CHECK_OK(nbr_analysis_alias(&name, &other, a, 0));
+    CHECK_OK(nbr_analysis_relation(&name, &other, a, NBR_RELATION_ALIAS, 0));
     CHECK_STR("b", name);
     CHECK_STR("a", other);
-    CHECK_OK(nbr_analysis_alias(&name, NULL, a, 1));
+    CHECK_OK(nbr_analysis_relation(&name, NULL, a, NBR_RELATION_ALIAS, 1));
     CHECK_STR("c", name);
-    CHECK(nbr_analysis_alias(&name, &other, a, 2) == NBR_EINVAL);
+    CHECK(nbr_analysis_relation(&name, &other, a, NBR_RELATION_ALIAS, 2) == NBR_EINVAL);
     CHECK(name == NULL && other == NULL);
-    CHECK(strstr(nbr_last_error(), "alias 2") != NULL);
+    CHECK(strstr(nbr_last_error(), "relation 2") != NULL);
+    CHECK(nbr_analysis_relation_count(a, (nbr_relation_kind)7) == 0);
+    CHECK(nbr_analysis_relation(NULL, NULL, a, (nbr_relation_kind)7, 0) == NBR_EINVAL);
     nbr_analysis_free(a);
     a = analyse(NBR_LANG_R, "e2 <- e1\nx <- 1\n");
-    CHECK(nbr_analysis_alias_count(a) == 1);
-    CHECK_OK(nbr_analysis_alias(NULL, &other, a, 0));
+    CHECK(nbr_analysis_relation_count(a, NBR_RELATION_ALIAS) == 1);
+    CHECK_OK(nbr_analysis_relation(NULL, &other, a, NBR_RELATION_ALIAS, 0));
     CHECK_STR("e1", other);
     nbr_analysis_free(a);
-    CHECK(nbr_analysis_alias_count(NULL) == 0);
+    CHECK(nbr_analysis_relation_count(NULL, NBR_RELATION_ALIAS) == 0);
 }
 
-/* Reads the aliases as "name=other name=other ". */
-static void aliases_of(char *out, size_t size, const char *source)
+/* Reads the relations of one kind as "name=other name=other ". */
+static void relations_of(char *out, size_t size, nbr_relation_kind kind, const char *source)
 {
     nbr_analysis *a = analyse(NBR_LANG_PYTHON, source);
     out[0] = '\0';
-    for (size_t i = 0; i < nbr_analysis_alias_count(a); i++) {
+    for (size_t i = 0; i < nbr_analysis_relation_count(a, kind); i++) {
         const char *name = NULL, *other = NULL;
-        CHECK_OK(nbr_analysis_alias(&name, &other, a, i));
+        CHECK_OK(nbr_analysis_relation(&name, &other, a, kind, i));
         size_t used = strlen(out);
         snprintf(out + used, size - used, "%s=%s ", name, other);
     }
@@ -169,16 +171,31 @@ static void aliases_of(char *out, size_t size, const char *source)
 static void chained_and_unpacked_bindings_are_aliases(void)
 {
     char got[256];
-    aliases_of(got, sizeof got, "p = q = r\n");
+    relations_of(got, sizeof got, NBR_RELATION_ALIAS, "p = q = r\n");
     CHECK_STR("p=r q=r ", got);
-    aliases_of(got, sizeof got, "x, y = a, b\n(m, n) = [c, d]\n");
+    relations_of(got, sizeof got, NBR_RELATION_ALIAS, "x, y = a, b\n(m, n) = [c, d]\n");
     CHECK_STR("x=a y=b m=c n=d ", got);
-    aliases_of(got, sizeof got, "x, y = a, f(b)\n");
+    relations_of(got, sizeof got, NBR_RELATION_ALIAS, "x, y = a, f(b)\n");
     CHECK_STR("x=a ", got);
-    aliases_of(got, sizeof got, "a, *b = c, d\n"); /* b is a new list */
+    relations_of(got, sizeof got, NBR_RELATION_ALIAS, "a, *b = c, d\n"); /* b is a new list */
     CHECK_STR("a=c ", got);
     /* A swap, counts that differ, a nested function: none. */
-    aliases_of(got, sizeof got, "x, y = y, x\na, b = c, d, e\ndef f():\n    g = h\n");
+    relations_of(got, sizeof got, NBR_RELATION_ALIAS,
+                 "x, y = y, x\na, b = c, d, e\ndef f():\n    g = h\n");
+    CHECK_STR("", got);
+}
+
+static void parts_name_the_holders_a_value_may_come_from(void)
+{
+    char got[256];
+    relations_of(got, sizeof got, NBR_RELATION_PART,
+                 "b = d['k'][0]\nc = cfg.solver.opts\ne = x if cond else (y or z)\n");
+    CHECK_STR("b=d c=cfg e=x e=y e=z ", got);
+    /* Calls, literals, plain aliases and nested scopes: none. */
+    relations_of(got, sizeof got, NBR_RELATION_PART,
+                 "b = f(d)['k']\nc = [d]\ne = x\ndef g():\n    h = d['k']\n");
+    CHECK_STR("", got);
+    relations_of(got, sizeof got, NBR_RELATION_ALIAS, "b = d['k']\n");
     CHECK_STR("", got);
 }
 
@@ -244,5 +261,6 @@ NBR_TEST_MAIN(TEST(version_matches_header), TEST(language_names_round_trip),
               TEST(diagnostics_accept_null_out_parameters),
               TEST(aliases_are_listed_in_the_cells_order),
               TEST(chained_and_unpacked_bindings_are_aliases),
+              TEST(parts_name_the_holders_a_value_may_come_from),
               TEST(json_escapes_what_needs_escaping), TEST(status_names_cover_every_code),
               TEST(clear_error_forgets_the_message), TEST(last_error_is_per_thread))

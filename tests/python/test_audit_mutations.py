@@ -296,6 +296,10 @@ CONTAINERS = [
     "pl, ps = [1], {1}",
     "b5, b6 = pl, ps\nb5.append(1)\nb6.add(9)\nb5 = b6 = None",  # ... by unpacking
     "b7 = b8 = pl\nb8.append(2)\ndel b7, b8",          # ... chained
+    "pd1, pn, pl2 = {'b': {'c': 2}}, [[1], [2]], [1]",
+    "b3 = pd1['b']\nb3['c'] = 9\nb3 = None",           # a part changed and let go
+    "b4 = pn[1]\nb4.append(5)\ndel b4",
+    "b9 = pl2 if len(pl2) else None\nb9.append(2)\nb9 = None",
 ]
 
 COLLECTIONS = [

@@ -477,6 +477,14 @@ def test_analyze_reports_what_a_cell_defines_and_uses():
     assert "z" in result["may_mutate"]
 
 
+def test_analyze_reports_aliases_and_parts_beside_the_json():
+    result = nbrewind.analyze("b = a\nc, e = a, d\nf = cfg['s'].opts\ng = x if k else y\n")
+    assert result["aliases"] == [("b", "a"), ("c", "a"), ("e", "d")]
+    assert result["parts"] == [("f", "cfg"), ("g", "x"), ("g", "y")]
+    assert nbrewind.analyze("e2 <- e1", "r")["aliases"] == [("e2", "e1")]
+    assert nbrewind.analyze("x = 1")["parts"] == []
+
+
 def test_analyze_reports_syntax_errors_in_the_result():
     result = nbrewind.analyze("a = 1\nb = (\n")
     assert result["errors"] and result["errors"][0]["line"] >= 1

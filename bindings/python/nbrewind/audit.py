@@ -294,7 +294,7 @@ class Auditor:
         if self._may_draw_through_pyplot(analysis, namespace):
             mutated |= sharing.figure_names(namespace)
         # A change through an alias the cell made or ended changes the other name.
-        mutated |= self._former_aliases(mutated) | _aliased_in_cell(analysis, mutated)
+        mutated |= self._former_aliases(mutated) | _aliased_in_cell(analysis, mutated, namespace)
         names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         held = [*code.held, *self._hidden(mutated, namespace)]
         names |= self._sharing_state(namespace, mutated, held)
@@ -670,14 +670,25 @@ _ATOMIC = (int, float, complex, str, bytes, bool, type(None), tuple, frozenset,
            type(sys))
 
 
-def _aliased_in_cell(analysis: dict, mutated: set) -> set:
+_NOT_HOLDERS = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)
+
+
+def _aliased_in_cell(analysis: dict, mutated: set, namespace: dict) -> set:
     """The names the cell made a may-mutate name an alias of, or the other
     way round (`b = a; b.append(1); b = [5]` changes a, though b is no
-    alias after the cell), as the analysis found them."""
+    alias after the cell), and the holders a may-mutate name took a part of
+    (`b = d['k']; b.append(1); b = None` changes d), as the analysis found
+    them.  Modules, classes and functions are no holders here: a value taken
+    from one (`x = np.pi`) is found, if shared, by the search for shared
+    state."""
     out: set = set()
     for name, other in analysis["aliases"]:
         if name in mutated or other in mutated:
             out |= {name, other}
+    for name, holder in analysis["parts"]:
+        if name in mutated and holder in namespace and \
+                not isinstance(namespace[holder], _NOT_HOLDERS):
+            out.add(holder)
     return out
 
 

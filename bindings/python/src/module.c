@@ -387,21 +387,22 @@ static PyObject *json_loads(char *owned_json)
     return result;
 }
 
-/* Adds "aliases": [(name, other), ...] (nbr_analysis_alias), which the JSON
- * leaves out. */
-static PyObject *with_aliases(PyObject *result, const nbr_analysis *analysis)
+/* Sets result[key] = [(name, other), ...], the relations of that kind
+ * (nbr_analysis_relation), which the JSON leaves out.  Steals `result`. */
+static PyObject *with_relations(PyObject *result, const nbr_analysis *analysis,
+                                nbr_relation_kind kind, const char *key)
 {
-    size_t count = nbr_analysis_alias_count(analysis);
-    PyObject *aliases = result ? PyList_New((Py_ssize_t)count) : NULL;
-    for (size_t i = 0; aliases && i < count; i++) {
+    size_t count = nbr_analysis_relation_count(analysis, kind);
+    PyObject *pairs = result ? PyList_New((Py_ssize_t)count) : NULL;
+    for (size_t i = 0; pairs && i < count; i++) {
         const char *name = NULL, *other = NULL;
-        nbr_analysis_alias(&name, &other, analysis, i);
+        nbr_analysis_relation(&name, &other, analysis, kind, i);
         PyObject *pair = Py_BuildValue("(ss)", name, other);
-        if (!pair) Py_CLEAR(aliases);
-        else PyList_SET_ITEM(aliases, (Py_ssize_t)i, pair);
+        if (!pair) Py_CLEAR(pairs);
+        else PyList_SET_ITEM(pairs, (Py_ssize_t)i, pair);
     }
-    if (!aliases || PyDict_SetItemString(result, "aliases", aliases) < 0) Py_CLEAR(result);
-    Py_XDECREF(aliases);
+    if (!pairs || PyDict_SetItemString(result, key, pairs) < 0) Py_CLEAR(result);
+    Py_XDECREF(pairs);
     return result;
 }
 
@@ -417,9 +418,10 @@ PyDoc_STRVAR(analyze_doc,
              "analyze(source, language=\"python\") -> dict\n\n"
              "Analyse one cell: the names it defines, uses, may mutate, deletes and\n"
              "imports, its functions and classes with their globals, and its flags and\n"
-             "syntax errors (nbr_analysis_to_json), plus \"aliases\": the (name, other)\n"
-             "pairs of its `name = other` bindings (nbr_analysis_alias).  A syntax error\n"
-             "is reported in the result's \"errors\", not raised.");
+             "syntax errors (nbr_analysis_to_json), plus \"aliases\" and \"parts\": the\n"
+             "(name, other) pairs of its bindings of a name to another's object or to a\n"
+             "part of it (nbr_analysis_relation).  A syntax error is reported in the\n"
+             "result's \"errors\", not raised.");
 
 static PyObject *py_analyze(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
 {
@@ -436,7 +438,9 @@ static PyObject *py_analyze(PyObject *Py_UNUSED(module), PyObject *args, PyObjec
     st = nbrpy_analysis_new(&analysis, language, source, (size_t)length);
     if (st == NBR_OK) st = nbr_analysis_to_json(&json, analysis);
     Py_END_ALLOW_THREADS
-    PyObject *result = st == NBR_OK ? with_aliases(json_loads(json), analysis) : nbrpy_fail(st);
+    PyObject *result = st == NBR_OK ? json_loads(json) : nbrpy_fail(st);
+    if (st == NBR_OK) result = with_relations(result, analysis, NBR_RELATION_ALIAS, "aliases");
+    if (st == NBR_OK) result = with_relations(result, analysis, NBR_RELATION_PART, "parts");
     nbr_analysis_free(analysis);
     return result;
 }
