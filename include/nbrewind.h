@@ -159,7 +159,8 @@ typedef enum nbr_relation_kind {
      * which shares the object only when it is an environment or another
      * reference object): both names hold one object. */
     NBR_RELATION_ALIAS = 0,
-    /* `name = other[k]`, `name = other.attr`, `name = x if c else other`,
+    /* `name = other[k]`, `name = other.attr`, `name = other.get(k)` (also
+     * `setdefault`, `getattr(other, a)`), `name = x if c else other`,
      * `name = x or other`: name may hold other's object or a part of it
      * (Python only). */
     NBR_RELATION_PART = 1

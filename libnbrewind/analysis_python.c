@@ -1550,14 +1550,32 @@ static void add_relation(walker *w, nbr_relation_kind kind, TSNode target, TSNod
     nbr_analysis_add_relation(w->a, kind, name, nl, holder, ol);
 }
 
-/* `b = d['k'][0]`, `b = cfg.solver`, `b = x if c else y`, `b = x or y`: b may
- * hold (a part of) d's, cfg's, x's or y's object, and a change through b
- * changes it, whatever b holds after the cell.  `depth` bounds the recursion
- * into nested expressions. */
+/* The object whose part `d.get(k)`, `d.setdefault(k, v)` or `getattr(o, a)`
+ * returns (d, o), or a null node for any other call. */
+static TSNode part_getter_holder(const walker *w, TSNode call)
+{
+    TSNode fn = callee(call), args = field(call, F_ARGUMENTS);
+    if (ts_node_is_null(fn)) return (TSNode){0};
+    if (kind(fn) == K_ATTRIBUTE) {
+        TSNode method = field(fn, F_ATTRIBUTE);
+        if (text_is(w, method, "get") || text_is(w, method, "setdefault"))
+            return field(fn, F_OBJECT);
+    } else if (kind(fn) == K_IDENTIFIER && text_is(w, fn, "getattr") && !ts_node_is_null(args) &&
+               ts_node_named_child_count(args) >= 2) {
+        return ts_node_named_child(args, 0);
+    }
+    return (TSNode){0};
+}
+
+/* `b = d['k'][0]`, `b = cfg.solver`, `b = d.get('k')`, `b = x if c else y`,
+ * `b = x or y`: b may hold (a part of) d's, cfg's, x's or y's object, and a
+ * change through b changes it, whatever b holds after the cell.  `depth`
+ * bounds the recursion into nested expressions. */
 static void record_parts(walker *w, TSNode target, TSNode value, int depth)
 {
     if (ts_node_is_null(value) || depth > 8) return;
     switch (kind(value)) {
+    case K_CALL: record_parts(w, target, part_getter_holder(w, value), depth + 1); break;
     case K_IDENTIFIER:
         if (depth > 0) add_relation(w, NBR_RELATION_PART, target, value);
         break;

@@ -191,9 +191,13 @@ static void parts_name_the_holders_a_value_may_come_from(void)
     relations_of(got, sizeof got, NBR_RELATION_PART,
                  "b = d['k'][0]\nc = cfg.solver.opts\ne = x if cond else (y or z)\n");
     CHECK_STR("b=d c=cfg e=x e=y e=z ", got);
-    /* Calls, literals, plain aliases and nested scopes: none. */
     relations_of(got, sizeof got, NBR_RELATION_PART,
-                 "b = f(d)['k']\nc = [d]\ne = x\ndef g():\n    h = d['k']\n");
+                 "b = d.get('k')\nc = cfg.setdefault('s', {})\ne = getattr(o, 'x')\n");
+    CHECK_STR("b=d c=cfg e=o ", got);
+    /* Other calls, literals, plain aliases and nested scopes: none. */
+    relations_of(got, sizeof got, NBR_RELATION_PART,
+                 "b = f(d)['k']\nc = [d]\ne = x\nk = d.copy()\nm = getattr(o)\n"
+                 "def g():\n    h = d['k']\n");
     CHECK_STR("", got);
     relations_of(got, sizeof got, NBR_RELATION_ALIAS, "b = d['k']\n");
     CHECK_STR("", got);

@@ -300,6 +300,7 @@ CONTAINERS = [
     "b3 = pd1['b']\nb3['c'] = 9\nb3 = None",           # a part changed and let go
     "b4 = pn[1]\nb4.append(5)\ndel b4",
     "b9 = pl2 if len(pl2) else None\nb9.append(2)\nb9 = None",
+    "b10 = pd1.get('b')\nb10['c'] = 10\nb10 = None",     # ... taken by a getter
 ]
 
 COLLECTIONS = [
