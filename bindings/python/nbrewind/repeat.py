@@ -55,16 +55,21 @@ class Cell:
         return self.run.record if self.run else None
 
     @functools.cached_property
+    def audited_analysis(self) -> dict | None:
+        """The C analysis of the source its record was made from, or None."""
+        source = _audited_source(self.run) if self.run else None
+        return None if source is None else _core.analyze(source)
+
+    @functools.cached_property
     def changed_in_place(self) -> set:
         """The names its audited source changes in place and never rebinds
         (`a.append(1)`): the write of one leaves its aliases aliased.  Empty
         when the record wrote a name the source does not spell (through a
         function, which may rebind it, or through an alias) or the source
         defeats analysis."""
-        source = _audited_source(self.run) if self.run else None
-        if source is None:
+        analysis = self.audited_analysis
+        if analysis is None:
             return set()
-        analysis = _core.analyze(source)
         spelled = {*analysis["defs"], *analysis["may_mutate"], *analysis["deletes"]}
         if analysis["flags"] or any(n not in spelled and not n.startswith("@")
                                     for n in self.record.writes):
@@ -483,7 +488,7 @@ def _add_cell(graph, cell: Cell, history: _History):
         cell.reasons.append("new cell" if cell.run is None else "no audited source")
         return
     graph.add_cell(cell.id, audited)
-    analysis = _core.analyze(audited)
+    analysis = cell.audited_analysis
     binds = set(analysis["defs"])
     _observe(graph, cell.id, cell.record, binds)
     if nbfile.source_hash_text(cell.source) != cell.record.source_hash:
