@@ -1597,8 +1597,9 @@ static void record_parts(walker *w, TSNode target, TSNode value, int depth)
 }
 
 /* Top-level `name = other`, `a = b = other` and `x, y = p, q` leave two names
- * on one object: the audit and the graph follow a change through either. */
-static void record_aliases(walker *w, TSNode target, TSNode value)
+ * on one object: the audit and the graph follow a change through either.  A
+ * name bound to anything else may hold a part of another's (record_parts). */
+static void record_relations(walker *w, TSNode target, TSNode value)
 {
     if (kind(target) == K_IDENTIFIER && kind(value) == K_IDENTIFIER) {
         add_relation(w, NBR_RELATION_ALIAS, target, value);
@@ -1639,7 +1640,7 @@ static void visit_assignment(walker *w, TSNode n)
     }
     if (!ts_node_is_null(type)) visit_expr(w, type);
     if (binds && w->scope == w->cell)
-        for (size_t i = 0; i < count; i++) record_aliases(w, targets[i], value);
+        for (size_t i = 0; i < count; i++) record_relations(w, targets[i], value);
 }
 
 static void visit_augmented(walker *w, TSNode n)
