@@ -1,0 +1,221 @@
+#!/usr/bin/env python3
+"""The floor under the store-size figure of issue 3 for a store of one file per
+checkpoint: a measured prototype, not the store.
+
+docs/performance.md ("Store size under small overwrites") finds the store at
+2.028x the compressed array after 100 checkpoints that each overwrite one
+aligned 1 % row block of a 100 MB float64 field, against a target of 2x: the
+chunk data alone is 1.989x, which leaves about 8.7 KB of disk per checkpoint
+for everything else, and the store spends about 28 KB (a segment with a
+virtual dataset of 100 mappings, a manifest file, an INDEX entry).
+
+This writes, with h5py and the Blosc filter (lz4, level 5, byte shuffle: the
+store's defaults), the leanest layout that keeps every version of the array
+one dataset h5py can read, and measures it on disk:
+- checkpoint 1: one file holding the array as a chunked dataset (1 MiB chunks);
+- checkpoint k > 1: one file holding the one new chunk, a virtual dataset of
+  the array (layout "chained": the block mapped to the new chunk, the rows
+  before and after it to the previous version's virtual dataset, 3 mappings;
+  layout "flat": one mapping per chunk, to whichever file holds it, as the
+  store does now) and the checkpoint's manifest as an attribute (a JSON entry
+  listing only the chunk that changed), so that renaming this one file into
+  place is the commit;
+- one append-only journal of fixed-size records (sequence, file name,
+  checksum) that an open reads instead of listing the directory.
+Variants: HDF5's default metadata block (2 KiB) and a 512-byte one.
+
+Then it reads the last version back with h5py through each layout (bit
+identity and time, warm cache, against a plain dataset of the same array).
+
+Usage: /usr/bin/python3 benchmarks/bench_store_layout.py [--out FILE]
+(default benchmarks/results/store-layout.json).
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+
+import h5py
+import hdf5plugin
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from bench_common import machine, write_result  # noqa: E402
+
+ROWS, COLUMNS, BLOCK = 12800, 1024, 128  # 100 MB; blocks and chunks of 1 MiB (aligned case)
+CHECKPOINTS = 100
+JOURNAL_RECORD = 64  # u64 seq, 24-byte file name, 16-byte checksum, u64 length, u64 flags
+BLOSC = hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE)
+READS = 5
+
+
+def field_rows(rng, r0: int, r1: int, t: float) -> np.ndarray:
+    """Rows [r0, r1) of the smooth field sin(a x + t) cos(b y - t) + 1e-3 noise
+    that bench_store.c's block benchmark writes."""
+    x = np.arange(r0, r1, dtype=np.float64)[:, None]
+    y = np.arange(COLUMNS, dtype=np.float64)[None, :]
+    smooth = np.sin(2 * np.pi * 2 * x / ROWS + t) * np.cos(2 * np.pi * 3 * y / COLUMNS - t)
+    return smooth + 1e-3 * (rng.random((r1 - r0, COLUMNS)) - 0.5)
+
+
+def new_file(path: str, meta_block: int | None) -> h5py.File:
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_V110)
+    if meta_block is not None:
+        # h5py does not wrap H5Pset_meta_block_size; call the HDF5 it loaded.
+        hdf5 = ctypes.CDLL("libhdf5_serial.so.103")
+        if hdf5.H5Pset_meta_block_size(ctypes.c_int64(fapl.id), ctypes.c_uint64(meta_block)) < 0:
+            raise SystemExit("H5Pset_meta_block_size failed")
+    return h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl))
+
+
+def manifest(k: int, block: int, path: str) -> str:
+    """What a manifest entry would say when it lists only the changed chunk."""
+    return json.dumps({
+        "format": 3, "seq": k, "parent": k - 1, "cell_id": "c0a1b2c3", "execution_count": k,
+        "started": "2026-11-26T17:30:00.123Z", "committed": "2026-11-26T17:30:00.456Z",
+        "host": None, "bindings": {"field": "%032x" % (k * 7919)},
+        "objects": {"%032x" % (k * 7919): {
+            "kind": "array", "dtype": "<f8", "shape": [ROWS, COLUMNS],
+            "logical_bytes": ROWS * COLUMNS * 8, "stored_bytes": 800000,
+            "chunk_shape": [BLOCK, COLUMNS], "base": "%032x" % ((k - 1) * 7919),
+            "changed_chunks": [[block, "%032x" % (k * 104729), os.path.basename(path), 800000]]}}},
+        separators=(",", ":"))
+
+
+def write_layout(directory: str, layout: str, meta_block: int | None, versions) -> dict:
+    """Write the 100 checkpoints in `layout`; returns sizes and the last file."""
+    os.makedirs(directory)
+    chunk_home = {}  # chunk index -> (file name, dataset name), for the flat layout
+    names = []
+    for k, (block, array_or_chunk) in enumerate(versions, start=1):
+        name = "%016d-%08x.h5" % (k, k)
+        path = os.path.join(directory, name)
+        with new_file(path, meta_block) as f:
+            if k == 1:
+                f.create_dataset("a", data=array_or_chunk, chunks=(BLOCK, COLUMNS), **BLOSC)
+                for c in range(ROWS // BLOCK):
+                    chunk_home[c] = (name, "a", c)
+            else:
+                f.create_dataset("c", data=array_or_chunk, chunks=(BLOCK, COLUMNS), **BLOSC)
+                chunk_home[block] = (name, "c", 0)
+                f.create_virtual_dataset("a", vds_layout(layout, block, names[-1], chunk_home))
+            f.attrs["nbr_manifest"] = manifest(k, block, path)
+        names.append(name)
+    with open(os.path.join(directory, "JOURNAL"), "wb") as journal:
+        journal.write(b"\0" * JOURNAL_RECORD * len(names))
+    return {"files": names, "last": os.path.join(directory, names[-1])}
+
+
+def vds_layout(layout: str, block: int, previous: str, chunk_home: dict) -> h5py.VirtualLayout:
+    vl = h5py.VirtualLayout(shape=(ROWS, COLUMNS), dtype="f8")
+    r0, r1 = block * BLOCK, (block + 1) * BLOCK
+    if layout == "chained":
+        earlier = h5py.VirtualSource(previous, "a", shape=(ROWS, COLUMNS))
+        if r0 > 0:
+            vl[:r0] = earlier[:r0]
+        vl[r0:r1] = h5py.VirtualSource(".", "c", shape=(BLOCK, COLUMNS))
+        if r1 < ROWS:
+            vl[r1:] = earlier[r1:]
+        return vl
+    for c, (name, dataset, row) in sorted(chunk_home.items()):
+        source = h5py.VirtualSource("." if c == block else name, dataset,
+                                    shape=(ROWS if dataset == "a" else BLOCK, COLUMNS))
+        vl[c * BLOCK:(c + 1) * BLOCK] = source[row * BLOCK:(row + 1) * BLOCK] \
+            if dataset == "a" else source
+    return vl
+
+
+def disk(directory: str) -> tuple[int, int]:
+    allocated = apparent = 0
+    for name in os.listdir(directory):
+        st = os.stat(os.path.join(directory, name))
+        allocated += st.st_blocks * 512
+        apparent += st.st_size
+    return allocated, apparent
+
+
+def read_seconds(path: str, dataset: str, out: np.ndarray) -> float:
+    t0 = time.perf_counter()
+    with h5py.File(path, "r") as f:
+        f[dataset].read_direct(out)
+    return time.perf_counter() - t0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=os.path.join(HERE, "results", "store-layout.json"))
+    args = parser.parse_args()
+    rng = np.random.default_rng(1)
+    array = field_rows(rng, 0, ROWS, 0.0)
+    versions = []
+    for k in range(CHECKPOINTS):
+        block = k % (ROWS // BLOCK)
+        rows = field_rows(rng, block * BLOCK, (block + 1) * BLOCK, 0.01 * (k + 1))
+        array[block * BLOCK:(block + 1) * BLOCK] = rows
+        versions.append((block, array.copy() if k == 0 else rows))
+    scratch = tempfile.mkdtemp(prefix="nbr-layout-", dir=os.environ.get("TMPDIR", "/tmp"))
+    results = {}
+    try:
+        with new_file(os.path.join(scratch, "plain.h5"), None) as f:
+            plain = f.create_dataset("a", data=array, chunks=(BLOCK, COLUMNS), **BLOSC)
+            compressed = plain.id.get_storage_size()
+        with new_file(os.path.join(scratch, "first.h5"), None) as f:
+            first = f.create_dataset("a", data=versions[0][1], chunks=(BLOCK, COLUMNS), **BLOSC)
+            first_compressed = first.id.get_storage_size()
+        for layout in ("chained", "flat"):
+            for meta_block in (None, 512):
+                key = f"{layout}, metadata block {meta_block or 'default (2048)'}"
+                directory = os.path.join(scratch, f"{layout}-{meta_block}")
+                written = write_layout(directory, layout, meta_block, versions)
+                chunk_data = first_compressed + sum(
+                    h5py.File(os.path.join(directory, n), "r")["c"].id.get_storage_size()
+                    for n in written["files"][1:])
+                allocated, apparent = disk(directory)
+                out = np.empty_like(array)
+                read_seconds(written["last"], "a", out)  # warm, and check
+                identical = bool(np.array_equal(out, array))
+                times = [read_seconds(written["last"], "a", out) for _ in range(READS)]
+                plain_times = [read_seconds(os.path.join(scratch, "plain.h5"), "a", out)
+                               for _ in range(READS)]
+                results[key] = {
+                    "chunk_data_bytes": chunk_data,
+                    "disk_allocated_bytes": allocated, "disk_apparent_bytes": apparent,
+                    "not_chunk_data_allocated_per_checkpoint": (allocated - chunk_data) / CHECKPOINTS,
+                    "ratio_chunk_data": chunk_data / first_compressed,
+                    "ratio_disk_allocated": allocated / first_compressed,
+                    "ratio_disk_apparent": apparent / first_compressed,
+                    "h5py_reads_last_version_bit_identical": identical,
+                    "h5py_read_seconds_median": statistics.median(times),
+                    "h5py_plain_read_seconds_median": statistics.median(plain_times),
+                    "read_time_ratio_to_plain": statistics.median(times) / statistics.median(plain_times)}
+                r = results[key]
+                print(f"  {key:40s} disk {r['ratio_disk_allocated']:.4f}x allocated, "
+                      f"{r['ratio_disk_apparent']:.4f}x apparent (chunk data "
+                      f"{r['ratio_chunk_data']:.4f}x); "
+                      f"{r['not_chunk_data_allocated_per_checkpoint'] / 1024:.2f} KiB/checkpoint "
+                      f"besides chunks; h5py read {r['read_time_ratio_to_plain']:.2f}x plain, "
+                      f"identical {identical}")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    write_result({"date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
+                  "machine": machine(("numpy", "h5py")),
+                  "hdf5": h5py.version.hdf5_version, "hdf5plugin": hdf5plugin.version,
+                  "checkpoints": CHECKPOINTS,
+                  "array": f"{ROWS} x {COLUMNS} float64, blocks and chunks of {BLOCK} rows",
+                  "compression": "Blosc lz4, level 5, byte shuffle (filter 32001)",
+                  "array_compressed_bytes_first": first_compressed,
+                  "array_compressed_bytes_last": compressed,
+                  "journal_record_bytes": JOURNAL_RECORD, "layouts": results}, args.out)
+
+
+if __name__ == "__main__":
+    main()
