@@ -331,6 +331,27 @@ size_t nbr_blosc_compress_chunk(void *out, const void *in, size_t nbytes, size_t
     return n > 0 ? (size_t)n : 0;
 }
 
+nbr_status nbr_blosc_decompress(void **out, size_t *out_size, const void *frame, size_t size,
+                                size_t max_bytes)
+{
+    size_t nbytes = 0;
+    *out = NULL;
+    *out_size = 0;
+    if (size < BLOSC_MIN_HEADER_LENGTH || blosc_cbuffer_validate(frame, size, &nbytes) != 0 ||
+        nbytes > max_bytes || nbytes > (size_t)BLOSC_MAX_BUFFERSIZE)
+        return NBR_ECORRUPT;
+    void *data = malloc(nbytes ? nbytes : 1);
+    if (!data) return nbr_fail_nomem("decompressing");
+    int n = blosc_decompress_ctx(frame, data, nbytes, 1);
+    if (n < 0 || (size_t)n != nbytes) {
+        free(data);
+        return NBR_ECORRUPT;
+    }
+    *out = data;
+    *out_size = nbytes;
+    return NBR_OK;
+}
+
 int nbr_blosc_worth_frame(size_t size, size_t frame)
 {
     if (size == 0 || size > SAMPLE_MAX) return -1;

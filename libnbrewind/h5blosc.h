@@ -56,6 +56,14 @@ size_t nbr_blosc_typesize(hid_t type);
 size_t nbr_blosc_compress_chunk(void *out, const void *in, size_t nbytes, size_t typesize,
                                 int level, int shuffle, nbr_blosc_codec codec);
 
+/* Decompresses one Blosc frame of `size` bytes (thread-safe, one thread)
+ * into a malloc'd buffer the caller frees: *out and *out_size.  The frame's
+ * header is checked against `size` first, and frames that would expand past
+ * `max_bytes` are refused.  NBR_ECORRUPT (no message set: the caller names
+ * the file) for a frame that is not sound, NBR_ENOMEM. */
+nbr_status nbr_blosc_decompress(void **out, size_t *out_size, const void *frame, size_t size,
+                                size_t max_bytes);
+
 /* nbr_blosc_worth_compressing's verdict on a sample of `size` bytes (whole,
  * at most 64 MiB) from its frame's size (nbr_blosc_compress_chunk, 0: did
  * not shrink): 1 or 0; -1 if the sample is too large to be judged whole. */

@@ -2,10 +2,10 @@
  * docs/store-format.md, "The open index").
  *
  * Layout, all integers little-endian:
- *   "NBRINDEX" u32 version (3) u32 reserved (0)
+ *   "NBRINDEX" u32 version (4) u32 flags (bit 0: the body is a Blosc frame)
  *   u64 covered_seq  u64 manifest_count  u64 names_hash
  *   u64 dir_ino  u64 dir_mtime_ns  u64 dir_ctime_ns   (checkpoints/; zeros: none)
- *   manifest_count x manifest
+ *   body: manifest_count x manifest, or a Blosc frame of them
  *   16 bytes: the XXH3-128 hash of every byte before them (nbr_hash_bytes)
  * A string is u32 length + bytes, 0xffffffff for none. */
 #include <errno.h>
@@ -19,6 +19,7 @@
 
 #include "alloc.h"
 #include "buf.h"
+#include "h5blosc.h"
 #include "store_array.h"
 #include "store_internal.h"
 #include "store_io.h"
@@ -26,9 +27,19 @@
 
 #define MAGIC "NBRINDEX"
 /* 2: object entries end with their chunk list (chunk dedup).  3: the header
- * records checkpoints/'s stat (the fast check).  An index of another version
- * is ignored (and rewritten by the next writer). */
-#define VERSION 3u
+ * records checkpoints/'s stat (the fast check).  4: the body may be
+ * compressed (flags).  An index of another version is ignored (and
+ * rewritten by the next writer). */
+#define VERSION 4u
+#define FLAG_BLOSC 1u
+/* The body is compressed with lz4 (fast to undo at open: the store's open
+ * figure), bytes unshuffled: consecutive manifests repeat most of an
+ * array's chunk list and segment names, so a store of many small overwrites
+ * keeps an index of about a twentieth of the raw size. */
+#define BODY_CODEC NBR_BLOSC_LZ4
+#define BODY_LEVEL 5
+/* What a reader agrees to expand a compressed body to. */
+#define BODY_MAX ((size_t)1 << 31)
 #define HEADER_BYTES 64
 #define NO_STRING 0xffffffffu
 #define FNV_OFFSET 0xcbf29ce484222325ull
@@ -225,20 +236,31 @@ nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
             stamped = false;
     }
     if (!stamped) memset(&stamp, 0, sizeof stamp);
+    nbr_buf body;
+    nbr_buf_init(&body);
+    for (size_t i = 0; i < s->checkpoint_count; i++) put_manifest(&body, s->checkpoints[i]);
+    char *frame = body.failed ? NULL : malloc(body.length ? body.length : 1);
+    size_t frame_size = frame ? nbr_blosc_compress_chunk(frame, body.data, body.length, 1,
+                                                         BODY_LEVEL, 0, BODY_CODEC)
+                              : 0;
     nbr_buf b;
     nbr_buf_init(&b);
     nbr_buf_append(&b, MAGIC, 8);
     put_u32(&b, VERSION);
-    put_u32(&b, 0);
+    put_u32(&b, frame_size ? FLAG_BLOSC : 0);
     put_u64(&b, covered);
     put_u64(&b, s->checkpoint_count);
     put_u64(&b, h);
     put_u64(&b, stamp.ino);
     put_u64(&b, stamp.mtime_ns);
     put_u64(&b, stamp.ctime_ns);
-    for (size_t i = 0; i < s->checkpoint_count; i++) put_manifest(&b, s->checkpoints[i]);
+    if (frame_size) nbr_buf_append(&b, frame, frame_size);
+    else if (body.length) nbr_buf_append(&b, body.data, body.length);
+    free(frame);
     nbr_status st = NBR_OK;
-    if (b.failed) st = nbr_fail_nomem("writing the store index");
+    bool failed = b.failed || body.failed;
+    nbr_buf_clear(&body);
+    if (failed) st = nbr_fail_nomem("writing the store index");
     else {
         nbr_object_id sum;
         st = nbr_hash_bytes(&sum, b.data, b.length);
@@ -484,8 +506,7 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
     bool nomem = false;
     reader r = {(const unsigned char *)text, (const unsigned char *)text + length, false};
     const unsigned char *magic = get_bytes(&r, 8);
-    uint32_t version = get_u32(&r);
-    get_u32(&r);
+    uint32_t version = get_u32(&r), flags = get_u32(&r);
     uint64_t covered = get_u64(&r), n = get_u64(&r), h = get_u64(&r);
     dir_stamp recorded, now;
     recorded.ino = get_u64(&r);
@@ -512,9 +533,19 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
         !hash_names(&listed, &lh, s->root, names, count, covered))
         r.bad = true;
     bool ok = !r.bad && length >= HEADER_BYTES + 16 && memcmp(magic, MAGIC, 8) == 0 &&
-              version == VERSION && memcmp(sum.bytes, text + length - 16, 16) == 0 &&
-              covered > 0 && (fresh || (n == listed && h == lh));
+              version == VERSION && (flags & ~FLAG_BLOSC) == 0 &&
+              memcmp(sum.bytes, text + length - 16, 16) == 0 && covered > 0 &&
+              (fresh || (n == listed && h == lh));
     if (ok) r.end = (const unsigned char *)text + length - 16;
+    void *body = NULL;
+    if (ok && (flags & FLAG_BLOSC)) {
+        size_t body_size = 0;
+        st = nbr_blosc_decompress(&body, &body_size, r.p, (size_t)(r.end - r.p), BODY_MAX);
+        if (st == NBR_ENOMEM) nomem = true;
+        ok = st == NBR_OK;
+        r.p = body;
+        r.end = (const unsigned char *)body + body_size;
+    }
     uint64_t prev = 0;
     for (uint64_t i = 0; ok && i < n; i++) {
         nbr_manifest *m = malloc(sizeof *m);
@@ -532,6 +563,7 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
         if (nbr_store_add_manifest(s, m) != NBR_OK) nomem = true;
     }
     if (ok && !nomem && (r.p != r.end || prev != covered)) ok = false;
+    free(body);
     free(text);
     if (nomem || !ok) {
         /* Forget whatever was loaded: the manifests are read instead. */

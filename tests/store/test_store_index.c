@@ -3,6 +3,8 @@
  * manifests alone, and an index that does not check out (damaged,
  * truncated, from another format, stale after a GC) is ignored and written
  * again by the next writer.  Kills while it is written: test_store_faults.c. */
+#include <blosc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,47 @@ static void write_all(const char *path, const char *data, long size)
     if (!f) return;
     fwrite(data, 1, (size_t)size, f);
     fclose(f);
+}
+
+/* INDEX's layout (docs/store-format.md): a 64-byte header whose flags (at
+ * byte 12) say whether the body is a Blosc frame, the body, a 16-byte
+ * checksum of everything before it. */
+#define INDEX_HEADER 64
+#define INDEX_FLAGS_AT 12
+
+static uint32_t index_flags(const char *index)
+{
+    uint32_t v = 0;
+    for (int i = 0; i < 4; i++) v |= (uint32_t)(unsigned char)index[INDEX_FLAGS_AT + i] << (8 * i);
+    return v;
+}
+
+/* Writes `header` + `body` + their checksum to `path`, with `flags`. */
+static void write_index(const char *path, const char *header, const char *body, size_t body_size,
+                        uint32_t flags)
+{
+    size_t size = INDEX_HEADER + body_size + 16;
+    char *out = malloc(size);
+    memcpy(out, header, INDEX_HEADER);
+    for (int i = 0; i < 4; i++) out[INDEX_FLAGS_AT + i] = (char)(flags >> (8 * i));
+    memcpy(out + INDEX_HEADER, body, body_size);
+    nbr_object_id sum;
+    CHECK_OK(nbr_hash_bytes(&sum, out, size - 16));
+    memcpy(out + size - 16, sum.bytes, 16);
+    write_all(path, out, (long)size);
+    free(out);
+}
+
+/* The body of a compressed index, decompressed (malloc'd; *size). */
+static char *index_body(const char *index, long index_size, size_t *size)
+{
+    const char *frame = index + INDEX_HEADER;
+    size_t frame_size = (size_t)index_size - INDEX_HEADER - 16, nbytes = 0;
+    CHECK(blosc_cbuffer_validate(frame, frame_size, &nbytes) == 0);
+    char *body = malloc(nbytes ? nbytes : 1);
+    CHECK(blosc_decompress_ctx(frame, body, nbytes, 1) == (int)nbytes);
+    *size = nbytes;
+    return body;
 }
 
 /* A random history: st_gc_checkpoint's bindings (new, shared, deleted,
@@ -167,7 +210,8 @@ static void test_bad_index_is_ignored_and_rewritten(void)
     char *good = read_all(index, &good_size);
     CHECK(good != NULL && good_size > 100);
     char *truth = dump_without_index(dir);
-    for (int how = 0; how < 10; how++) {
+    CHECK(index_flags(good) == 1);
+    for (int how = 0; how < 12; how++) {
         write_all(index, good, good_size);
         switch (how) {
         case 0: CHECK(st_flip_byte(index, good_size / 2) == 0); break;   /* damaged */
@@ -178,19 +222,26 @@ static void test_bad_index_is_ignored_and_rewritten(void)
         case 5: CHECK(st_flip_byte(index, 8) == 0); break;               /* version */
         case 6: CHECK(st_flip_byte(index, 0) == 0); break;               /* magic */
         case 7: CHECK(st_write_text(index, "{\"not\": \"an index\"}") == 0); break;
-        case 8: { /* a bad last manifest under a good checksum: the ones before it
-                   * were loaded already, and are dropped again */
-            char *bad = malloc((size_t)good_size);
-            memcpy(bad, good, (size_t)good_size);
-            bad[good_size - 16 - 5] = '/'; /* in the last segment name: "...h/" */
-            nbr_object_id sum;
-            CHECK_OK(nbr_hash_bytes(&sum, bad, (size_t)good_size - 16));
-            memcpy(bad + good_size - 16, sum.bytes, 16);
-            write_all(index, bad, good_size);
-            free(bad);
+        case 8: { /* a bad last manifest under a good checksum (the body written
+                   * raw): the ones before it were loaded already, and are
+                   * dropped again */
+            size_t body_size = 0;
+            char *body = index_body(good, good_size, &body_size);
+            body[body_size - 5] = '/'; /* in the last segment name: "...h/" */
+            write_index(index, good, body, body_size, 0);
+            free(body);
             break;
         }
-        case 9: { /* names one manifest the store no longer has */
+        case 9: /* a frame cut short under a good checksum (a frame whose bytes
+                 * changed but still decompress is like a raw body changed:
+                 * the parser's checks are what is left) */
+            write_index(index, good, good + INDEX_HEADER, (size_t)good_size - INDEX_HEADER - 16 - 9,
+                        1);
+            break;
+        case 10: /* flags this version does not know */
+            write_index(index, good, good + INDEX_HEADER, (size_t)good_size - INDEX_HEADER - 16, 3);
+            break;
+        case 11: { /* names one manifest the store no longer has (last: it changes the store) */
             char *first = strdup(st_find_entry(st_path(dir, "checkpoints"), "", ".json"));
             char aside[4096];
             snprintf(aside, sizeof aside, "%s/%s", st_path(dir, "checkpoints"), first);
@@ -214,7 +265,7 @@ static void test_bad_index_is_ignored_and_rewritten(void)
         long size = 0;
         char *now = read_all(index, &size);
         CHECK(now != NULL && size > 100);
-        if (how < 9) CHECK(size == good_size && memcmp(now, good, (size_t)size) == 0);
+        if (how != 11) CHECK(size == good_size && memcmp(now, good, (size_t)size) == 0);
         free(now);
         seen = dump_store(dir);
         CHECK_STR(truth, seen);
@@ -242,5 +293,42 @@ static void test_bad_index_is_ignored_and_rewritten(void)
     free(dir);
 }
 
+/* The body is compressed when that shrinks it (always, for a store of many
+ * similar manifests); a body written raw (flags 0, as a writer does when
+ * compression does not pay) is read the same. */
+static void test_index_body_compressed_or_raw(void)
+{
+    char *dir = random_store(5);
+    const char *index = st_path(dir, "INDEX");
+    long size = 0;
+    char *packed = read_all(index, &size);
+    CHECK(packed != NULL && index_flags(packed) == 1);
+    size_t body_size = 0;
+    char *body = index_body(packed, size, &body_size);
+    CHECK(body_size > 2 * (size_t)(size - INDEX_HEADER - 16)); /* 2.8x when written */
+    char *with = dump_store(dir);
+    write_index(index, packed, body, body_size, 0);
+    char *raw = dump_store(dir);
+    CHECK_STR(with, raw);
+    /* ... and it is what was read: a covered manifest damaged in place (same
+     * size) is seen only without the index. */
+    const char *first = st_find_entry(st_path(dir, "checkpoints"), "", ".json");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", st_path(dir, "checkpoints"), first);
+    CHECK(st_flip_byte(path, 0) == 0);
+    char *again = dump_store(dir), *without = dump_without_index(dir);
+    CHECK_STR(with, again);
+    CHECK(strcmp(with, without) != 0);
+    free(again);
+    free(without);
+    free(raw);
+    free(with);
+    free(body);
+    free(packed);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 NBR_TEST_MAIN(TEST(test_open_with_index_equals_without),
-              TEST(test_bad_index_is_ignored_and_rewritten))
+              TEST(test_bad_index_is_ignored_and_rewritten),
+              TEST(test_index_body_compressed_or_raw))
