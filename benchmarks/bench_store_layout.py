@@ -55,6 +55,9 @@ CHECKPOINTS = 100
 JOURNAL_RECORD = 64  # u64 seq, 24-byte file name, 16-byte checksum, u64 length, u64 flags
 BLOSC = hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE)
 READS = 5
+LAYOUTS = [  # (virtual datasets, HDF5 metadata block size or None for 2 KiB, store's names)
+    ("chained", None, False), ("chained", 512, False), ("chained", None, True),
+    ("chained", 512, True), ("flat", None, False), ("flat", None, True), ("flat", 512, True)]
 
 
 def field_rows(rng, r0: int, r1: int, t: float) -> np.ndarray:
@@ -91,47 +94,76 @@ def manifest(k: int, block: int, path: str) -> str:
         separators=(",", ":"))
 
 
-def write_layout(directory: str, layout: str, meta_block: int | None, versions) -> dict:
-    """Write the 100 checkpoints in `layout`; returns sizes and the last file."""
+def write_layout(directory: str, layout: str, meta_block: int | None, versions,
+                 store_names: bool) -> dict:
+    """Write the 100 checkpoints in `layout`; returns the files, the last one
+    and the name of the last version's dataset."""
     os.makedirs(directory)
-    chunk_home = {}  # chunk index -> (file name, dataset name), for the flat layout
-    names = []
+    # chunk index -> (file name, dataset name, its row block in the first
+    # version's dataset or None for a chunk dataset), for the flat layout
+    chunk_home = {}
+    names, arrays = [], []
     for k, (block, array_or_chunk) in enumerate(versions, start=1):
         name = "%016d-%08x.h5" % (k, k)
-        path = os.path.join(directory, name)
-        with new_file(path, meta_block) as f:
+        array_name = "/objects/%032x" % (k * 7919) if store_names else "a"
+        chunk_name = "/chunks/%032x" % (k * 104729) if store_names else "c"
+        with new_file(os.path.join(directory, name), meta_block) as f:
             if k == 1:
-                f.create_dataset("a", data=array_or_chunk, chunks=(BLOCK, COLUMNS), **BLOSC)
+                d = f.create_dataset(array_name, data=array_or_chunk, chunks=(BLOCK, COLUMNS),
+                                     **BLOSC)
+                label(d, "array", store_names)
                 for c in range(ROWS // BLOCK):
-                    chunk_home[c] = (name, "a", c)
+                    chunk_home[c] = (name, array_name, c)
             else:
-                f.create_dataset("c", data=array_or_chunk, chunks=(BLOCK, COLUMNS), **BLOSC)
-                chunk_home[block] = (name, "c", 0)
-                f.create_virtual_dataset("a", vds_layout(layout, block, names[-1], chunk_home))
-            f.attrs["nbr_manifest"] = manifest(k, block, path)
+                d = f.create_dataset(chunk_name, data=array_or_chunk, chunks=(BLOCK, COLUMNS),
+                                     **BLOSC)
+                label(d, "chunk", store_names)
+                chunk_home[block] = (name, chunk_name, None)
+                vl = vds_layout(layout, block, (names[-1], arrays[-1]), chunk_home)
+                label(f.create_virtual_dataset(array_name, vl), "array", store_names)
+            f.attrs["nbr_manifest"] = manifest(k, block, name)
         names.append(name)
+        arrays.append(array_name)
     with open(os.path.join(directory, "JOURNAL"), "wb") as journal:
         journal.write(b"\0" * JOURNAL_RECORD * len(names))
-    return {"files": names, "last": os.path.join(directory, names[-1])}
+    return {"files": names, "last": os.path.join(directory, names[-1]), "dataset": arrays[-1]}
 
 
-def vds_layout(layout: str, block: int, previous: str, chunk_home: dict) -> h5py.VirtualLayout:
+def label(dataset, kind: str, store_names: bool):
+    """The attributes the store puts on every array and chunk dataset."""
+    if store_names:
+        dataset.attrs["nbr_kind"] = np.bytes_(kind)
+        dataset.attrs["nbr_dtype"] = np.bytes_("<f8")
+        dataset.attrs["nbr_logical_bytes"] = np.uint64(dataset.size * 8)
+
+
+def vds_layout(layout: str, block: int, previous: tuple, chunk_home: dict) -> h5py.VirtualLayout:
     vl = h5py.VirtualLayout(shape=(ROWS, COLUMNS), dtype="f8")
     r0, r1 = block * BLOCK, (block + 1) * BLOCK
+    own = chunk_home[block][1]
     if layout == "chained":
-        earlier = h5py.VirtualSource(previous, "a", shape=(ROWS, COLUMNS))
+        earlier = h5py.VirtualSource(previous[0], previous[1], shape=(ROWS, COLUMNS))
         if r0 > 0:
             vl[:r0] = earlier[:r0]
-        vl[r0:r1] = h5py.VirtualSource(".", "c", shape=(BLOCK, COLUMNS))
+        vl[r0:r1] = h5py.VirtualSource(".", own, shape=(BLOCK, COLUMNS))
         if r1 < ROWS:
             vl[r1:] = earlier[r1:]
         return vl
     for c, (name, dataset, row) in sorted(chunk_home.items()):
+        whole = row is None
         source = h5py.VirtualSource("." if c == block else name, dataset,
-                                    shape=(ROWS if dataset == "a" else BLOCK, COLUMNS))
-        vl[c * BLOCK:(c + 1) * BLOCK] = source[row * BLOCK:(row + 1) * BLOCK] \
-            if dataset == "a" else source
+                                    shape=(BLOCK if whole else ROWS, COLUMNS))
+        vl[c * BLOCK:(c + 1) * BLOCK] = source if whole else source[row * BLOCK:(row + 1) * BLOCK]
     return vl
+
+
+def chunk_bytes(path: str) -> int:
+    """Storage size of the one chunk dataset of a later checkpoint's file."""
+    with h5py.File(path, "r") as f:
+        found = []
+        f.visititems(lambda name, obj: found.append(obj.id.get_storage_size())
+                     if isinstance(obj, h5py.Dataset) and not obj.is_virtual else None)
+        return sum(found)
 
 
 def disk(directory: str) -> tuple[int, int]:
@@ -171,39 +203,39 @@ def main():
         with new_file(os.path.join(scratch, "first.h5"), None) as f:
             first = f.create_dataset("a", data=versions[0][1], chunks=(BLOCK, COLUMNS), **BLOSC)
             first_compressed = first.id.get_storage_size()
-        for layout in ("chained", "flat"):
-            for meta_block in (None, 512):
-                key = f"{layout}, metadata block {meta_block or 'default (2048)'}"
-                directory = os.path.join(scratch, f"{layout}-{meta_block}")
-                written = write_layout(directory, layout, meta_block, versions)
-                chunk_data = first_compressed + sum(
-                    h5py.File(os.path.join(directory, n), "r")["c"].id.get_storage_size()
-                    for n in written["files"][1:])
-                allocated, apparent = disk(directory)
-                out = np.empty_like(array)
-                read_seconds(written["last"], "a", out)  # warm, and check
-                identical = bool(np.array_equal(out, array))
-                times = [read_seconds(written["last"], "a", out) for _ in range(READS)]
-                plain_times = [read_seconds(os.path.join(scratch, "plain.h5"), "a", out)
-                               for _ in range(READS)]
-                results[key] = {
-                    "chunk_data_bytes": chunk_data,
-                    "disk_allocated_bytes": allocated, "disk_apparent_bytes": apparent,
-                    "not_chunk_data_allocated_per_checkpoint": (allocated - chunk_data) / CHECKPOINTS,
-                    "ratio_chunk_data": chunk_data / first_compressed,
-                    "ratio_disk_allocated": allocated / first_compressed,
-                    "ratio_disk_apparent": apparent / first_compressed,
-                    "h5py_reads_last_version_bit_identical": identical,
-                    "h5py_read_seconds_median": statistics.median(times),
-                    "h5py_plain_read_seconds_median": statistics.median(plain_times),
-                    "read_time_ratio_to_plain": statistics.median(times) / statistics.median(plain_times)}
-                r = results[key]
-                print(f"  {key:40s} disk {r['ratio_disk_allocated']:.4f}x allocated, "
-                      f"{r['ratio_disk_apparent']:.4f}x apparent (chunk data "
-                      f"{r['ratio_chunk_data']:.4f}x); "
-                      f"{r['not_chunk_data_allocated_per_checkpoint'] / 1024:.2f} KiB/checkpoint "
-                      f"besides chunks; h5py read {r['read_time_ratio_to_plain']:.2f}x plain, "
-                      f"identical {identical}")
+        for layout, meta_block, store_names in LAYOUTS:
+            key = (f"{layout}, metadata block {meta_block or 'default (2048)'}, "
+                   + ("the store's groups and attributes" if store_names else "bare"))
+            directory = os.path.join(scratch, f"{layout}-{meta_block}-{store_names}")
+            written = write_layout(directory, layout, meta_block, versions, store_names)
+            chunk_data = first_compressed + sum(
+                chunk_bytes(os.path.join(directory, n)) for n in written["files"][1:])
+            allocated, apparent = disk(directory)
+            out = np.empty_like(array)
+            read_seconds(written["last"], written["dataset"], out)  # warm, and check
+            identical = bool(np.array_equal(out, array))
+            times = [read_seconds(written["last"], written["dataset"], out)
+                     for _ in range(READS)]
+            plain_times = [read_seconds(os.path.join(scratch, "plain.h5"), "a", out)
+                           for _ in range(READS)]
+            results[key] = {
+                "chunk_data_bytes": chunk_data,
+                "disk_allocated_bytes": allocated, "disk_apparent_bytes": apparent,
+                "not_chunk_data_allocated_per_checkpoint": (allocated - chunk_data) / CHECKPOINTS,
+                "ratio_chunk_data": chunk_data / first_compressed,
+                "ratio_disk_allocated": allocated / first_compressed,
+                "ratio_disk_apparent": apparent / first_compressed,
+                "h5py_reads_last_version_bit_identical": identical,
+                "h5py_read_seconds_median": statistics.median(times),
+                "h5py_plain_read_seconds_median": statistics.median(plain_times),
+                "read_time_ratio_to_plain": statistics.median(times) / statistics.median(plain_times)}
+            r = results[key]
+            print(f"  {key:40s} disk {r['ratio_disk_allocated']:.4f}x allocated, "
+                  f"{r['ratio_disk_apparent']:.4f}x apparent (chunk data "
+                  f"{r['ratio_chunk_data']:.4f}x); "
+                  f"{r['not_chunk_data_allocated_per_checkpoint'] / 1024:.2f} KiB/checkpoint "
+                  f"besides chunks; h5py read {r['read_time_ratio_to_plain']:.2f}x plain, "
+                  f"identical {identical}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     write_result({"date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
