@@ -16,12 +16,20 @@
 
 #define FORMAT_NAME "nbrewind-store"
 /* Version 2 adds chunk dedup (arrays whose data lies in other segments'
- * /chunks/): a version-1 writer would collect those segments as unused.  A
+ * /chunks/): a version-1 writer would collect those segments as unused.
+ * Version 3 adds chained virtual datasets (an array's virtual dataset maps
+ * an earlier version's): a version-2 writer's GC would keep the array but
+ * not the versions it maps, whose rows HDF5 would then read as zeros.  A
  * store without chunk dedup is written as version 1, which every reader
- * reads. */
-#define FORMAT_VERSION 2
+ * reads; a version-2 store stays version 2, its arrays not chained. */
+#define FORMAT_VERSION 3
 
-static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20, 1, -1};
+static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20, 1, -1, 1};
+
+static int format_version(const nbr_store_options *o)
+{
+    return !o->chunk_dedup ? 1 : o->chain ? 3 : 2;
+}
 
 /* ---- FORMAT ------------------------------------------------------------ */
 
@@ -32,14 +40,15 @@ static nbr_status render_format(char **out, const nbr_store_options *o)
     nbr_buf_printf(&b,
                    "{\"format\": \"%s\", \"version\": %d,\n \"codec\": \"%s\", \"level\": %d, "
                    "\"shuffle\": %s, \"chunk_bytes\": %" PRIu64 ", \"chunk_dedup\": %s}\n",
-                   FORMAT_NAME, o->chunk_dedup ? 2 : 1, nbr_blosc_codec_name(o->codec), o->level,
+                   FORMAT_NAME, format_version(o), nbr_blosc_codec_name(o->codec), o->level,
                    o->shuffle ? "true" : "false", o->chunk_bytes,
                    o->chunk_dedup ? "true" : "false");
     *out = nbr_buf_take(&b);
     return *out ? NBR_OK : nbr_fail_nomem("writing FORMAT");
 }
 
-static nbr_status parse_options(nbr_store_options *o, const nbr_json *root, const char *path)
+static nbr_status parse_options(nbr_store_options *o, const nbr_json *root, const char *path,
+                                int64_t version)
 {
     int64_t level = -1, chunk = 0;
     const char *codec = nbr_json_string(nbr_json_get(root, "codec"));
@@ -57,6 +66,7 @@ static nbr_status parse_options(nbr_store_options *o, const nbr_json *root, cons
     if (dedup && !nbr_json_is_bool(dedup))
         return nbr_fail(NBR_ECORRUPT, "%s: \"chunk_dedup\" is not true or false", path);
     o->chunk_dedup = nbr_json_is_true(dedup);
+    o->chain = version >= 3;
     o->level = (int)level;
     o->shuffle = nbr_json_is_true(shuffle);
     o->chunk_bytes = (uint64_t)chunk;
@@ -77,7 +87,7 @@ static nbr_status check_format(nbr_store_options *o, const nbr_json *root, const
                         "%s: the store has format version %" PRId64
                         ", newer than this library reads (version %d): upgrade nbrewind",
                         path, version, FORMAT_VERSION);
-    return parse_options(o, root, path);
+    return parse_options(o, root, path, version);
 }
 
 /* Reads FORMAT into the options.  NBR_ENOTFOUND if there is none. */

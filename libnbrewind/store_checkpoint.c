@@ -194,13 +194,13 @@ static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *na
         *id = *known;
     } else if (chunked && nbr_chunks_first_is_new(c, dtype, &view, chunk)) {
         /* New for sure: hashed in the same pass as its chunks, not before. */
-        st = nbr_chunks_put_new(c, id, dtype, &view, chunk);
+        st = nbr_chunks_put_new(c, id, name, dtype, &view, chunk);
         return st == NBR_OK ? nbr_manifest_bind(&c->m, name, id) : st;
     } else {
         st = nbr_array_view_id(id, dtype, &view);
     }
     if (st == NBR_OK && !nbr_checkpoint_has_object(c, id))
-        st = chunked ? nbr_chunks_put(c, id, dtype, &view, chunk)
+        st = chunked ? nbr_chunks_put(c, id, name, dtype, &view, chunk)
                      : store_object(c, id, NBR_OBJECT_ARRAY, dtype, &view);
     if (st == NBR_OK) st = nbr_manifest_bind(&c->m, name, id);
     return st;

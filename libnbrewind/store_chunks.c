@@ -427,11 +427,101 @@ static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_a
     return st;
 }
 
+/* ---- chained virtual datasets ------------------------------------------
+ *
+ * An array that changed in a few boxes since the version `name` was bound
+ * to maps the runs of unchanged boxes to that version's virtual dataset (a
+ * few mappings) instead of mapping every box to its chunk: a segment of one
+ * new chunk then holds a virtual dataset of about 3 mappings, not one per
+ * box (docs/store-format.md, "Chained virtual datasets"). */
+
+/* How long a chain may grow: HDF5 opens every file along it when the newest
+ * version is read. */
+#define CHAIN_MAX 64
+
+/* Whether `b` has the grid of `e` (dtype, shape, chunk shape) and its boxes
+ * are whole rows of the trailing axes, so that a run of boxes is one
+ * hyperslab. */
+static bool same_rows(const nbr_object_entry *e, const nbr_object_entry *b)
+{
+    if (!b->chunk_shape || b->ndim != e->ndim || strcmp(b->type, e->type) != 0 ||
+        b->chunk_count != e->chunk_count)
+        return false;
+    for (size_t i = 0; i < e->ndim; i++)
+        if (b->shape[i] != e->shape[i] || b->chunk_shape[i] != e->chunk_shape[i] ||
+            (i > 0 && e->chunk_shape[i] != e->shape[i]))
+            return false;
+    return true;
+}
+
+static bool same_box(const nbr_object_entry *e, const nbr_object_entry *b, size_t k)
+{
+    return !memcmp(&e->chunks[k].id, &b->chunks[k].id, sizeof(nbr_object_id));
+}
+
+/* The boxes of `e` whose chunk differs from `b`'s at the same box. */
+static size_t changed_boxes(const nbr_object_entry *e, const nbr_object_entry *b)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < e->chunk_count; k++) n += !same_box(e, b, k);
+    return n;
+}
+
+/* The chain below `b`: how deep, and how many boxes changed along it (what
+ * its segments hold that a newer version may no longer use, and GC keeps
+ * while the newest is kept).  false if it cannot be followed. */
+static bool chain_of(size_t *depth, size_t *changed, const nbr_store *s, const nbr_object_entry *b)
+{
+    *depth = *changed = 0;
+    while (b->chained) {
+        const nbr_object_entry *next = nbr_store_find_object(s, &b->base);
+        if (!next || !same_rows(b, next) || ++*depth >= CHAIN_MAX) return false;
+        *changed += changed_boxes(b, next);
+        b = next;
+    }
+    return true;
+}
+
+/* The mappings of a chained layout: one per changed box, one per run of
+ * unchanged ones. */
+static size_t chained_mappings(const nbr_object_entry *e, const nbr_object_entry *b)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < e->chunk_count; k++)
+        n += !(same_box(e, b, k) && k > 0 && same_box(e, b, k - 1));
+    return n;
+}
+
+/* Chains `e` to the array `name` is bound to in the store, when that is an
+ * earlier version of it on the same grid, the chain stays short, what its
+ * older segments hold stays under one array's worth of chunks, and the
+ * layout needs fewer mappings than one per box.  Otherwise `e` stays flat. */
+static nbr_status choose_base(nbr_checkpoint *c, nbr_object_entry *e, const char *name)
+{
+    nbr_object_id id;
+    int deleted = 0;
+    size_t depth = 0, changed = 0;
+    if (!c->store->options.chain || !name ||
+        nbr_store_resolve(&id, &deleted, c->store, NULL, name) != NBR_OK || deleted)
+        return NBR_OK;
+    const nbr_object_entry *b = nbr_store_find_object(c->store, &id);
+    if (!b || !same_rows(e, b) || !chain_of(&depth, &changed, c->store, b) ||
+        depth + 1 >= CHAIN_MAX || changed + changed_boxes(e, b) > e->chunk_count ||
+        chained_mappings(e, b) >= e->chunk_count)
+        return NBR_OK;
+    if (!(e->base_segment = nbr_copy(b->segment))) return nbr_fail_nomem("chaining an array");
+    for (size_t k = 0; k < e->chunk_count; k++)
+        e->chunks[k].in_base = same_box(e, b, k);
+    e->chained = true;
+    e->base = id;
+    return NBR_OK;
+}
+
 /* Puts the chunks, hashing the whole array along if `whole` (its id then
  * goes to e->id), then its virtual dataset, and records it; nothing is
  * recorded if the id hashed along turns out to be stored already. */
-static nbr_status put_entry(nbr_checkpoint *c, nbr_object_entry *e, const nbr_array_view *view,
-                            const uint64_t *chunk, nbr_hasher *whole)
+static nbr_status put_entry(nbr_checkpoint *c, nbr_object_entry *e, const char *name,
+                            const nbr_array_view *view, const uint64_t *chunk, nbr_hasher *whole)
 {
     nbr_status st = put_chunks(c, e, view, chunk, whole);
     if (st == NBR_OK && whole) st = nbr_hasher_digest(&e->id, whole);
@@ -443,6 +533,7 @@ static nbr_status put_entry(nbr_checkpoint *c, nbr_object_entry *e, const nbr_ar
         nbr_object_entry_clear(e);
         return NBR_OK;
     }
+    if (st == NBR_OK) st = choose_base(c, e, name);
     if (st == NBR_OK) st = nbr_segment_write_virtual(&c->out, e, c->segment);
     if (st != NBR_OK) {
         nbr_object_entry_clear(e);
@@ -451,8 +542,8 @@ static nbr_status put_entry(nbr_checkpoint *c, nbr_object_entry *e, const nbr_ar
     return nbr_checkpoint_record_entry(c, e);
 }
 
-nbr_status nbr_chunks_put(nbr_checkpoint *c, const nbr_object_id *id, const char *dtype,
-                          const nbr_array_view *view, const uint64_t *chunk)
+nbr_status nbr_chunks_put(nbr_checkpoint *c, const nbr_object_id *id, const char *name,
+                          const char *dtype, const nbr_array_view *view, const uint64_t *chunk)
 {
     nbr_object_entry e;
     memset(&e, 0, sizeof e);
@@ -462,11 +553,12 @@ nbr_status nbr_chunks_put(nbr_checkpoint *c, const nbr_object_id *id, const char
         nbr_object_entry_clear(&e);
         return nbr_checkpoint_poison(c, st);
     }
-    return put_entry(c, &e, view, chunk, NULL);
+    return put_entry(c, &e, name, view, chunk, NULL);
 }
 
-nbr_status nbr_chunks_put_new(nbr_checkpoint *c, nbr_object_id *id, const char *dtype,
-                              const nbr_array_view *view, const uint64_t *chunk)
+nbr_status nbr_chunks_put_new(nbr_checkpoint *c, nbr_object_id *id, const char *name,
+                              const char *dtype, const nbr_array_view *view,
+                              const uint64_t *chunk)
 {
     nbr_object_entry e;
     nbr_hasher *whole = NULL;
@@ -481,7 +573,7 @@ nbr_status nbr_chunks_put_new(nbr_checkpoint *c, nbr_object_id *id, const char *
         nbr_object_entry_clear(&e);
         return nbr_checkpoint_poison(c, st);
     }
-    st = put_entry(c, &e, view, chunk, whole);
+    st = put_entry(c, &e, name, view, chunk, whole);
     if (st == NBR_OK) st = nbr_hasher_digest(id, whole); /* e may be cleared: ask again */
     nbr_hasher_free(whole);
     return st;

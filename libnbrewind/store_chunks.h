@@ -34,9 +34,11 @@ bool nbr_chunks_wanted(uint64_t *chunk, const nbr_store_options *options,
 
 /* Writes a new array (id not yet in the store) as chunks plus its virtual
  * dataset, and records it in the checkpoint.  Only chunks the store and the
- * checkpoint lack are written. */
-nbr_status nbr_chunks_put(struct nbr_checkpoint *c, const nbr_object_id *id, const char *dtype,
-                          const nbr_array_view *view, const uint64_t *chunk);
+ * checkpoint lack are written.  `name` (may be NULL) is the name it will be
+ * bound to: the version the store has under that name may become the base
+ * of a chained virtual dataset. */
+nbr_status nbr_chunks_put(struct nbr_checkpoint *c, const nbr_object_id *id, const char *name,
+                          const char *dtype, const nbr_array_view *view, const uint64_t *chunk);
 
 /* Whether the array's first chunk is one neither the store nor the
  * checkpoint has.  Then the array is new as well (an array stored as chunks
@@ -50,8 +52,9 @@ bool nbr_chunks_first_is_new(const struct nbr_checkpoint *c, const char *dtype,
  * and given in *id.  Should the store hold that id after all (stored whole,
  * not as chunks), nothing is recorded and the chunks written meanwhile stay
  * unreferenced in the segment. */
-nbr_status nbr_chunks_put_new(struct nbr_checkpoint *c, nbr_object_id *id, const char *dtype,
-                              const nbr_array_view *view, const uint64_t *chunk);
+nbr_status nbr_chunks_put_new(struct nbr_checkpoint *c, nbr_object_id *id, const char *name,
+                              const char *dtype, const nbr_array_view *view,
+                              const uint64_t *chunk);
 
 /* Reads a chunked array into `buffer` (its logical size) straight from the
  * chunk datasets (segment files opened through the store's cache), checking

@@ -240,8 +240,32 @@ static nbr_status full_bindings(nbr_manifest *out, const nbr_store *s, size_t at
     return NBR_OK;
 }
 
+/* Lists the versions a chained array's virtual dataset maps (its base, the
+ * base's base, ...) that `out` does not list yet: their segments must stay
+ * for HDF5 to read it, so they are kept as its manifest's objects. */
+static nbr_status list_bases(nbr_manifest *out, nbr_object_index *listed, const nbr_store *s,
+                             const nbr_object_entry *e)
+{
+    nbr_status st = NBR_OK;
+    while (st == NBR_OK && e->chained && !nbr_object_index_find(listed, &e->base)) {
+        nbr_object_id base = e->base;
+        char hex[33], base_hex[33];
+        nbr_object_id_to_hex(hex, &e->id);
+        nbr_object_id_to_hex(base_hex, &base);
+        e = nbr_store_find_object(s, &base);
+        if (!e)
+            return nbr_fail(NBR_ECORRUPT, "array %s is chained to %s, which no manifest lists",
+                            hex, base_hex);
+        st = copy_entry(out, e);
+        if (st == NBR_OK && !nbr_object_index_add(listed, &base, 0, 0))
+            st = nbr_fail_nomem("rewriting a manifest");
+    }
+    return st;
+}
+
 /* The objects it first stored, then an entry for every other object it
- * binds (the same id may now be listed by several manifests). */
+ * binds (the same id may now be listed by several manifests), and the
+ * versions chained arrays among them map. */
 static nbr_status full_objects(nbr_manifest *out, const nbr_store *s, const nbr_manifest *m)
 {
     nbr_object_index listed;
@@ -263,6 +287,11 @@ static nbr_status full_objects(nbr_manifest *out, const nbr_store *s, const nbr_
         if (st == NBR_OK) st = copy_entry(out, e);
         if (st == NBR_OK && !nbr_object_index_add(&listed, &out->ids[i], 0, 0))
             st = nbr_fail_nomem("rewriting a manifest");
+    }
+    /* out->objects grows while this runs: index, not pointer. */
+    for (size_t i = 0; st == NBR_OK && i < out->object_count; i++) {
+        nbr_object_entry e = out->objects[i];
+        st = list_bases(out, &listed, s, &e);
     }
     nbr_object_index_clear(&listed);
     return st;

@@ -35,6 +35,7 @@ void nbr_object_entry_clear(nbr_object_entry *e)
     free(e->chunks);
     for (size_t i = 0; i < e->chunk_segment_count; i++) free(e->chunk_segments[i]);
     free(e->chunk_segments);
+    free(e->base_segment);
     memset(e, 0, sizeof *e);
 }
 
@@ -69,7 +70,9 @@ nbr_status nbr_object_entry_copy(nbr_object_entry *out, const nbr_object_entry *
     c.chunks = NULL;
     c.chunk_segments = NULL;
     c.chunk_segment_count = 0;
-    bool ok = c.type && c.segment && c.shape && (!e->chunk_shape || copy_chunks(&c, e));
+    c.base_segment = e->base_segment ? nbr_copy(e->base_segment) : NULL;
+    bool ok = c.type && c.segment && c.shape && (!e->chunk_shape || copy_chunks(&c, e)) &&
+              (!e->base_segment || c.base_segment);
     if (!ok) {
         nbr_object_entry_clear(&c);
         return nbr_fail_nomem("copying an object entry");
@@ -158,6 +161,11 @@ static void render_chunks(nbr_buf *b, const nbr_object_entry *e)
                        e->chunks[i].segment, e->chunks[i].stored_bytes);
     }
     nbr_buf_puts(b, "]");
+    if (e->chained) {
+        char base[33];
+        nbr_object_id_to_hex(base, &e->base);
+        nbr_buf_printf(b, ", \"virtual_base\": \"%s\"", base);
+    }
 }
 
 static void render_object(nbr_buf *b, const nbr_object_entry *e)
@@ -323,6 +331,13 @@ static nbr_status parse_chunks(nbr_object_entry *e, const nbr_json *o, const cha
         if (!parse_chunk(&e->chunks[i], nbr_json_at(list, i), e->chunk_segment_count))
             return bad(path, "object %s: chunks[%zu] is not [id, segment index, stored bytes]",
                        hex, i);
+    const nbr_json *base = nbr_json_get(o, "virtual_base");
+    if (!base) return NBR_OK;
+    const char *base_hex = nbr_json_string(base);
+    if (!base_hex || nbr_object_id_from_hex(&e->base, base_hex) != NBR_OK ||
+        !memcmp(&e->base, &e->id, sizeof e->id))
+        return bad(path, "object %s: \"virtual_base\" is not another object's id", hex);
+    e->chained = true;
     return NBR_OK;
 }
 

@@ -509,9 +509,27 @@ nbr_status nbr_store_stats(uint64_t *logical_bytes, uint64_t *stored_bytes, cons
 
 /* ---- verify ------------------------------------------------------------ */
 
+/* What h5py reads of an array stored as chunks is its virtual dataset: the
+ * segment holding it must open, and the version it is chained to must be in
+ * the store (HDF5 would read the rows it maps as zeros, without an error). */
+static nbr_status check_virtual(nbr_store *s, const nbr_object_entry *e)
+{
+    hid_t file = -1;
+    nbr_status st = nbr_store_segment(&file, s, e->segment);
+    if (st != NBR_OK || !e->chained || nbr_store_find_object(s, &e->base)) return st;
+    char hex[33], base[33];
+    nbr_object_id_to_hex(hex, &e->id);
+    nbr_object_id_to_hex(base, &e->base);
+    return nbr_fail(NBR_ECORRUPT, "%s: array %s is chained to %s, which no manifest lists",
+                    e->segment, hex, base);
+}
+
 static nbr_status check_object(nbr_store *s, const nbr_object_entry *e)
 {
-    if (e->chunk_shape) return nbr_chunks_check(s, e);
+    if (e->chunk_shape) {
+        nbr_status st = nbr_chunks_check(s, e);
+        return st == NBR_OK ? check_virtual(s, e) : st;
+    }
     hid_t file = -1;
     char *path = nbr_io_join(s->root, e->segment);
     if (!path) return nbr_fail_nomem("verifying an object");

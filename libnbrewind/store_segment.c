@@ -419,10 +419,62 @@ static const char *chunk_source(const nbr_object_entry *e, size_t k, const char 
     return !strcmp(segment, own) ? "." : segment + strlen("segments/");
 }
 
+/* Adds one mapping of a chained layout: rows [first, end) of the array (its
+ * boxes are whole rows of the trailing axes) <- the same rows of the base's
+ * virtual dataset, in the base's segment. */
+static herr_t map_base_rows(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, uint64_t first,
+                            uint64_t end)
+{
+    hsize_t dims[NBR_MAX_DIMS], start[NBR_MAX_DIMS], count[NBR_MAX_DIMS];
+    char name[64];
+    for (size_t i = 0; i < e->ndim; i++) {
+        dims[i] = count[i] = e->shape[i];
+        start[i] = 0;
+    }
+    start[0] = first;
+    count[0] = end - first;
+    dataset_name(name, sizeof name, &e->base);
+    hid_t src = H5Screate_simple((int)e->ndim, dims, NULL);
+    herr_t rc = src < 0 ? -1 : H5Sselect_hyperslab(src, H5S_SELECT_SET, start, NULL, count, NULL);
+    if (rc >= 0) rc = H5Sselect_hyperslab(vspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    if (rc >= 0)
+        rc = H5Pset_virtual(dcpl, vspace, e->base_segment + strlen("segments/"), name, src);
+    if (src >= 0) H5Sclose(src);
+    return rc;
+}
+
+/* Each box the base does not share mapped to its chunk, each run of boxes
+ * it shares to the base's rows. */
+static herr_t chained_layout(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, const char *own)
+{
+    nbr_chunk_grid g;
+    herr_t rc = 0;
+    uint64_t run_first = 0;
+    bool in_run = false;
+    nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
+    do {
+        if (e->chunks[g.index].in_base) {
+            if (!in_run) run_first = g.start[0];
+            in_run = true;
+            continue;
+        }
+        if (in_run) rc = map_base_rows(dcpl, vspace, e, run_first, g.start[0]);
+        in_run = false;
+        if (rc >= 0) rc = map_chunk(dcpl, vspace, &g, chunk_source(e, g.index, own),
+                                    &e->chunks[g.index].id);
+    } while (rc >= 0 && nbr_chunk_grid_next(&g));
+    if (rc >= 0 && in_run) rc = map_base_rows(dcpl, vspace, e, run_first, e->shape[0]);
+    return rc;
+}
+
 static herr_t virtual_layout(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, const char *own)
 {
     nbr_chunk_grid g;
     herr_t rc = H5Pset_obj_track_times(dcpl, 0);
+    if (rc >= 0 && e->chained && e->base_segment) {
+        rc = chained_layout(dcpl, vspace, e, own);
+        return rc < 0 ? rc : H5Sselect_all(vspace);
+    }
     nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
     do {
         if (rc >= 0) rc = map_chunk(dcpl, vspace, &g, chunk_source(e, g.index, own),

@@ -23,6 +23,7 @@ typedef struct nbr_store_options {
     uint64_t chunk_bytes;
     int chunk_dedup; /* arrays of several chunks stored as shared chunks */
     int workers;     /* compression threads, -1 = one per CPU; not persisted */
+    int chain;       /* chained virtual datasets (format version 3); not an option */
 } nbr_store_options;
 
 /* A segment being written.  `io_errno` is where the file driver records the

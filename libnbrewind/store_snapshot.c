@@ -2,7 +2,7 @@
  * docs/store-format.md, "The open index").
  *
  * Layout, all integers little-endian:
- *   "NBRINDEX" u32 version (4) u32 flags (bit 0: the body is a Blosc frame)
+ *   "NBRINDEX" u32 version (5) u32 flags (bit 0: the body is a Blosc frame)
  *   u64 covered_seq  u64 manifest_count  u64 names_hash
  *   u64 dir_ino  u64 dir_mtime_ns  u64 dir_ctime_ns   (checkpoints/; zeros: none)
  *   body: manifest_count x manifest, or a Blosc frame of them
@@ -28,9 +28,9 @@
 #define MAGIC "NBRINDEX"
 /* 2: object entries end with their chunk list (chunk dedup).  3: the header
  * records checkpoints/'s stat (the fast check).  4: the body may be
- * compressed (flags).  An index of another version is ignored (and
- * rewritten by the next writer). */
-#define VERSION 4u
+ * compressed (flags).  5: a chunk list ends with the virtual base.  An index
+ * of another version is ignored (and rewritten by the next writer). */
+#define VERSION 5u
 #define FLAG_BLOSC 1u
 /* The body is compressed with lz4 (fast to undo at open: the store's open
  * figure), bytes unshuffled: consecutive manifests repeat most of an
@@ -157,6 +157,8 @@ static void put_chunks(nbr_buf *b, const nbr_object_entry *e)
         put_u32(b, e->chunks[k].segment);
         put_u64(b, e->chunks[k].stored_bytes);
     }
+    nbr_buf_append(b, e->chained ? "\1" : "\0", 1);
+    if (e->chained) nbr_buf_append(b, (const char *)e->base.bytes, 16);
 }
 
 static void put_manifest(nbr_buf *b, const nbr_manifest *m)
@@ -389,6 +391,14 @@ static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
         if (e->chunks[k].segment >= segments) r->bad = true;
         e->chunk_count = (size_t)k + 1;
     }
+    const unsigned char *chained = get_bytes(r, 1);
+    if (r->bad || *nomem || !chained || *chained > 1) {
+        r->bad = true;
+        return;
+    }
+    const unsigned char *base = *chained ? get_bytes(r, 16) : NULL;
+    if (base) memcpy(e->base.bytes, base, 16);
+    e->chained = base != NULL;
 }
 
 /* One manifest; false if bad or out of memory (then `m` is cleared). */

@@ -2,7 +2,10 @@
 """Writes a checkpoint store through libnbrewind (ctypes) from NumPy arrays of
 every kind, and saves what it put (expected.npz, ids.json) for
 test_store_h5py.py, which reads the store back with h5py alone in another
-process.  Usage: store_writer.py LIBRARY STORE OUTDIR"""
+process.  Also OUTDIR/chain and OUTDIR/chain-gc: versions of one array with
+a few boxes changed each (chained virtual datasets), the second store then
+collected down to its last checkpoint (chain.npz, chain.json).
+Usage: store_writer.py LIBRARY STORE OUTDIR"""
 import ctypes
 import json
 import sys
@@ -25,6 +28,12 @@ def load(path):
         ctypes.POINTER(ctypes.c_uint64), ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
     lib.nbr_checkpoint_commit.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.nbr_object_id_to_hex.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+    lib.nbr_store_checkpoint_count.argtypes = [ctypes.c_void_p]
+    lib.nbr_store_checkpoint_count.restype = ctypes.c_size_t
+    lib.nbr_store_checkpoint_id.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    lib.nbr_store_checkpoint_id.restype = ctypes.c_char_p
+    lib.nbr_store_set_ref.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    lib.nbr_store_gc.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     return lib
 
 
@@ -100,6 +109,40 @@ def mixed(rng, smooth):
     return a
 
 
+def chain_versions():
+    """Versions of a 1000 x 300 float64 field (10 boxes of 109 rows at 256 KiB
+    chunks, the last one 19 rows), each with some rows rewritten: the first
+    box, the short last box, two boxes in the middle, everything (flat again),
+    then a few boxes on top of that."""
+    field = np.sin(np.linspace(0, 50, 300_000)).reshape(1000, 300)
+    versions = [field.copy()]
+    for k, (r0, r1) in enumerate([(0, 50), (990, 1000), (400, 500), (0, 1000), (200, 210),
+                                  (500, 600), (0, 10)], start=1):
+        field[r0:r1] = np.cos(np.linspace(k, k + 2, (r1 - r0) * 300)).reshape(r1 - r0, 300)
+        versions.append(field.copy())
+    return versions
+
+
+def write_chain(lib, store, versions, collect):
+    """One checkpoint per version, each binding "field"; with `collect`, a
+    GC that keeps only the last checkpoint."""
+    handle = ctypes.c_void_p()
+    check(lib, lib.nbr_store_open(ctypes.byref(handle), store.encode(), 2 | 4))
+    check(lib, lib.nbr_store_set_option(handle, 4, 256 * 1024))
+    ids = []
+    for k, version in enumerate(versions):
+        cp = ctypes.c_void_p()
+        check(lib, lib.nbr_checkpoint_begin(ctypes.byref(cp), handle, b"cell", k + 1, b"{}"))
+        ids.append(put(lib, cp, "field", version))
+        check(lib, lib.nbr_checkpoint_commit(None, cp))
+    if collect:
+        last = lib.nbr_store_checkpoint_id(handle, lib.nbr_store_checkpoint_count(handle) - 1)
+        check(lib, lib.nbr_store_set_ref(handle, b"last", last))
+        check(lib, lib.nbr_store_gc(None, handle))
+    lib.nbr_store_close(handle)
+    return ids
+
+
 def main():
     library, store, outdir = sys.argv[1:4]
     lib = load(library)
@@ -133,6 +176,12 @@ def main():
         f.write(f"{ids['float64_smooth_step']} {step.shape[0]} {step.shape[1]}\n")
     with open(f"{outdir}/ids.json", "w") as f:
         json.dump({k: [v, dtype_string(expected[k].dtype)] for k, v in ids.items()}, f)
+    versions = chain_versions()
+    chain_ids = write_chain(lib, f"{outdir}/chain", versions, False)
+    assert write_chain(lib, f"{outdir}/chain-gc", versions, True) == chain_ids
+    np.savez(f"{outdir}/chain.npz", *versions)
+    with open(f"{outdir}/chain.json", "w") as f:
+        json.dump(chain_ids, f)
 
 
 if __name__ == "__main__":
