@@ -599,8 +599,11 @@ typedef enum nbr_store_option {
     NBR_STORE_OPT_CHUNK_BYTES = 4, /* target HDF5 chunk size, 4 KiB - 1 GiB; default 1 MiB */
     /* 1 (default) = an array of more than one chunk is stored as its chunks,
      * each kept once per store, under one HDF5 virtual dataset (FORMAT
-     * version 2); 0 = one plain dataset per array (FORMAT version 1, which
-     * older nbrewind reads too).  Stores made before this option have it 0. */
+     * version 3: the virtual dataset of a new version of an array may map
+     * the unchanged rows to the previous version's; a version-2 store keeps
+     * mapping every chunk); 0 = one plain dataset per array (FORMAT version
+     * 1, which older nbrewind reads too).  Stores made before this option
+     * have it 0. */
     NBR_STORE_OPT_CHUNK_DEDUP = 5,
     /* Threads that Blosc-compress an array's new chunks while the calling
      * thread hashes and writes: -1 (default) = one per online CPU but one (the
