@@ -553,8 +553,10 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
         st = nbr_blosc_decompress(&body, &body_size, r.p, (size_t)(r.end - r.p), BODY_MAX);
         if (st == NBR_ENOMEM) nomem = true;
         ok = st == NBR_OK;
-        r.p = body;
-        r.end = (const unsigned char *)body + body_size;
+        if (ok) {
+            r.p = body;
+            r.end = (const unsigned char *)body + body_size;
+        }
     }
     uint64_t prev = 0;
     for (uint64_t i = 0; ok && i < n; i++) {
