@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "buf.h"
 #include "dtype.h"
 #include "store_internal.h"
 #include "store_io.h"
@@ -482,36 +483,66 @@ static bool chain_of(size_t *depth, size_t *changed, const nbr_store *s, const n
     return true;
 }
 
-/* The mappings of a chained layout: one per changed box, one per run of
- * unchanged ones. */
-static size_t chained_mappings(const nbr_object_entry *e, const nbr_object_entry *b)
+/* The longest run of boxes `e` shares with `b`: [*first, *first + length). */
+static size_t longest_shared_run(size_t *first, const nbr_object_entry *e,
+                                 const nbr_object_entry *b)
 {
-    size_t n = 0;
-    for (size_t k = 0; k < e->chunk_count; k++)
-        n += !(same_box(e, b, k) && k > 0 && same_box(e, b, k - 1));
-    return n;
+    size_t best = 0, run = 0;
+    *first = 0;
+    for (size_t k = 0; k < e->chunk_count; k++) {
+        run = same_box(e, b, k) ? run + 1 : 0;
+        if (run > best) {
+            best = run;
+            *first = k + 1 - run;
+        }
+    }
+    return best;
+}
+
+/* The name as the store binds it: a rank's part of a collective checkpoint
+ * binds "@<rank>of<size>/<name>" (malloc'd; NULL when out of memory). */
+static char *bound_name(const nbr_checkpoint *c, const char *name)
+{
+    if (!c->mpi_size) return nbr_copy(name);
+    nbr_buf b;
+    nbr_buf_init(&b);
+    nbr_buf_printf(&b, "@%dof%d/%s", c->mpi_rank, c->mpi_size, name);
+    return nbr_buf_take(&b);
+}
+
+/* The current value of `name` in the store, if it is an array entry. */
+static const nbr_object_entry *current_version(nbr_object_id *id, const nbr_checkpoint *c,
+                                               const char *name)
+{
+    int deleted = 0;
+    char *full = name ? bound_name(c, name) : NULL;
+    nbr_status st = full ? nbr_store_resolve(id, &deleted, c->store, NULL, full) : NBR_ENOTFOUND;
+    free(full);
+    if (st != NBR_OK) nbr_clear_error(); /* a name never bound is no failure of the put */
+    return st == NBR_OK && !deleted ? nbr_store_find_object(c->store, id) : NULL;
 }
 
 /* Chains `e` to the array `name` is bound to in the store, when that is an
  * earlier version of it on the same grid, the chain stays short, what its
  * older segments hold stays under one array's worth of chunks, and the
- * layout needs fewer mappings than one per box.  Otherwise `e` stays flat. */
+ * layout needs fewer mappings than one per box.  Only the longest run of
+ * shared boxes maps to the base (the others map to their chunks): HDF5 1.10
+ * opens a source dataset once per mapping that names it, so two mappings to
+ * the base at every level would make reading the newest version take time
+ * exponential in the chain's depth.  Otherwise `e` stays flat. */
 static nbr_status choose_base(nbr_checkpoint *c, nbr_object_entry *e, const char *name)
 {
     nbr_object_id id;
-    int deleted = 0;
-    size_t depth = 0, changed = 0;
-    if (!c->store->options.chain || !name ||
-        nbr_store_resolve(&id, &deleted, c->store, NULL, name) != NBR_OK || deleted)
-        return NBR_OK;
-    const nbr_object_entry *b = nbr_store_find_object(c->store, &id);
+    size_t depth = 0, changed = 0, first = 0;
+    if (!c->store->options.chain) return NBR_OK;
+    const nbr_object_entry *b = current_version(&id, c, name);
     if (!b || !same_rows(e, b) || !chain_of(&depth, &changed, c->store, b) ||
-        depth + 1 >= CHAIN_MAX || changed + changed_boxes(e, b) > e->chunk_count ||
-        chained_mappings(e, b) >= e->chunk_count)
+        depth + 1 >= CHAIN_MAX || changed + changed_boxes(e, b) > e->chunk_count)
         return NBR_OK;
+    size_t run = longest_shared_run(&first, e, b);
+    if (run < 2) return NBR_OK; /* one mapping to the base saves nothing */
     if (!(e->base_segment = nbr_copy(b->segment))) return nbr_fail_nomem("chaining an array");
-    for (size_t k = 0; k < e->chunk_count; k++)
-        e->chunks[k].in_base = same_box(e, b, k);
+    for (size_t k = 0; k < e->chunk_count; k++) e->chunks[k].in_base = k >= first && k < first + run;
     e->chained = true;
     e->base = id;
     return NBR_OK;

@@ -38,8 +38,12 @@
  * keeps an index of about a twentieth of the raw size. */
 #define BODY_CODEC NBR_BLOSC_LZ4
 #define BODY_LEVEL 5
-/* What a reader agrees to expand a compressed body to. */
+/* What a reader agrees to expand a compressed body to: at most what lz4
+ * can make of the frame (under 256 times its size), and 2 GiB.  A frame
+ * that claims more is not ours, and must not make an open run out of
+ * memory: the index is only a cache. */
 #define BODY_MAX ((size_t)1 << 31)
+#define BODY_EXPANSION 256u
 #define HEADER_BYTES 64
 #define NO_STRING 0xffffffffu
 #define FNV_OFFSET 0xcbf29ce484222325ull
@@ -399,6 +403,7 @@ static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
     const unsigned char *base = *chained ? get_bytes(r, 16) : NULL;
     if (base) memcpy(e->base.bytes, base, 16);
     e->chained = base != NULL;
+    if (e->chained && nbr_object_id_equal(&e->base, &e->id)) r->bad = true; /* as the parser */
 }
 
 /* One manifest; false if bad or out of memory (then `m` is cleared). */
@@ -549,10 +554,13 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
     if (ok) r.end = (const unsigned char *)text + length - 16;
     void *body = NULL;
     if (ok && (flags & FLAG_BLOSC)) {
-        size_t body_size = 0;
-        st = nbr_blosc_decompress(&body, &body_size, r.p, (size_t)(r.end - r.p), BODY_MAX);
-        if (st == NBR_ENOMEM) nomem = true;
-        ok = st == NBR_OK;
+        size_t body_size = 0, frame_size = (size_t)(r.end - r.p);
+        size_t most = frame_size < BODY_MAX / BODY_EXPANSION ? frame_size * BODY_EXPANSION
+                                                              : BODY_MAX;
+        /* Out of memory here is no reason to fail the open: the manifests
+         * are read instead. */
+        ok = nbr_blosc_decompress(&body, &body_size, r.p, frame_size, most) == NBR_OK;
+        if (!ok) nbr_clear_error();
         if (ok) {
             r.p = body;
             r.end = (const unsigned char *)body + body_size;

@@ -63,7 +63,7 @@ static char *commit_all(nbr_object_id *ids, nbr_store *s, const char *cell, doub
     CHECK_OK(nbr_mpi_checkpoint_begin(&c, s, MPI_COMM_WORLD, cell, 1, NULL));
     CHECK_OK(nbr_checkpoint_put_array(&ids[0], c, "same", "<f8", 1, &n_same, NULL, same));
     CHECK_OK(nbr_checkpoint_put_array(&ids[1], c, "mine", "<f8", 1, &n_mine, NULL, mine));
-    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "solo", "<f8", 1, &n_solo, NULL, solo));
+    CHECK_OK(nbr_checkpoint_put_array(&ids[2], c, "solo", "<f8", 1, &n_solo, NULL, solo));
     CHECK_OK(nbr_mpi_checkpoint_commit(&id, c));
     return id;
 }
@@ -98,6 +98,32 @@ static void check_first_chunk_shared(const char *dir, const char *id, const nbr_
     free(text);
 }
 
+/* Rank 0: in the manifest of checkpoint `id`, every rank's array `now[r]`
+ * is chained to that rank's own earlier version `before[r]` (the name it
+ * binds is "@<rank>of<size>/solo", not "solo"). */
+static void check_chained_to_own_version(const char *dir, const char *id,
+                                         const nbr_object_id *now, const nbr_object_id *before)
+{
+    char path[1200], hex[33], pattern[100];
+    snprintf(path, sizeof path, "%s/checkpoints/%s.json", dir, id);
+    FILE *f = fopen(path, "rb");
+    char *text = calloc(1, 1 << 20);
+    CHECK(f && text && fread(text, 1, (1 << 20) - 1, f) > 0);
+    if (f) fclose(f);
+    for (int r = 0; text && r < mt_size; r++) {
+        nbr_object_id_to_hex(hex, &now[r]);
+        snprintf(pattern, sizeof pattern, "\"%s\": {", hex);
+        const char *entry = strstr(text, pattern);
+        const char *end = entry ? strstr(entry, "}") : NULL;
+        nbr_object_id_to_hex(hex, &before[r]);
+        snprintf(pattern, sizeof pattern, "\"virtual_base\": \"%s\"", hex);
+        const char *base = entry ? strstr(entry, pattern) : NULL;
+        if (!base || base > end) fprintf(stderr, "rank %d's \"solo\" is not chained to %s\n", r, hex);
+        CHECK(base && base < end);
+    }
+    free(text);
+}
+
 int main(int argc, char **argv)
 {
     mt_init(&argc, &argv);
@@ -123,9 +149,16 @@ int main(int argc, char **argv)
           reads_as(s, id1, "solo", solo, SOLO));
     verify_on_rank0(dir);
 
-    /* One chunk of "solo" changes: the rest comes from checkpoint 1. */
+    /* One chunk of "solo" changes: the rest comes from checkpoint 1, and its
+     * virtual dataset maps the rank's own first "solo". */
+    nbr_object_id solos[2][64], solo1 = ids[2];
+    MPI_Gather(&solo1, sizeof solo1, MPI_BYTE, solos[0], sizeof solo1, MPI_BYTE, 0,
+               MPI_COMM_WORLD);
     for (int i = 512; i < 1024; i++) solo[i] = -1.0 * i - mt_rank;
     char *id2 = commit_all(ids, s, "cell-2", same, mine, solo);
+    MPI_Gather(&ids[2], sizeof ids[2], MPI_BYTE, solos[1], sizeof ids[2], MPI_BYTE, 0,
+               MPI_COMM_WORLD);
+    if (mt_rank == 0) check_chained_to_own_version(dir, id2, solos[1], solos[0]);
     CHECK(reads_as(s, id2, "solo", solo, SOLO) && reads_as(s, id2, "mine", mine, MINE));
     verify_on_rank0(dir);
 

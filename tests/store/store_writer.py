@@ -4,7 +4,8 @@ every kind, and saves what it put (expected.npz, ids.json) for
 test_store_h5py.py, which reads the store back with h5py alone in another
 process.  Also OUTDIR/chain and OUTDIR/chain-gc: versions of one array with
 a few boxes changed each (chained virtual datasets), the second store then
-collected down to its last checkpoint (chain.npz, chain.json).
+collected down to its last checkpoint (chain.npz, chain.json), and
+OUTDIR/deep: 40 versions, one box changed each (deep-last.npy).
 Usage: store_writer.py LIBRARY STORE OUTDIR"""
 import ctypes
 import json
@@ -123,12 +124,25 @@ def chain_versions():
     return versions
 
 
-def write_chain(lib, store, versions, collect):
+def deep_versions():
+    """40 versions of a 1600 x 512 float64 array (100 boxes of 16 rows at 64
+    KiB chunks), each with one box rewritten, moving through the middle: a
+    chain as deep as the writer makes it."""
+    field = np.cos(np.linspace(0, 9, 1600 * 512)).reshape(1600, 512)
+    versions = [field.copy()]
+    for k in range(1, 40):
+        box = 20 + (k * 37) % 60
+        field[box * 16:(box + 1) * 16] += k
+        versions.append(field.copy())
+    return versions
+
+
+def write_chain(lib, store, versions, collect, chunk_bytes=256 * 1024):
     """One checkpoint per version, each binding "field"; with `collect`, a
     GC that keeps only the last checkpoint."""
     handle = ctypes.c_void_p()
     check(lib, lib.nbr_store_open(ctypes.byref(handle), store.encode(), 2 | 4))
-    check(lib, lib.nbr_store_set_option(handle, 4, 256 * 1024))
+    check(lib, lib.nbr_store_set_option(handle, 4, chunk_bytes))
     ids = []
     for k, version in enumerate(versions):
         cp = ctypes.c_void_p()
@@ -180,8 +194,11 @@ def main():
     chain_ids = write_chain(lib, f"{outdir}/chain", versions, False)
     assert write_chain(lib, f"{outdir}/chain-gc", versions, True) == chain_ids
     np.savez(f"{outdir}/chain.npz", *versions)
+    deep = deep_versions()
+    deep_ids = write_chain(lib, f"{outdir}/deep", deep, False, 64 * 1024)
+    np.save(f"{outdir}/deep-last.npy", deep[-1])
     with open(f"{outdir}/chain.json", "w") as f:
-        json.dump(chain_ids, f)
+        json.dump({"chain": chain_ids, "deep": deep_ids}, f)
 
 
 if __name__ == "__main__":

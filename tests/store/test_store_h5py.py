@@ -170,7 +170,7 @@ def chain(store):
     out = store[0].parent
     versions = np.load(out / "chain.npz")
     return out, [versions[f"arr_{k}"] for k in range(len(versions.files))], \
-        json.loads((out / "chain.json").read_text())
+        json.loads((out / "chain.json").read_text())["chain"]
 
 
 def test_chained_versions_read_back_bit_identical(chain):
@@ -192,10 +192,13 @@ def test_chained_versions_read_back_bit_identical(chain):
         chained.append(k)
         assert entry["virtual_base"] == ids[k - 1]
         base = chain_entry(store_dir, ids[k - 1])
-        to_base = [s for s in sources if s.dset_name == "/objects/" + ids[k - 1]]
-        assert to_base and all(s.file_name == base["segment"].split("/")[1] for s in to_base)
-        changed = sum(a[0] != b[0] for a, b in zip(entry["chunks"], base["chunks"]))
-        assert len(sources) == changed + len(to_base) < len(entry["chunks"]), k
+        # One mapping to the base (HDF5 1.10 opens a source once per mapping
+        # naming it: two per level would cost time exponential in the depth).
+        [to_base] = [s for s in sources if s.dset_name == "/objects/" + ids[k - 1]]
+        assert to_base.file_name == base["segment"].split("/")[1]
+        shared = sum(a[0] == b[0] for a, b in zip(entry["chunks"], base["chunks"]))
+        assert len(sources) < len(entry["chunks"]), k
+        assert len(sources) >= len(entry["chunks"]) - shared + 1, k
     # The first version and the one that changed every box are flat.
     assert chained == [1, 2, 3, 5, 6, 7]
     result = tmp = out / "chain-last.npy"
@@ -218,3 +221,23 @@ def test_gc_keeps_what_a_chained_version_maps(chain):
     assert {last["objects"][i]["segment"].split("/")[1] for i in last["objects"]} <= segments
     with h5py.File(store_dir / last["objects"][ids[-1]]["segment"], "r") as f:
         assert f["objects"][ids[-1]][()].tobytes() == versions[-1].tobytes()
+
+
+def test_a_deep_chain_reads_in_linear_time(store, tmp_path):
+    """40 versions, one box changed each through the middle of the array: the
+    last is chained dozens deep, and h5py reads it bit-identically in about
+    the time of a few plain reads (two mappings to the base per level took
+    HDF5 1.10.8 seconds at depth 18 and minutes at 22, doubling each level)."""
+    out = store[0].parent
+    store_dir, ids = out / "deep", json.loads((out / "chain.json").read_text())["deep"]
+    entries = {}
+    for m in manifests(store_dir):
+        entries.update(m["objects"])
+    depth, entry = 0, entries[ids[-1]]
+    while "virtual_base" in entry:
+        depth, entry = depth + 1, entries[entry["virtual_base"]]
+    assert depth >= 30
+    result = tmp_path / "deep.npy"
+    subprocess.run([sys.executable, "-c", READER, str(store_dir), entries[ids[-1]]["segment"],
+                    ids[-1], str(result)], check=True, cwd="/", timeout=60)
+    assert np.load(result).tobytes() == np.load(out / "deep-last.npy").tobytes()
