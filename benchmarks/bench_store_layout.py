@@ -16,16 +16,19 @@ one dataset h5py can read, and measures it on disk:
 - checkpoint k > 1: one file holding the one new chunk, a virtual dataset of
   the array (layout "chained": the block mapped to the new chunk, the rows
   before and after it to the previous version's virtual dataset, 3 mappings;
-  layout "flat": one mapping per chunk, to whichever file holds it, as the
-  store does now) and the checkpoint's manifest as an attribute (a JSON entry
-  listing only the chunk that changed), so that renaming this one file into
-  place is the commit;
+  "chained, one run": only the longer side to the previous version, the
+  shorter side box by box to the chunks, as the store's writer does since
+  HDF5 was found to read its two-run chains in time exponential in their
+  depth; "flat": one mapping per chunk, to whichever file holds it) and the
+  checkpoint's manifest as an attribute (a JSON entry listing only the chunk
+  that changed), so that renaming this one file into place is the commit;
 - one append-only journal of fixed-size records (sequence, file name,
   checksum) that an open reads instead of listing the directory.
 Variants: HDF5's default metadata block (2 KiB) and a 512-byte one.
 
 Then it reads the last version back with h5py through each layout (bit
-identity and time, warm cache, against a plain dataset of the same array).
+identity and time, warm cache, against a plain dataset of the same array),
+and version 20, whose block is in the middle, once.
 
 Usage: /usr/bin/python3 benchmarks/bench_store_layout.py [--out FILE]
 (default benchmarks/results/store-layout.json).
@@ -57,7 +60,9 @@ BLOSC = hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE
 READS = 5
 LAYOUTS = [  # (virtual datasets, HDF5 metadata block size or None for 2 KiB, store's names)
     ("chained", None, False), ("chained", 512, False), ("chained", None, True),
-    ("chained", 512, True), ("flat", None, False), ("flat", None, True), ("flat", 512, True)]
+    ("chained", 512, True), ("chained, one run", None, True), ("chained, one run", 512, True),
+    ("flat", None, False), ("flat", None, True), ("flat", 512, True)]
+MIDDLE = 20  # a version whose block is in the middle, read too (time against depth)
 
 
 def field_rows(rng, r0: int, r1: int, t: float) -> np.ndarray:
@@ -126,7 +131,8 @@ def write_layout(directory: str, layout: str, meta_block: int | None, versions,
         arrays.append(array_name)
     with open(os.path.join(directory, "JOURNAL"), "wb") as journal:
         journal.write(b"\0" * JOURNAL_RECORD * len(names))
-    return {"files": names, "last": os.path.join(directory, names[-1]), "dataset": arrays[-1]}
+    return {"files": names, "last": os.path.join(directory, names[-1]), "dataset": arrays[-1],
+            "middle": os.path.join(directory, names[MIDDLE - 1]), "middle_dataset": arrays[MIDDLE - 1]}
 
 
 def label(dataset, kind: str, store_names: bool):
@@ -141,15 +147,26 @@ def vds_layout(layout: str, block: int, previous: tuple, chunk_home: dict) -> h5
     vl = h5py.VirtualLayout(shape=(ROWS, COLUMNS), dtype="f8")
     r0, r1 = block * BLOCK, (block + 1) * BLOCK
     own = chunk_home[block][1]
+    earlier = h5py.VirtualSource(previous[0], previous[1], shape=(ROWS, COLUMNS))
     if layout == "chained":
-        earlier = h5py.VirtualSource(previous[0], previous[1], shape=(ROWS, COLUMNS))
         if r0 > 0:
             vl[:r0] = earlier[:r0]
         vl[r0:r1] = h5py.VirtualSource(".", own, shape=(BLOCK, COLUMNS))
         if r1 < ROWS:
             vl[r1:] = earlier[r1:]
         return vl
-    for c, (name, dataset, row) in sorted(chunk_home.items()):
+    homes = sorted(chunk_home.items())
+    if layout == "chained, one run":
+        # The longer side of the block maps to the previous version, the
+        # shorter side box by box to the chunks (as the store does).
+        after_is_longer = ROWS - r1 >= r0
+        if after_is_longer:
+            vl[r1:] = earlier[r1:]
+            homes = [(c, h) for c, h in homes if c <= block]
+        else:
+            vl[:r0] = earlier[:r0]
+            homes = [(c, h) for c, h in homes if c >= block]
+    for c, (name, dataset, row) in homes:
         whole = row is None
         source = h5py.VirtualSource("." if c == block else name, dataset,
                                     shape=(BLOCK if whole else ROWS, COLUMNS))
@@ -194,6 +211,8 @@ def main():
         rows = field_rows(rng, block * BLOCK, (block + 1) * BLOCK, 0.01 * (k + 1))
         array[block * BLOCK:(block + 1) * BLOCK] = rows
         versions.append((block, array.copy() if k == 0 else rows))
+        if k == MIDDLE - 1:
+            middle = array.copy()
     scratch = tempfile.mkdtemp(prefix="nbr-layout-", dir=os.environ.get("TMPDIR", "/tmp"))
     results = {}
     try:
@@ -206,7 +225,8 @@ def main():
         for layout, meta_block, store_names in LAYOUTS:
             key = (f"{layout}, metadata block {meta_block or 'default (2048)'}, "
                    + ("the store's groups and attributes" if store_names else "bare"))
-            directory = os.path.join(scratch, f"{layout}-{meta_block}-{store_names}")
+            directory = os.path.join(scratch, f"{layout.replace(', ', '-').replace(' ', '-')}-"
+                                     f"{meta_block}-{store_names}")
             written = write_layout(directory, layout, meta_block, versions, store_names)
             chunk_data = first_compressed + sum(
                 chunk_bytes(os.path.join(directory, n)) for n in written["files"][1:])
@@ -218,6 +238,10 @@ def main():
                      for _ in range(READS)]
             plain_times = [read_seconds(os.path.join(scratch, "plain.h5"), "a", out)
                            for _ in range(READS)]
+            t0 = time.perf_counter()
+            read_seconds(written["middle"], written["middle_dataset"], out)
+            middle_seconds = time.perf_counter() - t0
+            middle_identical = bool(np.array_equal(out, middle))
             results[key] = {
                 "chunk_data_bytes": chunk_data,
                 "disk_allocated_bytes": allocated, "disk_apparent_bytes": apparent,
@@ -228,14 +252,17 @@ def main():
                 "h5py_reads_last_version_bit_identical": identical,
                 "h5py_read_seconds_median": statistics.median(times),
                 "h5py_plain_read_seconds_median": statistics.median(plain_times),
-                "read_time_ratio_to_plain": statistics.median(times) / statistics.median(plain_times)}
+                "read_time_ratio_to_plain": statistics.median(times) / statistics.median(plain_times),
+                f"h5py_read_seconds_version_{MIDDLE}_block_in_the_middle": middle_seconds,
+                f"h5py_reads_version_{MIDDLE}_bit_identical": middle_identical}
             r = results[key]
             print(f"  {key:40s} disk {r['ratio_disk_allocated']:.4f}x allocated, "
                   f"{r['ratio_disk_apparent']:.4f}x apparent (chunk data "
                   f"{r['ratio_chunk_data']:.4f}x); "
                   f"{r['not_chunk_data_allocated_per_checkpoint'] / 1024:.2f} KiB/checkpoint "
                   f"besides chunks; h5py read {r['read_time_ratio_to_plain']:.2f}x plain, "
-                  f"identical {identical}")
+                  f"identical {identical}; version {MIDDLE} read in {middle_seconds:.2f} s, "
+                  f"identical {middle_identical}")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     write_result({"date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
