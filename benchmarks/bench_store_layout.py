@@ -28,7 +28,9 @@ Variants: HDF5's default metadata block (2 KiB) and a 512-byte one.
 
 Then it reads the last version back with h5py through each layout (bit
 identity and time, warm cache, against a plain dataset of the same array),
-and version 20, whose block is in the middle, once.
+and version 20, whose block is in the middle, once.  Last, the time h5py
+takes to read through chains of two runs per level, 10 to 18 deep, over a
+plain root and over a virtual root (two_run_read_seconds).
 
 Usage: /usr/bin/python3 benchmarks/bench_store_layout.py [--out FILE]
 (default benchmarks/results/store-layout.json).
@@ -58,6 +60,7 @@ CHECKPOINTS = 100
 JOURNAL_RECORD = 64  # u64 seq, 24-byte file name, 16-byte checksum, u64 length, u64 flags
 BLOSC = hdf5plugin.Blosc(cname="lz4", clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE)
 READS = 5
+LIBVER = ("v110", "v110")  # the store's segments: HDF5 1.10 file format
 LAYOUTS = [  # (virtual datasets, HDF5 metadata block size or None for 2 KiB, store's names)
     ("chained", None, False), ("chained", 512, False), ("chained", None, True),
     ("chained", 512, True), ("chained, one run", None, True), ("chained, one run", 512, True),
@@ -199,6 +202,46 @@ def read_seconds(path: str, dataset: str, out: np.ndarray) -> float:
     return time.perf_counter() - t0
 
 
+def two_run_read_seconds(directory: str, root_is_virtual: bool, depth: int) -> float:
+    """How long h5py takes to read a version `depth` deep in a chain whose
+    every level maps both sides of its changed block to the level below (a
+    1600 x 512 float64 array, 100 boxes of 16 rows, the changed box always in
+    the middle part), its root a plain chunked dataset or a virtual dataset of
+    one mapping per box (as the store's first version is)."""
+    rows, cols, box_rows = 1600, 512, 16
+    shutil.rmtree(directory, ignore_errors=True)
+    os.makedirs(directory)
+    a = np.random.default_rng(0).random((rows, cols))
+    with h5py.File(os.path.join(directory, "v0.h5"), "w", libver=LIBVER) as f:
+        if root_is_virtual:
+            vl = h5py.VirtualLayout(shape=(rows, cols), dtype="f8")
+            for k in range(rows // box_rows):
+                f.create_dataset(f"c{k}", data=a[k * box_rows:(k + 1) * box_rows])
+                vl[k * box_rows:(k + 1) * box_rows] = h5py.VirtualSource(
+                    ".", f"c{k}", shape=(box_rows, cols))
+            f.create_virtual_dataset("a", vl)
+        else:
+            f.create_dataset("a", data=a, chunks=(box_rows, cols))
+    for v in range(1, depth + 1):
+        r0 = (20 + v % 60) * box_rows
+        a[r0:r0 + box_rows] += 1
+        with h5py.File(os.path.join(directory, f"v{v}.h5"), "w", libver=LIBVER) as f:
+            f.create_dataset("c", data=a[r0:r0 + box_rows])
+            vl = h5py.VirtualLayout(shape=(rows, cols), dtype="f8")
+            below = h5py.VirtualSource(f"v{v - 1}.h5", "a", shape=(rows, cols))
+            vl[:r0] = below[:r0]
+            vl[r0:r0 + box_rows] = h5py.VirtualSource(".", "c", shape=(box_rows, cols))
+            vl[r0 + box_rows:] = below[r0 + box_rows:]
+            f.create_virtual_dataset("a", vl)
+    t0 = time.perf_counter()
+    with h5py.File(os.path.join(directory, f"v{depth}.h5"), "r") as f:
+        back = f["a"][()]
+    seconds = time.perf_counter() - t0
+    if not np.array_equal(back, a):
+        raise SystemExit("bench_store_layout: a two-run chain read back wrong")
+    return seconds
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=os.path.join(HERE, "results", "store-layout.json"))
@@ -263,6 +306,13 @@ def main():
                   f"besides chunks; h5py read {r['read_time_ratio_to_plain']:.2f}x plain, "
                   f"identical {identical}; version {MIDDLE} read in {middle_seconds:.2f} s, "
                   f"identical {middle_identical}")
+        two_runs = {}
+        for root in ("plain", "virtual"):
+            for depth in (10, 12, 14, 16, 18):
+                seconds = two_run_read_seconds(os.path.join(scratch, "two-runs"),
+                                               root == "virtual", depth)
+                two_runs[f"root {root}, depth {depth}"] = seconds
+                print(f"  two runs per level, root {root}, depth {depth}: h5py read {seconds:.3f} s")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     write_result({"date": time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime()),
@@ -273,7 +323,8 @@ def main():
                   "compression": "Blosc lz4, level 5, byte shuffle (filter 32001)",
                   "array_compressed_bytes_first": first_compressed,
                   "array_compressed_bytes_last": compressed,
-                  "journal_record_bytes": JOURNAL_RECORD, "layouts": results}, args.out)
+                  "journal_record_bytes": JOURNAL_RECORD, "layouts": results,
+                  "two_runs_per_level_h5py_read_seconds": two_runs}, args.out)
 
 
 if __name__ == "__main__":
