@@ -5,7 +5,8 @@ test_store_h5py.py, which reads the store back with h5py alone in another
 process.  Also OUTDIR/chain and OUTDIR/chain-gc: versions of one array with
 a few boxes changed each (chained virtual datasets), the second store then
 collected down to its last checkpoint (chain.npz, chain.json), and
-OUTDIR/deep: 40 versions, one box changed each (deep-last.npy).
+OUTDIR/deep: 40 versions, one box changed each (deep-last.npy), and
+OUTDIR/shapes: chained 1-D and 3-D arrays (shapes.npz).
 Usage: store_writer.py LIBRARY STORE OUTDIR"""
 import ctypes
 import json
@@ -137,6 +138,39 @@ def deep_versions():
     return versions
 
 
+def shape_versions():
+    """Three versions each of a 1-D array (4 boxes of 32768 at 256 KiB chunks,
+    the last one short) and of a 3-D one (100 x 30 x 40: 4 boxes of 27 rows,
+    the last one 19), the second version changing one box in the middle and
+    the third the short last box."""
+    line = np.sin(np.linspace(0, 20, 100_000))
+    cube = np.cos(np.linspace(0, 7, 100 * 30 * 40)).reshape(100, 30, 40)
+    out = {"line": [line.copy()], "cube": [cube.copy()]}
+    for k, (line_box, cube_box) in enumerate([(slice(40_000, 41_000), slice(30, 40)),
+                                             (slice(99_000, 100_000), slice(90, 100))], 1):
+        line[line_box] += k
+        cube[cube_box] -= k
+        out["line"].append(line.copy())
+        out["cube"].append(cube.copy())
+    return out
+
+
+def write_shapes(lib, store, versions):
+    """One checkpoint per version index, binding "line" and "cube"."""
+    handle = ctypes.c_void_p()
+    check(lib, lib.nbr_store_open(ctypes.byref(handle), store.encode(), 2 | 4))
+    check(lib, lib.nbr_store_set_option(handle, 4, 256 * 1024))
+    ids = {name: [] for name in versions}
+    for k in range(len(versions["line"])):
+        cp = ctypes.c_void_p()
+        check(lib, lib.nbr_checkpoint_begin(ctypes.byref(cp), handle, b"cell", k + 1, b"{}"))
+        for name, arrays in versions.items():
+            ids[name].append(put(lib, cp, name, arrays[k]))
+        check(lib, lib.nbr_checkpoint_commit(None, cp))
+    lib.nbr_store_close(handle)
+    return ids
+
+
 def write_chain(lib, store, versions, collect, chunk_bytes=256 * 1024):
     """One checkpoint per version, each binding "field"; with `collect`, a
     GC that keeps only the last checkpoint."""
@@ -197,8 +231,12 @@ def main():
     deep = deep_versions()
     deep_ids = write_chain(lib, f"{outdir}/deep", deep, False, 64 * 1024)
     np.save(f"{outdir}/deep-last.npy", deep[-1])
+    shapes = shape_versions()
+    shape_ids = write_shapes(lib, f"{outdir}/shapes", shapes)
+    np.savez(f"{outdir}/shapes.npz", **{f"{name}{k}": a for name, arrays in shapes.items()
+                                        for k, a in enumerate(arrays)})
     with open(f"{outdir}/chain.json", "w") as f:
-        json.dump({"chain": chain_ids, "deep": deep_ids}, f)
+        json.dump({"chain": chain_ids, "deep": deep_ids, "shapes": shape_ids}, f)
 
 
 if __name__ == "__main__":
