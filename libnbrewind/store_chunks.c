@@ -431,10 +431,9 @@ static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_a
 /* ---- chained virtual datasets ------------------------------------------
  *
  * An array that changed in a few boxes since the version `name` was bound
- * to maps the runs of unchanged boxes to that version's virtual dataset (a
- * few mappings) instead of mapping every box to its chunk: a segment of one
- * new chunk then holds a virtual dataset of about 3 mappings, not one per
- * box (docs/store-format.md, "Chained virtual datasets"). */
+ * to maps its longest run of unchanged boxes to that version's virtual
+ * dataset (one mapping) instead of mapping every box to its chunk
+ * (docs/store-format.md, "Chained virtual datasets"). */
 
 /* How long a chain may grow: HDF5 opens every file along it when the newest
  * version is read. */
@@ -457,7 +456,7 @@ static bool same_rows(const nbr_object_entry *e, const nbr_object_entry *b)
 
 static bool same_box(const nbr_object_entry *e, const nbr_object_entry *b, size_t k)
 {
-    return !memcmp(&e->chunks[k].id, &b->chunks[k].id, sizeof(nbr_object_id));
+    return nbr_object_id_equal(&e->chunks[k].id, &b->chunks[k].id);
 }
 
 /* The boxes of `e` whose chunk differs from `b`'s at the same box. */
@@ -542,7 +541,8 @@ static nbr_status choose_base(nbr_checkpoint *c, nbr_object_entry *e, const char
     size_t run = longest_shared_run(&first, e, b);
     if (run < 2) return NBR_OK; /* one mapping to the base saves nothing */
     if (!(e->base_segment = nbr_copy(b->segment))) return nbr_fail_nomem("chaining an array");
-    for (size_t k = 0; k < e->chunk_count; k++) e->chunks[k].in_base = k >= first && k < first + run;
+    e->base_first = first;
+    e->base_boxes = run;
     e->chained = true;
     e->base = id;
     return NBR_OK;

@@ -248,17 +248,18 @@ static nbr_status list_bases(nbr_manifest *out, nbr_object_index *listed, const 
 {
     nbr_status st = NBR_OK;
     while (st == NBR_OK && e->chained && !nbr_object_index_find(listed, &e->base)) {
-        nbr_object_id base = e->base;
-        char hex[33], base_hex[33];
-        nbr_object_id_to_hex(hex, &e->id);
-        nbr_object_id_to_hex(base_hex, &base);
-        e = nbr_store_find_object(s, &base);
-        if (!e)
+        const nbr_object_entry *base = nbr_store_find_object(s, &e->base);
+        if (!base) {
+            char hex[33], base_hex[33];
+            nbr_object_id_to_hex(hex, &e->id);
+            nbr_object_id_to_hex(base_hex, &e->base);
             return nbr_fail(NBR_ECORRUPT, "array %s is chained to %s, which no manifest lists",
                             hex, base_hex);
-        st = copy_entry(out, e);
-        if (st == NBR_OK && !nbr_object_index_add(listed, &base, 0, 0))
+        }
+        st = copy_entry(out, base);
+        if (st == NBR_OK && !nbr_object_index_add(listed, &base->id, 0, 0))
             st = nbr_fail_nomem("rewriting a manifest");
+        e = base;
     }
     return st;
 }

@@ -335,7 +335,7 @@ static nbr_status parse_chunks(nbr_object_entry *e, const nbr_json *o, const cha
     if (!base) return NBR_OK;
     const char *base_hex = nbr_json_string(base);
     if (!base_hex || nbr_object_id_from_hex(&e->base, base_hex) != NBR_OK ||
-        !memcmp(&e->base, &e->id, sizeof e->id))
+        nbr_object_id_equal(&e->base, &e->id))
         return bad(path, "object %s: \"virtual_base\" is not another object's id", hex);
     e->chained = true;
     return NBR_OK;

@@ -17,7 +17,6 @@ typedef struct nbr_chunk_ref {
     nbr_object_id id;
     uint32_t segment;      /* index into the entry's chunk_segments */
     uint64_t stored_bytes; /* the chunk dataset's storage size */
-    bool in_base;          /* while written: the base array has this chunk at this box */
 } nbr_chunk_ref;
 
 /* One object a checkpoint first stored. */
@@ -38,13 +37,16 @@ typedef struct nbr_object_entry {
     size_t chunk_count;
     char **chunk_segments;
     size_t chunk_segment_count;
-    /* Chained (chunk dedup): the virtual dataset maps the runs of boxes this
+    /* Chained (chunk dedup): the virtual dataset maps a run of boxes this
      * array shares with the array `base` (an earlier version of it) to
      * base's virtual dataset rather than to the chunks, so its segment
      * depends on base's segment and whatever base depends on. */
     bool chained;
     nbr_object_id base;
-    char *base_segment; /* while written: where base's virtual dataset is */
+    /* While written: where base's virtual dataset is, and the run of boxes
+     * mapped to it, [base_first, base_first + base_boxes). */
+    char *base_segment;
+    size_t base_first, base_boxes;
 } nbr_object_entry;
 
 typedef struct nbr_manifest {

@@ -2,6 +2,7 @@
 #include "store_segment.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,42 +449,23 @@ static herr_t map_base_rows(hid_t dcpl, hid_t vspace, const nbr_object_entry *e,
     return rc;
 }
 
-/* Each box the base does not share mapped to its chunk, each run of boxes
- * it shares to the base's rows. */
-static herr_t chained_layout(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, const char *own)
-{
-    nbr_chunk_grid g;
-    herr_t rc = 0;
-    uint64_t run_first = 0;
-    bool in_run = false;
-    nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
-    do {
-        if (e->chunks[g.index].in_base) {
-            if (!in_run) run_first = g.start[0];
-            in_run = true;
-            continue;
-        }
-        if (in_run) rc = map_base_rows(dcpl, vspace, e, run_first, g.start[0]);
-        in_run = false;
-        if (rc >= 0) rc = map_chunk(dcpl, vspace, &g, chunk_source(e, g.index, own),
-                                    &e->chunks[g.index].id);
-    } while (rc >= 0 && nbr_chunk_grid_next(&g));
-    if (rc >= 0 && in_run) rc = map_base_rows(dcpl, vspace, e, run_first, e->shape[0]);
-    return rc;
-}
-
+/* Each box mapped to its chunk, except, when the array is chained, the run
+ * of boxes mapped to the base's rows (one mapping, at the run's first box). */
 static herr_t virtual_layout(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, const char *own)
 {
     nbr_chunk_grid g;
     herr_t rc = H5Pset_obj_track_times(dcpl, 0);
-    if (rc >= 0 && e->chained && e->base_segment) {
-        rc = chained_layout(dcpl, vspace, e, own);
-        return rc < 0 ? rc : H5Sselect_all(vspace);
-    }
+    size_t run_first = e->chained && e->base_segment ? e->base_first : SIZE_MAX;
+    size_t run_end = run_first == SIZE_MAX ? SIZE_MAX : run_first + e->base_boxes;
     nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
     do {
-        if (rc >= 0) rc = map_chunk(dcpl, vspace, &g, chunk_source(e, g.index, own),
-                                    &e->chunks[g.index].id);
+        if (rc < 0 || (g.index > run_first && g.index < run_end)) continue;
+        if (g.index == run_first) {
+            uint64_t end = run_end * e->chunk_shape[0];
+            rc = map_base_rows(dcpl, vspace, e, g.start[0], end < e->shape[0] ? end : e->shape[0]);
+        } else {
+            rc = map_chunk(dcpl, vspace, &g, chunk_source(e, g.index, own), &e->chunks[g.index].id);
+        }
     } while (rc >= 0 && nbr_chunk_grid_next(&g));
     return rc < 0 ? rc : H5Sselect_all(vspace);
 }
