@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from nbrewind import _core, serialize
-from notebooks import (audit, cli, id_after, make_notebook, outputs_text, replay_ids, runs,
-                       store_of, value_after)
+from notebooks import (NBREWIND, audit, cli, id_after, make_notebook, outputs_text, replay_ids,
+                       runs, store_of, value_after)
 
 SCIENCE = [
     "import numpy as np\nimport pandas as pd\nrng = np.random.default_rng(7)",
@@ -808,6 +808,31 @@ def test_synchronous_mode_gives_the_same_store(tmp_path, monkeypatch):
                       {k: v for k, v in r.record.reads.items() if "@rng" not in k})
                      for r in runs(nb)]
     assert ids["0"] == ids["1"]
+
+
+@pytest.mark.parametrize("setting, cpus, expected", [
+    ("auto", {0, 1}, False), ("auto", {0, 1, 2}, True), (None, {0}, False),
+    (None, set(range(64)), True), ("1", {0}, True), ("0", set(range(64)), False)])
+def test_background_commits_by_default_only_with_three_cpus(monkeypatch, setting, cpus,
+                                                             expected):
+    from nbrewind import audit as audit_module
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cpus)
+    if setting is None:
+        monkeypatch.delenv("NBREWIND_BACKGROUND", raising=False)
+    else:
+        monkeypatch.setenv("NBREWIND_BACKGROUND", setting)
+    assert audit_module.background_default() is expected
+
+
+def test_a_kernel_on_one_cpu_writes_in_the_cells_thread(tmp_path):
+    # The kernel nbrewind audit starts inherits the command's CPU affinity.
+    nb = make_notebook(tmp_path / "one_cpu.ipynb", "x = 1", "%nbrewind status")
+    env = {k: v for k, v in os.environ.items() if k != "NBREWIND_BACKGROUND"}
+    result = subprocess.run(["taskset", "-c", "0", NBREWIND, "audit", "-q", str(nb)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "background commits: off" in outputs_text(nb, 1)
 
 
 def test_dataframe_buffers_that_did_not_change_store_no_new_bytes(tmp_path):

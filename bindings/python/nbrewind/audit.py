@@ -78,6 +78,27 @@ def utc_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
+def background_default() -> bool:
+    """Whether checkpoints are written while the next cell runs: as
+    $NBREWIND_BACKGROUND says (1 or 0), else only when this process may run
+    on three CPUs or more.  On two, the writer's streaming work slows the
+    cell running beside it by more than writing in the cell's own thread
+    costs (docs/performance.md, "Background commits on two cores")."""
+    setting = os.environ.get("NBREWIND_BACKGROUND", "auto")
+    if setting != "auto":
+        return setting != "0"
+    return usable_cpus() >= 3
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity, which batch systems
+    and containers set), not the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # no affinity on this system
+        return os.cpu_count() or 1
+
+
 class Auditor:
     """Checkpoints one IPython shell's namespace after each cell."""
 
@@ -88,7 +109,7 @@ class Auditor:
         self.session = uuid.uuid4().hex
         self.store = None
         self.writer: Writer | None = None
-        self.background = os.environ.get("NBREWIND_BACKGROUND", "1") != "0"
+        self.background = background_default()
         self.mode = os.environ.get("NBREWIND_KERNEL", "extension")  # audit, repeat, extension
         self._environment_recorded = False
         self._failed: list = []

@@ -9,8 +9,9 @@ it:
     %nbrewind include NAME...         store them again
     %nbrewind max-object-size SIZE    record bigger values as "recompute" (e.g. 2GB; none)
     %nbrewind off | on                pause or resume the audit
-    %nbrewind background on | off     write checkpoints while the next cell runs (default on;
-                                      $NBREWIND_BACKGROUND=0 turns it off)
+    %nbrewind background on | off     write checkpoints while the next cell runs (default:
+                                      on with 3 or more CPUs, off with fewer;
+                                      $NBREWIND_BACKGROUND=1 or 0 chooses)
     %nbrewind flush                   wait until every checkpoint so far is durable
     %nbrewind rewind K                the namespace as after the K-th execution of
                                       `nbrewind log` (or a cell id); values load when used
