@@ -106,13 +106,18 @@ static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_
  *
  * A new chunk's Blosc compression is the cost of a write: it runs on a few
  * threads (one per online CPU but one, or NBR_STORE_OPT_WORKERS) while the
- * calling thread hashes the next chunks and hands the compressed ones, in
- * grid order, to HDF5 (H5Dwrite_chunk, through nbr_segment_write_chunk_frame: the same frames,
+ * calling thread hands the compressed chunks, in grid order, to HDF5
+ * (H5Dwrite_chunk, through nbr_segment_write_chunk_frame: the same frames,
  * filter and file as the filter would make).  Only the calling thread
- * talks to HDF5; the workers only call Blosc's context API.  An array's
- * first new chunk decides whether Blosc is worth it (its frame is the trial
- * compression), before any other of its chunks is handed out; when it is
- * not, the array's chunks are written raw as before. */
+ * talks to HDF5 and the store's tables; the workers only hash and call
+ * Blosc's context API.  While an array's chunks are new, each is hashed by
+ * the job that compresses it (one read from memory, not two on two cores)
+ * and looked up before it is written; from its first chunk already stored
+ * on, the calling thread hashes and looks up each chunk before any
+ * compression is spent on it.  An array's first new chunk decides whether
+ * Blosc is worth it (its frame is the trial compression), before any other
+ * of its chunks is handed out; when it is not, the array's chunks are
+ * written raw as before. */
 
 #define MAX_WORKERS 16
 #define BLOSC_MAX_TYPESIZE_ 255 /* blosc.h's BLOSC_MAX_TYPESIZE */
@@ -125,6 +130,9 @@ typedef struct zjob {
     size_t index;       /* in the grid */
     uint64_t count[NBR_MAX_DIMS];
     int state;          /* 0 free, 1 queued, 2 taken, 3 done */
+    bool hashes;        /* hashed with its compression: checked before it is written */
+    nbr_status hashed;  /* how that hashing went */
+    nbr_object_id id;   /* the chunk's, when `hashes` */
 } zjob;
 
 typedef struct zpool {
@@ -137,11 +145,16 @@ typedef struct zpool {
     size_t taken;             /* next to hand to a worker */
     size_t typesize; /* Blosc's, as the filter's set_local finds it */
     size_t itemsize; /* the dtype's, clamped as Blosc's typesize is */
+    const char *dtype; /* the array's, for the chunk ids jobs compute */
+    size_t ndim;
     const nbr_store_options *o;
 } zpool;
 
 static void compress_job(zpool *z, zjob *j)
 {
+    /* Hashed on the thread that compresses it, the chunk is read from
+     * memory once: Blosc finds it in this core's cache. */
+    if (j->hashes) j->hashed = nbr_hash_chunk(&j->id, z->dtype, z->ndim, j->count, j->data, j->bytes);
     j->frame_size = nbr_blosc_compress_chunk(j->frame, j->data, j->bytes, z->typesize,
                                              z->o->level, z->o->shuffle, z->o->codec);
 }
@@ -284,16 +297,17 @@ typedef struct chunk_put {
     bool pooled;        /* `pool` started (at the array's first new chunk) */
     zpool pool;
     nbr_hasher *whole;  /* the array's id, hashed along (NULL: known already) */
+    bool speculate;     /* new chunks expected: each hashed by the job compressing it */
+    bool unchecked;     /* such jobs in flight, their chunks not yet looked up */
 } chunk_put;
 
-/* Writes the oldest job in flight and records its chunk; the array's first
+/* Writes a job's chunk, new to the store, and records it; the array's first
  * new chunk decides whether Blosc is worth it (its frame is the trial). */
-static nbr_status write_oldest(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
+static nbr_status write_job(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p, zjob *j,
+                            nbr_chunk_ref *ref)
 {
     zpool *z = &p->pool;
-    zjob *j = pool_oldest(z);
     const nbr_store_options *o = z->o;
-    nbr_chunk_ref *ref = &e->chunks[j->index];
     nbr_array_view box;
     if (p->compress < 0) {
         int worth = z->typesize == z->itemsize ? nbr_blosc_worth_frame(j->bytes, j->frame_size)
@@ -309,6 +323,35 @@ static nbr_status write_oldest(nbr_checkpoint *c, nbr_object_entry *e, chunk_put
                                            e->type, &box, o, j->frame, j->frame_size);
     if (st == NBR_OK) st = own_chunk(c, &ref->id, ref->stored_bytes);
     e->stored_bytes += ref->stored_bytes; /* what this array added */
+    return st;
+}
+
+/* For a job that hashed its chunk: the id recorded, and the segment that
+ * already holds the chunk, or NULL (it must be written).  A chunk already
+ * stored says the array repeats earlier content: its next chunks are
+ * hashed first, so that no compression is spent on the ones stored. */
+static nbr_status look_up_hashed(const char **segment, nbr_checkpoint *c, nbr_chunk_ref *ref,
+                                 chunk_put *p, const zjob *j)
+{
+    *segment = NULL;
+    if (j->hashed != NBR_OK) return nbr_fail_nomem("hashing an array's chunk"); /* its only failure */
+    ref->id = j->id;
+    *segment = existing_chunk(&ref->stored_bytes, c, &ref->id);
+    if (*segment) p->speculate = false;
+    return NBR_OK;
+}
+
+/* Writes the oldest job in flight, unless its chunk turned out stored. */
+static nbr_status write_oldest(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
+{
+    zpool *z = &p->pool;
+    zjob *j = pool_oldest(z);
+    nbr_chunk_ref *ref = &e->chunks[j->index];
+    const char *segment = NULL;
+    nbr_status st = j->hashes ? look_up_hashed(&segment, c, ref, p, j) : NBR_OK;
+    if (st == NBR_OK && !segment) st = write_job(c, e, p, j, ref);
+    if (st == NBR_OK && j->hashes)
+        st = segment_index(&ref->segment, e, &p->segment_cap, segment ? segment : c->segment);
     j->state = 0;
     z->head++;
     return st;
@@ -332,11 +375,12 @@ static bool in_flight(const chunk_put *p, const nbr_object_entry *e, const nbr_o
     return false;
 }
 
-/* A new chunk (`data`, in p->buffer if gathered) queued for compression; the
- * array's first is written before any other is queued (it decides). */
+/* A chunk (`data`, in p->buffer if gathered) queued for compression, new
+ * or, if the job `hashes` it, probably new; the array's first is written
+ * before any other is queued (it decides). */
 static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p,
                               const nbr_chunk_grid *g, const nbr_array_view *v, const char *data,
-                              size_t bytes)
+                              size_t bytes, bool hashes)
 {
     zpool *z = &p->pool;
     nbr_status st = NBR_OK;
@@ -346,6 +390,8 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
                       : nbr_fail(NBR_EINVAL, "%s: not a dtype HDF5 takes", e->type);
         if (st != NBR_OK) return st;
         p->pooled = true;
+        z->dtype = e->type;
+        z->ndim = v->ndim;
     }
     zjob *j = NULL;
     while (st == NBR_OK && !(j = pool_next(z))) st = write_oldest(c, e, p);
@@ -359,13 +405,17 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
     j->data = data;
     j->bytes = bytes;
     j->index = g->index;
+    j->hashes = hashes;
+    j->hashed = NBR_OK;
+    p->unchecked |= hashes;
     memcpy(j->count, g->count, v->ndim * sizeof *j->count);
     pool_queue(z);
     return p->compress < 0 ? drain(c, e, p) : NBR_OK;
 }
 
 /* Chunk k (the grid's current box): hashed, written if new (or queued for
- * compression), recorded. */
+ * compression), recorded; or queued to be hashed, looked up and recorded
+ * with its compression (p->speculate). */
 static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p,
                             const nbr_chunk_grid *g, const nbr_array_view *v)
 {
@@ -384,6 +434,12 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
     /* Chunks come in grid order, which is C order: together they are the
      * array's own byte stream. */
     nbr_status st = p->whole ? nbr_hasher_update(p->whole, data, (size_t)bytes) : NBR_OK;
+    if (st == NBR_OK && p->speculate && p->compress != 0)
+        return queue_chunk(c, e, p, g, v, data, (size_t)bytes, true);
+    if (st == NBR_OK && p->unchecked) { /* in_flight below knows only looked-up ids */
+        st = drain(c, e, p);
+        p->unchecked = false;
+    }
     if (st == NBR_OK)
         st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
     const char *segment = st == NBR_OK ? existing_chunk(&ref->stored_bytes, c, &ref->id) : NULL;
@@ -392,7 +448,7 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
         if (st == NBR_OK) segment = existing_chunk(&ref->stored_bytes, c, &ref->id);
     }
     if (st == NBR_OK && !segment && p->compress != 0) {
-        st = queue_chunk(c, e, p, g, v, data, (size_t)bytes);
+        st = queue_chunk(c, e, p, g, v, data, (size_t)bytes, false);
         segment = c->segment;
     } else if (st == NBR_OK && !segment) { /* not worth compressing: as it is */
         st = nbr_array_view_init(&box, data, v->ndim, g->count, NULL, v->itemsize, "a chunk");
@@ -413,6 +469,7 @@ static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_a
     size_t cells = 1;
     for (size_t i = 0; i < v->ndim; i++) cells *= (size_t)chunk[i];
     chunk_put p = {.compress = -1,
+                   .speculate = true,
                    .buffer = v->c_contiguous ? NULL : malloc(cells * v->itemsize),
                    .chunk_bytes = cells * v->itemsize,
                    .whole = whole};

@@ -538,6 +538,74 @@ static void test_workers_option_changes_only_who_compresses(void)
     free(a);
 }
 
+/* `old`'s last four row blocks after a compressible new block 0, then two
+ * incompressible ones of which block 2 repeats block 1. */
+static void fill_half_new(double *a, const double *old)
+{
+    memcpy(a, old, ROWS * COLS * 8);
+    for (size_t i = 0; i < BLOCK_ROWS * COLS; i++) a[i] = old[i] + 1000.0;
+    fill(a, 1, 3);
+    fill(a, 3, 4);
+    memcpy(a + 2 * BLOCK_ROWS * COLS, a + BLOCK_ROWS * COLS, BLOCK_ROWS * COLS * 8);
+}
+
+/* The manifest's chunk list of the checkpoint's one array (put by
+ * test_chunks_found_stored_while_compressing_ahead): blocks 0-3 in its own
+ * segment (index 0), block 2 the chunk of block 1, blocks 4-7 in old's
+ * segment (index 1); what it stored, the three new chunks. */
+static int chunks_as_expected(const char *text, uint64_t stored)
+{
+    const char *p = strstr(text, "\"chunks\": [");
+    char ids[ROWS / BLOCK_ROWS][33];
+    unsigned segment[ROWS / BLOCK_ROWS];
+    unsigned long long bytes[ROWS / BLOCK_ROWS], own = 0;
+    for (int k = 0; k < ROWS / BLOCK_ROWS; k++) {
+        p = p ? strstr(p + 1, "[\"") : NULL;
+        if (!p || sscanf(p, "[\"%32[0-9a-f]\", %u, %llu]", ids[k], &segment[k], &bytes[k]) != 3)
+            return 0;
+        if (segment[k] != (k < 4 ? 0u : 1u)) return 0;
+        if (k < 4 && k != 2) own += bytes[k];
+    }
+    return !strcmp(ids[1], ids[2]) && strcmp(ids[0], ids[1]) && strcmp(ids[1], ids[3]) &&
+           own == stored;
+}
+
+/* While an array's chunks come out new, each is hashed by the job that
+ * compresses it and looked up only before it is written.  A chunk that
+ * turns out stored, in an earlier segment or earlier in the same array
+ * while both were in flight, is not written again and is recorded where
+ * it is; with no worker, one, or three alike. */
+static void test_chunks_found_stored_while_compressing_ahead(void)
+{
+    static const int64_t workers[3] = {0, 1, 3};
+    double *old = malloc(ROWS * COLS * 8), *a = malloc(ROWS * COLS * 8);
+    uint64_t shape[2] = {ROWS, COLS}, stored[3];
+    nbr_object_id want, got[3];
+    fill_ramp(old);
+    fill_half_new(a, old);
+    CHECK_OK(nbr_array_hash(&want, "<f8", 2, shape, NULL, a));
+    for (int i = 0; i < 3; i++) {
+        char *dir, *k1 = NULL, *k2 = NULL, name[80];
+        nbr_store *s = create_store(&dir, "ahead");
+        CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, workers[i]));
+        put_commit(s, "old", old, &k1);
+        got[i] = put_commit(s, "a", a, &k2);
+        CHECK(nbr_object_id_equal(&got[i], &want));
+        CHECK_OK(nbr_store_stats(NULL, &stored[i], s, k2));
+        snprintf(name, sizeof name, "checkpoints/%s.json", k2);
+        char *text = read_text(st_path(dir, name));
+        CHECK(text && chunks_as_expected(text, stored[i]));
+        CHECK(reads_as(s, &got[i], a));
+        CHECK_OK(nbr_store_verify(NULL, s));
+        nbr_store_close(s);
+        free(text), free(k1), free(k2);
+        st_remove_tree(dir);
+        free(dir);
+    }
+    CHECK(stored[0] == stored[1] && stored[0] == stored[2]);
+    free(old), free(a);
+}
+
 /* A new array (its first chunk new) is hashed in the same pass as its
  * chunks; one whose first chunk the store has is hashed first.  Either way,
  * C order or a Fortran-order view, the id is nbr_array_hash's. */
@@ -591,6 +659,7 @@ NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeat
               TEST(test_index_carries_chunk_lists),
               TEST(test_wrong_chunk_list_is_a_damaged_manifest),
               TEST(test_workers_option_changes_only_who_compresses),
+              TEST(test_chunks_found_stored_while_compressing_ahead),
               TEST(test_one_pass_and_two_pass_puts_give_the_same_ids),
               TEST(test_a_changed_block_chains_to_the_previous_version),
               TEST(test_chain_through_the_index_and_verify),
