@@ -605,10 +605,10 @@ typedef enum nbr_store_option {
      * 1, which older nbrewind reads too).  Stores made before this option
      * have it 0. */
     NBR_STORE_OPT_CHUNK_DEDUP = 5,
-    /* Threads that Blosc-compress an array's new chunks while the calling
-     * thread hashes and writes: -1 (default) = one per online CPU but one (the
-     * calling thread's), 0 = none
-     * (the calling thread compresses), up to 16.  A property of this handle,
+    /* Threads that hash and Blosc-compress an array's new chunks while the
+     * calling thread writes them: -1 (default) = one per online CPU but one
+     * (the calling thread's), 0 = none (the calling thread does it all), up
+     * to 16.  A property of this handle,
      * not of the store: it is not persisted, and any handle open for writing
      * may set it between checkpoints.  A host that writes in the background
      * while its user computes (the audit kernel) sets 0 so that the writes
