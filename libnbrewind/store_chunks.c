@@ -131,6 +131,7 @@ typedef struct zjob {
     uint64_t count[NBR_MAX_DIMS];
     int state;          /* 0 free, 1 queued, 2 taken, 3 done */
     bool hashes;        /* hashed with its compression: checked before it is written */
+    bool compresses;    /* else only hashed: the array's chunks are written raw */
     nbr_status hashed;  /* how that hashing went */
     nbr_object_id id;   /* the chunk's, when `hashes` */
 } zjob;
@@ -155,6 +156,10 @@ static void compress_job(zpool *z, zjob *j)
     /* Hashed on the thread that compresses it, the chunk is read from
      * memory once: Blosc finds it in this core's cache. */
     if (j->hashes) j->hashed = nbr_hash_chunk(&j->id, z->dtype, z->ndim, j->count, j->data, j->bytes);
+    if (!j->compresses) {
+        j->frame_size = 0;
+        return;
+    }
     j->frame_size = nbr_blosc_compress_chunk(j->frame, j->data, j->bytes, z->typesize,
                                              z->o->level, z->o->shuffle, z->o->codec);
 }
@@ -407,6 +412,7 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
     j->index = g->index;
     j->hashes = hashes;
     j->hashed = NBR_OK;
+    j->compresses = p->compress != 0;
     p->unchecked |= hashes;
     memcpy(j->count, g->count, v->ndim * sizeof *j->count);
     pool_queue(z);
@@ -434,7 +440,7 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
     /* Chunks come in grid order, which is C order: together they are the
      * array's own byte stream. */
     nbr_status st = p->whole ? nbr_hasher_update(p->whole, data, (size_t)bytes) : NBR_OK;
-    if (st == NBR_OK && p->speculate && p->compress != 0)
+    if (st == NBR_OK && p->speculate)
         return queue_chunk(c, e, p, g, v, data, (size_t)bytes, true);
     if (st == NBR_OK && p->unchecked) { /* in_flight below knows only looked-up ids */
         st = drain(c, e, p);

@@ -375,10 +375,13 @@ nbr_status nbr_segment_write_chunk_frame(uint64_t *stored_bytes, int *compress,
     nbr_store_options whole = *options;
     whole.chunk_bytes = box->bytes ? box->bytes : 1;
     write_job j = {name, "chunk", *compress, -1, -1, -1, -1, NULL, 0, {0}, NULL, 0, 0};
-    if (*compress == 1 && box->count > 0 && box->ndim > 0) {
-        j.frame = frame_size ? frame : box->data;
-        j.frame_size = frame_size ? frame_size : (size_t)box->bytes;
-        j.mask = frame_size ? 0 : 1;
+    /* Every chunk goes in whole with H5Dwrite_chunk, raw ones too: H5Dwrite
+     * would have HDF5 clear and copy it through a buffer of its own first. */
+    if (*compress >= 0 && box->count > 0 && box->ndim > 0 && box->c_contiguous) {
+        bool framed = *compress == 1 && frame_size; /* else raw (a trial frame unused) */
+        j.frame = framed ? frame : box->data;
+        j.frame_size = framed ? frame_size : (size_t)box->bytes;
+        j.mask = *compress == 1 && !framed; /* the filter skipped, as HDF5 records it */
     }
     nbr_status st =
         write_dataset(stored_bytes, seg, chunk_id, NBR_OBJECT_ARRAY, dtype, box, &whole, &j);

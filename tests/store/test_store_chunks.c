@@ -4,6 +4,7 @@
  * costs, round trips of strided arrays, stats, verify naming a damaged
  * chunk, GC keeping a chunk still used, and the option (and old stores)
  * leaving arrays as plain datasets. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,12 +539,14 @@ static void test_workers_option_changes_only_who_compresses(void)
     free(a);
 }
 
-/* `old`'s last four row blocks after a compressible new block 0, then two
- * incompressible ones of which block 2 repeats block 1. */
-static void fill_half_new(double *a, const double *old)
+/* `old`'s last four row blocks after a new block 0 (compressible, or not:
+ * then the array's chunks are written raw), then two incompressible ones
+ * of which block 2 repeats block 1. */
+static void fill_half_new(double *a, const double *old, bool raw)
 {
     memcpy(a, old, ROWS * COLS * 8);
     for (size_t i = 0; i < BLOCK_ROWS * COLS; i++) a[i] = old[i] + 1000.0;
+    if (raw) fill(a, 0, 2);
     fill(a, 1, 3);
     fill(a, 3, 4);
     memcpy(a + 2 * BLOCK_ROWS * COLS, a + BLOCK_ROWS * COLS, BLOCK_ROWS * COLS * 8);
@@ -574,15 +577,15 @@ static int chunks_as_expected(const char *text, uint64_t stored)
  * compresses it and looked up only before it is written.  A chunk that
  * turns out stored, in an earlier segment or earlier in the same array
  * while both were in flight, is not written again and is recorded where
- * it is; with no worker, one, or three alike. */
-static void test_chunks_found_stored_while_compressing_ahead(void)
+ * it is; with no worker, one, or three alike, compressed or raw. */
+static void chunks_found_stored_while_compressing_ahead(bool raw)
 {
     static const int64_t workers[3] = {0, 1, 3};
     double *old = malloc(ROWS * COLS * 8), *a = malloc(ROWS * COLS * 8);
     uint64_t shape[2] = {ROWS, COLS}, stored[3];
     nbr_object_id want, got[3];
     fill_ramp(old);
-    fill_half_new(a, old);
+    fill_half_new(a, old, raw);
     CHECK_OK(nbr_array_hash(&want, "<f8", 2, shape, NULL, a));
     for (int i = 0; i < 3; i++) {
         char *dir, *k1 = NULL, *k2 = NULL, name[80];
@@ -603,7 +606,14 @@ static void test_chunks_found_stored_while_compressing_ahead(void)
         free(dir);
     }
     CHECK(stored[0] == stored[1] && stored[0] == stored[2]);
+    CHECK(!raw || stored[0] == 3 * CHUNK);
     free(old), free(a);
+}
+
+static void test_chunks_found_stored_while_compressing_ahead(void)
+{
+    chunks_found_stored_while_compressing_ahead(false);
+    chunks_found_stored_while_compressing_ahead(true);
 }
 
 /* A new array (its first chunk new) is hashed in the same pass as its
