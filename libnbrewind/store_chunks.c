@@ -116,8 +116,8 @@ static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_
  * on, the calling thread hashes and looks up each chunk before any
  * compression is spent on it.  An array's first new chunk decides whether
  * Blosc is worth it (its frame is the trial compression), before any other
- * of its chunks is handed out; when it is not, the array's chunks are
- * written raw as before. */
+ * of its chunks is handed out; when it is not, the jobs of the array's
+ * next chunks only hash them, and the chunks are written raw. */
 
 #define MAX_WORKERS 16
 #define BLOSC_MAX_TYPESIZE_ 255 /* blosc.h's BLOSC_MAX_TYPESIZE */
