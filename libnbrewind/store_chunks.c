@@ -303,7 +303,6 @@ typedef struct chunk_put {
     zpool pool;
     nbr_hasher *whole;  /* the array's id, hashed along (NULL: known already) */
     bool speculate;     /* new chunks expected: each hashed by the job compressing it */
-    bool unchecked;     /* such jobs in flight, their chunks not yet looked up */
 } chunk_put;
 
 /* Writes a job's chunk, new to the store, and records it; the array's first
@@ -370,13 +369,16 @@ static nbr_status drain(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
     return st;
 }
 
-/* Whether a chunk with this id is in flight (a chunk that repeats one still
- * being compressed waits for it to be written). */
+/* Whether a chunk with this id may be in flight (a chunk that repeats one
+ * still being compressed waits for it to be written).  A job that hashes its
+ * chunk may hold any id until it is looked up. */
 static bool in_flight(const chunk_put *p, const nbr_object_entry *e, const nbr_object_id *id)
 {
     const zpool *z = &p->pool;
-    for (size_t i = z->head; p->pooled && i < z->tail; i++)
-        if (nbr_object_id_equal(&e->chunks[z->jobs[i % z->slots].index].id, id)) return true;
+    for (size_t i = z->head; p->pooled && i < z->tail; i++) {
+        const zjob *j = &z->jobs[i % z->slots];
+        if (j->hashes || nbr_object_id_equal(&e->chunks[j->index].id, id)) return true;
+    }
     return false;
 }
 
@@ -413,7 +415,6 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
     j->hashes = hashes;
     j->hashed = NBR_OK;
     j->compresses = p->compress != 0;
-    p->unchecked |= hashes;
     memcpy(j->count, g->count, v->ndim * sizeof *j->count);
     pool_queue(z);
     return p->compress < 0 ? drain(c, e, p) : NBR_OK;
@@ -442,10 +443,6 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
     nbr_status st = p->whole ? nbr_hasher_update(p->whole, data, (size_t)bytes) : NBR_OK;
     if (st == NBR_OK && p->speculate)
         return queue_chunk(c, e, p, g, v, data, (size_t)bytes, true);
-    if (st == NBR_OK && p->unchecked) { /* in_flight below knows only looked-up ids */
-        st = drain(c, e, p);
-        p->unchecked = false;
-    }
     if (st == NBR_OK)
         st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
     const char *segment = st == NBR_OK ? existing_chunk(&ref->stored_bytes, c, &ref->id) : NULL;
