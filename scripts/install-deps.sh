@@ -36,6 +36,8 @@ debian_packages=(
   python3-matplotlib
   # R
   r-base-dev r-cran-irkernel r-cran-testthat r-cran-hdf5r
+  # taskset, for the test of an audit kernel given one CPU (essential in Debian; named anyway)
+  util-linux
 )
 
 # Prints the packages of the list that are not installed.  One dpkg-query for the
