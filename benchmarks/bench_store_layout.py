@@ -19,7 +19,10 @@ one dataset h5py can read, and measures it on disk:
   "chained, one run": only the longer side to the previous version, the
   shorter side box by box to the chunks, as the store's writer does since
   HDF5 was found to read its two-run chains in time exponential in their
-  depth; "flat": one mapping per chunk, to whichever file holds it) and the
+  depth; "chained, one mapping": the rows before and after the block in one
+  mapping to the previous version (a selection of two blocks of rows), as the
+  store's writer does since that was found to read in linear time; "flat":
+  one mapping per chunk, to whichever file holds it) and the
   checkpoint's manifest as an attribute (a JSON entry listing only the chunk
   that changed), so that renaming this one file into place is the commit;
 - one append-only journal of fixed-size records (sequence, file name,
@@ -30,9 +33,10 @@ Then it reads the last version back with h5py through each layout (bit
 identity and time, warm cache, against a plain dataset of the same array),
 and version 20, whose block is in the middle, once.  Last, the time h5py
 takes to read through chains of two runs per level, 10 to 18 deep, over a
-plain root and over a virtual root (two_run_read_seconds).
+plain root and over a virtual root, and through chains of one mapping per
+level holding both runs, 10 to 63 deep (two_run_read_seconds).
 
-Usage: /usr/bin/python3 benchmarks/bench_store_layout.py [--out FILE]
+Usage: build/venv/bin/python benchmarks/bench_store_layout.py [--out FILE]
 (default benchmarks/results/store-layout.json).
 """
 from __future__ import annotations
@@ -63,7 +67,8 @@ READS = 5
 LIBVER = ("v110", "v110")  # the store's segments: HDF5 1.10 file format
 LAYOUTS = [  # (virtual datasets, HDF5 metadata block size or None for 2 KiB, store's names)
     ("chained", None, False), ("chained", 512, False), ("chained", None, True),
-    ("chained", 512, True), ("chained, one run", None, True), ("chained, one run", 512, True),
+    ("chained", 512, True), ("chained, one mapping", 512, True),
+    ("chained, one run", None, True), ("chained, one run", 512, True),
     ("flat", None, False), ("flat", None, True), ("flat", 512, True)]
 MIDDLE = 20  # a version whose block is in the middle, read too (time against depth)
 
@@ -127,8 +132,14 @@ def write_layout(directory: str, layout: str, meta_block: int | None, versions,
                                      **BLOSC)
                 label(d, "chunk", store_names)
                 chunk_home[block] = (name, chunk_name, None)
-                vl = vds_layout(layout, block, (names[-1], arrays[-1]), chunk_home)
-                label(f.create_virtual_dataset(array_name, vl), "array", store_names)
+                if layout == "chained, one mapping":
+                    d = union_vds(f, array_name, block * BLOCK, (block + 1) * BLOCK,
+                                  (names[-1], arrays[-1]), (".", chunk_name),
+                                  (ROWS, COLUMNS))
+                else:
+                    vl = vds_layout(layout, block, (names[-1], arrays[-1]), chunk_home)
+                    d = f.create_virtual_dataset(array_name, vl)
+                label(d, "array", store_names)
             f.attrs["nbr_manifest"] = manifest(k, block, name)
         names.append(name)
         arrays.append(array_name)
@@ -177,6 +188,36 @@ def vds_layout(layout: str, block: int, previous: tuple, chunk_home: dict) -> h5
     return vl
 
 
+def select_rows_except(space, r0: int, r1: int, rows: int, columns: int):
+    """Selects every row of `space` but [r0, r1): one or two blocks."""
+    blocks = [(a, b) for a, b in ((0, r0), (r1, rows)) if b > a]
+    for i, (a, b) in enumerate(blocks):
+        space.select_hyperslab((a, 0), (b - a, columns),
+                               op=h5py.h5s.SELECT_SET if i == 0 else h5py.h5s.SELECT_OR)
+
+
+def union_vds(f: h5py.File, name: str, r0: int, r1: int, below: tuple, block: tuple,
+              shape: tuple):
+    """A virtual dataset of two mappings, as the store writes since the union
+    layout: rows [r0, r1) <- the block's dataset; every other row, one or two
+    blocks of them, <- the same rows of the version below, in ONE mapping (a
+    selection of two blocks), so HDF5 opens the version below once."""
+    rows, columns = shape
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    vspace, source = (h5py.h5s.create_simple(shape) for _ in range(2))
+    select_rows_except(vspace, r0, r1, rows, columns)
+    select_rows_except(source, r0, r1, rows, columns)
+    dcpl.set_virtual(vspace, below[0].encode(), below[1].encode(), source)
+    vspace.select_hyperslab((r0, 0), (r1 - r0, columns))
+    dcpl.set_virtual(vspace, block[0].encode(), block[1].encode(),
+                     h5py.h5s.create_simple((r1 - r0, columns)))
+    lcpl = h5py.h5p.create(h5py.h5p.LINK_CREATE)
+    lcpl.set_create_intermediate_group(True)
+    dataset = h5py.h5d.create(f.id, name.encode(), h5py.h5t.IEEE_F64LE,
+                              h5py.h5s.create_simple(shape), dcpl=dcpl, lcpl=lcpl)
+    return h5py.Dataset(dataset)
+
+
 def chunk_bytes(path: str) -> int:
     """Storage size of the one chunk dataset of a later checkpoint's file."""
     with h5py.File(path, "r") as f:
@@ -202,12 +243,14 @@ def read_seconds(path: str, dataset: str, out: np.ndarray) -> float:
     return time.perf_counter() - t0
 
 
-def two_run_read_seconds(directory: str, root_is_virtual: bool, depth: int) -> float:
+def two_run_read_seconds(directory: str, root_is_virtual: bool, depth: int,
+                         one_mapping: bool = False) -> float:
     """How long h5py takes to read a version `depth` deep in a chain whose
     every level maps both sides of its changed block to the level below (a
     1600 x 512 float64 array, 100 boxes of 16 rows, the changed box always in
     the middle part), its root a plain chunked dataset or a virtual dataset of
-    one mapping per box (as the store's first version is)."""
+    one mapping per box (as the store's first version is); the two sides as
+    two mappings, or, with `one_mapping`, as one (union_vds)."""
     rows, cols, box_rows = 1600, 512, 16
     shutil.rmtree(directory, ignore_errors=True)
     os.makedirs(directory)
@@ -227,6 +270,10 @@ def two_run_read_seconds(directory: str, root_is_virtual: bool, depth: int) -> f
         a[r0:r0 + box_rows] += 1
         with h5py.File(os.path.join(directory, f"v{v}.h5"), "w", libver=LIBVER) as f:
             f.create_dataset("c", data=a[r0:r0 + box_rows])
+            if one_mapping:
+                union_vds(f, "a", r0, r0 + box_rows, (f"v{v - 1}.h5", "a"), (".", "c"),
+                          (rows, cols))
+                continue
             vl = h5py.VirtualLayout(shape=(rows, cols), dtype="f8")
             below = h5py.VirtualSource(f"v{v - 1}.h5", "a", shape=(rows, cols))
             vl[:r0] = below[:r0]
@@ -306,6 +353,13 @@ def main():
                   f"besides chunks; h5py read {r['read_time_ratio_to_plain']:.2f}x plain, "
                   f"identical {identical}; version {MIDDLE} read in {middle_seconds:.2f} s, "
                   f"identical {middle_identical}")
+        one_mapping = {}
+        for depth in (10, 14, 18, 22, 30, 45, 63):
+            seconds = two_run_read_seconds(os.path.join(scratch, "one-mapping"), True, depth,
+                                           one_mapping=True)
+            one_mapping[f"root virtual, depth {depth}"] = seconds
+            print(f"  both sides in one mapping per level, root virtual, depth {depth}: "
+                  f"h5py read {seconds:.3f} s")
         two_runs = {}
         for root in ("plain", "virtual"):
             for depth in (10, 12, 14, 16, 18):
@@ -324,7 +378,8 @@ def main():
                   "array_compressed_bytes_first": first_compressed,
                   "array_compressed_bytes_last": compressed,
                   "journal_record_bytes": JOURNAL_RECORD, "layouts": results,
-                  "two_runs_per_level_h5py_read_seconds": two_runs}, args.out)
+                  "two_runs_per_level_h5py_read_seconds": two_runs,
+                  "one_mapping_per_level_h5py_read_seconds": one_mapping}, args.out)
 
 
 if __name__ == "__main__":

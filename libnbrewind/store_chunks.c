@@ -491,8 +491,8 @@ static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_a
 /* ---- chained virtual datasets ------------------------------------------
  *
  * An array that changed in a few boxes since the version `name` was bound
- * to maps its longest run of unchanged boxes to that version's virtual
- * dataset (one mapping) instead of mapping every box to its chunk
+ * to maps all its unchanged boxes to that version's virtual dataset (one
+ * mapping) instead of mapping every box to its chunk
  * (docs/store-format.md, "Chained virtual datasets"). */
 
 /* How long a chain may grow: HDF5 opens every file along it when the newest
@@ -542,22 +542,6 @@ static bool chain_of(size_t *depth, size_t *changed, const nbr_store *s, const n
     return true;
 }
 
-/* The longest run of boxes `e` shares with `b`: [*first, *first + length). */
-static size_t longest_shared_run(size_t *first, const nbr_object_entry *e,
-                                 const nbr_object_entry *b)
-{
-    size_t best = 0, run = 0;
-    *first = 0;
-    for (size_t k = 0; k < e->chunk_count; k++) {
-        run = same_box(e, b, k) ? run + 1 : 0;
-        if (run > best) {
-            best = run;
-            *first = k + 1 - run;
-        }
-    }
-    return best;
-}
-
 /* The name as the store binds it: a rank's part of a collective checkpoint
  * binds "@<rank>of<size>/<name>" (malloc'd; NULL when out of memory). */
 static char *bound_name(const nbr_checkpoint *c, const char *name)
@@ -583,26 +567,27 @@ static const nbr_object_entry *current_version(nbr_object_id *id, const nbr_chec
 
 /* Chains `e` to the array `name` is bound to in the store, when that is an
  * earlier version of it on the same grid, the chain stays short, what its
- * older segments hold stays under one array's worth of chunks, and the
- * layout needs fewer mappings than one per box.  Only the longest run of
- * shared boxes maps to the base (the others map to their chunks): HDF5 1.10
- * opens a source dataset once per mapping that names it, so two mappings to
- * the base at every level would make reading the newest version take time
- * exponential in the chain's depth.  Otherwise `e` stays flat. */
+ * older segments hold stays under one array's worth of chunks, and the two
+ * share at least 2 boxes (else one mapping to the base saves nothing).  All
+ * the shared boxes map to the base through one mapping (one selection of
+ * several blocks of rows): HDF5 1.10 opens a source dataset once per mapping
+ * that names it, so two mappings to the base at every level would make
+ * reading the newest version take time exponential in the chain's depth.
+ * Otherwise `e` stays flat. */
 static nbr_status choose_base(nbr_checkpoint *c, nbr_object_entry *e, const char *name)
 {
     nbr_object_id id;
-    size_t depth = 0, changed = 0, first = 0;
+    size_t depth = 0, changed = 0;
     if (!c->store->options.chain) return NBR_OK;
     const nbr_object_entry *b = current_version(&id, c, name);
     if (!b || !same_rows(e, b) || !chain_of(&depth, &changed, c->store, b) ||
-        depth + 1 >= CHAIN_MAX || changed + changed_boxes(e, b) > e->chunk_count)
+        depth + 1 >= CHAIN_MAX || changed + changed_boxes(e, b) > e->chunk_count ||
+        e->chunk_count - changed_boxes(e, b) < 2)
         return NBR_OK;
-    size_t run = longest_shared_run(&first, e, b);
-    if (run < 2) return NBR_OK; /* one mapping to the base saves nothing */
-    if (!(e->base_segment = nbr_copy(b->segment))) return nbr_fail_nomem("chaining an array");
-    e->base_first = first;
-    e->base_boxes = run;
+    e->base_segment = nbr_copy(b->segment);
+    e->base_shared = malloc(e->chunk_count);
+    if (!e->base_segment || !e->base_shared) return nbr_fail_nomem("chaining an array");
+    for (size_t k = 0; k < e->chunk_count; k++) e->base_shared[k] = same_box(e, b, k);
     e->chained = true;
     e->base = id;
     return NBR_OK;

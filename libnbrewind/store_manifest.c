@@ -36,6 +36,7 @@ void nbr_object_entry_clear(nbr_object_entry *e)
     for (size_t i = 0; i < e->chunk_segment_count; i++) free(e->chunk_segments[i]);
     free(e->chunk_segments);
     free(e->base_segment);
+    free(e->base_shared);
     memset(e, 0, sizeof *e);
 }
 
@@ -71,8 +72,9 @@ nbr_status nbr_object_entry_copy(nbr_object_entry *out, const nbr_object_entry *
     c.chunk_segments = NULL;
     c.chunk_segment_count = 0;
     c.base_segment = e->base_segment ? nbr_copy(e->base_segment) : NULL;
+    c.base_shared = e->base_shared ? copy_of(e->base_shared, e->chunk_count, 1) : NULL;
     bool ok = c.type && c.segment && c.shape && (!e->chunk_shape || copy_chunks(&c, e)) &&
-              (!e->base_segment || c.base_segment);
+              (!e->base_segment || c.base_segment) && (!e->base_shared || c.base_shared);
     if (!ok) {
         nbr_object_entry_clear(&c);
         return nbr_fail_nomem("copying an object entry");

@@ -43,10 +43,10 @@ typedef struct nbr_object_entry {
      * depends on base's segment and whatever base depends on. */
     bool chained;
     nbr_object_id base;
-    /* While written: where base's virtual dataset is, and the run of boxes
-     * mapped to it, [base_first, base_first + base_boxes). */
+    /* While written: where base's virtual dataset is, and which boxes map
+     * to it (chunk_count flags, 1 where this array's chunk is base's). */
     char *base_segment;
-    size_t base_first, base_boxes;
+    unsigned char *base_shared;
 } nbr_object_entry;
 
 typedef struct nbr_manifest {

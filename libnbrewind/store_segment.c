@@ -428,47 +428,60 @@ static const char *chunk_source(const nbr_object_entry *e, size_t k, const char 
     return !strcmp(segment, own) ? "." : segment + strlen("segments/");
 }
 
-/* Adds one mapping of a chained layout: rows [first, end) of the array (its
- * boxes are whole rows of the trailing axes) <- the same rows of the base's
- * virtual dataset, in the base's segment. */
-static herr_t map_base_rows(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, uint64_t first,
-                            uint64_t end)
+/* Selects, in a space of the array's shape, the rows of the boxes shared
+ * with the base (its boxes are whole rows of the trailing axes), one block
+ * of rows per run of consecutive shared boxes. */
+static herr_t select_shared_rows(hid_t space, const nbr_object_entry *e)
 {
-    hsize_t dims[NBR_MAX_DIMS], start[NBR_MAX_DIMS], count[NBR_MAX_DIMS];
-    char name[64];
-    for (size_t i = 0; i < e->ndim; i++) {
-        dims[i] = count[i] = e->shape[i];
-        start[i] = 0;
+    hsize_t start[NBR_MAX_DIMS] = {0}, count[NBR_MAX_DIMS];
+    for (size_t i = 0; i < e->ndim; i++) count[i] = e->shape[i];
+    H5S_seloper_t op = H5S_SELECT_SET;
+    herr_t rc = 0;
+    for (size_t k = 0; rc >= 0 && k < e->chunk_count; k++) {
+        if (!e->base_shared[k]) continue;
+        size_t end = k;
+        while (end < e->chunk_count && e->base_shared[end]) end++;
+        uint64_t last_row = (uint64_t)end * e->chunk_shape[0];
+        start[0] = (uint64_t)k * e->chunk_shape[0];
+        count[0] = (last_row < e->shape[0] ? last_row : e->shape[0]) - start[0];
+        rc = H5Sselect_hyperslab(space, op, start, NULL, count, NULL);
+        op = H5S_SELECT_OR;
+        k = end;
     }
-    start[0] = first;
-    count[0] = end - first;
+    return rc;
+}
+
+/* Adds the mapping of a chained layout: the rows of every box shared with
+ * the base <- the same rows of the base's virtual dataset, in the base's
+ * segment.  One mapping, however many runs, so that HDF5 opens the base
+ * once per level of the chain. */
+static herr_t map_base_rows(hid_t dcpl, hid_t vspace, const nbr_object_entry *e)
+{
+    hsize_t dims[NBR_MAX_DIMS];
+    char name[64];
+    for (size_t i = 0; i < e->ndim; i++) dims[i] = e->shape[i];
     dataset_name(name, sizeof name, &e->base);
     hid_t src = H5Screate_simple((int)e->ndim, dims, NULL);
-    herr_t rc = src < 0 ? -1 : H5Sselect_hyperslab(src, H5S_SELECT_SET, start, NULL, count, NULL);
-    if (rc >= 0) rc = H5Sselect_hyperslab(vspace, H5S_SELECT_SET, start, NULL, count, NULL);
+    herr_t rc = src < 0 ? -1 : select_shared_rows(src, e);
+    if (rc >= 0) rc = select_shared_rows(vspace, e);
     if (rc >= 0)
         rc = H5Pset_virtual(dcpl, vspace, e->base_segment + strlen("segments/"), name, src);
     if (src >= 0) H5Sclose(src);
     return rc;
 }
 
-/* Each box mapped to its chunk, except, when the array is chained, the run
- * of boxes mapped to the base's rows (one mapping, at the run's first box). */
+/* Each box mapped to its chunk, except, when the array is chained, the
+ * boxes it shares with its base (one mapping to the base's rows). */
 static herr_t virtual_layout(hid_t dcpl, hid_t vspace, const nbr_object_entry *e, const char *own)
 {
     nbr_chunk_grid g;
     herr_t rc = H5Pset_obj_track_times(dcpl, 0);
-    size_t run_first = e->chained && e->base_segment ? e->base_first : SIZE_MAX;
-    size_t run_end = run_first == SIZE_MAX ? SIZE_MAX : run_first + e->base_boxes;
+    const unsigned char *shared = e->chained && e->base_segment ? e->base_shared : NULL;
+    if (rc >= 0 && shared) rc = map_base_rows(dcpl, vspace, e);
     nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
     do {
-        if (rc < 0 || (g.index > run_first && g.index < run_end)) continue;
-        if (g.index == run_first) {
-            uint64_t end = run_end * e->chunk_shape[0];
-            rc = map_base_rows(dcpl, vspace, e, g.start[0], end < e->shape[0] ? end : e->shape[0]);
-        } else {
+        if (rc >= 0 && !(shared && shared[g.index]))
             rc = map_chunk(dcpl, vspace, &g, chunk_source(e, g.index, own), &e->chunks[g.index].id);
-        }
     } while (rc >= 0 && nbr_chunk_grid_next(&g));
     return rc < 0 ? rc : H5Sselect_all(vspace);
 }
