@@ -317,7 +317,7 @@ static nbr_status finish_part(char **text, nbr_checkpoint *c)
         nbr_io_remove(c->tmp_path);
     } else {
         st = nbr_segment_finish(&c->out); /* a no-op if compact() closed it */
-        if (st == NBR_OK) st = nbr_io_fsync_file(c->tmp_path);
+        if (st == NBR_OK) st = nbr_io_fsync_uncache(c->tmp_path);
     }
     nbr_io_timestamp(committed, sizeof committed);
     if (st == NBR_OK && !c->m.committed && !(c->m.committed = nbr_copy(committed)))

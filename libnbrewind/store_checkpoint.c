@@ -331,7 +331,7 @@ static nbr_status publish_segment(nbr_checkpoint *c, char **final_path)
 {
     nbr_store *s = c->store;
     nbr_status st = nbr_segment_finish(&c->out);
-    if (st == NBR_OK) st = nbr_io_fsync_file(c->tmp_path);
+    if (st == NBR_OK) st = nbr_io_fsync_uncache(c->tmp_path);
     *final_path = nbr_io_join(s->root, c->segment);
     char *dir = nbr_io_join(s->root, "segments");
     if (st == NBR_OK && (!*final_path || !dir)) st = nbr_fail_nomem("committing a checkpoint");

@@ -130,12 +130,14 @@ nbr_status nbr_io_write_atomic(const char *tmp_path, const char *final_path, con
     return st;
 }
 
-nbr_status nbr_io_fsync_file(const char *path)
+nbr_status nbr_io_fsync_uncache(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return io_fail("open for fsync", path);
     nbr_status st = NBR_OK;
     if (fsync(fd) != 0) st = io_fail("fsync", path);
+    /* Clean now: the pages can go (why: store_vfd.c, kick_writeback). */
+    if (st == NBR_OK) (void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
     close(fd);
     return st;
 }

@@ -32,8 +32,9 @@ nbr_status nbr_io_write_new(const char *path, const void *data, size_t length);
 nbr_status nbr_io_write_atomic(const char *tmp_path, const char *final_path, const void *data,
                                size_t length);
 
-/* fsync of an existing file / of a directory. */
-nbr_status nbr_io_fsync_file(const char *path);
+/* fsync of an existing file, whose pages then leave the page cache (a
+ * segment, written once and seldom read soon) / fsync of a directory. */
+nbr_status nbr_io_fsync_uncache(const char *path);
 nbr_status nbr_io_fsync_dir(const char *path);
 
 /* rename(2), naming both paths on failure. */

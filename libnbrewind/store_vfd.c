@@ -20,7 +20,8 @@ typedef struct vfd_file {
     H5FD_t pub; /* HDF5's part; must come first */
     int fd;
     haddr_t eoa, eof;
-    haddr_t kicked; /* writeback started for [0, kicked) of the appended data */
+    haddr_t kicked;  /* writeback started for [0, kicked) of the appended data */
+    haddr_t dropped; /* [0, dropped) asked out of the page cache */
     dev_t dev;
     ino_t ino;
     int *io_errno;
@@ -157,13 +158,28 @@ static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, 
  * writeback of every KICK bytes appended as they come (not waiting for it),
  * so that the disk works while the next chunks are compressed and the
  * commit's fsync finds little left to write.  Best effort: fsync reports
- * what fails. */
+ * what fails.
+ *
+ * The range kicked the time before has most likely reached the disk by now:
+ * its pages leave the page cache (the kernel skips any still dirty or under
+ * writeback; the commit drops the rest, nbr_io_fsync_uncache).  A segment is
+ * seldom read soon after it is written, and on VMs whose memory the host
+ * takes back when the guest frees it (free page reporting), every page the
+ * cache grows by is memory touched for the first time, several times slower
+ * to write than pages reused: measured, 134 MB written into new files went
+ * from 46 ms to 375 ms once the cache had grown by ~0.5 GB, and the host
+ * program's own new arrays slow down the same way (docs/performance.md). */
 #define KICK ((haddr_t)8 << 20)
 
 static void kick_writeback(vfd_file *f, haddr_t end)
 {
 #ifdef SYNC_FILE_RANGE_WRITE
     if (failed(f) || end < f->kicked + KICK) return;
+    if (f->kicked > f->dropped) {
+        (void)posix_fadvise(f->fd, (off_t)f->dropped, (off_t)(f->kicked - f->dropped),
+                            POSIX_FADV_DONTNEED);
+        f->dropped = f->kicked;
+    }
     (void)sync_file_range(f->fd, (off_t)f->kicked, (off_t)(end - f->kicked),
                           SYNC_FILE_RANGE_WRITE);
     f->kicked = end;
