@@ -1,7 +1,9 @@
 /* store_chunks.c - arrays stored as deduplicated chunks (see store_chunks.h). */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "store_chunks.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -191,14 +193,27 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* The CPUs this thread may run on (taskset, Slurm, containers narrow them),
+ * else the machine's. */
+static long usable_cpus(void)
+{
+#ifdef CPU_COUNT
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+#endif
+    return sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* The calling thread has a core's work of its own (hashing, handing frames
- * to HDF5, the kernel's copy into the page cache): a worker per other CPU.
- * One per CPU was slower on 2 cores (2.18 against 2.68 GB/s for 1 GiB of new
- * float64, benchmarks/results/store-write-lz4-workers.json), three threads
- * taking turns on two. */
+ * to HDF5, the kernel's copy into the page cache): a worker per other CPU it
+ * may use.  One per CPU was slower on 2 cores (2.18 against 2.68 GB/s for 1
+ * GiB of new float64, benchmarks/results/store-write-lz4-workers.json), three
+ * threads taking turns on two; on one CPU a worker only takes turns with the
+ * calling thread. */
 static long default_workers(void)
 {
-    long n = sysconf(_SC_NPROCESSORS_ONLN) - 1;
+    long n = usable_cpus() - 1;
     return n < 0 ? 0 : n > MAX_WORKERS ? MAX_WORKERS : n;
 }
 
