@@ -126,6 +126,8 @@ echo "== store: h5py reading that array (a virtual dataset) and the same array s
 rm -rf "$store_dir"/store-blocks*
 echo "== store: what a virtual dataset adds to a segment file (benchmarks/results/store-vds-segment.json)"
 "$(venv_python store)" "$here/bench_vds_segment.py"
+echo "== store: new files' pages kept in the page cache or dropped (benchmarks/results/page-cache.json)"
+TMPDIR=${NBR_BENCH_STORE_DIR:-/tmp} "$(venv_python store)" "$here/bench_page_cache.py"
 
 mkdir -p "$here/results"
 commit=$(git -C "$top" --no-optional-locks rev-parse HEAD 2>/dev/null || echo unknown)
