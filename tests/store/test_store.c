@@ -1,14 +1,18 @@
 /* test_store.c - the checkpoint store through its public API: round trips,
  * dedup, resolution, diffs, locking, readers, verification and damaged
  * input.  I/O faults are test_store_faults.c, kills test_store_crash.c. */
+#define _DEFAULT_SOURCE /* mincore */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1097,6 +1101,61 @@ static void test_read_only_directory(void)
     free(dir);
 }
 
+/* Pages of `path` resident in the page cache, and its pages in all. */
+static void resident_pages(size_t *resident, size_t *pages, const char *path)
+{
+    *resident = *pages = 0;
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    CHECK(fd >= 0 && fstat(fd, &sb) == 0 && sb.st_size > 0);
+    if (fd < 0) return;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE), size = (size_t)sb.st_size;
+    void *map = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+    unsigned char *in = calloc(size / page + 1, 1);
+    CHECK(map != MAP_FAILED && in && mincore(map, size, in) == 0);
+    *pages = (size + page - 1) / page;
+    for (size_t i = 0; in && i < *pages; i++) *resident += in[i] & 1;
+    if (map != MAP_FAILED) munmap(map, size);
+    free(in);
+    close(fd);
+}
+
+/* A committed segment is on disk and out of the page cache: written once and
+ * seldom read soon, it should not crowd out the host's memory (on some VMs a
+ * growing cache also takes memory that is slow to touch; docs/performance.md,
+ * "Writing new data").  Reading it back afterwards still works. */
+static void test_committed_segments_leave_the_page_cache(void)
+{
+    char *dir = NULL;
+    nbr_store *s = create_store(&dir, "uncache");
+    struct statfs fs;
+    CHECK(statfs(dir, &fs) == 0);
+    const size_t size = 24u << 20; /* three of the file driver's 8 MiB kicks */
+    unsigned char *data = malloc(size), *back = malloc(size);
+    CHECK(data && back);
+    fill_random(data, size, 7); /* incompressible: the segment is as big */
+    uint64_t shape[1] = {size};
+    nbr_checkpoint *c = NULL;
+    nbr_object_id id;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(&id, c, "x", "|u1", 1, shape, NULL, data));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    char segments[4200];
+    snprintf(segments, sizeof segments, "%s/segments", dir);
+    const char *name = st_find_entry(segments, "", ".h5");
+    CHECK(name != NULL);
+    size_t resident = 0, pages = 0;
+    if (name) resident_pages(&resident, &pages, st_path(segments, name));
+    CHECK(pages >= size / 4096);
+    /* tmpfs and ramfs keep files in the page cache: nothing can leave it. */
+    if (fs.f_type != 0x01021994 && fs.f_type != 0x858458f6) CHECK(resident * 10 < pages);
+    CHECK_OK(nbr_store_read_array(back, size, s, &id, "|u1", 1, shape));
+    CHECK(memcmp(back, data, size) == 0);
+    nbr_store_close(s);
+    st_remove_tree(dir);
+    free(dir), free(data), free(back);
+}
+
 NBR_TEST_MAIN(TEST(test_create_reopen_and_missing), TEST(test_options_only_on_a_new_store),
               TEST(test_every_dtype_round_trips), TEST(test_shapes_scalar_empty_and_large),
               TEST(test_fortran_and_strided_views_store_as_c_order),
@@ -1115,4 +1174,5 @@ NBR_TEST_MAIN(TEST(test_create_reopen_and_missing), TEST(test_options_only_on_a_
               TEST(test_damaged_or_newer_format_is_refused),
               TEST(test_damaged_manifest_is_named_and_the_rest_reads),
               TEST(test_resolve_far_back_through_histories),
-              TEST(test_file_size_limit_fails_cleanly), TEST(test_read_only_directory))
+              TEST(test_file_size_limit_fails_cleanly), TEST(test_read_only_directory),
+              TEST(test_committed_segments_leave_the_page_cache))
