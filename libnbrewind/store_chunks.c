@@ -595,9 +595,10 @@ static nbr_status choose_base(nbr_checkpoint *c, nbr_object_entry *e, const char
     size_t depth = 0, changed = 0;
     if (!c->store->options.chain) return NBR_OK;
     const nbr_object_entry *b = current_version(&id, c, name);
-    if (!b || !same_rows(e, b) || !chain_of(&depth, &changed, c->store, b) ||
-        depth + 1 >= CHAIN_MAX || changed + changed_boxes(e, b) > e->chunk_count ||
-        e->chunk_count - changed_boxes(e, b) < 2)
+    if (!b || !same_rows(e, b) || !chain_of(&depth, &changed, c->store, b)) return NBR_OK;
+    size_t differ = changed_boxes(e, b);
+    if (depth + 1 >= CHAIN_MAX || changed + differ > e->chunk_count ||
+        e->chunk_count - differ < 2)
         return NBR_OK;
     e->base_segment = nbr_copy(b->segment);
     e->base_shared = malloc(e->chunk_count);
