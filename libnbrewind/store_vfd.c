@@ -166,9 +166,9 @@ static herr_t vfd_read(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, 
  * seldom read soon after it is written, and on VMs whose memory the host
  * takes back when the guest frees it (free page reporting), every page the
  * cache grows by is memory touched for the first time, several times slower
- * to write than pages reused: measured, 134 MB written into new files went
- * from 46 ms to 375 ms once the cache had grown by ~0.5 GB, and the host
- * program's own new arrays slow down the same way (docs/performance.md). */
+ * to write than pages reused, and the host program's own new arrays slow
+ * down the same way (benchmarks/bench_page_cache.py; docs/performance.md,
+ * "Writing new data"). */
 #define KICK ((haddr_t)8 << 20)
 
 static void kick_writeback(vfd_file *f, haddr_t end)
