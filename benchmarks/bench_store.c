@@ -63,10 +63,12 @@
  * same array in a store with chunk dedup off (one plain dataset); the two
  * stores stay in DIR for bench_store_h5py.py blocks. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,12 +172,29 @@ static void print_list(const char *key, const double *v, int n, int digits)
     printf("]");
 }
 
-/* Bytes under a directory: allocated (st_blocks) and apparent (st_size). */
+/* Bytes under a directory: allocated (st_blocks) and apparent (st_size),
+ * each file once however many names it has (as du counts: a segment that
+ * carries its manifest is also checkpoints/<seq>.json). */
 static uint64_t du_allocated, du_apparent;
+static ino_t *du_seen;
+static size_t du_seen_count;
+
+static bool du_first_visit(const struct stat *sb)
+{
+    if (sb->st_nlink < 2) return true;
+    for (size_t i = 0; i < du_seen_count; i++)
+        if (du_seen[i] == sb->st_ino) return false;
+    ino_t *grown = realloc(du_seen, (du_seen_count + 1) * sizeof *grown);
+    if (!grown) die_errno("remembering", "an inode");
+    du_seen = grown;
+    du_seen[du_seen_count++] = sb->st_ino;
+    return true;
+}
+
 static int du_visit(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     (void)path, (void)ftw;
-    if (type == FTW_F) {
+    if (type == FTW_F && du_first_visit(sb)) {
         du_allocated += (uint64_t)sb->st_blocks * 512;
         du_apparent += (uint64_t)sb->st_size;
     }
@@ -185,9 +204,38 @@ static int du_visit(const char *path, const struct stat *sb, int type, struct FT
 static void du(const char *dir, uint64_t *allocated, uint64_t *apparent)
 {
     du_allocated = du_apparent = 0;
+    du_seen_count = 0;
     if (nftw(dir, du_visit, 32, FTW_PHYS) != 0) die_errno("walking", dir);
     *allocated = du_allocated;
     *apparent = du_apparent;
+}
+
+/* The manifests of a store: their JSON bytes (with the 32-byte trailer of a
+ * manifest carried at the end of its segment), and how many are carried. */
+static void manifest_bytes(const char *store, uint64_t *bytes, uint64_t *carried,
+                           uint64_t *carried_bytes)
+{
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/checkpoints", store);
+    DIR *d = opendir(dir);
+    if (!d) die_errno("listing", dir);
+    *bytes = *carried = *carried_bytes = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (e->d_name[0] == '.') continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY);
+        struct stat sb;
+        unsigned char trailer[32];
+        if (fd < 0 || fstat(fd, &sb) != 0) die_errno("reading", e->d_name);
+        bool tail = sb.st_size >= 32 && pread(fd, trailer, 32, sb.st_size - 32) == 32 &&
+                    !memcmp(trailer + 24, "NBRMANIF", 8);
+        uint64_t n = 0;
+        for (int i = 7; tail && i >= 0; i--) n = n << 8 | trailer[i];
+        *bytes += tail ? n + 32 : (uint64_t)sb.st_size;
+        *carried += tail;
+        *carried_bytes += tail ? n + 32 : 0;
+        close(fd);
+    }
+    closedir(d);
 }
 
 static nbr_store *create_store(const char *path, int codec, int level)
@@ -634,6 +682,8 @@ typedef struct blocks_case {
 typedef struct blocks_result {
     uint64_t first_stored, logical, stored, allocated, apparent;
     uint64_t segments, manifests, index; /* apparent bytes of each part */
+    uint64_t carried, carried_bytes; /* manifests at the end of their segments (and so
+                                      * in `segments`): how many, their bytes */
     double seconds;
     nbr_object_id last; /* the array as of the last checkpoint */
 } blocks_result;
@@ -662,9 +712,10 @@ static void blocks_run(blocks_result *r, const char *path, const blocks_case *bc
     CHECK(nbr_store_stats(&r->logical, &r->stored, s, NULL), "stats");
     nbr_store_close(s);
     du(path, &r->allocated, &r->apparent);
-    const char *parts[3] = {"segments", "checkpoints", "INDEX"};
-    uint64_t *sizes[3] = {&r->segments, &r->manifests, &r->index}, ignored;
-    for (int i = 0; i < 3; i++) {
+    const char *parts[2] = {"segments", "INDEX"};
+    uint64_t *sizes[2] = {&r->segments, &r->index}, ignored;
+    manifest_bytes(path, &r->manifests, &r->carried, &r->carried_bytes);
+    for (int i = 0; i < 2; i++) {
         char part[4200];
         snprintf(part, sizeof part, "%s/%s", path, parts[i]);
         du(part, &ignored, sizes[i]);
@@ -686,11 +737,14 @@ static void print_blocks(const blocks_case *bc, const blocks_result *r, int n, c
     printf("    \"disk_allocated_bytes\": %llu, \"disk_apparent_bytes\": %llu,\n",
            (unsigned long long)r->allocated, (unsigned long long)r->apparent);
     /* What is not chunk data, by part (apparent bytes): HDF5's own in the
-     * segments, the manifests, INDEX. */
+     * segments, the manifests (those carried at the end of their segments
+     * are counted here, not in the segments' metadata), INDEX. */
     printf("    \"segments_apparent_bytes\": %llu, \"segments_metadata_bytes\": %llu, "
-           "\"manifests_bytes\": %llu, \"index_bytes\": %llu,\n",
-           (unsigned long long)r->segments, (unsigned long long)(r->segments - r->stored),
-           (unsigned long long)r->manifests, (unsigned long long)r->index);
+           "\"manifests_bytes\": %llu, \"manifests_carried\": %llu, \"index_bytes\": %llu,\n",
+           (unsigned long long)r->segments,
+           (unsigned long long)(r->segments - r->stored - r->carried_bytes),
+           (unsigned long long)r->manifests, (unsigned long long)r->carried,
+           (unsigned long long)r->index);
     printf("    \"ratio_disk_to_compressed_array\": %.3f}%s\n",
            (double)r->allocated / (double)r->first_stored, end);
 }

@@ -854,6 +854,17 @@ NBR_API nbr_status nbr_store_stats(uint64_t *logical_bytes, uint64_t *stored_byt
  * NBR_ECORRUPT if anything is bad; NBR_OK otherwise. */
 NBR_API nbr_status nbr_store_verify(char **report_out, nbr_store *store);
 
+/* The text of the manifest file `path` (a store's checkpoints/<id>.json):
+ * the file itself, or, for a checkpoint that wrote objects in a store of
+ * format version 4, the manifest its segment carries at its end (the file
+ * is a second name of the segment; docs/store-format.md).  No store handle
+ * is needed: this is what a tool that hashes or signs manifests reads.
+ * *text_out (NUL-terminated, *length_out bytes without the NUL) is owned by
+ * the caller (nbr_free).  NBR_ENOTFOUND if there is no such file;
+ * NBR_ECORRUPT, naming the file, when a carried manifest is cut off or does
+ * not match its checksum; NBR_EIO otherwise. */
+NBR_API nbr_status nbr_manifest_read(char **text_out, size_t *length_out, const char *path);
+
 /* Refs, pins and garbage collection (docs/store-format.md, "Refs, pins and
  * GC").  A ref is a named pointer to a checkpoint (refs/<name>), e.g. the
  * latest record of each notebook using the store; a pin marks a checkpoint

@@ -322,7 +322,8 @@ static nbr_status finish_part(char **text, nbr_checkpoint *c)
     nbr_io_timestamp(committed, sizeof committed);
     if (st == NBR_OK && !c->m.committed && !(c->m.committed = nbr_copy(committed)))
         st = nbr_fail_nomem("committing a checkpoint");
-    if (st == NBR_OK) st = nbr_manifest_render(text, &c->m);
+    /* Whole chunk lists: rank 0 parses it without the store's objects. */
+    if (st == NBR_OK) st = nbr_manifest_render(text, &c->m, NULL);
     return st;
 }
 
@@ -388,7 +389,8 @@ static nbr_status publish(nbr_checkpoint *c, nbr_manifest *m, char **segments, i
     if (st == NBR_OK) st = dir ? nbr_io_fsync_dir(dir) : nbr_fail_nomem("committing");
     free(dir);
     char *text = NULL;
-    if (st == NBR_OK) st = nbr_manifest_render(&text, m);
+    nbr_entry_finder bases = nbr_store_finder(s);
+    if (st == NBR_OK) st = nbr_manifest_render(&text, m, s->options.lean ? &bases : NULL);
     if (st == NBR_OK) st = nbr_store_publish_manifest(s, m->id, text);
     free(text);
     return st;
@@ -422,7 +424,7 @@ static nbr_status commit_root(nbr_checkpoint *c, const char *own_text, int size)
     for (int r = 1; st == NBR_OK && r < size; r++) {
         char where[64];
         snprintf(where, sizeof where, "(rank %d's part)", r);
-        st = nbr_manifest_parse(&parts[r], all + displs[r], (size_t)lens[r] - 1, where);
+        st = nbr_manifest_parse(&parts[r], all + displs[r], (size_t)lens[r] - 1, where, NULL);
     }
     for (int r = 0; st == NBR_OK && r < size; r++) {
         nbr_manifest *p = r == 0 ? &c->m : &parts[r];

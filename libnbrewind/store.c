@@ -21,14 +21,19 @@
  * an earlier version's): a version-2 writer's GC would keep the array but
  * not the versions it maps, whose rows HDF5 would then read as zeros.  A
  * store without chunk dedup is written as version 1, which every reader
- * reads; a version-2 store stays version 2, its arrays not chained. */
-#define FORMAT_VERSION 3
+ * reads; a version-2 store stays version 2, its arrays not chained.
+ * Version 4 adds lean manifests (a chained array's entry lists only the
+ * chunks that differ from its base's, and a manifest may be the tail of its
+ * segment, hard-linked into checkpoints/): a version-3 reader would take the
+ * short chunk list for damage and a segment for a manifest it cannot parse.
+ * A version-3 store stays version 3 and its manifests stay plain. */
+#define FORMAT_VERSION 4
 
-static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20, 1, -1, 1};
+static const nbr_store_options default_options = {NBR_BLOSC_LZ4, 5, 1, 1u << 20, 1, -1, 1, 1};
 
 static int format_version(const nbr_store_options *o)
 {
-    return !o->chunk_dedup ? 1 : o->chain ? 3 : 2;
+    return !o->chunk_dedup ? 1 : !o->chain ? 2 : o->lean ? 4 : 3;
 }
 
 /* ---- FORMAT ------------------------------------------------------------ */
@@ -67,6 +72,7 @@ static nbr_status parse_options(nbr_store_options *o, const nbr_json *root, cons
         return nbr_fail(NBR_ECORRUPT, "%s: \"chunk_dedup\" is not true or false", path);
     o->chunk_dedup = nbr_json_is_true(dedup);
     o->chain = version >= 3;
+    o->lean = version >= 4;
     o->level = (int)level;
     o->shuffle = nbr_json_is_true(shuffle);
     o->chunk_bytes = (uint64_t)chunk;
@@ -263,8 +269,9 @@ static nbr_status load_manifest(nbr_store *s, const char *dir, const char *name,
         return nbr_fail_nomem("loading a manifest");
     }
     nbr_manifest_init(m, seq);
-    nbr_status st = nbr_io_read_file(&text, &length, path);
-    if (st == NBR_OK) st = nbr_manifest_parse(m, text, length, path);
+    nbr_entry_finder bases = nbr_store_finder(s);
+    nbr_status st = nbr_manifest_read_file(&text, &length, path);
+    if (st == NBR_OK) st = nbr_manifest_parse(m, text, length, path, &bases);
     free(text);
     free(path);
     if (st == NBR_ENOTFOUND) { /* removed since the listing (a GC): not damaged */
@@ -512,7 +519,9 @@ static nbr_status apply_option(nbr_store_options *o, nbr_store_option option, in
         if (value != 0 && value != 1)
             return nbr_fail(NBR_EINVAL, "store option CHUNK_DEDUP: %" PRId64 " is not 0 or 1",
                             value);
-        o->chunk_dedup = (int)value;
+        /* Chains and lean manifests come with chunk dedup: a store without
+         * it is written as version 1, which every reader reads. */
+        o->chunk_dedup = o->chain = o->lean = (int)value;
         return NBR_OK;
     case NBR_STORE_OPT_WORKERS:
         if (value < -1 || value > 16)

@@ -327,10 +327,14 @@ nbr_status nbr_checkpoint_delete(nbr_checkpoint *c, const char *name)
 /* ---- commit ------------------------------------------------------------ */
 
 /* Step 1: the segment closed, durable, and in segments/. */
-static nbr_status publish_segment(nbr_checkpoint *c, char **final_path)
+/* Step 1: the segment closed (with the manifest at its end when `tail` is
+ * not NULL), fsynced and renamed into segments/. */
+static nbr_status publish_segment(nbr_checkpoint *c, const char *tail, char **final_path)
 {
     nbr_store *s = c->store;
     nbr_status st = nbr_segment_finish(&c->out);
+    if (st == NBR_OK && tail)
+        st = nbr_io_append_tail(c->tmp_path, tail, strlen(tail), NBR_MANIFEST_TAIL_MAGIC);
     if (st == NBR_OK) st = nbr_io_fsync_uncache(c->tmp_path);
     *final_path = nbr_io_join(s->root, c->segment);
     char *dir = nbr_io_join(s->root, "segments");
@@ -338,6 +342,19 @@ static nbr_status publish_segment(nbr_checkpoint *c, char **final_path)
     if (st == NBR_OK) st = nbr_io_rename(c->tmp_path, *final_path);
     if (st == NBR_OK) st = nbr_io_fsync_dir(dir);
     free(dir);
+    return st;
+}
+
+/* The end of step 2: checkpoints/ fsynced.  If that fails, the manifest is
+ * visible but perhaps not durable: it is taken back, so that what the caller
+ * is told (failure) is what readers and a crash will see. */
+static nbr_status make_durable(const char *path, const char *dir)
+{
+    nbr_status st = nbr_io_fsync_dir(dir);
+    if (st != NBR_OK) {
+        nbr_io_remove(path);
+        (void)nbr_io_fsync_dir(dir);
+    }
     return st;
 }
 
@@ -353,13 +370,25 @@ nbr_status nbr_store_publish_manifest(nbr_store *s, const char *id, const char *
                                        : nbr_fail_nomem("committing a checkpoint");
     if (st == NBR_OK) st = nbr_io_rename(tmp, path);
     if (st != NBR_OK && tmp) nbr_io_remove(tmp);
-    if (st == NBR_OK && (st = nbr_io_fsync_dir(dir)) != NBR_OK) {
-        /* Visible but perhaps not durable: take it back, so that what the
-         * caller is told (failure) is what readers and a crash will see. */
-        nbr_io_remove(path);
-        (void)nbr_io_fsync_dir(dir);
-    }
+    if (st == NBR_OK) st = make_durable(path, dir);
     free(tmp);
+    free(path);
+    free(dir);
+    return st;
+}
+
+/* Step 2 when the segment carries the manifest: checkpoints/<id>.json
+ * becomes a second name of the segment (link(2) is as atomic as rename and
+ * fails rather than replace).  NBR_EUNSUPPORTED, nothing done, where the
+ * file system has no hard links. */
+static nbr_status link_manifest(nbr_store *s, const char *id, const char *segment_path)
+{
+    char final_name[64];
+    snprintf(final_name, sizeof final_name, "checkpoints/%s.json", id);
+    char *path = nbr_io_join(s->root, final_name), *dir = nbr_io_join(s->root, "checkpoints");
+    nbr_status st = path && dir ? nbr_io_link(segment_path, path)
+                                : nbr_fail_nomem("committing a checkpoint");
+    if (st == NBR_OK) st = make_durable(path, dir);
     free(path);
     free(dir);
     return st;
@@ -389,12 +418,20 @@ static nbr_status commit(char **id_out, nbr_checkpoint *c)
                         "commit it with nbr_mpi_checkpoint_commit", c->m.id);
     nbr_io_timestamp(committed, sizeof committed);
     c->m.committed = nbr_copy(committed);
-    nbr_status st = c->m.committed ? nbr_manifest_render(&text, &c->m)
+    nbr_entry_finder bases = nbr_store_finder(c->store);
+    const nbr_entry_finder *lean = c->store->options.lean ? &bases : NULL;
+    nbr_status st = c->m.committed ? nbr_manifest_render(&text, &c->m, lean)
                                    : nbr_fail_nomem("committing a checkpoint");
     char *id = st == NBR_OK ? nbr_copy(c->m.id) : NULL;
     if (st == NBR_OK && !id) st = nbr_fail_nomem("committing a checkpoint");
-    if (st == NBR_OK && c->out.file >= 0) st = publish_segment(c, &segment_path);
-    if (st == NBR_OK) st = nbr_store_publish_manifest(c->store, c->m.id, text);
+    /* Lean stores (version 4) keep a checkpoint that wrote objects in one
+     * file: a manifest of its own would cost at least a disk block. */
+    bool carried = c->out.file >= 0 && c->store->options.lean;
+    if (st == NBR_OK && c->out.file >= 0)
+        st = publish_segment(c, carried ? text : NULL, &segment_path);
+    if (st == NBR_OK && carried) st = link_manifest(c->store, c->m.id, segment_path);
+    if (st == NBR_OK && !carried) st = nbr_store_publish_manifest(c->store, c->m.id, text);
+    if (st == NBR_EUNSUPPORTED) st = nbr_store_publish_manifest(c->store, c->m.id, text);
     if (st != NBR_OK && segment_path) nbr_io_remove(segment_path);
     if (st == NBR_OK) st = adopt(c);
     if (st == NBR_OK) nbr_store_update_index(c->store, NBR_INDEX_EVERY);

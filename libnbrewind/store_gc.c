@@ -308,7 +308,9 @@ static nbr_status rewrite(const nbr_store *s, size_t at)
     nbr_status st = copy_header(&full, m);
     if (st == NBR_OK) st = full_bindings(&full, s, at);
     if (st == NBR_OK) st = full_objects(&full, s, m);
-    if (st == NBR_OK) st = nbr_manifest_render(&text, &full);
+    /* Self-contained: a lean entry's base is in the same manifest. */
+    nbr_entry_finder within = {NULL, NULL};
+    if (st == NBR_OK) st = nbr_manifest_render(&text, &full, s->options.lean ? &within : NULL);
     nbr_manifest_clear(&full);
     snprintf(tmp_name, sizeof tmp_name, "tmp/gc-%s-%08" PRIx32 ".json", m->id, nbr_io_random32());
     snprintf(final_name, sizeof final_name, "checkpoints/%s.json", m->id);

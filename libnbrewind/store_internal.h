@@ -119,6 +119,10 @@ long nbr_store_find_checkpoint(const nbr_store *store, const char *checkpoint_id
 /* The object entry of `id`, or NULL. */
 const nbr_object_entry *nbr_store_find_object(const nbr_store *store, const nbr_object_id *id);
 
+/* Where lean manifests of this store find their chained arrays' bases: the
+ * store's objects. */
+nbr_entry_finder nbr_store_finder(const nbr_store *store);
+
 /* The open HDF5 file of a committed segment (opened on first use, cached). */
 nbr_status nbr_store_segment(hid_t *out, nbr_store *store, const char *segment);
 

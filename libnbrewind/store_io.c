@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "nbrewind.h"
 
 static nbr_status io_fail(const char *what, const char *path)
 {
@@ -94,6 +96,114 @@ static nbr_status write_all(int fd, const void *data, size_t length, const char 
     return NBR_OK;
 }
 
+/* ---- tail sections ------------------------------------------------------ */
+
+static void put_u64le(unsigned char *at, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) at[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint64_t get_u64le(const unsigned char *at)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = v << 8 | at[i];
+    return v;
+}
+
+static nbr_status checksum(nbr_object_id *out, const void *data, size_t length)
+{
+    nbr_hasher *h = NULL;
+    nbr_status st = nbr_hasher_new(&h);
+    if (st == NBR_OK) st = nbr_hasher_update(h, data, length);
+    if (st == NBR_OK) st = nbr_hasher_digest(out, h);
+    nbr_hasher_free(h);
+    return st;
+}
+
+nbr_status nbr_io_append_tail(const char *path, const void *data, size_t length,
+                              const char magic[8])
+{
+    unsigned char trailer[NBR_IO_TAIL_TRAILER];
+    nbr_object_id sum;
+    nbr_status st = checksum(&sum, data, length);
+    if (st != NBR_OK) return st;
+    put_u64le(trailer, length);
+    memcpy(trailer + 8, sum.bytes, 16);
+    memcpy(trailer + 24, magic, 8);
+    int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return io_fail("open for appending", path);
+    st = write_all(fd, data, length, path);
+    if (st == NBR_OK) st = write_all(fd, trailer, sizeof trailer, path);
+    if (close(fd) != 0 && st == NBR_OK) st = io_fail("close", path);
+    return st;
+}
+
+/* pread(2) of exactly `length` bytes at `offset`. */
+static nbr_status read_at(int fd, void *into, size_t length, uint64_t offset, const char *path)
+{
+    char *p = into;
+    while (length > 0) {
+        ssize_t got = pread(fd, p, length, (off_t)offset);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) return io_fail("read", path);
+        if (got == 0) return nbr_fail(NBR_ECORRUPT, "%s: shorter than it says", path);
+        p += got;
+        offset += (uint64_t)got;
+        length -= (size_t)got;
+    }
+    return NBR_OK;
+}
+
+/* The tail's data, its trailer already read and bearing the magic. */
+static nbr_status read_tail(char **out, size_t *length, int fd, uint64_t size,
+                            const unsigned char *trailer, const char *path)
+{
+    uint64_t n = get_u64le(trailer);
+    if (n > size - NBR_IO_TAIL_TRAILER || n >= SIZE_MAX)
+        return nbr_fail(NBR_ECORRUPT, "%s: its tail section says %" PRIu64 " bytes, more than "
+                        "the file holds", path, n);
+    char *data = malloc((size_t)n + 1);
+    if (!data) return nbr_fail_nomem("reading a file's tail");
+    nbr_object_id want, got;
+    memcpy(want.bytes, trailer + 8, 16);
+    nbr_status st = read_at(fd, data, (size_t)n, size - NBR_IO_TAIL_TRAILER - n, path);
+    if (st == NBR_OK) st = checksum(&got, data, (size_t)n);
+    if (st == NBR_OK && !nbr_object_id_equal(&got, &want))
+        st = nbr_fail(NBR_ECORRUPT, "%s: its tail section does not match its checksum", path);
+    if (st != NBR_OK) {
+        free(data);
+        return st;
+    }
+    data[n] = '\0';
+    *out = data;
+    *length = (size_t)n;
+    return NBR_OK;
+}
+
+nbr_status nbr_io_read_tail_or_file(char **out, size_t *length, bool *in_tail, const char *path,
+                                    const char magic[8])
+{
+    *out = NULL;
+    *length = 0;
+    *in_tail = false;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT) return nbr_fail(NBR_ENOTFOUND, "%s: no such file", path);
+        return io_fail("open", path);
+    }
+    struct stat info;
+    unsigned char trailer[NBR_IO_TAIL_TRAILER];
+    nbr_status st = fstat(fd, &info) == 0 ? NBR_OK : io_fail("stat", path);
+    uint64_t size = st == NBR_OK ? (uint64_t)info.st_size : 0;
+    if (st == NBR_OK && size >= sizeof trailer)
+        st = read_at(fd, trailer, sizeof trailer, size - sizeof trailer, path);
+    *in_tail = st == NBR_OK && size >= sizeof trailer && !memcmp(trailer + 24, magic, 8);
+    if (st == NBR_OK) st = *in_tail ? read_tail(out, length, fd, size, trailer, path)
+                                    : read_fd(out, length, fd, path);
+    close(fd);
+    return st;
+}
+
 /* The directory part of `path` (malloc'd), "." if it has none. */
 static char *dir_of(const char *path)
 {
@@ -158,6 +268,16 @@ nbr_status nbr_io_rename(const char *from, const char *to)
     if (rename(from, to) == 0) return NBR_OK;
     int err = errno;
     return nbr_fail(NBR_EIO, "%s: rename to %s failed: %s", from, to, strerror(err));
+}
+
+nbr_status nbr_io_link(const char *from, const char *to)
+{
+    if (link(from, to) == 0) return NBR_OK;
+    int err = errno;
+    bool unsupported = err == EPERM || err == EOPNOTSUPP || err == EXDEV || err == EMLINK ||
+                       err == ENOSYS;
+    return nbr_fail(unsupported ? NBR_EUNSUPPORTED : NBR_EIO, "%s: link as %s failed: %s", from,
+                    to, strerror(err));
 }
 
 nbr_status nbr_io_mkdir(const char *path)

@@ -9,6 +9,7 @@
 #ifndef NBR_STORE_IO_H
 #define NBR_STORE_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,24 @@ char *nbr_io_join(const char *dir, const char *name);
 /* Reads a whole file into a malloc'd, NUL-terminated buffer.  NBR_ENOTFOUND if
  * it does not exist; NBR_EIO otherwise, naming `path`. */
 nbr_status nbr_io_read_file(char **out, size_t *length, const char *path);
+
+/* A file may end with a tail section: the data, then a 32-byte trailer: its
+ * length (u64, little-endian), its XXH3-128 (as object ids) and an 8-byte
+ * magic naming what it is (a segment carrying its manifest). */
+#define NBR_IO_TAIL_TRAILER 32
+
+/* Appends a tail section holding `data` to the existing file `path`.  No
+ * fsync: the caller's. */
+nbr_status nbr_io_append_tail(const char *path, const void *data, size_t length,
+                              const char magic[8]);
+
+/* Reads into a malloc'd, NUL-terminated buffer the data of the tail section
+ * `path` ends with when its trailer has `magic` (*in_tail true), else the
+ * whole file (false).  NBR_ENOTFOUND if it does not exist; NBR_ECORRUPT,
+ * naming the file, when the trailer's length or checksum is wrong; NBR_EIO
+ * otherwise. */
+nbr_status nbr_io_read_tail_or_file(char **out, size_t *length, bool *in_tail, const char *path,
+                                    const char magic[8]);
 
 /* Creates `path` (exclusively), writes `data` and fsyncs it; on failure the
  * file is removed. */
@@ -39,6 +58,11 @@ nbr_status nbr_io_fsync_dir(const char *path);
 
 /* rename(2), naming both paths on failure. */
 nbr_status nbr_io_rename(const char *from, const char *to);
+
+/* link(2): `to` becomes a second name of the file `from`.  NBR_EUNSUPPORTED
+ * where the file system has no hard links (the caller falls back to a copy),
+ * NBR_EIO otherwise; both name the two paths. */
+nbr_status nbr_io_link(const char *from, const char *to);
 
 /* mkdir(2); an existing directory is not an error. */
 nbr_status nbr_io_mkdir(const char *path);

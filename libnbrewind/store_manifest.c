@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "store_array.h"
+#include "store_io.h"
 
 void nbr_manifest_init(nbr_manifest *m, uint64_t seq)
 {
@@ -144,33 +145,97 @@ static void render_sizes(nbr_buf *b, size_t n, const uint64_t *sizes)
     nbr_buf_puts(b, "]");
 }
 
-/* "chunk_shape", "chunk_segments" and "chunks": [[id, segment index,
- * stored bytes], ...] in the grid's C order. */
-static void render_chunks(nbr_buf *b, const nbr_object_entry *e)
+bool nbr_entry_same_chunk(const nbr_object_entry *e, const nbr_object_entry *base, size_t k)
 {
-    nbr_buf_puts(b, ", \"chunk_shape\": ");
-    render_sizes(b, e->ndim, e->chunk_shape);
-    nbr_buf_puts(b, ", \"chunk_segments\": [");
-    for (size_t i = 0; i < e->chunk_segment_count; i++) {
-        if (i) nbr_buf_puts(b, ", ");
-        nbr_buf_json_string(b, e->chunk_segments[i]);
-    }
-    nbr_buf_puts(b, "], \"chunks\": [");
-    for (size_t i = 0; i < e->chunk_count; i++) {
-        char hex[33];
-        nbr_object_id_to_hex(hex, &e->chunks[i].id);
-        nbr_buf_printf(b, "%s[\"%s\", %" PRIu32 ", %" PRIu64 "]", i ? ", " : "", hex,
-                       e->chunks[i].segment, e->chunks[i].stored_bytes);
-    }
-    nbr_buf_puts(b, "]");
-    if (e->chained) {
-        char base[33];
-        nbr_object_id_to_hex(base, &e->base);
-        nbr_buf_printf(b, ", \"virtual_base\": \"%s\"", base);
-    }
+    const nbr_chunk_ref *a = &e->chunks[k], *b = &base->chunks[k];
+    return nbr_object_id_equal(&a->id, &b->id) &&
+           !strcmp(e->chunk_segments[a->segment], base->chunk_segments[b->segment]);
 }
 
-static void render_object(nbr_buf *b, const nbr_object_entry *e)
+static bool same_grid(const nbr_object_entry *e, const nbr_object_entry *base)
+{
+    return base->chunk_shape && !base->base_pending && base->ndim == e->ndim &&
+           base->chunk_count == e->chunk_count &&
+           !memcmp(base->shape, e->shape, e->ndim * sizeof *e->shape) &&
+           !memcmp(base->chunk_shape, e->chunk_shape, e->ndim * sizeof *e->chunk_shape);
+}
+
+uint32_t nbr_entry_listed_segments(uint32_t *used, const nbr_object_entry *e,
+                                   const nbr_object_entry *base)
+{
+    uint32_t listed = 0;
+    for (size_t i = 0; i < e->chunk_segment_count; i++) used[i] = UINT32_MAX;
+    for (size_t k = 0; k < e->chunk_count; k++)
+        if (!base || !nbr_entry_same_chunk(e, base, k))
+            if (used[e->chunks[k].segment] == UINT32_MAX) used[e->chunks[k].segment] = listed++;
+    return listed;
+}
+
+/* The chunks `b` lists: all of them (base NULL), as [id, segment index,
+ * stored bytes] in grid order; or those that differ from base's, as [box,
+ * id, segment index, stored bytes], with segment indices into the segments
+ * those alone use (`used`: scratch, chunk_segment_count entries). */
+static void render_chunk_list(nbr_buf *b, const nbr_object_entry *e, const nbr_object_entry *base,
+                              uint32_t *used)
+{
+    nbr_entry_listed_segments(used, e, base);
+    nbr_buf_puts(b, ", \"chunk_segments\": [");
+    for (size_t i = 0, n = 0; i < e->chunk_segment_count; i++) {
+        if (used[i] == UINT32_MAX) continue;
+        if (n++) nbr_buf_puts(b, ", ");
+        nbr_buf_json_string(b, e->chunk_segments[i]);
+    }
+    nbr_buf_puts(b, base ? "], \"changed_chunks\": [" : "], \"chunks\": [");
+    for (size_t k = 0, n = 0; k < e->chunk_count; k++) {
+        if (base && nbr_entry_same_chunk(e, base, k)) continue;
+        char hex[33];
+        nbr_object_id_to_hex(hex, &e->chunks[k].id);
+        nbr_buf_puts(b, n++ ? ", [" : "[");
+        if (base) nbr_buf_printf(b, "%zu, ", k);
+        nbr_buf_printf(b, "\"%s\", %" PRIu32 ", %" PRIu64 "]", hex, used[e->chunks[k].segment],
+                       e->chunks[k].stored_bytes);
+    }
+    nbr_buf_puts(b, "]");
+}
+
+/* The entry of `id` in `m` or where `lean` finds it. */
+static const nbr_object_entry *find_entry(const nbr_manifest *m, const nbr_entry_finder *lean,
+                                          const nbr_object_id *id)
+{
+    for (size_t i = 0; i < m->object_count; i++)
+        if (nbr_object_id_equal(&m->objects[i].id, id)) return &m->objects[i];
+    return lean->find ? lean->find(lean->context, id) : NULL;
+}
+
+const nbr_object_entry *nbr_manifest_lean_base(const nbr_manifest *m, const nbr_object_entry *e,
+                                               const nbr_entry_finder *lean)
+{
+    const nbr_object_entry *base = e->chained && lean ? find_entry(m, lean, &e->base) : NULL;
+    return base && same_grid(e, base) ? base : NULL;
+}
+
+/* "chunk_shape", the chunk list and "virtual_base"; false when out of
+ * memory. */
+static bool render_chunks(nbr_buf *b, const nbr_object_entry *e, const nbr_manifest *m,
+                          const nbr_entry_finder *lean)
+{
+    const nbr_object_entry *base = nbr_manifest_lean_base(m, e, lean);
+    uint32_t *used = malloc((e->chunk_segment_count + 1) * sizeof *used);
+    if (!used) return false;
+    nbr_buf_puts(b, ", \"chunk_shape\": ");
+    render_sizes(b, e->ndim, e->chunk_shape);
+    render_chunk_list(b, e, base, used);
+    free(used);
+    if (e->chained) {
+        char hex[33];
+        nbr_object_id_to_hex(hex, &e->base);
+        nbr_buf_printf(b, ", \"virtual_base\": \"%s\"", hex);
+    }
+    return true;
+}
+
+static bool render_object(nbr_buf *b, const nbr_object_entry *e, const nbr_manifest *m,
+                          const nbr_entry_finder *lean)
 {
     char hex[33];
     nbr_object_id_to_hex(hex, &e->id);
@@ -183,12 +248,13 @@ static void render_object(nbr_buf *b, const nbr_object_entry *e)
         nbr_buf_puts(b, ", \"shape\": ");
         render_sizes(b, e->ndim, e->shape);
     }
-    if (e->chunk_shape) render_chunks(b, e);
+    if (e->chunk_shape && !render_chunks(b, e, m, lean)) return false;
     nbr_buf_printf(b, ", \"logical_bytes\": %" PRIu64 ", \"stored_bytes\": %" PRIu64 "}",
                    e->logical_bytes, e->stored_bytes);
+    return true;
 }
 
-nbr_status nbr_manifest_render(char **out, const nbr_manifest *m)
+nbr_status nbr_manifest_render(char **out, const nbr_manifest *m, const nbr_entry_finder *lean)
 {
     nbr_buf b;
     nbr_buf_init(&b);
@@ -211,12 +277,17 @@ nbr_status nbr_manifest_render(char **out, const nbr_manifest *m)
         else nbr_buf_printf(&b, ": \"%s\"", hex);
     }
     nbr_buf_puts(&b, "},\n \"objects\": {");
-    for (size_t i = 0; i < m->object_count; i++) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < m->object_count; i++) {
         if (i) nbr_buf_puts(&b, ",");
-        render_object(&b, &m->objects[i]);
+        ok = render_object(&b, &m->objects[i], m, lean);
     }
     nbr_buf_puts(&b, "}}\n");
     *out = nbr_buf_take(&b);
+    if (!ok) {
+        free(*out);
+        *out = NULL;
+    }
     return *out ? NBR_OK : nbr_fail_nomem("rendering a manifest");
 }
 
@@ -275,12 +346,12 @@ static nbr_status parse_shape(nbr_object_entry *e, const nbr_json *shape, const 
 }
 
 static nbr_status parse_chunk_segments(nbr_object_entry *e, const nbr_json *list,
-                                       const char *path, const char *hex)
+                                       const char *path, const char *hex, bool lean)
 {
     size_t n = nbr_json_length(list);
-    if (!nbr_json_is_array(list) || n == 0 || n > UINT32_MAX)
+    if (!nbr_json_is_array(list) || (n == 0 && !lean) || n > UINT32_MAX)
         return bad(path, "object %s: \"chunk_segments\" is not a list of segments", hex);
-    e->chunk_segments = calloc(n, sizeof *e->chunk_segments);
+    e->chunk_segments = calloc(n + 1, sizeof *e->chunk_segments);
     if (!e->chunk_segments) return nbr_fail_nomem("reading a manifest");
     for (size_t i = 0; i < n; i++) {
         const char *name = nbr_json_string(nbr_json_at(list, i));
@@ -292,24 +363,72 @@ static nbr_status parse_chunk_segments(nbr_object_entry *e, const nbr_json *list
     return NBR_OK;
 }
 
+/* The last three items of `v`: id, segment index, stored bytes. */
+static bool parse_chunk_tail(nbr_chunk_ref *c, const nbr_json *v, size_t segments)
+{
+    size_t at = nbr_json_length(v) - 3;
+    uint64_t segment = 0;
+    const char *id = nbr_json_string(nbr_json_at(v, at));
+    if (!id || nbr_object_id_from_hex(&c->id, id) != NBR_OK) return false;
+    if (!get_u64(nbr_json_at(v, at + 1), &segment) || segment >= segments) return false;
+    c->segment = (uint32_t)segment;
+    return get_u64(nbr_json_at(v, at + 2), &c->stored_bytes);
+}
+
 /* One [id, segment index, stored bytes] of "chunks". */
 static bool parse_chunk(nbr_chunk_ref *c, const nbr_json *v, size_t segments)
 {
-    uint64_t segment = 0;
-    const char *id = nbr_json_string(nbr_json_at(v, 0));
-    if (!nbr_json_is_array(v) || nbr_json_length(v) != 3) return false;
-    if (!id || nbr_object_id_from_hex(&c->id, id) != NBR_OK) return false;
-    if (!get_u64(nbr_json_at(v, 1), &segment) || segment >= segments) return false;
-    c->segment = (uint32_t)segment;
-    return get_u64(nbr_json_at(v, 2), &c->stored_bytes);
+    return nbr_json_is_array(v) && nbr_json_length(v) == 3 && parse_chunk_tail(c, v, segments);
 }
 
-/* An array stored as chunks: its chunk shape must make contiguous chunks
- * and the list must hold exactly one entry per chunk of the grid. */
+/* "chunks": one [id, segment index, stored bytes] per box of the grid. */
+static nbr_status parse_all_chunks(nbr_object_entry *e, const nbr_json *list, const char *path,
+                                   const char *hex)
+{
+    if (nbr_json_length(list) != e->chunk_count)
+        return bad(path, "object %s: \"chunks\" does not list one chunk per chunk of the grid",
+                   hex);
+    for (size_t i = 0; i < e->chunk_count; i++)
+        if (!parse_chunk(&e->chunks[i], nbr_json_at(list, i), e->chunk_segment_count))
+            return bad(path, "object %s: chunks[%zu] is not [id, segment index, stored bytes]",
+                       hex, i);
+    return NBR_OK;
+}
+
+/* "changed_chunks" (lean): [box, id, segment index, stored bytes] for the
+ * boxes whose chunk is not the base's, each box at most once; the others
+ * are flagged in base_shared, to be copied from the base's entry. */
+static nbr_status parse_changed_chunks(nbr_object_entry *e, const nbr_json *list, const char *path,
+                                       const char *hex)
+{
+    if (nbr_json_length(list) > e->chunk_count)
+        return bad(path, "object %s: \"changed_chunks\" lists more chunks than the grid has",
+                   hex);
+    e->base_shared = malloc(e->chunk_count);
+    if (!e->base_shared) return nbr_fail_nomem("reading a manifest");
+    memset(e->base_shared, 1, e->chunk_count);
+    e->base_pending = true;
+    for (size_t i = 0; i < nbr_json_length(list); i++) {
+        const nbr_json *v = nbr_json_at(list, i);
+        uint64_t box = 0;
+        if (!nbr_json_is_array(v) || nbr_json_length(v) != 4 || !get_u64(nbr_json_at(v, 0), &box) ||
+            box >= e->chunk_count || !e->base_shared[box] ||
+            !parse_chunk_tail(&e->chunks[box], v, e->chunk_segment_count))
+            return bad(path, "object %s: changed_chunks[%zu] is not [box, id, segment index, "
+                       "stored bytes] of a box not listed before", hex, i);
+        e->base_shared[box] = 0;
+    }
+    return NBR_OK;
+}
+
+/* An array stored as chunks: its chunk shape must make contiguous chunks,
+ * and it lists every chunk, or (lean, chained) the chunks that differ from
+ * its base's. */
 static nbr_status parse_chunks(nbr_object_entry *e, const nbr_json *o, const char *path,
                                const char *hex)
 {
-    const nbr_json *shape = nbr_json_get(o, "chunk_shape"), *list = nbr_json_get(o, "chunks");
+    const nbr_json *shape = nbr_json_get(o, "chunk_shape"), *all = nbr_json_get(o, "chunks");
+    const nbr_json *changed = nbr_json_get(o, "changed_chunks"), *base = nbr_json_get(o, "virtual_base");
     if (e->kind != NBR_OBJECT_ARRAY || !nbr_json_is_array(shape) ||
         nbr_json_length(shape) != e->ndim || e->ndim == 0)
         return bad(path, "object %s: \"chunk_shape\" does not fit the array", hex);
@@ -320,21 +439,19 @@ static nbr_status parse_chunks(nbr_object_entry *e, const nbr_json *o, const cha
             e->chunk_shape[i] > e->shape[i])
             return bad(path, "object %s: chunk_shape[%zu] is not a chunk extent", hex, i);
     uint64_t n = nbr_chunk_grid_count(e->ndim, e->shape, e->chunk_shape);
-    if (!nbr_chunk_contiguous(e->ndim, e->shape, e->chunk_shape) || !nbr_json_is_array(list) ||
-        nbr_json_length(list) != n)
-        return bad(path, "object %s: \"chunks\" does not list one chunk per chunk of the grid",
-                   hex);
-    nbr_status st = parse_chunk_segments(e, nbr_json_get(o, "chunk_segments"), path, hex);
+    if (!nbr_chunk_contiguous(e->ndim, e->shape, e->chunk_shape) || n > SIZE_MAX / sizeof *e->chunks)
+        return bad(path, "object %s: \"chunk_shape\" does not cut the array into contiguous "
+                   "chunks", hex);
+    if (!!all == !!changed || (changed && !base) || !nbr_json_is_array(all ? all : changed))
+        return bad(path, "object %s: neither \"chunks\" nor, with \"virtual_base\", "
+                   "\"changed_chunks\" lists its chunks", hex);
+    nbr_status st = parse_chunk_segments(e, nbr_json_get(o, "chunk_segments"), path, hex, changed);
     if (st != NBR_OK) return st;
-    e->chunks = calloc((size_t)n, sizeof *e->chunks);
+    e->chunks = calloc((size_t)n + 1, sizeof *e->chunks);
     if (!e->chunks) return nbr_fail_nomem("reading a manifest");
     e->chunk_count = (size_t)n;
-    for (size_t i = 0; i < e->chunk_count; i++)
-        if (!parse_chunk(&e->chunks[i], nbr_json_at(list, i), e->chunk_segment_count))
-            return bad(path, "object %s: chunks[%zu] is not [id, segment index, stored bytes]",
-                       hex, i);
-    const nbr_json *base = nbr_json_get(o, "virtual_base");
-    if (!base) return NBR_OK;
+    st = all ? parse_all_chunks(e, all, path, hex) : parse_changed_chunks(e, changed, path, hex);
+    if (st != NBR_OK || !base) return st;
     const char *base_hex = nbr_json_string(base);
     if (!base_hex || nbr_object_id_from_hex(&e->base, base_hex) != NBR_OK ||
         nbr_object_id_equal(&e->base, &e->id))
@@ -369,7 +486,8 @@ static nbr_status parse_object(nbr_object_entry *e, const char *hex, const nbr_j
         return NBR_OK;
     }
     nbr_status st = parse_shape(e, nbr_json_get(o, "shape"), path, hex);
-    if (st == NBR_OK && nbr_json_get(o, "chunks")) st = parse_chunks(e, o, path, hex);
+    if (st == NBR_OK && (nbr_json_get(o, "chunks") || nbr_json_get(o, "changed_chunks")))
+        st = parse_chunks(e, o, path, hex);
     return st;
 }
 
@@ -438,7 +556,95 @@ static nbr_status parse_root(nbr_manifest *m, const nbr_json *root, const char *
     return st;
 }
 
-nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path)
+nbr_status nbr_manifest_read_file(char **text, size_t *length, const char *path)
+{
+    static const char hdf5_signature[8] = "\x89HDF\r\n\x1a\n";
+    bool in_segment = false;
+    nbr_status st =
+        nbr_io_read_tail_or_file(text, length, &in_segment, path, NBR_MANIFEST_TAIL_MAGIC);
+    if (st != NBR_OK || in_segment || *length < 8 || memcmp(*text, hdf5_signature, 8) != 0)
+        return st;
+    free(*text);
+    *text = NULL;
+    *length = 0;
+    return bad(path, "a segment without the manifest it carries at its end (the file is "
+               "truncated or damaged)");
+}
+
+/* ---- lean entries ------------------------------------------------------ */
+
+/* The index in e's chunk_segments of base's segment `b`, appended if new;
+ * `map` caches base index -> e index (UINT32_MAX: not yet). */
+static bool map_segment(uint32_t *out, nbr_object_entry *e, const nbr_object_entry *base,
+                        uint32_t b, uint32_t *map)
+{
+    if (map[b] == UINT32_MAX) {
+        const char *name = base->chunk_segments[b];
+        size_t i = 0;
+        while (i < e->chunk_segment_count && strcmp(e->chunk_segments[i], name)) i++;
+        if (i == e->chunk_segment_count) {
+            char **grown = realloc(e->chunk_segments, (i + 2) * sizeof *grown);
+            if (grown) e->chunk_segments = grown;
+            if (!grown || !(grown[i] = nbr_copy(name))) return false;
+            e->chunk_segment_count = i + 1;
+        }
+        map[b] = (uint32_t)i;
+    }
+    *out = map[b];
+    return true;
+}
+
+/* Copies the flagged boxes' chunks from base's entry (same grid). */
+static nbr_status fill_from_base(nbr_object_entry *e, const nbr_object_entry *base)
+{
+    uint32_t *map = malloc((base->chunk_segment_count + 1) * sizeof *map);
+    if (!map) return nbr_fail_nomem("reading a manifest");
+    for (size_t i = 0; i < base->chunk_segment_count; i++) map[i] = UINT32_MAX;
+    bool ok = true;
+    for (size_t k = 0; ok && k < e->chunk_count; k++) {
+        if (!e->base_shared[k]) continue;
+        e->chunks[k] = base->chunks[k];
+        ok = map_segment(&e->chunks[k].segment, e, base, base->chunks[k].segment, map);
+    }
+    free(map);
+    if (!ok) return nbr_fail_nomem("reading a manifest");
+    free(e->base_shared);
+    e->base_shared = NULL;
+    e->base_pending = false;
+    return NBR_OK;
+}
+
+nbr_status nbr_manifest_complete(nbr_manifest *m, const nbr_entry_finder *lean, const char *path)
+{
+    size_t pending = 0;
+    for (size_t i = 0; i < m->object_count; i++) pending += m->objects[i].base_pending;
+    while (pending > 0) {
+        size_t before = pending;
+        for (size_t i = 0; i < m->object_count; i++) {
+            nbr_object_entry *e = &m->objects[i];
+            const nbr_object_entry *base =
+                e->base_pending && lean ? find_entry(m, lean, &e->base) : NULL;
+            if (!base || base->base_pending) continue;
+            if (!same_grid(e, base)) continue;
+            nbr_status st = fill_from_base(e, base);
+            if (st != NBR_OK) return st;
+            pending--;
+        }
+        if (pending == before) break;
+    }
+    for (size_t i = 0; i < m->object_count; i++) {
+        if (!m->objects[i].base_pending) continue;
+        char hex[33], base_hex[33];
+        nbr_object_id_to_hex(hex, &m->objects[i].id);
+        nbr_object_id_to_hex(base_hex, &m->objects[i].base);
+        return bad(path, "object %s lists only the chunks that differ from %s, whose entry "
+                   "is on another grid or in no manifest before it", hex, base_hex);
+    }
+    return NBR_OK;
+}
+
+nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path,
+                              const nbr_entry_finder *lean)
 {
     nbr_json_doc *doc;
     nbr_json_error err;
@@ -449,5 +655,5 @@ nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, 
                    err.message);
     st = parse_root(m, nbr_json_root(doc), path);
     nbr_json_doc_free(doc);
-    return st;
+    return st == NBR_OK ? nbr_manifest_complete(m, lean, path) : st;
 }

@@ -44,10 +44,21 @@ typedef struct nbr_object_entry {
     bool chained;
     nbr_object_id base;
     /* While written: where base's virtual dataset is, and which boxes map
-     * to it (chunk_count flags, 1 where this array's chunk is base's). */
+     * to it (chunk_count flags, 1 where this array's chunk is base's).
+     * While parsed from a lean manifest (base_pending): the boxes whose
+     * chunk is still to be copied from base's entry. */
     char *base_segment;
     unsigned char *base_shared;
+    bool base_pending;
 } nbr_object_entry;
+
+/* Where a lean manifest's chained arrays find their bases' entries: first
+ * the manifest itself, then `find` (NULL: nowhere else), called with
+ * `context`. */
+typedef struct nbr_entry_finder {
+    const nbr_object_entry *(*find)(const void *context, const nbr_object_id *id);
+    const void *context;
+} nbr_entry_finder;
 
 typedef struct nbr_manifest {
     uint64_t seq;
@@ -87,12 +98,50 @@ nbr_status nbr_manifest_bind(nbr_manifest *m, const char *name, const nbr_object
  * on failure). */
 nbr_status nbr_manifest_add_object(nbr_manifest *m, nbr_object_entry *entry);
 
-/* The manifest as JSON text, malloc'd. */
-nbr_status nbr_manifest_render(char **out, const nbr_manifest *m);
+/* The manifest as JSON text, malloc'd.  With `lean` (format version 4), a
+ * chained array whose base's entry `lean` finds on the same grid lists only
+ * the boxes whose chunk differs from the base's ("changed_chunks"); without,
+ * every entry lists all its chunks. */
+nbr_status nbr_manifest_render(char **out, const nbr_manifest *m, const nbr_entry_finder *lean);
 
-/* Reads a manifest's JSON text (`path` names it in errors).  NBR_ECORRUPT
- * with a message naming the file and what is wrong. */
-nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path);
+/* Reads a manifest's JSON text (`path` names it in errors) and completes a
+ * lean entry's chunk list from its base's entry, which `lean` must find
+ * (NULL: a lean entry is an error).  NBR_ECORRUPT with a message naming the
+ * file and what is wrong. */
+nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path,
+                              const nbr_entry_finder *lean);
+
+/* The magic of the tail section in which a segment carries its checkpoint's
+ * manifest (format version 4; store_io.h, "tail section"). */
+#define NBR_MANIFEST_TAIL_MAGIC "NBRMANIF"
+
+/* The lean form of a chained entry (a manifest's "changed_chunks", the
+ * open index's): the base's entry its chunks are listed against, if `lean`
+ * finds it (in `m` first) on the same grid; else NULL (all are listed). */
+const nbr_object_entry *nbr_manifest_lean_base(const nbr_manifest *m, const nbr_object_entry *e,
+                                               const nbr_entry_finder *lean);
+
+/* Whether box k of `e` holds the same chunk, in the same segment, as box k of
+ * `base` (an entry on the same grid): such a box is not listed. */
+bool nbr_entry_same_chunk(const nbr_object_entry *e, const nbr_object_entry *base, size_t k);
+
+/* The segments the listed chunks of `e` use (all of them if base is NULL):
+ * used[i] is the index segment i has among them, UINT32_MAX if unused
+ * (`used` has chunk_segment_count entries).  Returns how many. */
+uint32_t nbr_entry_listed_segments(uint32_t *used, const nbr_object_entry *e,
+                                   const nbr_object_entry *base);
+
+/* Completes, from their bases' entries, the entries read in lean form
+ * (base_pending: the boxes flagged in base_shared still to copy), in passes
+ * (a manifest GC rewrote lists whole chains, in any order).  An entry whose
+ * base `lean` does not find, or finds on another grid: NBR_ECORRUPT naming
+ * `path`. */
+nbr_status nbr_manifest_complete(nbr_manifest *m, const nbr_entry_finder *lean, const char *path);
+
+/* Reads the manifest text of checkpoints/<id>.json at `path`: the file, or
+ * the tail of the segment it is.  NBR_ENOTFOUND if it is gone; NBR_ECORRUPT
+ * naming the file when its tail is damaged or a segment has none. */
+nbr_status nbr_manifest_read_file(char **text, size_t *length, const char *path);
 
 /* Whether `text` is a segment path this format allows (no path escapes). */
 bool nbr_segment_name_valid(const char *text);

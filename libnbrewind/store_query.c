@@ -37,6 +37,17 @@ const nbr_object_entry *nbr_store_find_object(const nbr_store *s, const nbr_obje
     return slot ? &s->checkpoints[slot->checkpoint]->objects[slot->object] : NULL;
 }
 
+static const nbr_object_entry *find_in_store(const void *store, const nbr_object_id *id)
+{
+    return nbr_store_find_object(store, id);
+}
+
+nbr_entry_finder nbr_store_finder(const nbr_store *s)
+{
+    nbr_entry_finder f = {find_in_store, s};
+    return f;
+}
+
 static nbr_status unknown_object(const nbr_store *s, const nbr_object_id *id)
 {
     char hex[33];
@@ -542,18 +553,19 @@ static nbr_status check_object(nbr_store *s, const nbr_object_entry *e)
 /* The handle may have taken a manifest from INDEX (which is checked against
  * the directory, not against each file's bytes), so verify reads every
  * manifest file again: damage made in place must not go unnoticed. */
-static nbr_status check_manifest_file(char **why, const nbr_manifest *m, const char *root)
+static nbr_status check_manifest_file(char **why, const nbr_manifest *m, const nbr_store *s)
 {
     char name[64], *text = NULL;
     size_t length = 0;
     *why = NULL;
     snprintf(name, sizeof name, "checkpoints/%s.json", m->id);
-    char *path = nbr_io_join(root, name);
+    char *path = nbr_io_join(s->root, name);
     if (!path) return nbr_fail_nomem("verifying a manifest");
     nbr_manifest again;
     nbr_manifest_init(&again, m->seq);
-    nbr_status st = nbr_io_read_file(&text, &length, path);
-    if (st == NBR_OK) st = nbr_manifest_parse(&again, text, length, path);
+    nbr_entry_finder bases = nbr_store_finder(s);
+    nbr_status st = nbr_manifest_read_file(&text, &length, path);
+    if (st == NBR_OK) st = nbr_manifest_parse(&again, text, length, path, &bases);
     if (st == NBR_OK && again.object_count != m->object_count)
         st = nbr_fail(NBR_ECORRUPT, "%s: lists %zu objects, the open index %zu", path,
                       again.object_count, m->object_count);
@@ -563,6 +575,15 @@ static nbr_status check_manifest_file(char **why, const nbr_manifest *m, const c
     if (st == NBR_ENOMEM) return st;
     if (st != NBR_OK && !(*why = nbr_copy(nbr_last_error()))) return nbr_fail_nomem("verifying");
     return NBR_OK;
+}
+
+nbr_status nbr_manifest_read(char **text_out, size_t *length_out, const char *path)
+{
+    if (text_out) *text_out = NULL;
+    if (length_out) *length_out = 0;
+    if (!text_out || !length_out || !path)
+        return nbr_fail(NBR_EINVAL, "nbr_manifest_read: text_out, length_out or path is NULL");
+    return nbr_manifest_read_file(text_out, length_out, path);
 }
 
 nbr_status nbr_store_verify(char **report_out, nbr_store *s)
@@ -575,7 +596,7 @@ nbr_status nbr_store_verify(char **report_out, nbr_store *s)
     for (size_t i = 0; i < s->checkpoint_count; i++) {
         const nbr_manifest *m = s->checkpoints[i];
         char *why = NULL;
-        nbr_status file_st = m->damaged ? NBR_OK : check_manifest_file(&why, m, s->root);
+        nbr_status file_st = m->damaged ? NBR_OK : check_manifest_file(&why, m, s);
         if (file_st == NBR_ENOMEM) {
             nbr_buf_clear(&report);
             return file_st;

@@ -24,6 +24,8 @@ typedef struct nbr_store_options {
     int chunk_dedup; /* arrays of several chunks stored as shared chunks */
     int workers;     /* compression threads, -1 = one per CPU; not persisted */
     int chain;       /* chained virtual datasets (format version 3); not an option */
+    int lean;        /* manifests list a chained array's changed chunks only and ride
+                      * at the end of their segment (format version 4); not an option */
 } nbr_store_options;
 
 /* A segment being written.  `io_errno` is where the file driver records the

@@ -28,9 +28,11 @@
 #define MAGIC "NBRINDEX"
 /* 2: object entries end with their chunk list (chunk dedup).  3: the header
  * records checkpoints/'s stat (the fast check).  4: the body may be
- * compressed (flags).  5: a chunk list ends with the virtual base.  An index
- * of another version is ignored (and rewritten by the next writer). */
-#define VERSION 5u
+ * compressed (flags).  5: a chunk list ends with the virtual base.  6: a
+ * chained array's list may hold only the chunks that differ from its base's
+ * (as a lean manifest).  An index of another version is ignored (and
+ * rewritten by the next writer). */
+#define VERSION 6u
 #define FLAG_BLOSC 1u
 /* The body is compressed with lz4 (fast to undo at open: the store's open
  * figure), bytes unshuffled: consecutive manifests repeat most of an
@@ -147,29 +149,47 @@ static void put_str(nbr_buf *b, const char *s)
     nbr_buf_append(b, s, n);
 }
 
-/* u64 chunk count (0: a plain dataset), then chunk shape, segments and
- * (id, segment index, stored bytes) per chunk. */
-static void put_chunks(nbr_buf *b, const nbr_object_entry *e)
+/* One chunk: (id, segment index, stored bytes). */
+static void put_chunk(nbr_buf *b, const nbr_chunk_ref *c, uint32_t segment)
+{
+    nbr_buf_append(b, (const char *)c->id.bytes, 16);
+    put_u32(b, segment);
+    put_u64(b, c->stored_bytes);
+}
+
+/* u64 chunk count (0: a plain dataset), then chunk shape, u8 form, the
+ * segments the listed chunks use, and either (form 0) every chunk, or
+ * (form 1, a chained array whose base's entry `base` is) u64 n and n x (u64
+ * box, chunk) for the boxes that differ from the base's; then the virtual
+ * base.  `used`: scratch of chunk_segment_count entries. */
+static void put_chunks(nbr_buf *b, const nbr_object_entry *e, const nbr_object_entry *base,
+                       uint32_t *used)
 {
     put_u64(b, e->chunk_count);
     if (!e->chunk_shape) return;
     for (size_t k = 0; k < e->ndim; k++) put_u64(b, e->chunk_shape[k]);
-    put_u32(b, (uint32_t)e->chunk_segment_count);
-    for (size_t k = 0; k < e->chunk_segment_count; k++) put_str(b, e->chunk_segments[k]);
+    nbr_buf_append(b, base ? "\1" : "\0", 1);
+    put_u32(b, nbr_entry_listed_segments(used, e, base));
+    for (size_t k = 0; k < e->chunk_segment_count; k++)
+        if (used[k] != UINT32_MAX) put_str(b, e->chunk_segments[k]);
+    size_t listed = 0;
+    for (size_t k = 0; base && k < e->chunk_count; k++) listed += !nbr_entry_same_chunk(e, base, k);
+    if (base) put_u64(b, listed);
     for (size_t k = 0; k < e->chunk_count; k++) {
-        nbr_buf_append(b, (const char *)e->chunks[k].id.bytes, 16);
-        put_u32(b, e->chunks[k].segment);
-        put_u64(b, e->chunks[k].stored_bytes);
+        if (base && nbr_entry_same_chunk(e, base, k)) continue;
+        if (base) put_u64(b, k);
+        put_chunk(b, &e->chunks[k], used[e->chunks[k].segment]);
     }
     nbr_buf_append(b, e->chained ? "\1" : "\0", 1);
     if (e->chained) nbr_buf_append(b, (const char *)e->base.bytes, 16);
 }
 
-static void put_manifest(nbr_buf *b, const nbr_manifest *m)
+/* false when out of memory. */
+static bool put_manifest(nbr_buf *b, const nbr_manifest *m, const nbr_entry_finder *bases)
 {
     put_u64(b, m->seq);
     put_str(b, m->damaged);
-    if (m->damaged) return;
+    if (m->damaged) return true;
     put_u64(b, m->parent);
     put_str(b, m->cell_id);
     put_u64(b, (uint64_t)m->execution_count);
@@ -194,8 +214,12 @@ static void put_manifest(nbr_buf *b, const nbr_manifest *m)
         put_u64(b, e->logical_bytes);
         put_u64(b, e->stored_bytes);
         put_str(b, e->segment);
-        put_chunks(b, e);
+        uint32_t *used = malloc((e->chunk_segment_count + 1) * sizeof *used);
+        if (!used) return false;
+        put_chunks(b, e, nbr_manifest_lean_base(m, e, bases), used);
+        free(used);
     }
+    return true;
 }
 
 nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
@@ -244,8 +268,11 @@ nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
     if (!stamped) memset(&stamp, 0, sizeof stamp);
     nbr_buf body;
     nbr_buf_init(&body);
-    for (size_t i = 0; i < s->checkpoint_count; i++) put_manifest(&body, s->checkpoints[i]);
-    char *frame = body.failed ? NULL : malloc(body.length ? body.length : 1);
+    nbr_entry_finder bases = nbr_store_finder(s);
+    bool ok = true;
+    for (size_t i = 0; ok && i < s->checkpoint_count; i++)
+        ok = put_manifest(&body, s->checkpoints[i], &bases);
+    char *frame = body.failed || !ok ? NULL : malloc(body.length ? body.length : 1);
     size_t frame_size = frame ? nbr_blosc_compress_chunk(frame, body.data, body.length, 1,
                                                          BODY_LEVEL, 0, BODY_CODEC)
                               : 0;
@@ -264,7 +291,7 @@ nbr_status nbr_snapshot_write(const nbr_store *s, bool if_different)
     else if (body.length) nbr_buf_append(&b, body.data, body.length);
     free(frame);
     nbr_status st = NBR_OK;
-    bool failed = b.failed || body.failed;
+    bool failed = b.failed || body.failed || !ok;
     nbr_buf_clear(&body);
     if (failed) st = nbr_fail_nomem("writing the store index");
     else {
@@ -367,16 +394,13 @@ static void get_chunk_shape(reader *r, nbr_object_entry *e, uint64_t count, bool
         r->bad = true;
 }
 
-/* An entry's chunk list (put_chunks); sets r->bad or *nomem on failure. */
-static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
+/* The segments the listed chunks use. */
+static void get_chunk_segments(reader *r, nbr_object_entry *e, bool lean, bool *nomem)
 {
-    uint64_t count = get_u64(r);
-    if (r->bad || count == 0) return;
-    get_chunk_shape(r, e, count, nomem);
-    uint32_t segments = r->bad || *nomem ? 0 : get_u32(r);
-    if (!r->bad && !*nomem && (segments == 0 || segments > (uint64_t)(r->end - r->p) / 4))
+    uint32_t segments = get_u32(r);
+    if (!r->bad && ((segments == 0 && !lean) || segments > (uint64_t)(r->end - r->p) / 4))
         r->bad = true;
-    if (!r->bad && !*nomem && !(e->chunk_segments = calloc(segments, sizeof(char *))))
+    if (!r->bad && !(e->chunk_segments = calloc((size_t)segments + 1, sizeof(char *))))
         *nomem = true;
     for (uint32_t k = 0; !r->bad && !*nomem && k < segments; k++) {
         e->chunk_segments[k] = get_str(r, nomem);
@@ -385,18 +409,57 @@ static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
                                    !nbr_segment_name_valid(e->chunk_segments[k])))
             r->bad = true;
     }
+}
+
+/* One (id, segment index, stored bytes) into `c`. */
+static void get_chunk(reader *r, nbr_chunk_ref *c, const nbr_object_entry *e)
+{
+    const unsigned char *id = get_bytes(r, 16);
+    if (id) memcpy(c->id.bytes, id, 16);
+    c->segment = get_u32(r);
+    c->stored_bytes = get_u64(r);
+    if (c->segment >= e->chunk_segment_count) r->bad = true;
+}
+
+/* Form 1: the boxes that differ from the base's, each at most once; the
+ * others flagged to be copied from the base's entry (as a lean manifest). */
+static void get_changed_chunks(reader *r, nbr_object_entry *e, bool *nomem)
+{
+    uint64_t n = get_u64(r);
+    if (!r->bad && n > e->chunk_count) r->bad = true;
+    if (!r->bad && !(e->base_shared = malloc(e->chunk_count))) *nomem = true;
+    if (r->bad || *nomem) return;
+    memset(e->base_shared, 1, e->chunk_count);
+    e->base_pending = true;
+    for (uint64_t i = 0; !r->bad && i < n; i++) {
+        uint64_t box = get_u64(r);
+        if (r->bad || box >= e->chunk_count || !e->base_shared[box]) {
+            r->bad = true;
+            break;
+        }
+        get_chunk(r, &e->chunks[box], e);
+        e->base_shared[box] = 0;
+    }
+}
+
+/* An entry's chunk list (put_chunks); sets r->bad or *nomem on failure. */
+static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
+{
+    uint64_t count = get_u64(r);
+    if (r->bad || count == 0) return;
+    get_chunk_shape(r, e, count, nomem);
+    const unsigned char *form = r->bad || *nomem ? NULL : get_bytes(r, 1);
+    if (!r->bad && !*nomem && (!form || *form > 1)) r->bad = true;
+    bool lean = form && *form == 1;
+    if (!r->bad && !*nomem) get_chunk_segments(r, e, lean, nomem);
     if (!r->bad && !*nomem && !(e->chunks = calloc((size_t)count, sizeof *e->chunks)))
         *nomem = true;
-    for (uint64_t k = 0; !r->bad && !*nomem && k < count; k++) {
-        const unsigned char *id = get_bytes(r, 16);
-        if (id) memcpy(e->chunks[k].id.bytes, id, 16);
-        e->chunks[k].segment = get_u32(r);
-        e->chunks[k].stored_bytes = get_u64(r);
-        if (e->chunks[k].segment >= segments) r->bad = true;
-        e->chunk_count = (size_t)k + 1;
-    }
-    const unsigned char *chained = get_bytes(r, 1);
-    if (r->bad || *nomem || !chained || *chained > 1) {
+    if (!r->bad && !*nomem) e->chunk_count = (size_t)count;
+    if (!r->bad && !*nomem && lean) get_changed_chunks(r, e, nomem);
+    for (uint64_t k = 0; !r->bad && !*nomem && !lean && k < count; k++)
+        get_chunk(r, &e->chunks[k], e);
+    const unsigned char *chained = r->bad || *nomem ? NULL : get_bytes(r, 1);
+    if (r->bad || *nomem || !chained || *chained > 1 || (lean && !*chained)) {
         r->bad = true;
         return;
     }
@@ -476,6 +539,20 @@ static bool get_manifest(reader *r, nbr_manifest *m, bool *nomem)
         return false;
     }
     return true;
+}
+
+/* Completes the entries listed in lean form from their bases, which the
+ * manifests loaded before it or itself hold; false (`m` cleared) if one
+ * cannot be: the index is then not used. */
+static bool complete_lean_entries(nbr_manifest *m, const nbr_store *s, bool *nomem)
+{
+    nbr_entry_finder bases = nbr_store_finder(s);
+    nbr_status st = nbr_manifest_complete(m, &bases, "INDEX");
+    if (st == NBR_OK) return true;
+    if (st == NBR_ENOMEM) *nomem = true;
+    else nbr_clear_error();
+    nbr_manifest_clear(m);
+    return false;
 }
 
 /* INDEX's bytes and the ctime of the file they were read from. */
@@ -574,7 +651,8 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
             break;
         }
         nbr_manifest_init(m, get_u64(&r));
-        if (r.bad || m->seq <= prev || m->seq > covered || !get_manifest(&r, m, &nomem)) {
+        if (r.bad || m->seq <= prev || m->seq > covered || !get_manifest(&r, m, &nomem) ||
+            !complete_lean_entries(m, s, &nomem)) {
             free(m);
             ok = false;
             break;

@@ -57,8 +57,19 @@ def test_repeat_at_the_other_site_matches_a_fresh_run(tmp_path):
     path, pack = packed(tmp_path, MIXED + ["total = arr.sum() + 1", "print(total)"])
     before = written(path)
     shutil.rmtree(tmp_path / "site-a")
+    # A segment that carries its checkpoint's manifest is packed once, its
+    # second name (checkpoints/<id>.json) as a hard link, and unpacked so.
+    with tarfile.open(pack) as tar:
+        links = [m for m in tar.getmembers() if m.islnk()]
+    assert links and all(m.size == 0 for m in links)
     there = unpacked(tmp_path, pack)
     assert written(there) == before  # content-addressed: the same object ids
+    checkpoints = os.path.join(store_of(there), "checkpoints")
+    segments = {os.stat(os.path.join(store_of(there), "segments", n)).st_ino
+                for n in os.listdir(os.path.join(store_of(there), "segments"))}
+    shared = [n for n in os.listdir(checkpoints)
+              if os.stat(os.path.join(checkpoints, n)).st_ino in segments]
+    assert len(shared) == len(links)
     with _core.Store(store_of(there), "r") as store:
         for writes in before.values():
             for name, object_id in writes.items():
@@ -126,8 +137,17 @@ def rewrite(pack, out, manifest=None, extra=None):
             dst.addfile(member, io.BytesIO(data) if data is not None else None)
         for name, data in (extra or {}).items():
             info = tarfile.TarInfo(name)
+            if isinstance(data, tarfile.TarInfo):  # a link, as given
+                info = data
+                data = b""
             info.size = len(data)
             dst.addfile(info, io.BytesIO(data))
+
+
+def hard_link(name, target):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.LNKTYPE, target
+    return info
 
 
 def test_bad_packs_are_clear_errors(tmp_path):
@@ -158,6 +178,13 @@ def test_bad_packs_are_clear_errors(tmp_path):
     done = cli("unpack", evil, tmp_path / "out")
     assert done.returncode == 2 and "unexpected member" in done.stderr
     assert not (tmp_path / "escaped").exists() and not (tmp_path / "out").exists()
+    for target in ("/etc/passwd", "nb.nbrewind/segments/0000000000000009-00000000.h5"):
+        linked = tmp_path / "linked.nbrw"  # out of the pack, or to no file before it
+        name = "nb.nbrewind/checkpoints/0000000000000009.json"
+        rewrite(pack, linked, extra={name: hard_link(name, target)})
+        done = cli("unpack", linked, tmp_path / "out")
+        assert done.returncode == 2 and "unexpected member" in done.stderr
+        assert not (tmp_path / "out").exists()
 
     assert cli("unpack", pack, tmp_path / "out").returncode == 0
     done = cli("unpack", pack, tmp_path / "out")

@@ -14,10 +14,29 @@ info <- strsplit(readLines(file.path(out, "float64_smooth_step.txt")), " ")[[1]]
 id <- info[1]
 rows <- as.integer(info[2])
 cols <- as.integer(info[3])
+# A manifest's text: the file, or the tail of the segment it is (format
+# version 4: the JSON, its length as a little-endian u64, a 16-byte checksum,
+# "NBRMANIF").
+manifest_text <- function(path) {
+  size <- file.info(path)$size
+  con <- file(path, "rb")
+  on.exit(close(con))
+  if (size >= 32) {
+    seek(con, size - 32)
+    trailer <- readBin(con, "raw", 32)
+    if (identical(rawToChar(trailer[25:32]), "NBRMANIF")) {
+      n <- sum(as.numeric(trailer[1:8]) * 256^(0:7))
+      seek(con, size - 32 - n)
+      return(rawToChar(readBin(con, "raw", n)))
+    }
+  }
+  seek(con, 0)
+  rawToChar(readBin(con, "raw", size))
+}
 # The manifest that first lists the object names its segment.
 segment <- NULL
 for (m in sort(list.files(file.path(store, "checkpoints"), full.names = TRUE))) {
-  text <- paste(readLines(m, warn = FALSE), collapse = "\n")
+  text <- manifest_text(m)
   at <- regexpr(paste0("\"", id, "\": \\{\"kind\": \"array\", \"segment\": \"[^\"]+\""), text)
   if (at > 0) {
     hit <- regmatches(text, at)

@@ -1,8 +1,9 @@
 /* faultshim.c - an LD_PRELOAD library that makes the Nth file operation on
  * a given directory fail, the way SQLite's test VFS fails the Nth write.
  *
- * It intercepts write, pwrite, pwrite64, fsync, fdatasync, ftruncate, rename
- * and unlink (what a GC does), both the store's own calls and HDF5's.  A call
+ * It intercepts write, pwrite, pwrite64, fsync, fdatasync, ftruncate, rename,
+ * link (a manifest carried by its segment) and unlink (what a GC does), both
+ * the store's own calls and HDF5's.  A call
  * counts when its file (found through /proc/self/fd) or path lies under the
  * armed prefix and its
  * operation is in the armed list.  The Nth counted call fails with the armed
@@ -148,6 +149,13 @@ int rename(const char *from, const char *to)
     REAL(rename);
     if (hit("rename", -1, to)) return errno = armed_errno ? armed_errno : EIO, -1;
     return real_rename(from, to);
+}
+
+int link(const char *from, const char *to)
+{
+    REAL(link);
+    if (hit("link", -1, to)) return errno = armed_errno ? armed_errno : EIO, -1;
+    return real_link(from, to);
 }
 
 int unlink(const char *path)

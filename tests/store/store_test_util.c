@@ -4,6 +4,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +116,80 @@ int st_write_text(const char *path, const char *text)
     if (!f) return -1;
     fputs(text, f);
     return fclose(f);
+}
+
+const char *st_manifest_path(const char *dir, const char *id)
+{
+    char name[64];
+    snprintf(name, sizeof name, "checkpoints/%s.json", id);
+    return st_path(dir, name);
+}
+
+/* The trailer of a segment carrying its manifest (docs/store-format.md):
+ * u64 length, 16-byte checksum, "NBRMANIF".  Sets *n to the manifest's
+ * length if `fd` ends with one. */
+static bool carries_manifest(uint64_t *n, int fd, uint64_t size)
+{
+    unsigned char trailer[32];
+    if (size < 32 || pread(fd, trailer, 32, (off_t)(size - 32)) != 32 ||
+        memcmp(trailer + 24, "NBRMANIF", 8) != 0)
+        return false;
+    *n = 0;
+    for (int i = 7; i >= 0; i--) *n = *n << 8 | trailer[i];
+    return *n <= size - 32;
+}
+
+/* Where the JSON text is in the file and how long it is. */
+static bool locate(long *at, size_t *length, int fd)
+{
+    struct stat sb;
+    uint64_t n = 0;
+    if (fstat(fd, &sb) != 0) return false;
+    uint64_t size = (uint64_t)sb.st_size;
+    bool carried = carries_manifest(&n, fd, size);
+    *at = carried ? (long)(size - 32 - n) : 0;
+    *length = carried ? (size_t)n : (size_t)size;
+    return true;
+}
+
+long st_manifest_offset(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    long at = -1;
+    size_t length = 0;
+    if (fd >= 0 && !locate(&at, &length, fd)) at = -1;
+    if (fd >= 0) close(fd);
+    return at;
+}
+
+char *st_manifest_text(const char *dir, const char *id)
+{
+    int fd = open(st_manifest_path(dir, id), O_RDONLY);
+    long at = 0;
+    size_t n = 0;
+    char *text = NULL;
+    if (fd >= 0 && locate(&at, &n, fd) && (text = malloc(n + 1)) != NULL) {
+        if (pread(fd, text, n, at) == (ssize_t)n) text[n] = '\0';
+        else free(text), text = NULL;
+    }
+    if (fd >= 0) close(fd);
+    return text;
+}
+
+int st_write_format(const char *dir, int version, long chunk_bytes)
+{
+    char format[256];
+    snprintf(format, sizeof format,
+             "{\"format\": \"nbrewind-store\", \"version\": %d, \"codec\": \"lz4\", "
+             "\"level\": 5, \"shuffle\": true, \"chunk_bytes\": %ld, \"chunk_dedup\": %s}\n",
+             version, chunk_bytes, version > 1 ? "true" : "false");
+    return st_write_text(st_path(dir, "FORMAT"), format);
+}
+
+int st_replace_manifest(const char *dir, const char *id, const char *text)
+{
+    const char *path = st_manifest_path(dir, id);
+    return unlink(path) == 0 ? st_write_text(path, text) : -1;
 }
 
 char *st_commit_doubles(nbr_store *store, const char *cell, const char *name, size_t count,

@@ -34,6 +34,22 @@ int st_flip_byte(const char *path, long offset);
 int st_truncate(const char *path, long size);
 int st_write_text(const char *path, const char *text);
 
+/* Checkpoint `id`'s manifest in store `dir`: its file (checkpoints/<id>.json,
+ * a plain manifest or a segment carrying one at its end), the offset of the
+ * JSON text in it (-1 if unreadable), the text itself (malloc'd, or NULL). */
+const char *st_manifest_path(const char *dir, const char *id);
+long st_manifest_offset(const char *path);
+char *st_manifest_text(const char *dir, const char *id);
+
+/* Rewrites FORMAT as an older nbrewind would have written it: `version`,
+ * lz4 level 5 with shuffle, `chunk_bytes`, chunk dedup from version 2 on
+ * (before the first checkpoint: the store then is a store of that version). */
+int st_write_format(const char *dir, int version, long chunk_bytes);
+
+/* Replaces checkpoint `id`'s manifest by a plain one holding `text` (a new
+ * file: a segment that carried the old one is left as it was). */
+int st_replace_manifest(const char *dir, const char *id, const char *text);
+
 /* Store with one checkpoint binding `name` to `count` float64 values
  * value[i] = seed + i; returns the checkpoint id (malloc'd) or NULL. */
 char *st_commit_doubles(nbr_store *store, const char *cell, const char *name, size_t count,

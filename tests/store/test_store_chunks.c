@@ -80,10 +80,23 @@ typedef struct two_steps {
     nbr_object_id ia, ib;
 } two_steps;
 
-static nbr_store *two_steps_make(two_steps *t, const char *tag, int block)
+/* A store of format `version` (0: what a new store is), as an older
+ * nbrewind made it: its FORMAT rewritten before the first checkpoint. */
+static nbr_store *create_store_of(char **dir, const char *tag, int version)
+{
+    nbr_store *s = create_store(dir, tag);
+    if (!version) return s;
+    nbr_store_close(s);
+    CHECK(st_write_format(*dir, version, CHUNK) == 0);
+    s = NULL;
+    CHECK_OK(nbr_store_open(&s, *dir, NBR_STORE_WRITE));
+    return s;
+}
+
+static nbr_store *two_steps_make_of(two_steps *t, const char *tag, int block, int version)
 {
     memset(t, 0, sizeof *t);
-    nbr_store *s = create_store(&t->dir, tag);
+    nbr_store *s = create_store_of(&t->dir, tag, version);
     t->a = malloc(ROWS * COLS * 8);
     t->b = malloc(ROWS * COLS * 8);
     fill(t->a, -1, 0);
@@ -94,12 +107,20 @@ static nbr_store *two_steps_make(two_steps *t, const char *tag, int block)
     return s;
 }
 
+static nbr_store *two_steps_make(two_steps *t, const char *tag, int block)
+{
+    return two_steps_make_of(t, tag, block, 0);
+}
+
 static void two_steps_free(two_steps *t)
 {
     free(t->a), free(t->b), free(t->k1), free(t->k2);
     st_remove_tree(t->dir);
     free(t->dir);
 }
+
+/* The manifest of checkpoint `k`, read whole. */
+static char *manifest_text(const char *dir, const char *k) { return st_manifest_text(dir, k); }
 
 static void test_one_block_costs_one_chunk(void)
 {
@@ -115,13 +136,13 @@ static void test_one_block_costs_one_chunk(void)
     CHECK(all == first + second && logical == 2ull * ROWS * COLS * 8);
     CHECK(reads_as(s, &t.ia, t.a) && reads_as(s, &t.ib, t.b));
     CHECK_OK(nbr_store_verify(NULL, s));
-    /* The second manifest lists its chunks, seven of them in the first
-     * segment. */
-    char name[64];
-    snprintf(name, sizeof name, "checkpoints/%s.json", k2);
-    char *text = read_text(st_path(dir, name));
-    CHECK(text && strstr(text, "\"chunk_shape\": [8, 1024]") && strstr(text, "\"chunks\": [["));
-    CHECK(text && strstr(text, k1) != NULL); /* the first segment is named */
+    /* The second manifest (lean) lists only the chunk of box 3, in its own
+     * segment; the other seven, in the first segment, come from the first
+     * version's entry, so the first segment is not named. */
+    char *text = manifest_text(dir, k2);
+    CHECK(text && strstr(text, "\"chunk_shape\": [8, 1024]") &&
+          strstr(text, "\"changed_chunks\": [[3, \"") && !strstr(text, "\"chunks\""));
+    CHECK(text && strstr(text, k1) == NULL);
     free(text);
     /* A reader in another handle sees the same. */
     nbr_store *r = NULL;
@@ -161,9 +182,7 @@ static void test_strided_and_repeated_chunks(void)
     CHECK(!memcmp(back, c_order, rows * cols * 8));
     CHECK_OK(nbr_store_read_array(back, ROWS * COLS * 8, s, &idz, "<f8", 2, zshape));
     CHECK(!memcmp(back, zeros, ROWS * COLS * 8));
-    char name[64];
-    snprintf(name, sizeof name, "checkpoints/%s.json", k);
-    char *text = read_text(st_path(dir, name));
+    char *text = manifest_text(dir, k);
     /* z: eight references to one chunk. */
     const char *z = text ? strstr(text, "\"chunks\": [[") : NULL;
     z = z ? strstr(z + 1, "\"chunks\": [[") : NULL;
@@ -274,14 +293,6 @@ static void test_gc_keeps_a_chunk_a_later_array_uses(void)
     two_steps_free(&t);
 }
 
-/* The manifest of checkpoint `k`, read whole. */
-static char *manifest_text(const char *dir, const char *k)
-{
-    char name[64];
-    snprintf(name, sizeof name, "checkpoints/%s.json", k);
-    return read_text(st_path(dir, name));
-}
-
 /* A version that changed one block maps the rest to the version the name
  * was bound to (a chained virtual dataset); one that changed every block, or
  * a name bound for the first time, maps every chunk. */
@@ -316,7 +327,7 @@ static void test_a_changed_block_chains_to_the_previous_version(void)
     CHECK_OK(nbr_store_verify(NULL, s));
     nbr_store_close(s);
     char *format = read_text(st_path(t.dir, "FORMAT"));
-    CHECK(format && strstr(format, "\"version\": 3"));
+    CHECK(format && strstr(format, "\"version\": 4"));
     free(format);
     free(k3), free(k4);
     two_steps_free(&t);
@@ -376,22 +387,34 @@ static void test_chain_through_the_index_and_verify(void)
     CHECK_OK(nbr_store_verify(NULL, s));
     nbr_store_close(s);
     /* Take the base away (the rewritten manifest, rewritten again by hand
-     * without it would be the same): verify names the chained array. */
+     * without it would be the same).  In a version-3 store verify names the
+     * chained array; in a lean one (version 4) the chained array's manifest,
+     * which lists only its changed chunk, is damaged, naming the base. */
     two_steps u;
-    s = two_steps_make(&u, "chainbroken", 4);
-    nbr_store_close(s);
-    char path[64];
-    snprintf(path, sizeof path, "checkpoints/%s.json", u.k1);
-    CHECK(remove(st_path(u.dir, path)) == 0);
-    remove(st_path(u.dir, "INDEX"));
-    nbr_store *r = NULL;
-    char *report = NULL;
-    CHECK_OK(nbr_store_open(&r, u.dir, NBR_STORE_READONLY));
-    CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, r));
-    snprintf(want, sizeof want, "is chained to %s", ia); /* the same data: the same id */
-    CHECK(report && strstr(report, want) != NULL);
-    nbr_free(report);
-    nbr_store_close(r);
+    for (int version = 3; version <= 4; version++) {
+        s = two_steps_make_of(&u, "chainbroken", 4, version);
+        nbr_store_close(s);
+        /* Version 3 keeps whole chunk lists in manifest files of their own. */
+        char *second = st_manifest_text(u.dir, u.k2);
+        CHECK(second && (version == 3) == (strstr(second, "\"chunks\"") != NULL));
+        CHECK((version == 3) == (st_manifest_offset(st_manifest_path(u.dir, u.k2)) == 0));
+        free(second);
+        CHECK(remove(st_manifest_path(u.dir, u.k1)) == 0);
+        remove(st_path(u.dir, "INDEX"));
+        nbr_store *r = NULL;
+        char *report = NULL;
+        CHECK_OK(nbr_store_open(&r, u.dir, NBR_STORE_READONLY));
+        CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, r));
+        if (version == 3) /* the same data: the same id */
+            snprintf(want, sizeof want, "is chained to %s", ia);
+        else
+            snprintf(want, sizeof want, "differ from %s", ia);
+        CHECK(report && strstr(report, want) != NULL);
+        CHECK(report && (version == 3 || strstr(report, u.k2)));
+        nbr_free(report);
+        nbr_store_close(r);
+        if (version == 3) two_steps_free(&u);
+    }
     free(k3);
     two_steps_free(&u);
     two_steps_free(&t);
@@ -426,14 +449,12 @@ static void test_wrong_chunk_list_is_a_damaged_manifest(void)
     nbr_store *s = two_steps_make(&t, "chunklist", 1);
     nbr_store_close(s);
     unlink(st_path(t.dir, "INDEX"));
-    char name[64];
-    snprintf(name, sizeof name, "checkpoints/%s.json", t.k2);
-    char *text = read_text(st_path(t.dir, name));
+    char *text = manifest_text(t.dir, t.k2);
     char *at = text ? strstr(text, "\"chunk_shape\": [8, 1024]") : NULL;
     CHECK(at != NULL);
     if (at) {
         memcpy(at, "\"chunk_shape\": [7, 1024]", 24); /* 10 boxes, 8 chunks listed */
-        CHECK(st_write_text(st_path(t.dir, name), text) == 0);
+        CHECK(st_replace_manifest(t.dir, t.k2, text) == 0);
     }
     nbr_store *r = NULL;
     CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
@@ -473,9 +494,7 @@ static void test_option_off_and_old_stores_store_plain(void)
         double *a = malloc(ROWS * COLS * 8);
         fill(a, -1, 0);
         nbr_object_id id = put_commit(s, "field", a, &k);
-        char name[64];
-        snprintf(name, sizeof name, "checkpoints/%s.json", k);
-        char *text = read_text(st_path(dir, name));
+        char *text = manifest_text(dir, k);
         CHECK(text && !strstr(text, "chunks"));
         CHECK(reads_as(s, &id, a));
         nbr_store_close(s);
@@ -588,15 +607,14 @@ static void chunks_found_stored_while_compressing_ahead(bool raw)
     fill_half_new(a, old, raw);
     CHECK_OK(nbr_array_hash(&want, "<f8", 2, shape, NULL, a));
     for (int i = 0; i < 3; i++) {
-        char *dir, *k1 = NULL, *k2 = NULL, name[80];
+        char *dir, *k1 = NULL, *k2 = NULL;
         nbr_store *s = create_store(&dir, "ahead");
         CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, workers[i]));
         put_commit(s, "old", old, &k1);
         got[i] = put_commit(s, "a", a, &k2);
         CHECK(nbr_object_id_equal(&got[i], &want));
         CHECK_OK(nbr_store_stats(NULL, &stored[i], s, k2));
-        snprintf(name, sizeof name, "checkpoints/%s.json", k2);
-        char *text = read_text(st_path(dir, name));
+        char *text = manifest_text(dir, k2);
         CHECK(text && chunks_as_expected(text, stored[i]));
         CHECK(reads_as(s, &got[i], a));
         CHECK_OK(nbr_store_verify(NULL, s));

@@ -13,13 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "nbr_test.h"
 #include "store_test_util.h"
 
-#define OPS "write,pwrite,fsync,ftruncate,rename"
+#define OPS "write,pwrite,fsync,ftruncate,rename,link"
 
 static void (*arm)(const char *, const char *, long, int);
 static void (*disarm)(void);
@@ -145,6 +146,31 @@ static void test_eio_at_every_operation(void)
 static void test_short_writes_are_retried(void)
 {
     if (load_shim()) run_faults(0, "short write");
+}
+
+/* Where the file system has no hard links (link fails with EPERM, as on
+ * some FUSE and object-store mounts), a checkpoint's manifest becomes a file
+ * of its own, and the store reads and verifies as usual. */
+static void test_no_hard_links_means_a_manifest_file(void)
+{
+    char *dir = st_tempdir("nolinks");
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    CHECK_OK(write_checkpoint(s, 1));
+    arm(dir, "link", 1, EPERM);
+    CHECK_OK(write_checkpoint(s, 2));
+    disarm();
+    CHECK(calls() == 1);
+    struct stat sb; /* the first manifest is its segment */
+    CHECK(stat(st_manifest_path(dir, nbr_store_checkpoint_id(s, 0)), &sb) == 0 &&
+          sb.st_nlink == 2);
+    const char *last = nbr_store_checkpoint_id(s, 1);
+    CHECK(last && stat(st_manifest_path(dir, last), &sb) == 0 && sb.st_nlink == 1);
+    CHECK(last && st_manifest_offset(st_manifest_path(dir, last)) == 0);
+    nbr_store_close(s);
+    check_store(dir, 2);
+    st_remove_tree(dir);
+    free(dir);
 }
 
 static void test_full_disk_while_creating_the_store(void)
@@ -373,4 +399,5 @@ static void test_index_write_faults(void)
 
 NBR_TEST_MAIN(TEST(test_index_write_faults), TEST(test_gc_fails_at_every_operation), TEST(test_gc_killed_at_every_operation),
               TEST(test_enospc_at_every_operation), TEST(test_eio_at_every_operation),
-              TEST(test_short_writes_are_retried), TEST(test_full_disk_while_creating_the_store))
+              TEST(test_short_writes_are_retried), TEST(test_full_disk_while_creating_the_store),
+              TEST(test_no_hard_links_means_a_manifest_file))

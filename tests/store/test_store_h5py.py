@@ -31,10 +31,56 @@ def store(tmp_path_factory):
     return out / "store", expected, ids
 
 
+def manifest_text(path):
+    """A manifest file's JSON: the file, or (format version 4) the tail of
+    the segment it is a second name of: the JSON, its length as a u64
+    little-endian, a 16-byte checksum, b"NBRMANIF"."""
+    data = pathlib.Path(path).read_bytes()
+    if data.endswith(b"NBRMANIF"):
+        n = int.from_bytes(data[-32:-24], "little")
+        return data[-32 - n:-32].decode()
+    return data.decode()
+
+
+def complete(entry, base):
+    """A lean entry with its whole chunk list: the base's, with the changed
+    boxes replaced (segment indices into the entry's own list)."""
+    segments = list(entry["chunk_segments"])
+    chunks = []
+    for chunk_id, at, stored in base["chunks"]:
+        name = base["chunk_segments"][at]
+        if name not in segments:
+            segments.append(name)
+        chunks.append([chunk_id, segments.index(name), stored])
+    for box, chunk_id, at, stored in entry["changed_chunks"]:
+        chunks[box] = [chunk_id, at, stored]
+    whole = dict(entry, chunks=chunks, chunk_segments=segments)
+    del whole["changed_chunks"]
+    return whole
+
+
 def manifests(store_dir):
-    """Every manifest, oldest first, as JSON."""
-    return [json.loads(pathlib.Path(p).read_text())
-            for p in sorted(glob.glob(str(store_dir / "checkpoints" / "*.json")))]
+    """Every manifest, oldest first, as JSON; a lean entry (format version 4:
+    "changed_chunks" instead of "chunks") completed from its base's entry,
+    which is in an earlier manifest or anywhere in the same one."""
+    found = [json.loads(manifest_text(p))
+             for p in sorted(glob.glob(str(store_dir / "checkpoints" / "*.json")))]
+    known = {}
+    for m in found:
+        pending = dict(m["objects"])
+        while pending:
+            before = len(pending)
+            for object_id, entry in list(pending.items()):
+                if "changed_chunks" in entry:
+                    base = known.get(entry["virtual_base"])
+                    base = base or m["objects"].get(entry["virtual_base"])
+                    if base is None or "changed_chunks" in base:
+                        continue
+                    entry = m["objects"][object_id] = complete(entry, base)
+                known.setdefault(object_id, entry)
+                del pending[object_id]
+            assert len(pending) < before, f"no base for {sorted(pending)} in {m['seq']}"
+    return found
 
 
 def locate(store_dir, name):

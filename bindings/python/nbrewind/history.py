@@ -65,10 +65,11 @@ def environment_of(runs: list[Execution]) -> dict:
 
 
 def manifest_hash(store_path: str, checkpoint: str) -> str:
-    """The hash of a checkpoint's manifest file: the store reference a
-    notebook carries (docs/store-format.md names the file)."""
-    with open(os.path.join(store_path, "checkpoints", f"{checkpoint}.json"), "rb") as f:
-        return _core.hash_bytes(f.read())
+    """The hash of a checkpoint's manifest text: the store reference a
+    notebook carries (docs/store-format.md names the file; a segment that
+    carries its manifest is hashed for that text only, not its data)."""
+    path = os.path.join(store_path, "checkpoints", f"{checkpoint}.json")
+    return _core.hash_bytes(_core.read_manifest(path))
 
 
 def record_dict(record: Record) -> dict:

@@ -269,25 +269,49 @@ def read_manifest(tar, path: str) -> dict:
     return manifest
 
 
+def _store_member(name: str, store: str) -> bool:
+    return name.startswith(store + "/") and bool(STORE_MEMBERS.fullmatch(name[len(store) + 1:]))
+
+
 def _check_members(tar, path: str, manifest: dict) -> list:
     """The members to extract: the notebook and the store's files, nothing
-    else (no links, nothing outside those names)."""
+    else (nothing outside those names, no symbolic links; a hard link only
+    from one store file to another extracted before it: a segment carrying
+    its checkpoint's manifest is also checkpoints/<id>.json)."""
     notebook, store = manifest["notebook"], manifest["store"]
-    members = []
+    members, files = [], set()
     for member in tar.getmembers():
         name = member.name
         if name == MANIFEST:
             continue
         if member.isdir() and name in (store, f"{store}/checkpoints", f"{store}/segments"):
             continue
-        inside = name.startswith(store + "/") and STORE_MEMBERS.fullmatch(
-            name[len(store) + 1:])
-        if not member.isfile() or not (name == notebook or inside):
+        inside = _store_member(name, store)
+        linked = member.islnk() and inside and member.linkname in files
+        if not (member.isfile() or linked) or not (name == notebook or inside):
             raise PackError(f"{path}: not an nbrewind pack (unexpected member {name!r})")
+        if member.isfile() and inside:
+            files.add(name)
         members.append(member)
     if notebook not in {m.name for m in members}:
         raise PackError(f"{path}: not an nbrewind pack (no {notebook} inside)")
     return members
+
+
+def _extract(tar, member, tmp: str):
+    """One checked member into `tmp`; a hard link made again as one (or, where
+    the file system has none, as a copy)."""
+    target = os.path.join(tmp, *member.name.split("/"))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    if member.islnk():
+        source = os.path.join(tmp, *member.linkname.split("/"))
+        try:
+            os.link(source, target)
+        except OSError:
+            shutil.copyfile(source, target)
+        return
+    with tar.extractfile(member) as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst)
 
 
 def unpack(path: str, directory: str = ".", force: bool = False, report=sys.stdout) -> dict:
@@ -309,10 +333,7 @@ def unpack(path: str, directory: str = ".", force: bool = False, report=sys.stdo
         os.makedirs(directory, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=".nbrewind-unpack-", dir=directory) as tmp:
             for member in members:
-                target = os.path.join(tmp, *member.name.split("/"))
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with tar.extractfile(member) as src, open(target, "wb") as dst:
-                    shutil.copyfileobj(src, dst)
+                _extract(tar, member, tmp)
             unpacked_store = os.path.join(tmp, manifest["store"])
             os.makedirs(unpacked_store, exist_ok=True)
             mark_untrusted(unpacked_store)

@@ -330,6 +330,29 @@ static PyObject *py_hash_bytes(PyObject *Py_UNUSED(module), PyObject *arg)
     return hash_result(st, &id);
 }
 
+PyDoc_STRVAR(read_manifest_doc,
+             "read_manifest(path) -> bytes\n\n"
+             "The text of a store's manifest file checkpoints/<id>.json: the file, or\n"
+             "the manifest the segment it names carries at its end (nbr_manifest_read).");
+
+static PyObject *py_read_manifest(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    PyObject *encoded = NULL;
+    if (!PyUnicode_FSConverter(arg, &encoded)) return NULL;
+    char *text = NULL;
+    size_t length = 0;
+    nbr_status st;
+    const char *path = PyBytes_AS_STRING(encoded);
+    Py_BEGIN_ALLOW_THREADS
+    st = nbr_manifest_read(&text, &length, path);
+    Py_END_ALLOW_THREADS
+    Py_DECREF(encoded);
+    if (st != NBR_OK) return nbrpy_fail(st);
+    PyObject *out = PyBytes_FromStringAndSize(text, (Py_ssize_t)length);
+    nbr_free(text);
+    return out;
+}
+
 PyDoc_STRVAR(hash_blob_doc,
              "hash_blob(codec, data) -> str\n\n"
              "The id a store gives a blob of these bytes tagged with `codec`, without\n"
@@ -448,6 +471,7 @@ static PyObject *py_analyze(PyObject *Py_UNUSED(module), PyObject *args, PyObjec
 static PyMethodDef module_methods[] = {
     {"version", py_version, METH_NOARGS, version_doc},
     {"hash_bytes", py_hash_bytes, METH_O, hash_bytes_doc},
+    {"read_manifest", py_read_manifest, METH_O, read_manifest_doc},
     {"hash_blob", py_hash_blob, METH_VARARGS, hash_blob_doc},
     {"hash_array", py_hash_array, METH_VARARGS, hash_array_doc},
     {"analyze", (PyCFunction)(void (*)(void))py_analyze, METH_VARARGS | METH_KEYWORDS,
