@@ -745,7 +745,7 @@ static void print_blocks(const blocks_case *bc, const blocks_result *r, int n, c
            (unsigned long long)(r->segments - r->stored - r->carried_bytes),
            (unsigned long long)r->manifests, (unsigned long long)r->carried,
            (unsigned long long)r->index);
-    printf("    \"ratio_disk_to_compressed_array\": %.3f}%s\n",
+    printf("    \"ratio_disk_to_compressed_array\": %.4f}%s\n",
            (double)r->allocated / (double)r->first_stored, end);
 }
 

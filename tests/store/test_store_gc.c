@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nbr_test.h"
 #include "store_test_util.h"
@@ -222,6 +223,41 @@ static void test_gc_with_nothing_to_remove(void)
     free(dir);
 }
 
+/* The report's bytes freed count a segment that is also a manifest's name
+ * (version 4) once: freeing checkpoint 1 of two unrelated ones frees its
+ * segment, less what the second's manifest, rewritten as a file of its own,
+ * now takes. */
+static void test_gc_counts_a_carried_manifest_once(void)
+{
+    char *dir = st_tempdir("gc-carried"), *report = NULL;
+    nbr_store *s = NULL;
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    char *k1 = st_commit_doubles(s, "c1", "a", 20000, 1.0, NULL), *k2 = NULL;
+    double b[1000];
+    for (int i = 0; i < 1000; i++) b[i] = i * 0.25;
+    uint64_t shape[1] = {1000};
+    nbr_checkpoint *c = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "c2", 2, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "b", "<f8", 1, shape, NULL, b));
+    CHECK_OK(nbr_checkpoint_delete(c, "a")); /* nothing of checkpoint 1 stays */
+    CHECK_OK(nbr_checkpoint_commit(&k2, c));
+    struct stat one;
+    CHECK(stat(st_manifest_path(dir, k1), &one) == 0 && one.st_nlink == 2);
+    CHECK_OK(nbr_store_gc(&report, s));
+    struct stat two;
+    CHECK(stat(st_manifest_path(dir, k2), &two) == 0 && two.st_nlink == 1);
+    char want[160];
+    snprintf(want, sizeof want, "removed 1 manifest(s) and 1 segment(s); %lld bytes freed",
+             (long long)one.st_size - (long long)two.st_size);
+    CHECK(report && strstr(report, want));
+    if (report && !strstr(report, want)) fprintf(stderr, "%s (wanted: %s)\n", report, want);
+    nbr_free(report);
+    nbr_store_close(s);
+    free(k1), free(k2);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 /* A damaged manifest rewritten by GC may name segments of any earlier seq: a
  * writer's cleanup keeps them all, and GC refuses to run. */
 static void test_damaged_rewritten_manifest_keeps_segments(void)
@@ -247,5 +283,5 @@ static void test_damaged_rewritten_manifest_keeps_segments(void)
 }
 
 NBR_TEST_MAIN(TEST(test_refs_and_pins_round_trip), TEST(test_gc_keeps_refs_pins_and_newest),
-              TEST(test_gc_with_nothing_to_remove),
+              TEST(test_gc_with_nothing_to_remove), TEST(test_gc_counts_a_carried_manifest_once),
               TEST(test_damaged_rewritten_manifest_keeps_segments))
