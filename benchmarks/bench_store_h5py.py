@@ -32,18 +32,29 @@ import h5py
 import numpy as np
 
 
+def manifest(path):
+    """A manifest as an independent reader finds it (docs/store-format.md): the
+    file, or the tail of the segment the name is a second name of (format 4:
+    the JSON, its length as a little-endian u64, a 16-byte checksum,
+    b"NBRMANIF")."""
+    data = path.read_bytes()
+    if data.endswith(b"NBRMANIF"):
+        data = data[-32 - int.from_bytes(data[-32:-24], "little"):-32]
+    return json.loads(data)
+
+
 def store_datasets(store):
     """(segment path, [dataset names in u0, u1, ... order], chunk shape) of the
     store's first checkpoint.  With chunk dedup (the default) each array is a
     virtual dataset over its chunk datasets: the chunk shape is then the
     manifest's."""
-    manifest = json.loads((store / "checkpoints" / "0000000000000001.json").read_text())
-    names = sorted(manifest["bindings"], key=lambda n: int(n[1:]))
-    ids = [manifest["bindings"][n] for n in names]
-    segments = {manifest["objects"][i]["segment"] for i in ids}
+    first = manifest(store / "checkpoints" / "0000000000000001.json")
+    names = sorted(first["bindings"], key=lambda n: int(n[1:]))
+    ids = [first["bindings"][n] for n in names]
+    segments = {first["objects"][i]["segment"] for i in ids}
     assert len(segments) == 1, segments
     segment = store / segments.pop()
-    chunks = manifest["objects"][ids[0]].get("chunk_shape")
+    chunks = first["objects"][ids[0]].get("chunk_shape")
     if chunks is None:
         with h5py.File(segment, "r") as f:
             chunks = f[f"/objects/{ids[0]}"].chunks
@@ -53,10 +64,9 @@ def store_datasets(store):
 def newest_object(store):
     """(segment path, dataset name) of the array bound as "field" by the
     newest checkpoint, found through its manifest."""
-    newest = sorted((store / "checkpoints").glob("*.json"))[-1]
-    manifest = json.loads(newest.read_text())
-    object_id = manifest["bindings"]["field"]
-    return store / manifest["objects"][object_id]["segment"], f"/objects/{object_id}"
+    newest = manifest(sorted((store / "checkpoints").glob("*.json"))[-1])
+    object_id = newest["bindings"]["field"]
+    return store / newest["objects"][object_id]["segment"], f"/objects/{object_id}"
 
 
 def blocks(work, reps=7):
