@@ -429,9 +429,13 @@ static nbr_status commit(char **id_out, nbr_checkpoint *c)
     bool carried = c->out.file >= 0 && c->store->options.lean;
     if (st == NBR_OK && c->out.file >= 0)
         st = publish_segment(c, carried ? text : NULL, &segment_path);
-    if (st == NBR_OK && carried) st = link_manifest(c->store, c->m.id, segment_path);
+    if (st == NBR_OK && carried &&
+        (st = link_manifest(c->store, c->m.id, segment_path)) == NBR_EUNSUPPORTED) {
+        nbr_clear_error();
+        carried = false; /* no hard links here: the manifest is a file */
+        st = NBR_OK;
+    }
     if (st == NBR_OK && !carried) st = nbr_store_publish_manifest(c->store, c->m.id, text);
-    if (st == NBR_EUNSUPPORTED) st = nbr_store_publish_manifest(c->store, c->m.id, text);
     if (st != NBR_OK && segment_path) nbr_io_remove(segment_path);
     if (st == NBR_OK) st = adopt(c);
     if (st == NBR_OK) nbr_store_update_index(c->store, NBR_INDEX_EVERY);

@@ -38,6 +38,8 @@ void nbr_object_entry_clear(nbr_object_entry *e)
     free(e->chunk_segments);
     free(e->base_segment);
     free(e->base_shared);
+    free(e->changed_boxes);
+    free(e->changed);
     memset(e, 0, sizeof *e);
 }
 
@@ -64,6 +66,7 @@ static bool copy_chunks(nbr_object_entry *c, const nbr_object_entry *e)
 
 nbr_status nbr_object_entry_copy(nbr_object_entry *out, const nbr_object_entry *e)
 {
+    if (e->base_pending) return nbr_fail(NBR_ESTATE, "copying an entry not completed yet");
     nbr_object_entry c = *e;
     c.type = nbr_copy(e->type);
     c.segment = nbr_copy(e->segment);
@@ -166,8 +169,11 @@ uint32_t nbr_entry_listed_segments(uint32_t *used, const nbr_object_entry *e,
     uint32_t listed = 0;
     for (size_t i = 0; i < e->chunk_segment_count; i++) used[i] = UINT32_MAX;
     for (size_t k = 0; k < e->chunk_count; k++)
-        if (!base || !nbr_entry_same_chunk(e, base, k))
-            if (used[e->chunks[k].segment] == UINT32_MAX) used[e->chunks[k].segment] = listed++;
+        if (!base || !nbr_entry_same_chunk(e, base, k)) used[e->chunks[k].segment] = 0;
+    /* Numbered in the order the segments are written out (theirs), which
+     * need not be the order the chunks first use them. */
+    for (size_t i = 0; i < e->chunk_segment_count; i++)
+        if (used[i] != UINT32_MAX) used[i] = listed++;
     return listed;
 }
 
@@ -395,29 +401,43 @@ static nbr_status parse_all_chunks(nbr_object_entry *e, const nbr_json *list, co
     return NBR_OK;
 }
 
+bool nbr_entry_set_changed(nbr_object_entry *e, uint64_t *boxes, nbr_chunk_ref *chunks,
+                           size_t count)
+{
+    e->changed_boxes = boxes;
+    e->changed = chunks;
+    e->changed_count = count;
+    e->base_pending = true;
+    for (size_t i = 0; i < count; i++)
+        if (boxes[i] >= e->chunk_count || (i > 0 && boxes[i] <= boxes[i - 1])) return false;
+    return true;
+}
+
 /* "changed_chunks" (lean): [box, id, segment index, stored bytes] for the
- * boxes whose chunk is not the base's, each box at most once; the others
- * are flagged in base_shared, to be copied from the base's entry. */
+ * boxes whose chunk is not the base's, in increasing box order; the list is
+ * completed from the base's entry (nbr_manifest_complete). */
 static nbr_status parse_changed_chunks(nbr_object_entry *e, const nbr_json *list, const char *path,
                                        const char *hex)
 {
-    if (nbr_json_length(list) > e->chunk_count)
-        return bad(path, "object %s: \"changed_chunks\" lists more chunks than the grid has",
-                   hex);
-    e->base_shared = malloc(e->chunk_count);
-    if (!e->base_shared) return nbr_fail_nomem("reading a manifest");
-    memset(e->base_shared, 1, e->chunk_count);
-    e->base_pending = true;
-    for (size_t i = 0; i < nbr_json_length(list); i++) {
-        const nbr_json *v = nbr_json_at(list, i);
-        uint64_t box = 0;
-        if (!nbr_json_is_array(v) || nbr_json_length(v) != 4 || !get_u64(nbr_json_at(v, 0), &box) ||
-            box >= e->chunk_count || !e->base_shared[box] ||
-            !parse_chunk_tail(&e->chunks[box], v, e->chunk_segment_count))
-            return bad(path, "object %s: changed_chunks[%zu] is not [box, id, segment index, "
-                       "stored bytes] of a box not listed before", hex, i);
-        e->base_shared[box] = 0;
+    size_t n = nbr_json_length(list);
+    uint64_t *boxes = malloc((n + 1) * sizeof *boxes);
+    nbr_chunk_ref *chunks = calloc(n + 1, sizeof *chunks);
+    if (!boxes || !chunks) {
+        free(boxes);
+        free(chunks);
+        return nbr_fail_nomem("reading a manifest");
     }
+    size_t i = 0;
+    for (; i < n; i++) {
+        const nbr_json *v = nbr_json_at(list, i);
+        if (!nbr_json_is_array(v) || nbr_json_length(v) != 4 ||
+            !get_u64(nbr_json_at(v, 0), &boxes[i]) ||
+            !parse_chunk_tail(&chunks[i], v, e->chunk_segment_count))
+            break;
+    }
+    if (!nbr_entry_set_changed(e, boxes, chunks, n) || i < n)
+        return bad(path, "object %s: \"changed_chunks\" is not a list of [box, id, segment "
+                   "index, stored bytes] in increasing box order, each box in the grid", hex);
     return NBR_OK;
 }
 
@@ -445,12 +465,19 @@ static nbr_status parse_chunks(nbr_object_entry *e, const nbr_json *o, const cha
     if (!!all == !!changed || (changed && !base) || !nbr_json_is_array(all ? all : changed))
         return bad(path, "object %s: neither \"chunks\" nor, with \"virtual_base\", "
                    "\"changed_chunks\" lists its chunks", hex);
+    if (all && nbr_json_length(all) != n)
+        return bad(path, "object %s: \"chunks\" does not list one chunk per chunk of the grid",
+                   hex);
     nbr_status st = parse_chunk_segments(e, nbr_json_get(o, "chunk_segments"), path, hex, changed);
     if (st != NBR_OK) return st;
-    e->chunks = calloc((size_t)n + 1, sizeof *e->chunks);
-    if (!e->chunks) return nbr_fail_nomem("reading a manifest");
     e->chunk_count = (size_t)n;
-    st = all ? parse_all_chunks(e, all, path, hex) : parse_changed_chunks(e, changed, path, hex);
+    if (changed) {
+        st = parse_changed_chunks(e, changed, path, hex);
+    } else {
+        e->chunks = calloc((size_t)n + 1, sizeof *e->chunks);
+        if (!e->chunks) return nbr_fail_nomem("reading a manifest");
+        st = parse_all_chunks(e, all, path, hex);
+    }
     if (st != NBR_OK || !base) return st;
     const char *base_hex = nbr_json_string(base);
     if (!base_hex || nbr_object_id_from_hex(&e->base, base_hex) != NBR_OK ||
@@ -594,22 +621,32 @@ static bool map_segment(uint32_t *out, nbr_object_entry *e, const nbr_object_ent
     return true;
 }
 
-/* Copies the flagged boxes' chunks from base's entry (same grid). */
-static nbr_status fill_from_base(nbr_object_entry *e, const nbr_object_entry *base)
+/* The whole chunk list: base's (same grid, complete, so its list bounds
+ * the allocation), its segments mapped into e's, with e's changed boxes
+ * laid over it. */
+static nbr_status complete_from_base(nbr_object_entry *e, const nbr_object_entry *base)
 {
     uint32_t *map = malloc((base->chunk_segment_count + 1) * sizeof *map);
-    if (!map) return nbr_fail_nomem("reading a manifest");
-    for (size_t i = 0; i < base->chunk_segment_count; i++) map[i] = UINT32_MAX;
-    bool ok = true;
-    for (size_t k = 0; ok && k < e->chunk_count; k++) {
-        if (!e->base_shared[k]) continue;
-        e->chunks[k] = base->chunks[k];
-        ok = map_segment(&e->chunks[k].segment, e, base, base->chunks[k].segment, map);
+    nbr_chunk_ref *chunks = calloc(base->chunk_count + 1, sizeof *chunks);
+    bool ok = map && chunks;
+    for (size_t i = 0; ok && i < base->chunk_segment_count; i++) map[i] = UINT32_MAX;
+    for (size_t k = 0; ok && k < base->chunk_count; k++) {
+        chunks[k] = base->chunks[k];
+        ok = map_segment(&chunks[k].segment, e, base, base->chunks[k].segment, map);
     }
+    /* e's own segments keep their indices: map_segment only appends. */
+    for (size_t i = 0; ok && i < e->changed_count; i++) chunks[e->changed_boxes[i]] = e->changed[i];
     free(map);
-    if (!ok) return nbr_fail_nomem("reading a manifest");
-    free(e->base_shared);
-    e->base_shared = NULL;
+    if (!ok) {
+        free(chunks);
+        return nbr_fail_nomem("reading a manifest");
+    }
+    e->chunks = chunks;
+    free(e->changed_boxes);
+    free(e->changed);
+    e->changed_boxes = NULL;
+    e->changed = NULL;
+    e->changed_count = 0;
     e->base_pending = false;
     return NBR_OK;
 }
@@ -626,7 +663,7 @@ nbr_status nbr_manifest_complete(nbr_manifest *m, const nbr_entry_finder *lean, 
                 e->base_pending && lean ? find_entry(m, lean, &e->base) : NULL;
             if (!base || base->base_pending) continue;
             if (!same_grid(e, base)) continue;
-            nbr_status st = fill_from_base(e, base);
+            nbr_status st = complete_from_base(e, base);
             if (st != NBR_OK) return st;
             pending--;
         }

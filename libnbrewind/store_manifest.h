@@ -44,12 +44,17 @@ typedef struct nbr_object_entry {
     bool chained;
     nbr_object_id base;
     /* While written: where base's virtual dataset is, and which boxes map
-     * to it (chunk_count flags, 1 where this array's chunk is base's).
-     * While parsed from a lean manifest (base_pending): the boxes whose
-     * chunk is still to be copied from base's entry. */
+     * to it (chunk_count flags, 1 where this array's chunk is base's). */
     char *base_segment;
     unsigned char *base_shared;
+    /* Read in lean form and not completed yet (base_pending): `chunks` is
+     * NULL, and the boxes whose chunk differs from base's wait here, in
+     * increasing box order, to be laid over a copy of base's list (whose
+     * size, not this entry's claims, then bounds what is allocated). */
     bool base_pending;
+    uint64_t *changed_boxes;
+    nbr_chunk_ref *changed;
+    size_t changed_count;
 } nbr_object_entry;
 
 /* Where a lean manifest's chained arrays find their bases' entries: first
@@ -132,11 +137,17 @@ uint32_t nbr_entry_listed_segments(uint32_t *used, const nbr_object_entry *e,
                                    const nbr_object_entry *base);
 
 /* Completes, from their bases' entries, the entries read in lean form
- * (base_pending: the boxes flagged in base_shared still to copy), in passes
+ * (base_pending), in passes
  * (a manifest GC rewrote lists whole chains, in any order).  An entry whose
  * base `lean` does not find, or finds on another grid: NBR_ECORRUPT naming
  * `path`. */
 nbr_status nbr_manifest_complete(nbr_manifest *m, const nbr_entry_finder *lean, const char *path);
+
+/* Takes a lean entry's changed boxes (strictly increasing, each < the
+ * entry's chunk_count) and chunks (malloc'd, taken over also on failure):
+ * the entry becomes base_pending.  false if a box is out of order. */
+bool nbr_entry_set_changed(nbr_object_entry *e, uint64_t *boxes, nbr_chunk_ref *chunks,
+                           size_t count);
 
 /* Reads the manifest text of checkpoints/<id>.json at `path`: the file, or
  * the tail of the segment it is.  NBR_ENOTFOUND if it is gone; NBR_ECORRUPT

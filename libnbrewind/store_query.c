@@ -550,6 +550,27 @@ static nbr_status check_object(nbr_store *s, const nbr_object_entry *e)
     return st;
 }
 
+/* Whether two entries of one object say the same: where it is, and each
+ * chunk's id and segment. */
+static bool entries_agree(const nbr_object_entry *a, const nbr_object_entry *b)
+{
+    if (!nbr_object_id_equal(&a->id, &b->id) || strcmp(a->segment, b->segment) != 0 ||
+        a->chunk_count != b->chunk_count || a->chained != b->chained)
+        return false;
+    for (size_t k = 0; k < a->chunk_count; k++)
+        if (!nbr_entry_same_chunk(a, b, k)) return false;
+    return true;
+}
+
+/* The first object of the file's manifest that the handle holds otherwise,
+ * or -1. */
+static long first_disagreement(const nbr_manifest *file, const nbr_manifest *held)
+{
+    for (size_t i = 0; i < file->object_count; i++)
+        if (!entries_agree(&file->objects[i], &held->objects[i])) return (long)i;
+    return -1;
+}
+
 /* The handle may have taken a manifest from INDEX (which is checked against
  * the directory, not against each file's bytes), so verify reads every
  * manifest file again: damage made in place must not go unnoticed. */
@@ -569,6 +590,13 @@ static nbr_status check_manifest_file(char **why, const nbr_manifest *m, const n
     if (st == NBR_OK && again.object_count != m->object_count)
         st = nbr_fail(NBR_ECORRUPT, "%s: lists %zu objects, the open index %zu", path,
                       again.object_count, m->object_count);
+    long differs = st == NBR_OK ? first_disagreement(&again, m) : -1;
+    if (differs >= 0) {
+        char hex[33];
+        nbr_object_id_to_hex(hex, &again.objects[differs].id);
+        st = nbr_fail(NBR_ECORRUPT, "%s: object %s is not where the open index has it", path,
+                      hex);
+    }
     nbr_manifest_clear(&again);
     free(text);
     free(path);

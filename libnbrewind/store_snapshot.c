@@ -390,7 +390,7 @@ static void get_chunk_shape(reader *r, nbr_object_entry *e, uint64_t count, bool
     if (!r->bad && !*nomem &&
         (nbr_chunk_grid_count(e->ndim, e->shape, e->chunk_shape) != count ||
          !nbr_chunk_contiguous(e->ndim, e->shape, e->chunk_shape) ||
-         count > (uint64_t)(r->end - r->p) / 28))
+         count > SIZE_MAX / sizeof *e->chunks))
         r->bad = true;
 }
 
@@ -421,25 +421,27 @@ static void get_chunk(reader *r, nbr_chunk_ref *c, const nbr_object_entry *e)
     if (c->segment >= e->chunk_segment_count) r->bad = true;
 }
 
-/* Form 1: the boxes that differ from the base's, each at most once; the
- * others flagged to be copied from the base's entry (as a lean manifest). */
+/* Form 1: the boxes that differ from the base's, in increasing order, kept
+ * aside until the base's entry completes the list (nothing of the grid's
+ * size is allocated on this entry's word). */
 static void get_changed_chunks(reader *r, nbr_object_entry *e, bool *nomem)
 {
     uint64_t n = get_u64(r);
-    if (!r->bad && n > e->chunk_count) r->bad = true;
-    if (!r->bad && !(e->base_shared = malloc(e->chunk_count))) *nomem = true;
-    if (r->bad || *nomem) return;
-    memset(e->base_shared, 1, e->chunk_count);
-    e->base_pending = true;
-    for (uint64_t i = 0; !r->bad && i < n; i++) {
-        uint64_t box = get_u64(r);
-        if (r->bad || box >= e->chunk_count || !e->base_shared[box]) {
-            r->bad = true;
-            break;
-        }
-        get_chunk(r, &e->chunks[box], e);
-        e->base_shared[box] = 0;
+    if (!r->bad && n > (uint64_t)(r->end - r->p) / 36) r->bad = true;
+    if (r->bad) return;
+    uint64_t *boxes = malloc(((size_t)n + 1) * sizeof *boxes);
+    nbr_chunk_ref *chunks = calloc((size_t)n + 1, sizeof *chunks);
+    if (!boxes || !chunks) {
+        free(boxes);
+        free(chunks);
+        *nomem = true;
+        return;
     }
+    for (uint64_t i = 0; !r->bad && i < n; i++) {
+        boxes[i] = get_u64(r);
+        get_chunk(r, &chunks[i], e);
+    }
+    if (!nbr_entry_set_changed(e, boxes, chunks, (size_t)n)) r->bad = true;
 }
 
 /* An entry's chunk list (put_chunks); sets r->bad or *nomem on failure. */
@@ -452,10 +454,12 @@ static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
     if (!r->bad && !*nomem && (!form || *form > 1)) r->bad = true;
     bool lean = form && *form == 1;
     if (!r->bad && !*nomem) get_chunk_segments(r, e, lean, nomem);
-    if (!r->bad && !*nomem && !(e->chunks = calloc((size_t)count, sizeof *e->chunks)))
-        *nomem = true;
+    /* A whole list (form 0) is in the bytes that remain. */
+    if (!r->bad && !*nomem && !lean && count > (uint64_t)(r->end - r->p) / 28) r->bad = true;
     if (!r->bad && !*nomem) e->chunk_count = (size_t)count;
     if (!r->bad && !*nomem && lean) get_changed_chunks(r, e, nomem);
+    if (!r->bad && !*nomem && !lean && !(e->chunks = calloc((size_t)count, sizeof *e->chunks)))
+        *nomem = true;
     for (uint64_t k = 0; !r->bad && !*nomem && !lean && k < count; k++)
         get_chunk(r, &e->chunks[k], e);
     const unsigned char *chained = r->bad || *nomem ? NULL : get_bytes(r, 1);

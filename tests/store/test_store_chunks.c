@@ -366,33 +366,47 @@ static void test_version_2_stores_do_not_chain(void)
  * chained array whose base no manifest lists. */
 static void test_chain_through_the_index_and_verify(void)
 {
-    two_steps t;
-    nbr_store *s = two_steps_make(&t, "chainindex", 4);
-    nbr_store_close(s); /* writes INDEX */
-    char ia[33], *k3 = NULL;
-    nbr_object_id_to_hex(ia, &t.ia);
-    CHECK_OK(nbr_store_open(&s, t.dir, NBR_STORE_WRITE));
-    CHECK_OK(nbr_store_set_ref(s, "keep", t.k2));
-    nbr_checkpoint *c = NULL;
-    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 3, NULL));
-    CHECK_OK(nbr_checkpoint_delete(c, "field"));
-    CHECK_OK(nbr_checkpoint_commit(&k3, c));
-    CHECK_OK(nbr_store_gc(NULL, s));
-    CHECK(st_find_entry(st_path(t.dir, "checkpoints"), t.k1, ".json") == NULL);
-    char *text = manifest_text(t.dir, t.k2), want[80];
-    snprintf(want, sizeof want, "\"%s\": {\"kind\": \"array\"", ia);
-    CHECK(text && strstr(text, want) != NULL); /* the base, listed by the rewrite */
-    free(text);
-    CHECK(st_find_entry(st_path(t.dir, "segments"), t.k1, ".h5") != NULL);
-    CHECK_OK(nbr_store_verify(NULL, s));
-    nbr_store_close(s);
+    char ia[33], want[80];
+    /* Both versions: INDEX holds the chained entry in lean form even in a
+     * version-3 store, whose GC then writes it out whole. */
+    for (int version = 3; version <= 4; version++) {
+        two_steps t;
+        nbr_store *s = two_steps_make_of(&t, "chainindex", 4, version);
+        nbr_store_close(s); /* writes INDEX */
+        char *k3 = NULL;
+        nbr_object_id_to_hex(ia, &t.ia);
+        CHECK_OK(nbr_store_open(&s, t.dir, NBR_STORE_WRITE));
+        CHECK_OK(nbr_store_set_ref(s, "keep", t.k2));
+        nbr_checkpoint *c = NULL;
+        CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 3, NULL));
+        CHECK_OK(nbr_checkpoint_delete(c, "field"));
+        CHECK_OK(nbr_checkpoint_commit(&k3, c));
+        CHECK_OK(nbr_store_gc(NULL, s));
+        CHECK(st_find_entry(st_path(t.dir, "checkpoints"), t.k1, ".json") == NULL);
+        char *text = manifest_text(t.dir, t.k2);
+        snprintf(want, sizeof want, "\"%s\": {\"kind\": \"array\"", ia);
+        CHECK(text && strstr(text, want) != NULL); /* the base, listed by the rewrite */
+        free(text);
+        CHECK(st_find_entry(st_path(t.dir, "segments"), t.k1, ".h5") != NULL);
+        CHECK_OK(nbr_store_verify(NULL, s));
+        nbr_store_close(s);
+        /* What GC wrote reads back right without the index. */
+        remove(st_path(t.dir, "INDEX"));
+        nbr_store *r = NULL;
+        CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+        CHECK(reads_as(r, &t.ib, t.b));
+        CHECK_OK(nbr_store_verify(NULL, r));
+        nbr_store_close(r);
+        free(k3);
+        two_steps_free(&t);
+    }
     /* Take the base away (the rewritten manifest, rewritten again by hand
      * without it would be the same).  In a version-3 store verify names the
      * chained array; in a lean one (version 4) the chained array's manifest,
      * which lists only its changed chunk, is damaged, naming the base. */
     two_steps u;
     for (int version = 3; version <= 4; version++) {
-        s = two_steps_make_of(&u, "chainbroken", 4, version);
+        nbr_store *s = two_steps_make_of(&u, "chainbroken", 4, version);
         nbr_store_close(s);
         /* Version 3 keeps whole chunk lists in manifest files of their own. */
         char *second = st_manifest_text(u.dir, u.k2);
@@ -415,9 +429,7 @@ static void test_chain_through_the_index_and_verify(void)
         nbr_store_close(r);
         if (version == 3) two_steps_free(&u);
     }
-    free(k3);
     two_steps_free(&u);
-    two_steps_free(&t);
 }
 
 /* The open index (INDEX) carries the chunk lists: a reader opened through it
@@ -439,6 +451,92 @@ static void test_index_carries_chunk_lists(void)
     }
     CHECK(stored[0] == stored[1] && stored[0] > 0);
     two_steps_free(&t);
+}
+
+/* A lean entry whose changed boxes use segments in another order than its
+ * list of segments has them: the third version changes box 1 (a new chunk,
+ * in its own segment) and puts box 5 back as the first version had it (a
+ * chunk of the first segment), against a base whose box 5 is in the second
+ * segment.  Every handle reads each version as it was put, with the index
+ * and without, and verify finds nothing. */
+static void test_lean_entries_keep_each_chunk_in_its_segment(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "leanorder", 5);
+    double *c = malloc(ROWS * COLS * 8);
+    memcpy(c, t.a, ROWS * COLS * 8);
+    fill(c, 1, 2);
+    char *k3 = NULL;
+    nbr_object_id ic = put_commit(s, "field", c, &k3);
+    char *text = manifest_text(t.dir, k3);
+    CHECK(text && strstr(text, "\"changed_chunks\": [[1, ") && strstr(text, "[5, "));
+    free(text);
+    nbr_store_close(s);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) remove(st_path(t.dir, "INDEX"));
+        nbr_store *r = NULL;
+        CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+        CHECK(reads_as(r, &t.ia, t.a) && reads_as(r, &t.ib, t.b) && reads_as(r, &ic, c));
+        CHECK_OK(nbr_store_verify(NULL, r));
+        nbr_store_close(r);
+    }
+    free(c), free(k3);
+    two_steps_free(&t);
+}
+
+/* The index is what a reader uses when a chained array is in it: a lean
+ * manifest damaged in place (same size) is seen only without it. */
+static void test_index_with_lean_entries_is_used(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "leanindex", 2);
+    nbr_store_close(s);
+    const char *path = st_manifest_path(t.dir, t.k2);
+    CHECK(st_flip_byte(path, st_manifest_offset(path)) == 0);
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+    CHECK(reads_as(r, &t.ib, t.b));
+    nbr_store_close(r);
+    remove(st_path(t.dir, "INDEX"));
+    CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, NULL, r, t.k2));
+    nbr_store_close(r);
+    two_steps_free(&t);
+}
+
+/* A manifest whose grid is enormous and whose list is short (or lean) is
+ * damaged, not a reason for the store not to open: nothing of the grid's
+ * size is allocated on its word. */
+static void test_a_huge_grid_is_a_damaged_manifest(void)
+{
+    static const char *const lists[] = {"\"chunks\": []",
+                                        "\"changed_chunks\": [], \"virtual_base\": "
+                                        "\"00112233445566778899aabbccddeeff\""};
+    for (int i = 0; i < 2; i++) {
+        two_steps t;
+        nbr_store *s = two_steps_make(&t, "hugegrid", 1);
+        nbr_store_close(s);
+        remove(st_path(t.dir, "INDEX"));
+        char text[1024], ia[33];
+        nbr_object_id_to_hex(ia, &t.ib);
+        snprintf(text, sizeof text,
+                 "{\"format\": 1, \"seq\": 2, \"parent\": 1, \"cell_id\": \"c\", "
+                 "\"execution_count\": 2, \"started\": \"x\", \"committed\": \"y\", "
+                 "\"host\": null, \"bindings\": {\"field\": \"%s\"}, \"objects\": {\"%s\": "
+                 "{\"kind\": \"array\", \"segment\": \"segments/0000000000000002-00000000.h5\", "
+                 "\"dtype\": \"<f8\", \"shape\": [100000000000000], \"chunk_shape\": [1], "
+                 "\"chunk_segments\": [], %s, \"logical_bytes\": 800000000000000, "
+                 "\"stored_bytes\": 0}}}",
+                 ia, ia, lists[i]);
+        CHECK(st_replace_manifest(t.dir, t.k2, text) == 0);
+        nbr_store *r = NULL;
+        CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+        CHECK_STATUS(NBR_ECORRUPT,
+                     nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, NULL, r, t.k2));
+        CHECK(reads_as(r, &t.ia, t.a));
+        nbr_store_close(r);
+        two_steps_free(&t);
+    }
 }
 
 /* A chunk list that does not fit the array's chunk grid makes the manifest
@@ -691,4 +789,6 @@ NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeat
               TEST(test_one_pass_and_two_pass_puts_give_the_same_ids),
               TEST(test_a_changed_block_chains_to_the_previous_version),
               TEST(test_chain_through_the_index_and_verify),
-              TEST(test_version_2_stores_do_not_chain))
+              TEST(test_version_2_stores_do_not_chain),
+              TEST(test_lean_entries_keep_each_chunk_in_its_segment),
+              TEST(test_index_with_lean_entries_is_used), TEST(test_a_huge_grid_is_a_damaged_manifest))

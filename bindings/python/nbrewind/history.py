@@ -64,12 +64,24 @@ def environment_of(runs: list[Execution]) -> dict:
     return {}
 
 
+def manifest_bytes(path: str) -> bytes:
+    """A manifest file's text (a segment carrying one: that text only, not
+    its data); a damaged one's whole file, so that damage still changes what
+    is hashed.  FileNotFoundError if it is gone, as for any file."""
+    try:
+        return _core.read_manifest(path)
+    except _core.NotFoundError as exc:
+        raise FileNotFoundError(str(exc)) from None
+    except _core.CorruptError:
+        with open(path, "rb") as f:
+            return f.read()
+
+
 def manifest_hash(store_path: str, checkpoint: str) -> str:
     """The hash of a checkpoint's manifest text: the store reference a
-    notebook carries (docs/store-format.md names the file; a segment that
-    carries its manifest is hashed for that text only, not its data)."""
-    path = os.path.join(store_path, "checkpoints", f"{checkpoint}.json")
-    return _core.hash_bytes(_core.read_manifest(path))
+    notebook carries (docs/store-format.md names the file)."""
+    return _core.hash_bytes(manifest_bytes(
+        os.path.join(store_path, "checkpoints", f"{checkpoint}.json")))
 
 
 def record_dict(record: Record) -> dict:

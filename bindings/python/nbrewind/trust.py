@@ -23,7 +23,7 @@ import hmac
 import os
 import secrets as _random
 
-from . import _core
+from .history import manifest_bytes
 
 DATA_DIR_ENV = "NBREWIND_DATA_DIR"
 UNTRUSTED = "UNTRUSTED"
@@ -68,16 +68,6 @@ def secret() -> bytes:
     return key
 
 
-def _manifest_bytes(path: str) -> bytes:
-    """A manifest's text (of a segment carrying one, that text only); a
-    damaged one's whole file, so that damage changes the identity."""
-    try:
-        return _core.read_manifest(path)
-    except _core.CorruptError:
-        with open(path, "rb") as f:
-            return f.read()
-
-
 def identity(store_path: str) -> bytes:
     """The canonical identity of a store: its FORMAT file's bytes, then each
     checkpoint manifest's name and SHA-256, sorted by name."""
@@ -88,7 +78,7 @@ def identity(store_path: str) -> bytes:
     names = sorted(n for n in os.listdir(directory) if n.endswith(".json")) \
         if os.path.isdir(directory) else []
     for name in names:
-        digest = hashlib.sha256(_manifest_bytes(os.path.join(directory, name))).hexdigest()
+        digest = hashlib.sha256(manifest_bytes(os.path.join(directory, name))).hexdigest()
         parts.append(f"checkpoints/{name} {digest}\n".encode())
     return b"".join(parts)
 
