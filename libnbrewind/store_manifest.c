@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "store_array.h"
+#include "store_index.h"
 #include "store_io.h"
 
 void nbr_manifest_init(nbr_manifest *m, uint64_t seq)
@@ -651,33 +652,60 @@ static nbr_status complete_from_base(nbr_object_entry *e, const nbr_object_entry
     return NBR_OK;
 }
 
+/* How deep a chain a manifest may list below one entry: a writer chains at
+ * most 64 deep, so anything deeper (or a cycle) is not ours. */
+#define LEAN_DEPTH_MAX 128
+
+/* Completes entry i of m, its base first when the base is a pending entry
+ * of m too (GC lists whole chains, in any order).  NBR_ECORRUPT (no
+ * message) when its base is nowhere, on another grid, or too deep. */
+static nbr_status complete_entry(nbr_manifest *m, size_t i, const nbr_object_index *own,
+                                 const nbr_entry_finder *lean, int depth)
+{
+    nbr_object_entry *e = &m->objects[i];
+    if (!e->base_pending) return NBR_OK;
+    if (depth > LEAN_DEPTH_MAX) return NBR_ECORRUPT;
+    const nbr_index_slot *slot = nbr_object_index_find(own, &e->base);
+    const nbr_object_entry *base = NULL;
+    if (slot) {
+        nbr_status st = complete_entry(m, slot->object, own, lean, depth + 1);
+        if (st != NBR_OK) return st;
+        base = &m->objects[slot->object];
+    } else if (lean && lean->find) {
+        base = lean->find(lean->context, &e->base);
+    }
+    if (!base || !same_grid(e, base)) return NBR_ECORRUPT;
+    return complete_from_base(e, base);
+}
+
+static nbr_status index_own(nbr_object_index *own, const nbr_manifest *m)
+{
+    for (size_t i = 0; i < m->object_count; i++)
+        if (!nbr_object_index_add(own, &m->objects[i].id, 0, i))
+            return nbr_fail_nomem("reading a manifest");
+    return NBR_OK;
+}
+
 nbr_status nbr_manifest_complete(nbr_manifest *m, const nbr_entry_finder *lean, const char *path)
 {
     size_t pending = 0;
     for (size_t i = 0; i < m->object_count; i++) pending += m->objects[i].base_pending;
-    while (pending > 0) {
-        size_t before = pending;
-        for (size_t i = 0; i < m->object_count; i++) {
-            nbr_object_entry *e = &m->objects[i];
-            const nbr_object_entry *base =
-                e->base_pending && lean ? find_entry(m, lean, &e->base) : NULL;
-            if (!base || base->base_pending) continue;
-            if (!same_grid(e, base)) continue;
-            nbr_status st = complete_from_base(e, base);
-            if (st != NBR_OK) return st;
-            pending--;
-        }
-        if (pending == before) break;
-    }
-    for (size_t i = 0; i < m->object_count; i++) {
-        if (!m->objects[i].base_pending) continue;
-        char hex[33], base_hex[33];
-        nbr_object_id_to_hex(hex, &m->objects[i].id);
-        nbr_object_id_to_hex(base_hex, &m->objects[i].base);
-        return bad(path, "object %s lists only the chunks that differ from %s, whose entry "
-                   "is on another grid or in no manifest before it", hex, base_hex);
-    }
-    return NBR_OK;
+    if (!pending) return NBR_OK;
+    nbr_object_index own;
+    nbr_object_index_init(&own);
+    nbr_status st = index_own(&own, m);
+    size_t at = 0;
+    for (; st == NBR_OK && at < m->object_count; at++)
+        st = complete_entry(m, at, &own, lean, 0);
+    nbr_object_index_clear(&own);
+    if (st != NBR_ECORRUPT) return st;
+    const nbr_object_entry *e = &m->objects[at - 1];
+    char hex[33], base_hex[33];
+    nbr_object_id_to_hex(hex, &e->id);
+    nbr_object_id_to_hex(base_hex, &e->base);
+    return bad(path, "object %s lists only the chunks that differ from %s, whose entry "
+               "is on another grid or in no manifest before it (or its chain is deeper than "
+               "any writer makes)", hex, base_hex);
 }
 
 nbr_status nbr_manifest_parse(nbr_manifest *m, const char *text, size_t length, const char *path,

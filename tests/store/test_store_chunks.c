@@ -484,6 +484,71 @@ static void test_lean_entries_keep_each_chunk_in_its_segment(void)
     two_steps_free(&t);
 }
 
+/* GC rewrites a kept checkpoint with the whole chain its array maps, each
+ * version lean against the next one down, the deepest listed last: a reader
+ * completes them all (base first) and reads every version back. */
+static void test_gc_keeps_a_deep_chain_readable(void)
+{
+    char *dir = NULL, *k = NULL;
+    nbr_store *s = create_store(&dir, "deepchain");
+    double *a = malloc(ROWS * COLS * 8);
+    fill(a, -1, 0);
+    nbr_object_id ids[6];
+    for (int v = 0; v < 6; v++) {
+        if (v) fill(a, v, (unsigned)v);
+        free(k);
+        ids[v] = put_commit(s, "field", a, &k);
+    }
+    CHECK_OK(nbr_store_set_ref(s, "keep", k));
+    CHECK_OK(nbr_store_gc(NULL, s));
+    CHECK(nbr_store_checkpoint_count(s) == 1);
+    nbr_store_close(s);
+    remove(st_path(dir, "INDEX"));
+    char *text = manifest_text(dir, k);
+    size_t lean = 0;
+    for (const char *p = text; p && (p = strstr(p, "changed_chunks")) != NULL; p++) lean++;
+    CHECK(lean == 5); /* five chained versions, the first flat */
+    free(text);
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
+    CHECK(reads_as(r, &ids[5], a));
+    CHECK_OK(nbr_store_verify(NULL, r));
+    nbr_store_close(r);
+    free(a), free(k);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+/* Two lean entries each naming the other as base: damaged, not a loop. */
+static void test_a_cycle_of_lean_entries_is_damage(void)
+{
+    two_steps t;
+    nbr_store *s = two_steps_make(&t, "leancycle", 1);
+    nbr_store_close(s);
+    remove(st_path(t.dir, "INDEX"));
+    static const char entry[] =
+        "\"%s\": {\"kind\": \"array\", \"segment\": \"segments/0000000000000002-00000000.h5\", "
+        "\"dtype\": \"<f8\", \"shape\": [64, 1024], \"chunk_shape\": [8, 1024], "
+        "\"chunk_segments\": [], \"changed_chunks\": [], \"virtual_base\": \"%s\", "
+        "\"logical_bytes\": 524288, \"stored_bytes\": 0}";
+    const char *x = "0123456789abcdef0123456789abcdef", *y = "00112233445566778899aabbccddeeff";
+    char one[512], two[512], text[1400];
+    snprintf(one, sizeof one, entry, x, y);
+    snprintf(two, sizeof two, entry, y, x);
+    snprintf(text, sizeof text,
+             "{\"format\": 1, \"seq\": 2, \"parent\": 1, \"cell_id\": \"c\", "
+             "\"execution_count\": 2, \"started\": \"x\", \"committed\": \"y\", "
+             "\"host\": null, \"bindings\": {\"field\": \"%s\"}, \"objects\": {%s, %s}}",
+             x, one, two);
+    CHECK(st_replace_manifest(t.dir, t.k2, text) == 0);
+    nbr_store *r = NULL;
+    CHECK_OK(nbr_store_open(&r, t.dir, NBR_STORE_READONLY));
+    CHECK_STATUS(NBR_ECORRUPT, nbr_store_checkpoint_info(NULL, NULL, NULL, NULL, NULL, r, t.k2));
+    CHECK(reads_as(r, &t.ia, t.a));
+    nbr_store_close(r);
+    two_steps_free(&t);
+}
+
 /* The index is what a reader uses when a chained array is in it: a lean
  * manifest damaged in place (same size) is seen only without it. */
 static void test_index_with_lean_entries_is_used(void)
@@ -791,4 +856,5 @@ NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeat
               TEST(test_chain_through_the_index_and_verify),
               TEST(test_version_2_stores_do_not_chain),
               TEST(test_lean_entries_keep_each_chunk_in_its_segment),
-              TEST(test_index_with_lean_entries_is_used), TEST(test_a_huge_grid_is_a_damaged_manifest))
+              TEST(test_index_with_lean_entries_is_used), TEST(test_a_huge_grid_is_a_damaged_manifest),
+              TEST(test_gc_keeps_a_deep_chain_readable), TEST(test_a_cycle_of_lean_entries_is_damage))
