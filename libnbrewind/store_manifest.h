@@ -137,10 +137,11 @@ uint32_t nbr_entry_listed_segments(uint32_t *used, const nbr_object_entry *e,
                                    const nbr_object_entry *base);
 
 /* Completes, from their bases' entries, the entries read in lean form
- * (base_pending), in passes
- * (a manifest GC rewrote lists whole chains, in any order).  An entry whose
- * base `lean` does not find, or finds on another grid: NBR_ECORRUPT naming
- * `path`. */
+ * (base_pending), each one's base first when it is in `m` too (a manifest
+ * GC rewrote lists whole chains, in any order).  An entry whose base is
+ * neither in `m` nor where `lean` finds it, or is on another grid, or a
+ * chain in `m` that loops or runs deeper than any writer makes:
+ * NBR_ECORRUPT naming `path`. */
 nbr_status nbr_manifest_complete(nbr_manifest *m, const nbr_entry_finder *lean, const char *path);
 
 /* Takes a lean entry's changed boxes (strictly increasing, each < the
