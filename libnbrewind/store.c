@@ -256,12 +256,22 @@ nbr_status nbr_store_add_manifest(nbr_store *s, nbr_manifest *m)
     return NBR_OK;
 }
 
+nbr_status nbr_store_read_manifest(nbr_manifest *m, const nbr_store *s, const char *path)
+{
+    char *text = NULL;
+    size_t length = 0;
+    nbr_entry_finder bases = nbr_store_finder(s);
+    nbr_status st = nbr_manifest_read_file(&text, &length, path);
+    if (st == NBR_OK) st = nbr_manifest_parse(m, text, length, path, &bases);
+    free(text);
+    return st;
+}
+
 /* Reads one manifest; a damaged one is kept, marked with why, so that its
  * seq is never reused and queries that need it say so. */
 static nbr_status load_manifest(nbr_store *s, const char *dir, const char *name, uint64_t seq)
 {
-    char *path = nbr_io_join(dir, name), *text = NULL;
-    size_t length = 0;
+    char *path = nbr_io_join(dir, name);
     nbr_manifest *m = malloc(sizeof *m);
     if (!path || !m) {
         free(path);
@@ -269,10 +279,7 @@ static nbr_status load_manifest(nbr_store *s, const char *dir, const char *name,
         return nbr_fail_nomem("loading a manifest");
     }
     nbr_manifest_init(m, seq);
-    nbr_entry_finder bases = nbr_store_finder(s);
-    nbr_status st = nbr_manifest_read_file(&text, &length, path);
-    if (st == NBR_OK) st = nbr_manifest_parse(m, text, length, path, &bases);
-    free(text);
+    nbr_status st = nbr_store_read_manifest(m, s, path);
     free(path);
     if (st == NBR_ENOTFOUND) { /* removed since the listing (a GC): not damaged */
         nbr_manifest_clear(m);

@@ -36,25 +36,6 @@ bool nbr_chunks_find(const char **segment, uint64_t *stored, const nbr_store *s,
 
 /* ---- writing ----------------------------------------------------------- */
 
-/* The index of `segment` in the entry's chunk_segments, added if new. */
-static nbr_status segment_index(uint32_t *out, nbr_object_entry *e, size_t *cap,
-                                const char *segment)
-{
-    for (size_t i = 0; i < e->chunk_segment_count; i++)
-        if (!strcmp(e->chunk_segments[i], segment)) {
-            *out = (uint32_t)i;
-            return NBR_OK;
-        }
-    char *copy = nbr_copy(segment);
-    if (!copy || !NBR_RESERVE(e->chunk_segments, *cap, e->chunk_segment_count + 1)) {
-        free(copy);
-        return nbr_fail_nomem("recording a chunk");
-    }
-    *out = (uint32_t)e->chunk_segment_count;
-    e->chunk_segments[e->chunk_segment_count++] = copy;
-    return NBR_OK;
-}
-
 /* The entry being built: what nbr_checkpoint_record_entry will take. */
 static nbr_status start_entry(nbr_object_entry *e, nbr_checkpoint *c, const nbr_object_id *id,
                               const char *dtype, const nbr_array_view *v, const uint64_t *chunk)
@@ -370,7 +351,7 @@ static nbr_status write_oldest(nbr_checkpoint *c, nbr_object_entry *e, chunk_put
     nbr_status st = j->hashes ? look_up_hashed(&segment, c, ref, p, j) : NBR_OK;
     if (st == NBR_OK && !segment) st = write_job(c, e, p, j, ref);
     if (st == NBR_OK && j->hashes)
-        st = segment_index(&ref->segment, e, &p->segment_cap, segment ? segment : c->segment);
+        st = nbr_entry_segment_index(&ref->segment, e, &p->segment_cap, segment ? segment : c->segment);
     j->state = 0;
     z->head++;
     return st;
@@ -477,7 +458,7 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
         e->stored_bytes += ref->stored_bytes; /* what this array added */
         segment = c->segment;
     }
-    if (st == NBR_OK) st = segment_index(&ref->segment, e, &p->segment_cap, segment);
+    if (st == NBR_OK) st = nbr_entry_segment_index(&ref->segment, e, &p->segment_cap, segment);
     return st;
 }
 
@@ -717,7 +698,7 @@ nbr_status nbr_chunks_move(bool *moved, nbr_object_entry *e, const char *own,
             ref->stored_bytes = theirs[slot->object].stored_bytes;
             *moved = true;
         }
-        st = segment_index(&ref->segment, e, &cap, segment);
+        st = nbr_entry_segment_index(&ref->segment, e, &cap, segment);
     }
     for (size_t i = 0; i < old_count; i++) free(old[i]);
     free(old);

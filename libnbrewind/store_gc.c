@@ -330,26 +330,12 @@ typedef struct gc_counts {
     uint64_t bytes_before, bytes_after;
 } gc_counts;
 
-/* Whether the file with this inode (0: a file of one name) is seen for the
- * first time; `seen` grows (false also when out of memory: then the
- * figure is short, which is only a report). */
-static bool first_time(uint64_t inode, uint64_t **seen, size_t *count, size_t *cap)
-{
-    if (!inode) return true;
-    for (size_t i = 0; i < *count; i++)
-        if ((*seen)[i] == inode) return false;
-    if (!NBR_RESERVE(*seen, *cap, *count + 1)) return false;
-    (*seen)[(*count)++] = inode;
-    return true;
-}
-
-/* Files and bytes in segments/ and checkpoints/ (what GC frees), a segment
- * that is also a manifest's name (version 4) counted once. */
+/* Files and bytes in segments/ and checkpoints/ (what GC frees).  A file of
+ * several names in checkpoints/ is a segment carrying its manifest (version
+ * 4), already counted in segments/. */
 static nbr_status measure(size_t *segments, uint64_t *bytes, const nbr_store *s)
 {
     static const char *const dirs[] = {"segments", "checkpoints"};
-    uint64_t *seen = NULL;
-    size_t seen_count = 0, seen_cap = 0;
     *bytes = 0;
     nbr_status st = NBR_OK;
     for (int d = 0; st == NBR_OK && d < 2; d++) {
@@ -359,16 +345,15 @@ static nbr_status measure(size_t *segments, uint64_t *bytes, const nbr_store *s)
         if (d == 0) *segments = count;
         for (size_t i = 0; st == NBR_OK && i < count; i++) {
             char *path = nbr_io_join(dir, names[i]);
-            uint64_t size = 0, inode = 0;
-            if (path && nbr_io_file_size(&size, &inode, path) == NBR_OK &&
-                first_time(inode, &seen, &seen_count, &seen_cap))
+            uint64_t size = 0;
+            bool shared = false;
+            if (path && nbr_io_file_size(&size, &shared, path) == NBR_OK && !(d == 1 && shared))
                 *bytes += size;
             free(path);
         }
         nbr_io_free_list(names, count);
         free(dir);
     }
-    free(seen);
     return st;
 }
 

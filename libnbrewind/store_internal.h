@@ -126,6 +126,10 @@ nbr_entry_finder nbr_store_finder(const nbr_store *store);
 /* The open HDF5 file of a committed segment (opened on first use, cached). */
 nbr_status nbr_store_segment(hid_t *out, nbr_store *store, const char *segment);
 
+/* Reads and parses the manifest file `path` (plain, or carried by its
+ * segment), lean entries completed from the store's objects. */
+nbr_status nbr_store_read_manifest(nbr_manifest *m, const nbr_store *s, const char *path);
+
 /* Adds a parsed or just-committed manifest (taking ownership) and indexes
  * its objects. */
 nbr_status nbr_store_add_manifest(nbr_store *store, nbr_manifest *manifest);

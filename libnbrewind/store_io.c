@@ -313,14 +313,14 @@ nbr_status nbr_io_unlink(const char *path)
     return nbr_fail(NBR_EIO, "%s: cannot remove: %s", path, strerror(errno));
 }
 
-nbr_status nbr_io_file_size(uint64_t *out, uint64_t *shared_inode, const char *path)
+nbr_status nbr_io_file_size(uint64_t *out, bool *several_names, const char *path)
 {
     struct stat st;
     *out = 0;
-    *shared_inode = 0;
+    *several_names = false;
     if (stat(path, &st) != 0) return io_fail("stat", path);
     *out = (uint64_t)st.st_size;
-    if (st.st_nlink > 1) *shared_inode = (uint64_t)st.st_ino;
+    *several_names = st.st_nlink > 1;
     return NBR_OK;
 }
 

@@ -77,9 +77,9 @@ void nbr_io_remove(const char *path);
  * not exist, NBR_EIO otherwise (GC and refs, where a failure matters). */
 nbr_status nbr_io_unlink(const char *path);
 
-/* The size of a file in bytes, and its inode number if it has more than one
- * name (0 otherwise), so that a caller adding sizes counts it once. */
-nbr_status nbr_io_file_size(uint64_t *out, uint64_t *shared_inode, const char *path);
+/* The size of a file in bytes, and whether it has more than one name (so
+ * that a caller adding sizes can count it once). */
+nbr_status nbr_io_file_size(uint64_t *out, bool *several_names, const char *path);
 
 /* The names in a directory (no "." or ".."), sorted, malloc'd (free with
  * nbr_io_free_list). */

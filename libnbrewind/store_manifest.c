@@ -601,46 +601,49 @@ nbr_status nbr_manifest_read_file(char **text, size_t *length, const char *path)
 
 /* ---- lean entries ------------------------------------------------------ */
 
-/* The index in e's chunk_segments of base's segment `b`, appended if new;
- * `map` caches base index -> e index (UINT32_MAX: not yet). */
-static bool map_segment(uint32_t *out, nbr_object_entry *e, const nbr_object_entry *base,
-                        uint32_t b, uint32_t *map)
+nbr_status nbr_entry_segment_index(uint32_t *out, nbr_object_entry *e, size_t *cap,
+                                   const char *segment)
 {
-    if (map[b] == UINT32_MAX) {
-        const char *name = base->chunk_segments[b];
-        size_t i = 0;
-        while (i < e->chunk_segment_count && strcmp(e->chunk_segments[i], name)) i++;
-        if (i == e->chunk_segment_count) {
-            char **grown = realloc(e->chunk_segments, (i + 2) * sizeof *grown);
-            if (grown) e->chunk_segments = grown;
-            if (!grown || !(grown[i] = nbr_copy(name))) return false;
-            e->chunk_segment_count = i + 1;
+    for (size_t i = 0; i < e->chunk_segment_count; i++)
+        if (!strcmp(e->chunk_segments[i], segment)) {
+            *out = (uint32_t)i;
+            return NBR_OK;
         }
-        map[b] = (uint32_t)i;
+    char *copy = nbr_copy(segment);
+    if (!copy || !NBR_RESERVE(e->chunk_segments, *cap, e->chunk_segment_count + 1)) {
+        free(copy);
+        return nbr_fail_nomem("recording a chunk");
     }
-    *out = map[b];
-    return true;
+    *out = (uint32_t)e->chunk_segment_count;
+    e->chunk_segments[e->chunk_segment_count++] = copy;
+    return NBR_OK;
 }
 
 /* The whole chunk list: base's (same grid, complete, so its list bounds
- * the allocation), its segments mapped into e's, with e's changed boxes
- * laid over it. */
+ * the allocation), its segments mapped into e's (`map`: base's index ->
+ * e's, looked up once per segment), with e's changed boxes laid over it. */
 static nbr_status complete_from_base(nbr_object_entry *e, const nbr_object_entry *base)
 {
     uint32_t *map = malloc((base->chunk_segment_count + 1) * sizeof *map);
     nbr_chunk_ref *chunks = calloc(base->chunk_count + 1, sizeof *chunks);
-    bool ok = map && chunks;
-    for (size_t i = 0; ok && i < base->chunk_segment_count; i++) map[i] = UINT32_MAX;
-    for (size_t k = 0; ok && k < base->chunk_count; k++) {
+    nbr_status st = map && chunks ? NBR_OK : nbr_fail_nomem("reading a manifest");
+    size_t cap = e->chunk_segment_count; /* at least what was allocated */
+    for (size_t i = 0; st == NBR_OK && i < base->chunk_segment_count; i++)
+        map[i] = UINT32_MAX;
+    for (size_t k = 0; st == NBR_OK && k < base->chunk_count; k++) {
+        uint32_t b = base->chunks[k].segment;
+        if (map[b] == UINT32_MAX)
+            st = nbr_entry_segment_index(&map[b], e, &cap, base->chunk_segments[b]);
         chunks[k] = base->chunks[k];
-        ok = map_segment(&chunks[k].segment, e, base, base->chunks[k].segment, map);
+        chunks[k].segment = map[b];
     }
-    /* e's own segments keep their indices: map_segment only appends. */
-    for (size_t i = 0; ok && i < e->changed_count; i++) chunks[e->changed_boxes[i]] = e->changed[i];
+    /* e's own segments keep their indices: new ones are only appended. */
+    for (size_t i = 0; st == NBR_OK && i < e->changed_count; i++)
+        chunks[e->changed_boxes[i]] = e->changed[i];
     free(map);
-    if (!ok) {
+    if (st != NBR_OK) {
         free(chunks);
-        return nbr_fail_nomem("reading a manifest");
+        return st;
     }
     e->chunks = chunks;
     free(e->changed_boxes);

@@ -92,6 +92,11 @@ void nbr_object_entry_clear(nbr_object_entry *e);
 /* A deep copy of an entry (GC's self-contained manifests). */
 nbr_status nbr_object_entry_copy(nbr_object_entry *out, const nbr_object_entry *e);
 
+/* The index of `segment` in the entry's chunk_segments, appended if new
+ * (`cap`: the list's capacity, grown as NBR_RESERVE grows it). */
+nbr_status nbr_entry_segment_index(uint32_t *out, nbr_object_entry *e, size_t *cap,
+                                   const char *segment);
+
 /* Whether the entry's data lies (wholly or in part) in `segment`. */
 bool nbr_object_entry_uses_segment(const nbr_object_entry *e, const char *segment);
 

@@ -576,17 +576,14 @@ static long first_disagreement(const nbr_manifest *file, const nbr_manifest *hel
  * manifest file again: damage made in place must not go unnoticed. */
 static nbr_status check_manifest_file(char **why, const nbr_manifest *m, const nbr_store *s)
 {
-    char name[64], *text = NULL;
-    size_t length = 0;
+    char name[64];
     *why = NULL;
     snprintf(name, sizeof name, "checkpoints/%s.json", m->id);
     char *path = nbr_io_join(s->root, name);
     if (!path) return nbr_fail_nomem("verifying a manifest");
     nbr_manifest again;
     nbr_manifest_init(&again, m->seq);
-    nbr_entry_finder bases = nbr_store_finder(s);
-    nbr_status st = nbr_manifest_read_file(&text, &length, path);
-    if (st == NBR_OK) st = nbr_manifest_parse(&again, text, length, path, &bases);
+    nbr_status st = nbr_store_read_manifest(&again, s, path);
     if (st == NBR_OK && again.object_count != m->object_count)
         st = nbr_fail(NBR_ECORRUPT, "%s: lists %zu objects, the open index %zu", path,
                       again.object_count, m->object_count);
@@ -598,7 +595,6 @@ static nbr_status check_manifest_file(char **why, const nbr_manifest *m, const n
                       hex);
     }
     nbr_manifest_clear(&again);
-    free(text);
     free(path);
     if (st == NBR_ENOMEM) return st;
     if (st != NBR_OK && !(*why = nbr_copy(nbr_last_error()))) return nbr_fail_nomem("verifying");
