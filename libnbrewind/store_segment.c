@@ -82,12 +82,12 @@ static nbr_status create_impl(nbr_segment_out *seg)
      * segment's metadata several times over (docs/store-format.md). */
     if (fapl >= 0) H5Pset_libver_bounds(fapl, H5F_LIBVER_V110, H5F_LIBVER_V110);
     /* HDF5 sets metadata space aside 2 KiB at a time by default; a segment of
-     * one new chunk has about 1.2 KB of metadata besides its virtual
-     * dataset's heap, so most of such a block stayed empty in each file.
-     * Without the aggregation (block size 0) each piece of metadata takes
-     * what it needs: about 0.9 KB less a segment than 2 KiB blocks, 0.3 KB
-     * less than 512-byte ones (docs/performance.md).  Segments are written
-     * once and read whole, so where the pieces lie does not matter. */
+     * one new chunk has far less metadata besides its virtual dataset's
+     * heap, so most of such a block stayed empty in each file.  Without the
+     * aggregation (block size 0) each piece of metadata takes what it needs
+     * (docs/performance.md, "Store size under small overwrites").  Segments
+     * are written once and read whole, so where the pieces lie does not
+     * matter. */
     if (fapl >= 0) H5Pset_meta_block_size(fapl, 0);
     hid_t file = fapl < 0 ? -1 : H5Fcreate(seg->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
