@@ -37,6 +37,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(NBR_BLOSC_MAX_OVERHEAD == BLOSC_MAX_OVERHEAD, "h5blosc.h disagrees with blosc.h");
+
 #define FILTER_REVISION 2
 #define CD_NVALUES 7
 
@@ -331,6 +333,16 @@ size_t nbr_blosc_compress_chunk(void *out, const void *in, size_t nbytes, size_t
     return n > 0 ? (size_t)n : 0;
 }
 
+nbr_status nbr_blosc_decompress_into(void *dest, size_t dest_size, const void *frame, size_t size)
+{
+    size_t nbytes = 0;
+    if (size < BLOSC_MIN_HEADER_LENGTH || blosc_cbuffer_validate(frame, size, &nbytes) != 0 ||
+        nbytes != dest_size || nbytes > (size_t)BLOSC_MAX_BUFFERSIZE)
+        return NBR_ECORRUPT;
+    int n = blosc_decompress_ctx(frame, dest, nbytes, 1);
+    return n >= 0 && (size_t)n == nbytes ? NBR_OK : NBR_ECORRUPT;
+}
+
 nbr_status nbr_blosc_decompress(void **out, size_t *out_size, const void *frame, size_t size,
                                 size_t max_bytes)
 {
@@ -338,14 +350,14 @@ nbr_status nbr_blosc_decompress(void **out, size_t *out_size, const void *frame,
     *out = NULL;
     *out_size = 0;
     if (size < BLOSC_MIN_HEADER_LENGTH || blosc_cbuffer_validate(frame, size, &nbytes) != 0 ||
-        nbytes > max_bytes || nbytes > (size_t)BLOSC_MAX_BUFFERSIZE)
+        nbytes > max_bytes)
         return NBR_ECORRUPT;
     void *data = malloc(nbytes ? nbytes : 1);
     if (!data) return nbr_fail_nomem("decompressing");
-    int n = blosc_decompress_ctx(frame, data, nbytes, 1);
-    if (n < 0 || (size_t)n != nbytes) {
+    nbr_status st = nbr_blosc_decompress_into(data, nbytes, frame, size);
+    if (st != NBR_OK) {
         free(data);
-        return NBR_ECORRUPT;
+        return st;
     }
     *out = data;
     *out_size = nbytes;

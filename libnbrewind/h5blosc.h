@@ -16,6 +16,9 @@
 
 #define NBR_BLOSC_FILTER_ID 32001
 
+/* How much longer than its data a Blosc frame can be (BLOSC_MAX_OVERHEAD). */
+#define NBR_BLOSC_MAX_OVERHEAD 16
+
 /* Blosc compressors, numbered as hdf5-blosc's cd_values[6] numbers them. */
 typedef enum nbr_blosc_codec {
     NBR_BLOSC_BLOSCLZ = 0,
@@ -63,6 +66,12 @@ size_t nbr_blosc_compress_chunk(void *out, const void *in, size_t nbytes, size_t
  * the file) for a frame that is not sound, NBR_ENOMEM. */
 nbr_status nbr_blosc_decompress(void **out, size_t *out_size, const void *frame, size_t size,
                                 size_t max_bytes);
+
+/* Decompresses one Blosc frame of `size` bytes (thread-safe, one thread)
+ * into `dest`, which the frame must fill exactly (`dest_size` bytes; its
+ * header is checked first).  NBR_ECORRUPT (no message set) otherwise. */
+nbr_status nbr_blosc_decompress_into(void *dest, size_t dest_size, const void *frame,
+                                     size_t size);
 
 /* nbr_blosc_worth_compressing's verdict on a sample of `size` bytes (whole,
  * at most 64 MiB) from its frame's size (nbr_blosc_compress_chunk, 0: did

@@ -1,16 +1,13 @@
 /* store_chunks.c - arrays stored as deduplicated chunks (see store_chunks.h). */
-#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 #include "store_chunks.h"
 
-#include <pthread.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "alloc.h"
 #include "buf.h"
 #include "dtype.h"
+#include "pool.h"
 #include "store_internal.h"
 #include "store_io.h"
 
@@ -102,7 +99,6 @@ static nbr_status own_chunk(nbr_checkpoint *c, const nbr_object_id *cid, uint64_
  * of its chunks is handed out; when it is not, the jobs of the array's
  * next chunks only hash them, and the chunks are written raw. */
 
-#define MAX_WORKERS 16
 #define BLOSC_MAX_TYPESIZE_ 255 /* blosc.h's BLOSC_MAX_TYPESIZE */
 
 typedef struct zjob {
@@ -112,7 +108,6 @@ typedef struct zjob {
     size_t bytes, frame_size;
     size_t index;       /* in the grid */
     uint64_t count[NBR_MAX_DIMS];
-    int state;          /* 0 free, 1 queued, 2 taken, 3 done */
     bool hashes;        /* hashed with its compression: checked before it is written */
     bool compresses;    /* else only hashed: the array's chunks are written raw */
     nbr_status hashed;  /* how that hashing went */
@@ -120,22 +115,19 @@ typedef struct zjob {
 } zjob;
 
 typedef struct zpool {
-    pthread_mutex_t lock;
-    pthread_cond_t work, done;
-    pthread_t threads[MAX_WORKERS];
-    int workers, stop;
-    zjob *jobs;
-    size_t slots, head, tail; /* jobs [head, tail) in flight, modulo slots */
-    size_t taken;             /* next to hand to a worker */
+    nbr_pool *jobs;
     size_t typesize; /* Blosc's, as the filter's set_local finds it */
     size_t itemsize; /* the dtype's, clamped as Blosc's typesize is */
     const char *dtype; /* the array's, for the chunk ids jobs compute */
     size_t ndim;
+    size_t chunk_bytes; /* of a whole chunk: each job's frame has that room */
     const nbr_store_options *o;
 } zpool;
 
-static void compress_job(zpool *z, zjob *j)
+static void compress_job(const void *context, void *job)
 {
+    const zpool *z = context;
+    zjob *j = job;
     /* Hashed on the thread that compresses it, the chunk is read from
      * memory once: Blosc finds it in this core's cache. */
     if (j->hashes) j->hashed = nbr_hash_chunk(&j->id, z->dtype, z->ndim, j->count, j->data, j->bytes);
@@ -147,73 +139,22 @@ static void compress_job(zpool *z, zjob *j)
                                              z->o->level, z->o->shuffle, z->o->codec);
 }
 
-/* Takes the next queued job and compresses it, for a worker or for the
- * calling thread alike.  Called with z->lock held, which it releases while
- * compressing and holds again on return. */
-static void compress_next(zpool *z)
+static long workers_wanted(const nbr_store_options *o)
 {
-    zjob *j = &z->jobs[z->taken++ % z->slots];
-    j->state = 2;
-    pthread_mutex_unlock(&z->lock);
-    compress_job(z, j);
-    pthread_mutex_lock(&z->lock);
-    j->state = 3;
-    pthread_cond_broadcast(&z->done);
+    return o->workers < 0 ? nbr_pool_default_workers() : o->workers;
 }
 
-static void *worker(void *arg)
+static void release_zjob(void *job)
 {
-    zpool *z = arg;
-    pthread_mutex_lock(&z->lock);
-    for (;;) {
-        while (!z->stop && z->taken == z->tail) pthread_cond_wait(&z->work, &z->lock);
-        if (z->taken == z->tail) break; /* stopping, nothing left */
-        compress_next(z);
-    }
-    pthread_mutex_unlock(&z->lock);
-    return NULL;
-}
-
-/* The CPUs this thread may run on (taskset, Slurm, containers narrow them),
- * else the machine's. */
-static long usable_cpus(void)
-{
-#ifdef CPU_COUNT
-    cpu_set_t set;
-    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
-        return CPU_COUNT(&set);
-#endif
-    return sysconf(_SC_NPROCESSORS_ONLN);
-}
-
-/* The calling thread has a core's work of its own (hashing, handing frames
- * to HDF5, the kernel's copy into the page cache): a worker per other CPU it
- * may use.  One per CPU was slower on 2 cores (2.18 against 2.68 GB/s for 1
- * GiB of new float64, benchmarks/results/store-write-lz4-workers.json), three
- * threads taking turns on two; on one CPU a worker only takes turns with the
- * calling thread. */
-static long default_workers(void)
-{
-    long n = usable_cpus() - 1;
-    return n < 0 ? 0 : n > MAX_WORKERS ? MAX_WORKERS : n;
+    zjob *j = job;
+    free(j->gathered);
+    free(j->frame);
 }
 
 static void pool_stop(zpool *z)
 {
-    pthread_mutex_lock(&z->lock);
-    z->stop = 1;
-    pthread_cond_broadcast(&z->work);
-    pthread_mutex_unlock(&z->lock);
-    for (int i = 0; i < z->workers; i++) pthread_join(z->threads[i], NULL);
-    z->workers = 0;
-    for (size_t i = 0; z->jobs && i < z->slots; i++) {
-        free(z->jobs[i].gathered);
-        free(z->jobs[i].frame);
-    }
-    free(z->jobs);
-    pthread_cond_destroy(&z->done);
-    pthread_cond_destroy(&z->work);
-    pthread_mutex_destroy(&z->lock);
+    nbr_pool_stop(z->jobs, release_zjob);
+    z->jobs = NULL;
 }
 
 /* Slots for jobs in flight and the workers (none if threads cannot be had:
@@ -222,71 +163,13 @@ static nbr_status pool_start(zpool *z, const nbr_store_options *o, size_t typesi
                              size_t itemsize, size_t chunk_bytes)
 {
     memset(z, 0, sizeof *z);
-    pthread_mutex_init(&z->lock, NULL);
-    pthread_cond_init(&z->work, NULL);
-    pthread_cond_init(&z->done, NULL);
-    long workers = o->workers < 0 ? default_workers() : o->workers;
+    long workers = workers_wanted(o);
     z->o = o;
     z->typesize = typesize;
     z->itemsize = itemsize > BLOSC_MAX_TYPESIZE_ ? 1 : itemsize;
-    z->slots = 2 * (size_t)workers + 2;
-    z->jobs = calloc(z->slots, sizeof *z->jobs);
-    bool ok = z->jobs != NULL;
-    for (size_t i = 0; ok && i < z->slots; i++) {
-        z->jobs[i].frame = malloc(chunk_bytes);
-        ok = z->jobs[i].frame != NULL;
-    }
-    if (!ok) {
-        pool_stop(z);
-        return nbr_fail_nomem("compressing an array's chunks");
-    }
-    for (long i = 0; i < workers; i++) {
-        if (pthread_create(&z->threads[z->workers], NULL, worker, z) != 0) break;
-        z->workers++;
-    }
-    return NBR_OK;
-}
-
-/* The slot the next job goes into (free: the caller writes the oldest job
- * first when all are in flight). */
-static zjob *pool_next(zpool *z)
-{
-    return z->tail - z->head < z->slots ? &z->jobs[z->tail % z->slots] : NULL;
-}
-
-static void pool_queue(zpool *z)
-{
-    zjob *j = &z->jobs[z->tail % z->slots];
-    if (z->workers == 0) {
-        compress_job(z, j);
-        j->state = 3;
-        z->tail++;
-        z->taken = z->tail;
-        return;
-    }
-    pthread_mutex_lock(&z->lock);
-    j->state = 1;
-    z->tail++;
-    pthread_cond_signal(&z->work);
-    pthread_mutex_unlock(&z->lock);
-}
-
-/* The oldest job in flight, once compressed (NULL: none). */
-static zjob *pool_oldest(zpool *z)
-{
-    if (z->head == z->tail) return NULL;
-    zjob *j = &z->jobs[z->head % z->slots];
-    pthread_mutex_lock(&z->lock);
-    /* Rather than wait, compress queued jobs here: with the hashing and
-     * writing done, this thread has time the workers need. */
-    while (j->state != 3) {
-        if (z->taken == z->tail)
-            pthread_cond_wait(&z->done, &z->lock);
-        else
-            compress_next(z);
-    }
-    pthread_mutex_unlock(&z->lock);
-    return j;
+    z->chunk_bytes = chunk_bytes;
+    return nbr_pool_start(&z->jobs, workers, 2 * (size_t)workers + 2, sizeof(zjob), compress_job,
+                          z);
 }
 
 /* What put_chunk carries from one chunk of an array to the next. */
@@ -345,22 +228,21 @@ static nbr_status look_up_hashed(const char **segment, nbr_checkpoint *c, nbr_ch
 static nbr_status write_oldest(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
 {
     zpool *z = &p->pool;
-    zjob *j = pool_oldest(z);
+    zjob *j = nbr_pool_oldest(z->jobs);
     nbr_chunk_ref *ref = &e->chunks[j->index];
     const char *segment = NULL;
     nbr_status st = j->hashes ? look_up_hashed(&segment, c, ref, p, j) : NBR_OK;
     if (st == NBR_OK && !segment) st = write_job(c, e, p, j, ref);
     if (st == NBR_OK && j->hashes)
         st = nbr_entry_segment_index(&ref->segment, e, &p->segment_cap, segment ? segment : c->segment);
-    j->state = 0;
-    z->head++;
+    nbr_pool_retire(z->jobs);
     return st;
 }
 
 static nbr_status drain(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
 {
     nbr_status st = NBR_OK;
-    while (st == NBR_OK && p->pooled && p->pool.head != p->pool.tail)
+    while (st == NBR_OK && p->pooled && nbr_pool_in_flight(p->pool.jobs))
         st = write_oldest(c, e, p);
     return st;
 }
@@ -370,9 +252,9 @@ static nbr_status drain(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p)
  * chunk may hold any id until it is looked up. */
 static bool in_flight(const chunk_put *p, const nbr_object_entry *e, const nbr_object_id *id)
 {
-    const zpool *z = &p->pool;
-    for (size_t i = z->head; p->pooled && i < z->tail; i++) {
-        const zjob *j = &z->jobs[i % z->slots];
+    nbr_pool *jobs = p->pool.jobs;
+    for (size_t i = 0; p->pooled && i < nbr_pool_in_flight(jobs); i++) {
+        const zjob *j = nbr_pool_in_flight_job(jobs, i);
         if (j->hashes || nbr_object_id_equal(&e->chunks[j->index].id, id)) return true;
     }
     return false;
@@ -397,8 +279,10 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
         z->ndim = v->ndim;
     }
     zjob *j = NULL;
-    while (st == NBR_OK && !(j = pool_next(z))) st = write_oldest(c, e, p);
+    while (st == NBR_OK && !(j = nbr_pool_next(z->jobs))) st = write_oldest(c, e, p);
     if (st != NBR_OK) return st;
+    if (!j->frame && !(j->frame = malloc(z->chunk_bytes)))
+        return nbr_fail_nomem("compressing an array's chunks");
     if (data == p->buffer) { /* the gathered chunk goes with the job */
         char *spare = j->gathered ? j->gathered : malloc(p->chunk_bytes);
         if (!spare) return nbr_fail_nomem("compressing an array's chunks");
@@ -412,7 +296,7 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
     j->hashed = NBR_OK;
     j->compresses = p->compress != 0;
     memcpy(j->count, g->count, v->ndim * sizeof *j->count);
-    pool_queue(z);
+    nbr_pool_queue(z->jobs);
     return p->compress < 0 ? drain(c, e, p) : NBR_OK;
 }
 
@@ -728,56 +612,176 @@ nbr_status nbr_chunks_recount(nbr_object_entry *entries, size_t count, const cha
     return st;
 }
 
-/* ---- reading ----------------------------------------------------------- */
+/* ---- reading -----------------------------------------------------------
+ *
+ * Reading an array splits as writing does: the calling thread asks HDF5 for
+ * each chunk's stored bytes (H5Dread_chunk) and hashes the chunks, in grid
+ * order, into the array's id; worker threads (as many as compress on
+ * writes) decompress them.  Blosc decompresses into a buffer of the job's,
+ * which stays in the core's cache, and that is copied to the chunk's place:
+ * its unshuffle writing straight into memory not in cache was measured
+ * slower than decompressing in cache and copying.  Reading into the
+ * caller's buffer checks only the array's id (it covers every byte), and
+ * each chunk's only when that fails, to name the bad one; verifying checks
+ * every chunk's. */
 
-/* Chunk k read into `dest` and checked against its id. */
-static nbr_status read_chunk(void *dest, nbr_store *s, const nbr_object_entry *e,
-                             const nbr_chunk_grid *g, size_t bytes)
+typedef struct rjob {
+    char *dest;            /* where the chunk goes: the caller's buffer, or `plain` */
+    char *plain;           /* room for one chunk */
+    size_t bytes;
+    nbr_chunk_grid box;    /* which chunk */
+    bool framed;           /* `frame` holds it, to decompress */
+    nbr_chunk_frame frame;
+    nbr_status unpacked;   /* how decompressing went (no message: not this thread's) */
+} rjob;
+
+static void unpack_job(const void *context, void *job)
 {
-    const char *segment = e->chunk_segments[e->chunks[g->index].segment];
-    char *path = nbr_io_join(s->root, segment), hex[33], chunk[33];
+    (void)context;
+    rjob *j = job;
+    j->unpacked = NBR_OK;
+    if (!j->framed) return;
+    j->unpacked = nbr_blosc_decompress_into(j->plain, j->bytes, j->frame.data, j->frame.size);
+    if (j->unpacked == NBR_OK && j->dest != j->plain) memcpy(j->dest, j->plain, j->bytes);
+}
+
+static size_t box_bytes(const nbr_chunk_grid *g, size_t ndim, size_t itemsize)
+{
+    size_t bytes = itemsize;
+    for (size_t i = 0; i < ndim; i++) bytes *= (size_t)g->count[i];
+    return bytes;
+}
+
+static nbr_status chunk_fail(nbr_status status, const nbr_store *s, const nbr_object_entry *e,
+                             size_t k, const char *why)
+{
+    const char *segment = e->chunk_segments[e->chunks[k].segment];
+    char hex[33], chunk[33];
+    nbr_object_id_to_hex(hex, &e->id);
+    nbr_object_id_to_hex(chunk, &e->chunks[k].id);
+    return nbr_fail(status, "%s/%s: object %s: chunk %s: %s", s->root, segment, hex, chunk, why);
+}
+
+/* Fetches a job's chunk from its segment (see nbr_segment_fetch_chunk). */
+static nbr_status fetch_chunk(rjob *j, nbr_store *s, const nbr_object_entry *e)
+{
+    const char *segment = e->chunk_segments[e->chunks[j->box.index].segment];
+    char *path = nbr_io_join(s->root, segment);
     hid_t file = -1;
     if (!path) return nbr_fail_nomem("reading a chunk");
-    nbr_object_id_to_hex(hex, &e->id);
-    nbr_object_id_to_hex(chunk, &e->chunks[g->index].id);
     nbr_status st = nbr_store_segment(&file, s, segment);
     if (st != NBR_OK) {
-        char *why = nbr_copy(nbr_last_error());
+        char hex[33], chunk[33], *why = nbr_copy(nbr_last_error());
+        nbr_object_id_to_hex(hex, &e->id);
+        nbr_object_id_to_hex(chunk, &e->chunks[j->box.index].id);
         st = nbr_fail(st, "object %s: chunk %s: %s", hex, chunk, why ? why : segment);
         free(why);
     }
-    if (st == NBR_OK) st = nbr_segment_read_chunk(dest, file, path, e, g->index, g->count);
-    nbr_object_id got;
-    if (st == NBR_OK) st = nbr_hash_chunk(&got, e->type, e->ndim, g->count, dest, bytes);
-    if (st == NBR_OK && !nbr_object_id_equal(&got, &e->chunks[g->index].id))
-        st = nbr_fail(NBR_ECORRUPT, "%s: object %s: chunk %s: the content does not match its id",
-                      path, hex, chunk);
+    if (st == NBR_OK)
+        st = nbr_segment_fetch_chunk(&j->framed, j->dest, &j->frame, file, path, e, j->box.index,
+                                     j->box.count);
     free(path);
     return st;
 }
 
-/* Reads every chunk, into `buffer` at its place or (buffer NULL) into
- * `scratch`, and checks the array's id over them all. */
-static nbr_status walk(char *buffer, char *scratch, nbr_store *s, const nbr_object_entry *e,
-                       size_t itemsize)
+/* Checks chunk k (`bytes` at `data`) against its id. */
+static nbr_status check_chunk(const nbr_store *s, const nbr_object_entry *e,
+                              const nbr_chunk_grid *g, const void *data, size_t bytes)
 {
-    nbr_hasher *h = NULL;
-    nbr_chunk_grid g;
-    nbr_status st = nbr_hasher_new(&h);
-    if (st == NBR_OK) st = nbr_hash_array_header(h, e->type, e->ndim, e->shape);
-    nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
-    while (st == NBR_OK) {
-        size_t bytes = itemsize;
-        for (size_t i = 0; i < e->ndim; i++) bytes *= (size_t)g.count[i];
-        char *dest = buffer ? buffer + g.offset * itemsize : scratch;
-        st = read_chunk(dest, s, e, &g, bytes);
-        if (st == NBR_OK) st = nbr_hasher_update(h, dest, bytes);
-        if (!nbr_chunk_grid_next(&g)) break;
-    }
     nbr_object_id got;
-    if (st == NBR_OK) st = nbr_hasher_digest(&got, h);
-    nbr_hasher_free(h);
-    if (st == NBR_OK && !nbr_object_id_equal(&got, &e->id)) {
+    nbr_status st = nbr_hash_chunk(&got, e->type, e->ndim, g->count, data, bytes);
+    if (st != NBR_OK || nbr_object_id_equal(&got, &e->chunks[g->index].id)) return st;
+    return chunk_fail(NBR_ECORRUPT, s, e, g->index, "the content does not match its id");
+}
+
+/* What a read carries from one chunk to the next. */
+typedef struct chunk_read {
+    nbr_store *s;
+    const nbr_object_entry *e;
+    bool verifying;   /* no caller's buffer: each chunk checked, then dropped */
+    nbr_hasher *whole; /* the array's id, over the chunks in grid order */
+    nbr_pool *jobs;
+} chunk_read;
+
+/* Takes the oldest chunk in flight back, once decompressed, into the hash. */
+static nbr_status finish_oldest(chunk_read *r)
+{
+    rjob *j = nbr_pool_oldest(r->jobs);
+    nbr_status st = j->unpacked;
+    if (st != NBR_OK) st = chunk_fail(st, r->s, r->e, j->box.index, "its Blosc frame is damaged");
+    if (st == NBR_OK && r->verifying) st = check_chunk(r->s, r->e, &j->box, j->dest, j->bytes);
+    if (st == NBR_OK) st = nbr_hasher_update(r->whole, j->dest, j->bytes);
+    nbr_pool_retire(r->jobs);
+    return st;
+}
+
+static nbr_status queue_read(chunk_read *r, char *buffer, const nbr_chunk_grid *g,
+                             size_t itemsize, size_t chunk_bytes)
+{
+    rjob *j = NULL;
+    nbr_status st = NBR_OK;
+    while (st == NBR_OK && !(j = nbr_pool_next(r->jobs))) st = finish_oldest(r);
+    if (st != NBR_OK) return st;
+    if (!j->plain && !(j->plain = malloc(chunk_bytes ? chunk_bytes : 1)))
+        return nbr_fail_nomem("reading an array's chunks");
+    j->box = *g;
+    j->bytes = box_bytes(g, r->e->ndim, itemsize);
+    j->dest = buffer ? buffer + g->offset * itemsize : j->plain;
+    st = fetch_chunk(j, r->s, r->e);
+    if (st == NBR_OK) nbr_pool_queue(r->jobs);
+    return st;
+}
+
+/* After an array read into `buffer` failed its hash: the first chunk whose
+ * bytes there fail theirs, or (all sound) the entry's list of chunks. */
+static nbr_status name_bad_chunk(const nbr_store *s, const nbr_object_entry *e,
+                                 const char *buffer, size_t itemsize)
+{
+    nbr_chunk_grid g;
+    nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
+    do {
+        nbr_status st = check_chunk(s, e, &g, buffer + g.offset * itemsize,
+                                    box_bytes(&g, e->ndim, itemsize));
+        if (st != NBR_OK) return st;
+    } while (nbr_chunk_grid_next(&g));
+    char hex[33];
+    nbr_object_id_to_hex(hex, &e->id);
+    return nbr_fail(NBR_ECORRUPT, "%s: object %s: its chunks do not hash to its id", e->segment,
+                    hex);
+}
+
+static void release_rjob(void *job)
+{
+    rjob *j = job;
+    free(j->plain);
+    free(j->frame.data);
+}
+
+/* Reads every chunk, into `buffer` at its place or (buffer NULL: verifying)
+ * into the jobs' own memory, and checks the array's id over them all. */
+static nbr_status walk(char *buffer, nbr_store *s, const nbr_object_entry *e, size_t itemsize)
+{
+    chunk_read r = {.s = s, .e = e, .verifying = buffer == NULL};
+    size_t cells = 1;
+    for (size_t i = 0; i < e->ndim; i++) cells *= (size_t)e->chunk_shape[i];
+    long workers = e->chunk_count > 2 ? workers_wanted(&s->options) : 0;
+    nbr_status st = nbr_hasher_new(&r.whole);
+    if (st == NBR_OK) st = nbr_hash_array_header(r.whole, e->type, e->ndim, e->shape);
+    if (st == NBR_OK)
+        st = nbr_pool_start(&r.jobs, workers, 2 * (size_t)workers + 2, sizeof(rjob), unpack_job,
+                            NULL);
+    nbr_chunk_grid g;
+    nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
+    if (st == NBR_OK) do st = queue_read(&r, buffer, &g, itemsize, cells * itemsize);
+        while (st == NBR_OK && nbr_chunk_grid_next(&g));
+    while (st == NBR_OK && nbr_pool_in_flight(r.jobs)) st = finish_oldest(&r);
+    nbr_object_id got;
+    if (st == NBR_OK) st = nbr_hasher_digest(&got, r.whole);
+    bool bad = st == NBR_OK && !nbr_object_id_equal(&got, &e->id);
+    if (bad && buffer) st = name_bad_chunk(s, e, buffer, itemsize);
+    nbr_pool_stop(r.jobs, release_rjob); /* the jobs still queued finish first */
+    nbr_hasher_free(r.whole);
+    if (bad && !buffer) {
         char hex[33];
         nbr_object_id_to_hex(hex, &e->id);
         st = nbr_fail(NBR_ECORRUPT, "%s: object %s: its chunks do not hash to its id", e->segment,
@@ -803,18 +807,12 @@ nbr_status nbr_chunks_read(void *buffer, nbr_store *s, const nbr_object_entry *e
 {
     size_t itemsize = 0;
     nbr_status st = entry_itemsize(&itemsize, e);
-    return st == NBR_OK ? walk(buffer, NULL, s, e, itemsize) : st;
+    return st == NBR_OK ? walk(buffer, s, e, itemsize) : st;
 }
 
 nbr_status nbr_chunks_check(nbr_store *s, const nbr_object_entry *e)
 {
-    size_t itemsize = 0, cells = 1;
+    size_t itemsize = 0;
     nbr_status st = entry_itemsize(&itemsize, e);
-    if (st != NBR_OK) return st;
-    for (size_t i = 0; i < e->ndim; i++) cells *= (size_t)e->chunk_shape[i];
-    char *scratch = malloc(cells * itemsize);
-    if (!scratch) return nbr_fail_nomem("verifying an array's chunks");
-    st = walk(NULL, scratch, s, e, itemsize);
-    free(scratch);
-    return st;
+    return st == NBR_OK ? walk(NULL, s, e, itemsize) : st;
 }

@@ -763,19 +763,92 @@ static nbr_status open_chunk(hid_t *ds, char *what, hid_t file, const char *path
     return corrupt(path, e, why);
 }
 
-nbr_status nbr_segment_read_chunk(void *buffer, hid_t file, const char *path,
-                                  const nbr_object_entry *object, size_t k, const uint64_t *count)
+static void *frame_room(nbr_chunk_frame *frame, size_t size)
+{
+    if (size <= frame->capacity) return frame->data;
+    void *grown = realloc(frame->data, size);
+    if (!grown) return NULL;
+    frame->data = grown;
+    frame->capacity = size;
+    return grown;
+}
+
+/* Whether a chunk dataset is as the store writes it: one HDF5 chunk of its
+ * whole extent (`count`), filtered by Blosc alone (*filtered) or not at all.
+ * Only then are its stored bytes the chunk's frame or its raw bytes. */
+static bool one_frame(bool *filtered, hid_t ds, size_t ndim, const uint64_t *count)
+{
+    hsize_t dims[NBR_MAX_DIMS];
+    unsigned flags = 0, config = 0;
+    size_t nvalues = 0;
+    hid_t dcpl = H5Dget_create_plist(ds);
+    bool ok = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
+              H5Pget_chunk(dcpl, NBR_MAX_DIMS, dims) == (int)ndim;
+    for (size_t i = 0; ok && i < ndim; i++) ok = dims[i] == count[i];
+    int filters = ok ? H5Pget_nfilters(dcpl) : -1;
+    *filtered = filters == 1;
+    ok = filters == 0 || (filters == 1 && H5Pget_filter2(dcpl, 0, &flags, &nvalues, NULL, 0, NULL,
+                                                         &config) == NBR_BLOSC_FILTER_ID);
+    if (dcpl >= 0) H5Pclose(dcpl);
+    return ok;
+}
+
+/* Reads a chunk's stored bytes as they are (H5Dread_chunk): a raw chunk
+ * straight into `buffer` (`bytes`), a Blosc frame into `frame`. */
+static nbr_status read_stored(bool *framed, void *buffer, size_t bytes, nbr_chunk_frame *frame,
+                              hid_t ds, bool filtered, const char *path,
+                              const nbr_object_entry *e, const char *what)
+{
+    const hsize_t origin[NBR_MAX_DIMS] = {0};
+    hsize_t size = 0;
+    uint32_t mask = 0;
+    char why[160];
+    snprintf(why, sizeof why, "reading %s", what);
+    if (H5Dget_chunk_storage_size(ds, origin, &size) < 0)
+        return h5_fail(NBR_ECORRUPT, path, &e->id, why);
+    if (size > bytes + NBR_BLOSC_MAX_OVERHEAD || (size != bytes && !filtered)) {
+        snprintf(why, sizeof why, "%s: %llu bytes stored for %zu", what, (unsigned long long)size,
+                 bytes);
+        return corrupt(path, e, why);
+    }
+    void *into = size == bytes ? buffer : frame_room(frame, size ? (size_t)size : 1);
+    if (!into) return nbr_fail_nomem("reading a chunk");
+    if (H5Dread_chunk(ds, H5P_DEFAULT, origin, &mask, into) < 0)
+        return h5_fail(NBR_ECORRUPT, path, &e->id, why);
+    *framed = filtered && !(mask & 1); /* bit 0: the filter left it raw */
+    frame->size = (size_t)size;
+    if (!*framed && size != bytes) {
+        snprintf(why, sizeof why, "%s: raw, but %llu bytes for %zu", what,
+                 (unsigned long long)size, bytes);
+        return corrupt(path, e, why);
+    }
+    if (*framed && into == buffer) { /* a frame exactly as long as the chunk */
+        if (!frame_room(frame, bytes)) return nbr_fail_nomem("reading a chunk");
+        memcpy(frame->data, buffer, bytes);
+    }
+    return NBR_OK;
+}
+
+nbr_status nbr_segment_fetch_chunk(bool *framed, void *buffer, nbr_chunk_frame *frame,
+                                   hid_t file, const char *path, const nbr_object_entry *object,
+                                   size_t k, const uint64_t *count)
 {
     nbr_status st = NBR_OK;
+    *framed = false;
     QUIET({
         hid_t ds = -1, type = -1;
         size_t itemsize = 0;
+        bool filtered = false;
         char what[64], why[96];
         st = open_chunk(&ds, what, file, path, object, k, count);
         if (st == NBR_OK && nbr_dtype_to_hdf5(&type, &itemsize, object->type) != NBR_OK)
             st = corrupt(path, object, "the manifest's dtype is not valid");
+        size_t bytes = itemsize;
+        for (size_t i = 0; i < object->ndim; i++) bytes *= (size_t)count[i];
         snprintf(why, sizeof why, "reading %s", what);
-        if (st == NBR_OK && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0)
+        if (st == NBR_OK && one_frame(&filtered, ds, object->ndim, count))
+            st = read_stored(framed, buffer, bytes, frame, ds, filtered, path, object, what);
+        else if (st == NBR_OK && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0)
             st = h5_fail(NBR_ECORRUPT, path, &object->id, why);
         if (type >= 0) H5Tclose(type);
         if (ds >= 0) H5Dclose(ds);

@@ -9,6 +9,7 @@
 #define NBR_STORE_SEGMENT_H
 
 #include <hdf5.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -145,11 +146,24 @@ void nbr_segment_close(hid_t file);
 nbr_status nbr_segment_read(void *buffer, hid_t file, const char *path,
                             const nbr_object_entry *object);
 
+/* A chunk's stored bytes, as nbr_segment_fetch_chunk leaves them: `size`
+ * bytes at `data`, in memory that grows to `capacity` and is reused from one
+ * chunk to the next (zero-initialise; the caller frees `data`). */
+typedef struct nbr_chunk_frame {
+    void *data;
+    size_t size, capacity;
+} nbr_chunk_frame;
+
 /* Reads chunk k of a chunk-deduplicated array (/chunks/<id>, whose extents
- * must be `count`) into `buffer`; the caller checks its hash.  NBR_ECORRUPT
- * naming the file, the object and the chunk. */
-nbr_status nbr_segment_read_chunk(void *buffer, hid_t file, const char *path,
-                                  const nbr_object_entry *object, size_t k, const uint64_t *count);
+ * must be `count`).  A chunk stored as the store writes it is read as
+ * stored: a Blosc frame is left in `frame` (*framed true) for the caller to
+ * decompress into `buffer` (nbr_blosc_decompress_into, on any thread), a raw
+ * chunk goes straight into `buffer`.  Any other chunk is read into `buffer`
+ * through HDF5's filters.  The caller checks the hash.  NBR_ECORRUPT naming
+ * the file, the object and the chunk. */
+nbr_status nbr_segment_fetch_chunk(bool *framed, void *buffer, nbr_chunk_frame *frame,
+                                   hid_t file, const char *path, const nbr_object_entry *object,
+                                   size_t k, const uint64_t *count);
 
 /* Re-reads an object through a bounded buffer and checks its hash (verify). */
 nbr_status nbr_segment_check(hid_t file, const char *path, const nbr_object_entry *object);

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <hdf5.h>
+
 #include "nbr_test.h"
 #include "store_test_util.h"
 
@@ -721,6 +723,100 @@ static void test_workers_option_changes_only_who_compresses(void)
     free(a);
 }
 
+/* The file offset of the n-th Blosc frame of a whole chunk in a segment
+ * (frames are written in grid order): its header says version 2, typesize
+ * 8 and CHUNK bytes uncompressed.  -1 if there are fewer. */
+static long nth_frame(const char *path, int n)
+{
+    FILE *f = fopen(path, "rb");
+    long found = -1;
+    unsigned char *data = malloc(8u << 20);
+    size_t size = f && data ? fread(data, 1, 8u << 20, f) : 0;
+    for (size_t at = 0; found < 0 && at + 16 <= size; at++) {
+        uint32_t nbytes = (uint32_t)data[at + 4] | (uint32_t)data[at + 5] << 8 |
+                          (uint32_t)data[at + 6] << 16 | (uint32_t)data[at + 7] << 24;
+        if (data[at] == 2 && data[at + 3] == 8 && nbytes == CHUNK && n-- == 0) found = (long)at;
+    }
+    if (f) fclose(f);
+    free(data);
+    return found;
+}
+
+/* Reads decompress chunks on worker threads while the calling thread
+ * fetches the next ones.  A chunk whose Blosc frame is damaged, in the
+ * middle of an array, fails the read and verify naming that chunk, with no
+ * worker and with several, and the store's other arrays still read. */
+static void test_a_damaged_frame_is_named_by_reads_and_verify(void)
+{
+    static const int64_t workers[2] = {0, 3};
+    double *a = malloc(ROWS * COLS * 8), *other = malloc(ROWS * COLS * 8);
+    fill_ramp(a);
+    for (size_t i = 0; i < ROWS * COLS; i++) other[i] = a[i] + 1000.0;
+    for (int w = 0; w < 2; w++) {
+        char *dir, *k1 = NULL, *k2 = NULL, path[700], chunk[33], object[33];
+        nbr_store *s = create_store(&dir, "framebad");
+        CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_WORKERS, workers[w]));
+        nbr_object_id ia = put_commit(s, "field", a, &k1);
+        nbr_object_id io = put_commit(s, "other", other, &k2);
+        CHECK(reads_as(s, &ia, a) && reads_as(s, &io, other));
+        const char *name = st_find_entry(st_path(dir, "segments"), k1, ".h5");
+        snprintf(path, sizeof path, "%s/segments/%s", dir, name ? name : "?");
+        long frame = nth_frame(path, 3);
+        CHECK(frame > 0 && nth_frame(path, 7) > frame && nth_frame(path, 8) < 0);
+        CHECK(st_flip_byte(path, frame + 5) == 0); /* its uncompressed size */
+        chunk_id_hex(chunk, a, 3);
+        nbr_object_id_to_hex(object, &ia);
+        CHECK(!reads_as(s, &ia, a));
+        CHECK(strstr(nbr_last_error(), chunk) && strstr(nbr_last_error(), object) &&
+              strstr(nbr_last_error(), "Blosc frame") && strstr(nbr_last_error(), name));
+        char *report = NULL;
+        CHECK_STATUS(NBR_ECORRUPT, nbr_store_verify(&report, s));
+        CHECK(report && strstr(report, chunk) && strstr(report, object));
+        nbr_free(report);
+        CHECK(reads_as(s, &io, other));
+        nbr_store_close(s);
+        free(k1), free(k2);
+        st_remove_tree(dir);
+        free(dir);
+    }
+    free(a), free(other);
+}
+
+/* A chunk dataset not as the store writes it (rewritten by another tool
+ * with deflate for Blosc, here) is read through HDF5's filters. */
+static void test_a_foreign_chunk_dataset_reads_through_hdf5(void)
+{
+    char *dir, *k = NULL, path[700], hex[33], dataset[64];
+    double *a = malloc(ROWS * COLS * 8), *rows = malloc(CHUNK);
+    fill_ramp(a);
+    nbr_store *s = create_store_of(&dir, "foreign", 3); /* manifests apart from segments */
+    nbr_object_id ia = put_commit(s, "field", a, &k);
+    nbr_store_close(s);
+    const char *name = st_find_entry(st_path(dir, "segments"), k, ".h5");
+    snprintf(path, sizeof path, "%s/segments/%s", dir, name ? name : "?");
+    chunk_id_hex(hex, a, 2);
+    snprintf(dataset, sizeof dataset, "/chunks/%s", hex);
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    hid_t ds = H5Dopen2(f, dataset, H5P_DEFAULT);
+    CHECK(ds >= 0 && H5Dread(ds, H5T_IEEE_F64LE, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) >= 0);
+    H5Dclose(ds);
+    CHECK(H5Ldelete(f, dataset, H5P_DEFAULT) >= 0);
+    const hsize_t dims[2] = {BLOCK_ROWS, COLS};
+    hid_t space = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    CHECK(H5Pset_chunk(dcpl, 2, dims) >= 0 && H5Pset_deflate(dcpl, 1) >= 0);
+    ds = H5Dcreate2(f, dataset, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(ds >= 0 && H5Dwrite(ds, H5T_IEEE_F64LE, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) >= 0);
+    H5Dclose(ds), H5Pclose(dcpl), H5Sclose(space);
+    CHECK(H5Fclose(f) >= 0);
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
+    CHECK(reads_as(s, &ia, a));
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    free(a), free(rows), free(k);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 /* `old`'s last four row blocks after a new block 0 (compressible, or not:
  * then the array's chunks are written raw), then two incompressible ones
  * of which block 2 repeats block 1. */
@@ -850,6 +946,8 @@ NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeat
               TEST(test_index_carries_chunk_lists),
               TEST(test_wrong_chunk_list_is_a_damaged_manifest),
               TEST(test_workers_option_changes_only_who_compresses),
+              TEST(test_a_damaged_frame_is_named_by_reads_and_verify),
+              TEST(test_a_foreign_chunk_dataset_reads_through_hdf5),
               TEST(test_chunks_found_stored_while_compressing_ahead),
               TEST(test_one_pass_and_two_pass_puts_give_the_same_ids),
               TEST(test_a_changed_block_chains_to_the_previous_version),
