@@ -606,9 +606,11 @@ typedef enum nbr_store_option {
      * have it 0. */
     NBR_STORE_OPT_CHUNK_DEDUP = 5,
     /* Threads that hash and Blosc-compress an array's new chunks while the
-     * calling thread writes them: -1 (default) = one per online CPU but one
-     * (the calling thread's), 0 = none (the calling thread does it all), up
-     * to 16.  A property of this handle,
+     * calling thread writes them, and that decompress an array's chunks
+     * while the calling thread reads the next ones and hashes them: -1
+     * (default) = one per online CPU but one (the calling thread's), 0 =
+     * none (the calling thread does it all), up to 16.  A property of this
+     * handle,
      * not of the store: it is not persisted, and any handle open for writing
      * may set it between checkpoints.  A host that writes in the background
      * while its user computes (the audit kernel) sets 0 so that the writes
@@ -796,8 +798,11 @@ NBR_API nbr_status nbr_store_object_info(nbr_object_kind *kind, const char **typ
  * its logical size), verifying its content hash.  `expected_dtype`, `ndim`
  * and `shape` must match the stored array: otherwise NBR_EINVAL naming the
  * object, what it is and what was asked.  NBR_ENOTFOUND for an unknown id,
- * NBR_ECORRUPT (naming the object and segment file) if the data is damaged or
- * fails its hash; the buffer's content is then unspecified. */
+ * NBR_ECORRUPT (naming the object and segment file, and the chunk of a
+ * chunked array) if the data is damaged or fails its hash; the buffer's
+ * content is then unspecified.  An array of more than two chunks is
+ * decompressed on the handle's worker threads (NBR_STORE_OPT_WORKERS),
+ * started and joined within the call. */
 NBR_API nbr_status nbr_store_read_array(void *buffer, size_t buffer_size, nbr_store *store,
                                         const nbr_object_id *id, const char *expected_dtype,
                                         size_t ndim, const uint64_t *shape);
