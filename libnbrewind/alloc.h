@@ -20,4 +20,21 @@ bool nbr_reserve(void **items, size_t *capacity, size_t needed, size_t size);
 #define NBR_RESERVE(items, capacity, needed) \
     nbr_reserve((void **)&(items), &(capacity), (needed), sizeof *(items))
 
+/* Many small pieces allocated one after another and freed all at once:
+ * blocks that never move, carved in order.  Zero-initialise; owned by
+ * whoever holds the struct, which frees it with nbr_arena_clear. */
+typedef struct nbr_arena {
+    struct nbr_arena_block *blocks; /* newest first */
+} nbr_arena;
+
+/* `size` bytes aligned for any scalar type, or NULL when out of memory.
+ * Valid until nbr_arena_clear. */
+void *nbr_arena_alloc(nbr_arena *arena, size_t size);
+
+/* A NUL-terminated copy of the first `length` bytes of `s` in the arena. */
+char *nbr_arena_copy_n(nbr_arena *arena, const char *s, size_t length);
+
+/* Frees every piece. */
+void nbr_arena_clear(nbr_arena *arena);
+
 #endif

@@ -425,6 +425,7 @@ void nbr_store_forget_manifests(nbr_store *s)
     free(s->checkpoints);
     s->checkpoints = NULL;
     s->checkpoint_count = s->checkpoint_cap = 0;
+    nbr_arena_clear(&s->index_strings); /* the last manifests pointing into it are gone */
     nbr_object_index_clear(&s->objects);
     nbr_object_index_clear(&s->chunks);
     nbr_store_forget_history(s);

@@ -1,6 +1,7 @@
 /* store_index.c - open-addressing table of object ids (see store_index.h). */
 #include "store_index.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +28,8 @@ static nbr_index_slot *probe(nbr_index_slot *slots, size_t slot_count, const nbr
     return &slots[i];
 }
 
-static bool grow(nbr_object_index *index)
+static bool grow_to(nbr_object_index *index, size_t count)
 {
-    size_t count = index->slot_count ? index->slot_count * 2 : 64;
     nbr_index_slot *slots = calloc(count, sizeof *slots);
     if (!slots) return false;
     for (size_t i = 0; i < index->slot_count; i++)
@@ -38,6 +38,21 @@ static bool grow(nbr_object_index *index)
     index->slots = slots;
     index->slot_count = count;
     return true;
+}
+
+static bool grow(nbr_object_index *index)
+{
+    return grow_to(index, index->slot_count ? index->slot_count * 2 : 64);
+}
+
+bool nbr_object_index_reserve(nbr_object_index *index, size_t count)
+{
+    size_t slots = index->slot_count ? index->slot_count : 64;
+    while (count * 2 > slots) {
+        if (slots > SIZE_MAX / 2 / sizeof(nbr_index_slot)) return false;
+        slots *= 2;
+    }
+    return slots == index->slot_count || grow_to(index, slots);
 }
 
 bool nbr_object_index_add(nbr_object_index *index, const nbr_object_id *id, size_t checkpoint,
@@ -49,14 +64,15 @@ bool nbr_object_index_add(nbr_object_index *index, const nbr_object_id *id, size
 bool nbr_object_index_add_part(nbr_object_index *index, const nbr_object_id *id,
                                size_t checkpoint, size_t object, size_t part)
 {
+    if (checkpoint > UINT32_MAX || object > UINT32_MAX || part > UINT32_MAX) return false;
     /* Keep the load at most 1/2, so probes stay short. */
     if ((index->count + 1) * 2 > index->slot_count && !grow(index)) return false;
     nbr_index_slot *slot = probe(index->slots, index->slot_count, id);
     if (slot->used) return true;
     slot->id = *id;
-    slot->checkpoint = checkpoint;
-    slot->object = object;
-    slot->part = part;
+    slot->checkpoint = (uint32_t)checkpoint;
+    slot->object = (uint32_t)object;
+    slot->part = (uint32_t)part;
     slot->used = true;
     index->count++;
     return true;

@@ -12,11 +12,13 @@
 
 #include "error.h"
 
+/* 32 bytes: a store's open builds one per object, so its size is the
+ * memory the open touches. */
 typedef struct nbr_index_slot {
     nbr_object_id id;
-    size_t checkpoint; /* which manifest */
-    size_t object;     /* which entry of its objects */
-    size_t part;       /* chunk index: which of that entry's chunks */
+    uint32_t checkpoint; /* which manifest */
+    uint32_t object;     /* which entry of its objects */
+    uint32_t part;       /* chunk index: which of that entry's chunks */
     bool used;
 } nbr_index_slot;
 
@@ -29,8 +31,13 @@ typedef struct nbr_object_index {
 void nbr_object_index_init(nbr_object_index *index);
 void nbr_object_index_clear(nbr_object_index *index);
 
+/* Room for `count` ids without growing; false when out of memory. */
+bool nbr_object_index_reserve(nbr_object_index *index, size_t count);
+
 /* Adds id -> (checkpoint, object) unless the id is present (the first
- * writer of an object stays its home).  false only when out of memory. */
+ * writer of an object stays its home).  false when out of memory, or when
+ * an index passes 2^32 - 1 (a store of 4 billion checkpoints, or an array
+ * of 4 billion chunks: out of reach of any file system). */
 bool nbr_object_index_add(nbr_object_index *index, const nbr_object_id *id, size_t checkpoint,
                           size_t object);
 

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <stdbool.h>
 
+#include "alloc.h"
 #include "store_chunks.h"
 #include "store_index.h"
 #include "store_manifest.h"
@@ -27,6 +28,7 @@ struct nbr_store {
     bool created;         /* this handle wrote FORMAT: options may still change */
     nbr_store_options options;
     nbr_manifest **checkpoints; /* by seq, oldest first; damaged ones included */
+    nbr_arena index_strings; /* strings and shapes of the manifests loaded from INDEX */
     size_t checkpoint_count;
     size_t checkpoint_cap;
     uint64_t last_seq;    /* the highest manifest seq seen */

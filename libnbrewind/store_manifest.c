@@ -30,9 +30,11 @@ void nbr_manifest_init(nbr_manifest *m, uint64_t seq)
 
 void nbr_object_entry_clear(nbr_object_entry *e)
 {
-    free(e->type);
-    free(e->shape);
-    free(e->segment);
+    if (!e->borrowed) {
+        free(e->type);
+        free(e->shape);
+        free(e->segment);
+    }
     free(e->chunk_shape);
     free(e->chunks);
     for (size_t i = 0; i < e->chunk_segment_count; i++) free(e->chunk_segments[i]);
@@ -69,6 +71,7 @@ nbr_status nbr_object_entry_copy(nbr_object_entry *out, const nbr_object_entry *
 {
     if (e->base_pending) return nbr_fail(NBR_ESTATE, "copying an entry not completed yet");
     nbr_object_entry c = *e;
+    c.borrowed = false;
     c.type = nbr_copy(e->type);
     c.segment = nbr_copy(e->segment);
     c.shape = copy_of(e->shape, e->ndim, sizeof *e->shape);
@@ -98,29 +101,62 @@ bool nbr_object_entry_uses_segment(const nbr_object_entry *e, const char *segmen
 
 void nbr_manifest_clear(nbr_manifest *m)
 {
-    free(m->cell_id);
-    free(m->started);
-    free(m->committed);
-    free(m->host_json);
+    if (!m->borrowed) {
+        free(m->cell_id);
+        free(m->started);
+        free(m->committed);
+        free(m->host_json);
+    }
     nbr_strset_clear(&m->names);
-    free(m->ids);
-    free(m->deleted);
     for (size_t i = 0; i < m->object_count; i++) nbr_object_entry_clear(&m->objects[i]);
-    free(m->objects);
+    if (!m->borrowed) {
+        free(m->ids);
+        free(m->deleted);
+        free(m->objects);
+    }
     free(m->damaged);
     nbr_manifest_init(m, m->seq);
 }
 
+nbr_status nbr_manifest_borrow_bindings(nbr_manifest *m, nbr_arena *arena, size_t names)
+{
+    m->borrowed = true;
+    if (!names) return NBR_OK;
+    m->ids = nbr_arena_alloc(arena, names * sizeof *m->ids);
+    m->deleted = nbr_arena_alloc(arena, names * sizeof *m->deleted);
+    if (!m->ids || !m->deleted) return nbr_fail_nomem("loading the store index");
+    m->binding_cap = names;
+    return NBR_OK;
+}
+
+nbr_status nbr_manifest_borrow_objects(nbr_manifest *m, nbr_arena *arena, size_t objects)
+{
+    if (!objects) return NBR_OK;
+    m->objects = nbr_arena_alloc(arena, objects * sizeof *m->objects);
+    if (!m->objects) return nbr_fail_nomem("loading the store index");
+    m->object_cap = objects;
+    return NBR_OK;
+}
+
 nbr_status nbr_manifest_bind(nbr_manifest *m, const char *name, const nbr_object_id *id)
 {
-    long at = nbr_strset_find_n(&m->names, name, strlen(name));
+    return nbr_manifest_bind_n(m, name, strlen(name), id);
+}
+
+nbr_status nbr_manifest_bind_n(nbr_manifest *m, const char *name, size_t length,
+                               const nbr_object_id *id)
+{
+    long at = nbr_strset_find_n(&m->names, name, length);
+    if (at < 0 && m->borrowed && m->names.count == m->binding_cap)
+        return nbr_fail(NBR_ESTATE, "checkpoint %s: a manifest loaded from INDEX is not "
+                        "bound again", m->id);
     if (at < 0) {
         size_t n = m->names.count, cap = m->binding_cap;
         if (!NBR_RESERVE(m->ids, cap, n + 1)) return nbr_fail_nomem("binding a name");
         cap = m->binding_cap;
         if (!NBR_RESERVE(m->deleted, cap, n + 1)) return nbr_fail_nomem("binding a name");
         m->binding_cap = cap;
-        if (!nbr_strset_add(&m->names, name)) return nbr_fail_nomem("binding a name");
+        if (!nbr_strset_add_n(&m->names, name, length)) return nbr_fail_nomem("binding a name");
         at = (long)n;
     }
     memset(&m->ids[at], 0, sizeof m->ids[at]);
@@ -131,6 +167,11 @@ nbr_status nbr_manifest_bind(nbr_manifest *m, const char *name, const nbr_object
 
 nbr_status nbr_manifest_add_object(nbr_manifest *m, nbr_object_entry *entry)
 {
+    if (m->borrowed && m->object_count == m->object_cap) {
+        nbr_object_entry_clear(entry);
+        return nbr_fail(NBR_ESTATE, "checkpoint %s: a manifest loaded from INDEX takes no "
+                        "more objects", m->id);
+    }
     if (!NBR_RESERVE(m->objects, m->object_cap, m->object_count + 1)) {
         nbr_object_entry_clear(entry);
         return nbr_fail_nomem("recording an object");

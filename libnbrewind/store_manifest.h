@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "json.h"
 #include "strset.h"
@@ -29,6 +30,9 @@ typedef struct nbr_object_entry {
     uint64_t logical_bytes;
     uint64_t stored_bytes;
     char *segment;   /* "segments/<seq>-<rand>.h5", relative to the store */
+    /* type, shape and segment lie in the store's arena (an entry loaded from
+     * INDEX): not freed with the entry. */
+    bool borrowed;
     /* Chunk dedup (arrays only; chunk_shape NULL: one plain dataset).  The
      * array's chunks in C order of the chunk grid, and the distinct
      * segments that hold them. */
@@ -83,6 +87,11 @@ typedef struct nbr_manifest {
     size_t object_cap;
     uint32_t ranks;  /* a collective checkpoint's communicator size; 0 otherwise */
     char *damaged;   /* non-NULL: the manifest could not be read; why */
+    /* cell_id, started, committed, host_json and the arrays ids, deleted and
+     * objects (exactly as long as needed) lie in the store's arena (a
+     * manifest loaded from INDEX, nbr_manifest_borrow): not freed with the
+     * manifest, and the manifest takes no more bindings or objects. */
+    bool borrowed;
 } nbr_manifest;
 
 void nbr_manifest_init(nbr_manifest *m, uint64_t seq);
@@ -100,9 +109,18 @@ nbr_status nbr_entry_segment_index(uint32_t *out, nbr_object_entry *e, size_t *c
 /* Whether the entry's data lies (wholly or in part) in `segment`. */
 bool nbr_object_entry_uses_segment(const nbr_object_entry *e, const char *segment);
 
+/* Make a new manifest a borrowed one (see `borrowed`): room in `arena` for
+ * exactly `names` bindings, then (the second, once they are bound) for
+ * exactly `objects` objects.  The caller puts its strings in the arena too. */
+nbr_status nbr_manifest_borrow_bindings(nbr_manifest *m, nbr_arena *arena, size_t names);
+nbr_status nbr_manifest_borrow_objects(nbr_manifest *m, nbr_arena *arena, size_t objects);
+
 /* Binds `name` to `id`, or records its deletion (id NULL); a later binding of
  * the same name replaces the earlier one. */
 nbr_status nbr_manifest_bind(nbr_manifest *m, const char *name, const nbr_object_id *id);
+/* The same for the first `length` bytes of `name`. */
+nbr_status nbr_manifest_bind_n(nbr_manifest *m, const char *name, size_t length,
+                               const nbr_object_id *id);
 
 /* Appends an object; takes ownership of the entry's strings and shape (also
  * on failure). */

@@ -48,6 +48,8 @@
 #define BODY_EXPANSION 256u
 #define HEADER_BYTES 64
 #define NO_STRING 0xffffffffu
+/* The least a manifest takes in the body: its seq and a (damaged) reason. */
+#define MANIFEST_MIN_BYTES 12u
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
@@ -363,18 +365,37 @@ static const unsigned char *get_bytes(reader *r, size_t n)
     return at;
 }
 
-/* A malloc'd copy, NULL for none (or when bad; *nomem on ENOMEM). */
-static char *get_str(reader *r, bool *nomem)
+/* A string's bytes where they lie, and its length; NULL for none (or when
+ * bad). */
+static const char *view_str(reader *r, size_t *length)
 {
     uint32_t n = get_u32(r);
+    *length = 0;
     if (r->bad || n == NO_STRING) return NULL;
     const unsigned char *at = get_bytes(r, n);
     if (!at) return NULL;
     if (memchr(at, 0, n)) return r->bad = true, NULL;
-    char *s = malloc((size_t)n + 1);
-    if (!s) return *nomem = true, NULL;
-    memcpy(s, at, n);
-    s[n] = 0;
+    *length = n;
+    return (const char *)at;
+}
+
+/* A malloc'd copy, NULL for none (or when bad; *nomem on ENOMEM). */
+static char *get_str(reader *r, bool *nomem)
+{
+    size_t n = 0;
+    const char *at = view_str(r, &n);
+    char *s = at ? nbr_copy_n(at, n) : NULL;
+    if (at && !s) *nomem = true;
+    return s;
+}
+
+/* A copy in `arena` (see get_str). */
+static char *get_arena_str(reader *r, nbr_arena *arena, bool *nomem)
+{
+    size_t n = 0;
+    const char *at = view_str(r, &n);
+    char *s = at ? nbr_arena_copy_n(arena, at, n) : NULL;
+    if (at && !s) *nomem = true;
     return s;
 }
 
@@ -474,66 +495,78 @@ static void get_chunks(reader *r, nbr_object_entry *e, bool *nomem)
 }
 
 /* One manifest; false if bad or out of memory (then `m` is cleared). */
-static bool get_manifest(reader *r, nbr_manifest *m, bool *nomem)
+/* One manifest's bindings. */
+static void get_bindings(reader *r, nbr_manifest *m, nbr_arena *arena, bool *nomem)
 {
-    m->damaged = get_str(r, nomem);
-    if (r->bad || *nomem) return false;
-    if (m->damaged) return true;
-    m->parent = get_u64(r);
-    m->cell_id = get_str(r, nomem);
-    m->execution_count = (int64_t)get_u64(r);
-    m->started = get_str(r, nomem);
-    m->committed = get_str(r, nomem);
-    m->host_json = get_str(r, nomem);
-    m->ranks = get_u32(r);
     uint64_t names = get_u64(r);
     if (names > (uint64_t)(r->end - r->p) / 21) r->bad = true;
+    if (!r->bad && nbr_manifest_borrow_bindings(m, arena, (size_t)names) != NBR_OK) *nomem = true;
     for (uint64_t i = 0; !r->bad && !*nomem && i < names; i++) {
-        char *name = get_str(r, nomem);
+        size_t length = 0;
+        const char *name = view_str(r, &length);
         const unsigned char *del = get_bytes(r, 1), *id = get_bytes(r, 16);
         if (!name || !del || !id || *del > 1) {
-            if (!*nomem) r->bad = true;
-            free(name);
+            r->bad = true;
             break;
         }
         nbr_object_id oid;
         memcpy(oid.bytes, id, 16);
         /* A name twice would be a different manifest: refuse it. */
-        if (nbr_strset_contains(&m->names, name)) r->bad = true;
-        else if (nbr_manifest_bind(m, name, *del ? NULL : &oid) != NBR_OK) *nomem = true;
-        free(name);
+        if (nbr_strset_find_n(&m->names, name, length) >= 0) r->bad = true;
+        else if (nbr_manifest_bind_n(m, name, length, *del ? NULL : &oid) != NBR_OK) *nomem = true;
     }
+}
+
+/* One object entry, its strings and shape in `arena`; false when bad or
+ * out of memory (`e` cleared). */
+static bool get_entry(reader *r, nbr_object_entry *e, nbr_arena *arena, bool *nomem)
+{
+    memset(e, 0, sizeof *e);
+    e->borrowed = true;
+    const unsigned char *id = get_bytes(r, 16);
+    if (id) memcpy(e->id.bytes, id, 16);
+    uint32_t kind = get_u32(r);
+    e->kind = (nbr_object_kind)kind;
+    e->type = get_arena_str(r, arena, nomem);
+    e->ndim = (size_t)get_u64(r);
+    if (!r->bad && (kind < 1 || kind > 2 || e->ndim > 64 || !e->type)) r->bad = true;
+    /* Never NULL, 0-d too, as the parser makes it. */
+    if (!r->bad && !*nomem && !(e->shape = nbr_arena_alloc(arena, (e->ndim ? e->ndim : 1) *
+                                                                      sizeof *e->shape)))
+        *nomem = true;
+    for (size_t k = 0; !r->bad && !*nomem && k < e->ndim; k++) e->shape[k] = get_u64(r);
+    e->logical_bytes = get_u64(r);
+    e->stored_bytes = get_u64(r);
+    e->segment = get_arena_str(r, arena, nomem);
+    if (!r->bad && !*nomem && (!e->segment || !nbr_segment_name_valid(e->segment)))
+        r->bad = true;
+    if (!r->bad && !*nomem) get_chunks(r, e, nomem);
+    if (!r->bad && !*nomem) return true;
+    nbr_object_entry_clear(e);
+    return false;
+}
+
+static bool get_manifest(reader *r, nbr_manifest *m, nbr_arena *arena, bool *nomem)
+{
+    m->damaged = get_str(r, nomem);
+    if (r->bad || *nomem) return false;
+    if (m->damaged) return true;
+    m->borrowed = true; /* its strings go into the arena, from the first */
+    m->parent = get_u64(r);
+    m->cell_id = get_arena_str(r, arena, nomem);
+    m->execution_count = (int64_t)get_u64(r);
+    m->started = get_arena_str(r, arena, nomem);
+    m->committed = get_arena_str(r, arena, nomem);
+    m->host_json = get_arena_str(r, arena, nomem);
+    m->ranks = get_u32(r);
+    if (!r->bad && !*nomem) get_bindings(r, m, arena, nomem);
     uint64_t objects = r->bad || *nomem ? 0 : get_u64(r);
     if (objects > (uint64_t)(r->end - r->p) / 40) r->bad = true;
+    if (!r->bad && !*nomem && nbr_manifest_borrow_objects(m, arena, (size_t)objects) != NBR_OK)
+        *nomem = true;
     for (uint64_t i = 0; !r->bad && !*nomem && i < objects; i++) {
         nbr_object_entry e;
-        memset(&e, 0, sizeof e);
-        const unsigned char *id = get_bytes(r, 16);
-        if (id) memcpy(e.id.bytes, id, 16);
-        uint32_t kind = get_u32(r);
-        e.kind = (nbr_object_kind)kind;
-        e.type = get_str(r, nomem);
-        e.ndim = (size_t)get_u64(r);
-        if (!r->bad && (kind < 1 || kind > 2 || e.ndim > 64 || !e.type)) r->bad = true;
-        if (!r->bad && !*nomem && e.ndim) {
-            e.shape = malloc(e.ndim * sizeof *e.shape);
-            if (!e.shape) *nomem = true;
-        }
-        if (!r->bad && !*nomem && !e.ndim) {
-            e.shape = malloc(sizeof *e.shape); /* as the parser: never NULL */
-            if (!e.shape) *nomem = true;
-        }
-        for (size_t k = 0; !r->bad && !*nomem && k < e.ndim; k++) e.shape[k] = get_u64(r);
-        e.logical_bytes = get_u64(r);
-        e.stored_bytes = get_u64(r);
-        e.segment = get_str(r, nomem);
-        if (!r->bad && !*nomem && (!e.segment || !nbr_segment_name_valid(e.segment)))
-            r->bad = true;
-        if (!r->bad && !*nomem) get_chunks(r, &e, nomem);
-        if (r->bad || *nomem) {
-            nbr_object_entry_clear(&e);
-            break;
-        }
+        if (!get_entry(r, &e, arena, nomem)) break;
         if (nbr_manifest_add_object(m, &e) != NBR_OK) *nomem = true;
     }
     if (!r->bad && !*nomem && (!m->cell_id || !m->started || !m->committed || !m->host_json))
@@ -647,6 +680,11 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
             r.end = (const unsigned char *)body + body_size;
         }
     }
+    /* Every checkpoint that writes holds an object or more: room for as
+     * many ids as checkpoints spares most of the index's growing (an
+     * optimisation only: a failure here is left to the growing to meet). */
+    if (ok && n <= (uint64_t)(r.end - r.p) / MANIFEST_MIN_BYTES)
+        (void)nbr_object_index_reserve(&s->objects, (size_t)n);
     uint64_t prev = 0;
     for (uint64_t i = 0; ok && i < n; i++) {
         nbr_manifest *m = malloc(sizeof *m);
@@ -655,7 +693,7 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
             break;
         }
         nbr_manifest_init(m, get_u64(&r));
-        if (r.bad || m->seq <= prev || m->seq > covered || !get_manifest(&r, m, &nomem) ||
+        if (r.bad || m->seq <= prev || m->seq > covered || !get_manifest(&r, m, &s->index_strings, &nomem) ||
             !complete_lean_entries(m, s, &nomem)) {
             free(m);
             ok = false;

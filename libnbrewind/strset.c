@@ -25,6 +25,11 @@ void nbr_strset_clear(nbr_strset *set)
     nbr_strset_init(set);
 }
 
+/* Up to this many items a set has no index: a scan of a few short strings
+ * is as fast as hashing, and most sets (a cell's names, a checkpoint's
+ * bindings) are that small, so each saves an allocation. */
+#define SMALL 8
+
 static bool rebuild_index(nbr_strset *set, size_t slot_count)
 {
     size_t *slots = calloc(slot_count, sizeof *slots);
@@ -39,6 +44,23 @@ static bool rebuild_index(nbr_strset *set, size_t slot_count)
     set->slots = slots;
     set->slot_count = slot_count;
     return true;
+}
+
+static void drop_index(nbr_strset *set)
+{
+    free(set->slots);
+    set->slots = NULL;
+    set->slot_count = 0;
+}
+
+/* After items moved: an index for the items as they are now, none for a
+ * small set; if it cannot be rebuilt for lack of memory, none either
+ * (lookups then fall back to a scan). */
+static void reindex(nbr_strset *set)
+{
+    size_t slot_count = 16;
+    while (set->count * 2 > slot_count) slot_count *= 2;
+    if (set->count <= SMALL || !rebuild_index(set, slot_count)) drop_index(set);
 }
 
 long nbr_strset_find_n(const nbr_strset *set, const char *name, size_t length)
@@ -80,6 +102,7 @@ bool nbr_strset_add_n(nbr_strset *set, const char *name, size_t length)
     memcpy(copy, name, length);
     copy[length] = '\0';
     set->items[set->count++] = copy;
+    if (set->count <= SMALL) return true;
     /* Keep the load factor under one half so probes stay short. */
     if (set->count * 2 > set->slot_count) {
         size_t slot_count = set->slot_count ? set->slot_count * 2 : 16;
@@ -122,13 +145,7 @@ void nbr_strset_remove_n(nbr_strset *set, const char *name, size_t length)
     memmove(&set->items[at], &set->items[at + 1],
             (set->count - (size_t)at - 1) * sizeof *set->items);
     set->count--;
-    /* Indices above `at` moved.  If the index cannot be rebuilt for lack of
-     * memory, drop it: lookups then fall back to a linear scan. */
-    if (!rebuild_index(set, set->slot_count ? set->slot_count : 16)) {
-        free(set->slots);
-        set->slots = NULL;
-        set->slot_count = 0;
-    }
+    reindex(set); /* indices above `at` moved */
 }
 
 bool nbr_strset_copy(nbr_strset *set, const nbr_strset *other)
@@ -154,11 +171,7 @@ void nbr_strset_intersect(nbr_strset *set, const nbr_strset *other)
             free(set->items[i]);
     }
     set->count = kept;
-    if (!rebuild_index(set, set->slot_count ? set->slot_count : 16)) {
-        free(set->slots);
-        set->slots = NULL;
-        set->slot_count = 0;
-    }
+    reindex(set);
 }
 
 void nbr_strset_truncate(nbr_strset *set, size_t count)
@@ -166,9 +179,5 @@ void nbr_strset_truncate(nbr_strset *set, size_t count)
     if (count >= set->count) return;
     for (size_t i = count; i < set->count; i++) free(set->items[i]);
     set->count = count;
-    if (!rebuild_index(set, set->slot_count ? set->slot_count : 16)) {
-        free(set->slots);
-        set->slots = NULL;
-        set->slot_count = 0;
-    }
+    reindex(set);
 }
