@@ -121,6 +121,7 @@ void nbr_manifest_clear(nbr_manifest *m)
 nbr_status nbr_manifest_borrow_bindings(nbr_manifest *m, nbr_arena *arena, size_t names)
 {
     m->borrowed = true;
+    m->names.arena = arena;
     if (!names) return NBR_OK;
     m->ids = nbr_arena_alloc(arena, names * sizeof *m->ids);
     m->deleted = nbr_arena_alloc(arena, names * sizeof *m->deleted);
@@ -369,14 +370,16 @@ static char *get_string(const nbr_json *obj, const char *key)
 
 bool nbr_segment_name_valid(const char *s)
 {
-    /* "segments/" + 16 digits + "-" + 8 hex digits + ".h5" */
-    if (strlen(s) != 9 + 16 + 1 + 8 + 3 || strncmp(s, "segments/", 9) != 0) return false;
+    /* "segments/" + 16 digits + "-" + 8 hex digits + ".h5", checked in
+     * order so that no byte past a NUL is read (an open checks one per
+     * object). */
+    if (strncmp(s, "segments/", 9) != 0) return false;
     for (int i = 9; i < 25; i++)
         if (s[i] < '0' || s[i] > '9') return false;
     if (s[25] != '-') return false;
     for (int i = 26; i < 34; i++)
         if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) return false;
-    return strcmp(s + 34, ".h5") == 0;
+    return s[34] == '.' && s[35] == 'h' && s[36] == '5' && s[37] == '\0';
 }
 
 static nbr_status parse_shape(nbr_object_entry *e, const nbr_json *shape, const char *path,

@@ -87,8 +87,8 @@ typedef struct nbr_manifest {
     size_t object_cap;
     uint32_t ranks;  /* a collective checkpoint's communicator size; 0 otherwise */
     char *damaged;   /* non-NULL: the manifest could not be read; why */
-    /* cell_id, started, committed, host_json and the arrays ids, deleted and
-     * objects (exactly as long as needed) lie in the store's arena (a
+    /* cell_id, started, committed, host_json, the names and the arrays ids,
+     * deleted and objects (exactly as long as needed) lie in the store's arena (a
      * manifest loaded from INDEX, nbr_manifest_borrow): not freed with the
      * manifest, and the manifest takes no more bindings or objects. */
     bool borrowed;

@@ -1,6 +1,8 @@
 /* strset.c - insertion-ordered string set with a hash index. */
 #include "strset.h"
 
+#include "alloc.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +19,15 @@ static uint64_t hash_bytes(const char *s, size_t n)
 
 void nbr_strset_init(nbr_strset *set) { memset(set, 0, sizeof *set); }
 
+/* Frees a copy the set made (unless the arena holds it). */
+static void drop_copy(const nbr_strset *set, char *copy)
+{
+    if (!set->arena) free(copy);
+}
+
 void nbr_strset_clear(nbr_strset *set)
 {
-    for (size_t i = 0; i < set->count; i++) free(set->items[i]);
+    for (size_t i = 0; i < set->count; i++) drop_copy(set, set->items[i]);
     free(set->items);
     free(set->slots);
     nbr_strset_init(set);
@@ -97,10 +105,8 @@ bool nbr_strset_add_n(nbr_strset *set, const char *name, size_t length)
         set->items = items;
         set->capacity = capacity;
     }
-    char *copy = malloc(length + 1);
+    char *copy = set->arena ? nbr_arena_copy_n(set->arena, name, length) : nbr_copy_n(name, length);
     if (!copy) return false;
-    memcpy(copy, name, length);
-    copy[length] = '\0';
     set->items[set->count++] = copy;
     if (set->count <= SMALL) return true;
     /* Keep the load factor under one half so probes stay short. */
@@ -108,7 +114,7 @@ bool nbr_strset_add_n(nbr_strset *set, const char *name, size_t length)
         size_t slot_count = set->slot_count ? set->slot_count * 2 : 16;
         while (set->count * 2 > slot_count) slot_count *= 2;
         if (!rebuild_index(set, slot_count)) {
-            free(set->items[--set->count]);
+            drop_copy(set, set->items[--set->count]);
             return false;
         }
         return true;
@@ -141,7 +147,7 @@ void nbr_strset_remove_n(nbr_strset *set, const char *name, size_t length)
 {
     long at = nbr_strset_find_n(set, name, length);
     if (at < 0) return;
-    free(set->items[at]);
+    drop_copy(set, set->items[at]);
     memmove(&set->items[at], &set->items[at + 1],
             (set->count - (size_t)at - 1) * sizeof *set->items);
     set->count--;
@@ -168,7 +174,7 @@ void nbr_strset_intersect(nbr_strset *set, const nbr_strset *other)
         if (nbr_strset_contains(other, set->items[i]))
             set->items[kept++] = set->items[i];
         else
-            free(set->items[i]);
+            drop_copy(set, set->items[i]);
     }
     set->count = kept;
     reindex(set);
@@ -177,7 +183,7 @@ void nbr_strset_intersect(nbr_strset *set, const nbr_strset *other)
 void nbr_strset_truncate(nbr_strset *set, size_t count)
 {
     if (count >= set->count) return;
-    for (size_t i = count; i < set->count; i++) free(set->items[i]);
+    for (size_t i = count; i < set->count; i++) drop_copy(set, set->items[i]);
     set->count = count;
     reindex(set);
 }

@@ -9,12 +9,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+struct nbr_arena;
+
 typedef struct nbr_strset {
     char **items;      /* owned copies, in insertion order */
     size_t count;
     size_t capacity;
     size_t *slots;     /* index + 1 into items, 0 = empty; size is a power of 2 */
     size_t slot_count;
+    /* Set by the owner of an empty set: the copies are carved from this
+     * arena (alloc.h) and freed with it, not one by one. */
+    struct nbr_arena *arena;
 } nbr_strset;
 
 void nbr_strset_init(nbr_strset *set);

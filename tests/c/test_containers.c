@@ -79,6 +79,29 @@ static void test_strset_across_its_index_threshold(void)
     nbr_strset_clear(&odd);
 }
 
+/* A set whose copies live in an arena answers as one that mallocs them,
+ * and its clear, removals and truncation free none of them one by one
+ * (ASan would call that an invalid free). */
+static void test_strset_with_copies_in_an_arena(void)
+{
+    nbr_arena a = {0};
+    nbr_strset set;
+    nbr_strset_init(&set);
+    set.arena = &a;
+    char name[16];
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof name, "x%d", i);
+        CHECK(nbr_strset_add(&set, name));
+    }
+    CHECK(set.count == 12 && nbr_strset_find_n(&set, "x11", 3) == 11);
+    nbr_strset_remove(&set, "x3");
+    nbr_strset_truncate(&set, 6);
+    CHECK(set.count == 6 && !nbr_strset_contains(&set, "x3") && nbr_strset_contains(&set, "x6"));
+    nbr_strset_clear(&set);
+    CHECK(set.arena == NULL && set.count == 0);
+    nbr_arena_clear(&a);
+}
+
 typedef struct square_job {
     uint64_t in, out, noise;
     int *buffer; /* what the job left in its slot, freed by release */
@@ -150,4 +173,5 @@ static void test_pool_returns_jobs_in_order(void)
 }
 
 NBR_TEST_MAIN(TEST(test_arena_pieces_stay_put), TEST(test_strset_across_its_index_threshold),
+              TEST(test_strset_with_copies_in_an_arena),
               TEST(test_pool_returns_jobs_in_order))
