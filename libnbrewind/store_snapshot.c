@@ -48,8 +48,10 @@
 #define BODY_EXPANSION 256u
 #define HEADER_BYTES 64
 #define NO_STRING 0xffffffffu
-/* The least a manifest takes in the body: its seq and a (damaged) reason. */
-#define MANIFEST_MIN_BYTES 12u
+/* About what an object entry and its share of its manifest take in the
+ * body, rounded down: an entry alone takes ~100 bytes (id, kind, dtype,
+ * sizes, segment name). */
+#define ENTRY_TYPICAL_BYTES 128u
 #define FNV_OFFSET 0xcbf29ce484222325ull
 #define FNV_PRIME 0x100000001b3ull
 
@@ -511,9 +513,11 @@ static void get_bindings(reader *r, nbr_manifest *m, nbr_arena *arena, bool *nom
         }
         nbr_object_id oid;
         memcpy(oid.bytes, id, 16);
-        /* A name twice would be a different manifest: refuse it. */
-        if (nbr_strset_find_n(&m->names, name, length) >= 0) r->bad = true;
-        else if (nbr_manifest_bind_n(m, name, length, *del ? NULL : &oid) != NBR_OK) *nomem = true;
+        /* A name twice would be a different manifest: refuse it (binding it
+         * again would not add a name). */
+        size_t before = m->names.count;
+        if (nbr_manifest_bind_n(m, name, length, *del ? NULL : &oid) != NBR_OK) *nomem = true;
+        else if (m->names.count == before) r->bad = true;
     }
 }
 
@@ -680,11 +684,10 @@ nbr_status nbr_snapshot_load(uint64_t *covered_out, nbr_store *s, char **names, 
             r.end = (const unsigned char *)body + body_size;
         }
     }
-    /* Every checkpoint that writes holds an object or more: room for as
-     * many ids as checkpoints spares most of the index's growing (an
-     * optimisation only: a failure here is left to the growing to meet). */
-    if (ok && n <= (uint64_t)(r.end - r.p) / MANIFEST_MIN_BYTES)
-        (void)nbr_object_index_reserve(&s->objects, (size_t)n);
+    /* Room for about as many ids as the body can hold entries spares the
+     * object index its growing; an optimisation only (a failure here is
+     * left to the growing to meet). */
+    if (ok) (void)nbr_object_index_reserve(&s->objects, (size_t)(r.end - r.p) / ENTRY_TYPICAL_BYTES);
     uint64_t prev = 0;
     for (uint64_t i = 0; ok && i < n; i++) {
         nbr_manifest *m = malloc(sizeof *m);
