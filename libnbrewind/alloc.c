@@ -36,7 +36,9 @@ bool nbr_reserve(void **items, size_t *capacity, size_t needed, size_t size)
 /* Large enough that a store's INDEX (tens of thousands of small strings)
  * costs a few hundred mallocs, small enough not to matter for a handful. */
 #define ARENA_BLOCK ((size_t)64 << 10)
-#define ARENA_ALIGN (sizeof(max_align_t))
+/* Pointers and 64-bit integers (what the store puts in its arena), not
+ * max_align_t's 16: most pieces are short strings. */
+#define ARENA_ALIGN ((size_t)8)
 
 struct nbr_arena_block {
     struct nbr_arena_block *next;

@@ -27,8 +27,8 @@ typedef struct nbr_arena {
     struct nbr_arena_block *blocks; /* newest first */
 } nbr_arena;
 
-/* `size` bytes aligned for any scalar type, or NULL when out of memory.
- * Valid until nbr_arena_clear. */
+/* `size` bytes aligned to 8 (pointers, 64-bit integers; not long double),
+ * or NULL when out of memory.  Valid until nbr_arena_clear. */
 void *nbr_arena_alloc(nbr_arena *arena, size_t size);
 
 /* A NUL-terminated copy of the first `length` bytes of `s` in the arena. */

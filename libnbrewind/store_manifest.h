@@ -111,7 +111,8 @@ bool nbr_object_entry_uses_segment(const nbr_object_entry *e, const char *segmen
 
 /* Make a new manifest a borrowed one (see `borrowed`): room in `arena` for
  * exactly `names` bindings, then (the second, once they are bound) for
- * exactly `objects` objects.  The caller puts its strings in the arena too. */
+ * exactly `objects` objects, which the caller fills in place
+ * (objects[object_count++]).  The caller puts its strings in the arena too. */
 nbr_status nbr_manifest_borrow_bindings(nbr_manifest *m, nbr_arena *arena, size_t names);
 nbr_status nbr_manifest_borrow_objects(nbr_manifest *m, nbr_arena *arena, size_t objects);
 
