@@ -800,9 +800,9 @@ NBR_API nbr_status nbr_store_object_info(nbr_object_kind *kind, const char **typ
  * object, what it is and what was asked.  NBR_ENOTFOUND for an unknown id,
  * NBR_ECORRUPT (naming the object and segment file, and the chunk of a
  * chunked array) if the data is damaged or fails its hash; the buffer's
- * content is then unspecified.  An array of more than two chunks is
- * decompressed on the handle's worker threads (NBR_STORE_OPT_WORKERS),
- * started and joined within the call. */
+ * content is then unspecified.  An array of more than two chunks and at
+ * least 1 MiB is decompressed on the handle's worker threads
+ * (NBR_STORE_OPT_WORKERS), started and joined within the call. */
 NBR_API nbr_status nbr_store_read_array(void *buffer, size_t buffer_size, nbr_store *store,
                                         const nbr_object_id *id, const char *expected_dtype,
                                         size_t ndim, const uint64_t *shape);

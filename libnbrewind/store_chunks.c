@@ -625,6 +625,10 @@ nbr_status nbr_chunks_recount(nbr_object_entry *entries, size_t count, const cha
  * each chunk's only when that fails, to name the bad one; verifying checks
  * every chunk's. */
 
+/* The least an array must hold for its read to start worker threads: a
+ * thread's start and join cost about what reading ~100 KB does. */
+#define PARALLEL_READ_BYTES ((uint64_t)1 << 20)
+
 typedef struct rjob {
     char *dest;            /* where the chunk goes: the caller's buffer, or `plain` */
     char *plain;           /* room for one chunk */
@@ -764,7 +768,9 @@ static nbr_status walk(char *buffer, nbr_store *s, const nbr_object_entry *e, si
     chunk_read r = {.s = s, .e = e, .verifying = buffer == NULL};
     size_t cells = 1;
     for (size_t i = 0; i < e->ndim; i++) cells *= (size_t)e->chunk_shape[i];
-    long workers = e->chunk_count > 2 ? workers_wanted(&s->options) : 0;
+    long workers = e->chunk_count > 2 && e->logical_bytes >= PARALLEL_READ_BYTES
+                       ? workers_wanted(&s->options)
+                       : 0;
     nbr_status st = nbr_hasher_new(&r.whole);
     if (st == NBR_OK) st = nbr_hash_array_header(r.whole, e->type, e->ndim, e->shape);
     if (st == NBR_OK)
