@@ -92,9 +92,17 @@ nbr_status nbr_pool_start(nbr_pool **out, long workers, size_t slots, size_t job
         free(p);
         return nbr_fail_nomem("starting worker threads");
     }
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->work, NULL);
-    pthread_cond_init(&p->done, NULL);
+    bool lock = pthread_mutex_init(&p->lock, NULL) == 0;
+    bool work = lock && pthread_cond_init(&p->work, NULL) == 0;
+    bool done = work && pthread_cond_init(&p->done, NULL) == 0;
+    if (!done) { /* not seen with default attributes on Linux */
+        if (work) pthread_cond_destroy(&p->work);
+        if (lock) pthread_mutex_destroy(&p->lock);
+        free(p->jobs);
+        free(p->states);
+        free(p);
+        return nbr_fail(NBR_ERROR, "starting worker threads: no lock or condition variable");
+    }
     p->job_size = job_size;
     p->slots = slots;
     p->run = run;

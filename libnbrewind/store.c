@@ -5,6 +5,7 @@
  * format is docs/store-format.md. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,8 +246,15 @@ nbr_status nbr_store_add_manifest(nbr_store *s, nbr_manifest *m)
     size_t at = s->checkpoint_count++;
     s->checkpoints[at] = m;
     if (m->seq > s->last_seq) s->last_seq = m->seq;
+    /* The object index holds 32-bit positions (store_index.h). */
+    if (at > UINT32_MAX || m->object_count > UINT32_MAX)
+        return nbr_fail(NBR_EUNSUPPORTED, "%s: checkpoint %s: more than 2^32 - 1 checkpoints or "
+                        "objects", s->root, m->id);
     for (size_t i = 0; i < m->object_count; i++) {
         const nbr_object_entry *e = &m->objects[i];
+        if (e->chunk_count > UINT32_MAX)
+            return nbr_fail(NBR_EUNSUPPORTED, "%s: checkpoint %s: an array of more than 2^32 - 1 "
+                            "chunks", s->root, m->id);
         if (!nbr_object_index_add(&s->objects, &e->id, at, i))
             return nbr_fail_nomem("indexing objects");
         for (size_t k = 0; k < e->chunk_count; k++)
@@ -541,12 +549,14 @@ static nbr_status apply_option(nbr_store_options *o, nbr_store_option option, in
     return nbr_fail(NBR_EINVAL, "unknown store option %d", (int)option);
 }
 
-/* WORKERS belongs to the handle: nothing to persist, any writer may set it. */
+/* WORKERS belongs to the handle: nothing to persist, any handle may set it
+ * (readers decompress on workers too), but not while a checkpoint's jobs
+ * may be running. */
 static nbr_status set_workers(nbr_store *s, int64_t value)
 {
-    if (s->lock_fd < 0 || s->writing)
-        return nbr_fail(NBR_ESTATE, "%s: WORKERS can be set only on a handle open for writing, "
-                        "between checkpoints", s->root);
+    if (s->writing)
+        return nbr_fail(NBR_ESTATE, "%s: WORKERS cannot be set while a checkpoint is being "
+                        "written", s->root);
     return apply_option(&s->options, NBR_STORE_OPT_WORKERS, value);
 }
 

@@ -736,6 +736,16 @@ static nbr_status queue_read(chunk_read *r, char *buffer, const nbr_chunk_grid *
     return st;
 }
 
+/* Every chunk is sound, yet together they are not the array: the entry's
+ * list of chunks is wrong. */
+static nbr_status chunks_do_not_add_up(const nbr_store *s, const nbr_object_entry *e)
+{
+    char hex[33];
+    nbr_object_id_to_hex(hex, &e->id);
+    return nbr_fail(NBR_ECORRUPT, "%s/%s: object %s: its chunks do not hash to its id", s->root,
+                    e->segment, hex);
+}
+
 /* After an array read into `buffer` failed its hash: the first chunk whose
  * bytes there fail theirs, or (all sound) the entry's list of chunks. */
 static nbr_status name_bad_chunk(const nbr_store *s, const nbr_object_entry *e,
@@ -748,10 +758,7 @@ static nbr_status name_bad_chunk(const nbr_store *s, const nbr_object_entry *e,
                                     box_bytes(&g, e->ndim, itemsize));
         if (st != NBR_OK) return st;
     } while (nbr_chunk_grid_next(&g));
-    char hex[33];
-    nbr_object_id_to_hex(hex, &e->id);
-    return nbr_fail(NBR_ECORRUPT, "%s: object %s: its chunks do not hash to its id", e->segment,
-                    hex);
+    return chunks_do_not_add_up(s, e);
 }
 
 static void release_rjob(void *job)
@@ -787,12 +794,7 @@ static nbr_status walk(char *buffer, nbr_store *s, const nbr_object_entry *e, si
     if (bad && buffer) st = name_bad_chunk(s, e, buffer, itemsize);
     nbr_pool_stop(r.jobs, release_rjob); /* the jobs still queued finish first */
     nbr_hasher_free(r.whole);
-    if (bad && !buffer) {
-        char hex[33];
-        nbr_object_id_to_hex(hex, &e->id);
-        st = nbr_fail(NBR_ECORRUPT, "%s: object %s: its chunks do not hash to its id", e->segment,
-                      hex);
-    }
+    if (bad && !buffer) st = chunks_do_not_add_up(s, e);
     return st;
 }
 

@@ -773,14 +773,20 @@ static void *frame_room(nbr_chunk_frame *frame, size_t size)
     return grown;
 }
 
-/* Whether a chunk dataset is as the store writes it: one HDF5 chunk of its
+/* Whether a chunk dataset is as the store writes it: of the manifest's
+ * dtype (`type`, so that HDF5 would convert nothing), one HDF5 chunk of its
  * whole extent (`count`), filtered by Blosc alone (*filtered) or not at all.
  * Only then are its stored bytes the chunk's frame or its raw bytes. */
-static bool one_frame(bool *filtered, hid_t ds, size_t ndim, const uint64_t *count)
+static bool one_frame(bool *filtered, hid_t ds, hid_t type, size_t ndim, const uint64_t *count)
 {
     hsize_t dims[NBR_MAX_DIMS];
     unsigned flags = 0, config = 0;
     size_t nvalues = 0;
+    *filtered = false;
+    hid_t stored = H5Dget_type(ds);
+    bool same = stored >= 0 && H5Tequal(stored, type) > 0;
+    if (stored >= 0) H5Tclose(stored);
+    if (!same) return false;
     hid_t dcpl = H5Dget_create_plist(ds);
     bool ok = dcpl >= 0 && H5Pget_layout(dcpl) == H5D_CHUNKED &&
               H5Pget_chunk(dcpl, NBR_MAX_DIMS, dims) == (int)ndim;
@@ -846,7 +852,7 @@ nbr_status nbr_segment_fetch_chunk(bool *framed, void *buffer, nbr_chunk_frame *
         size_t bytes = itemsize;
         for (size_t i = 0; i < object->ndim; i++) bytes *= (size_t)count[i];
         snprintf(why, sizeof why, "reading %s", what);
-        if (st == NBR_OK && one_frame(&filtered, ds, object->ndim, count))
+        if (st == NBR_OK && one_frame(&filtered, ds, type, object->ndim, count))
             st = read_stored(framed, buffer, bytes, frame, ds, filtered, path, object, what);
         else if (st == NBR_OK && H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, buffer) < 0)
             st = h5_fail(NBR_ECORRUPT, path, &object->id, why);

@@ -533,7 +533,7 @@ static bool get_entry(reader *r, nbr_object_entry *e, nbr_arena *arena, bool *no
     e->kind = (nbr_object_kind)kind;
     e->type = get_arena_str(r, arena, nomem);
     e->ndim = (size_t)get_u64(r);
-    if (!r->bad && (kind < 1 || kind > 2 || e->ndim > 64 || !e->type)) r->bad = true;
+    if (!r->bad && (kind < 1 || kind > 2 || e->ndim > NBR_MAX_DIMS || !e->type)) r->bad = true;
     /* Never NULL, 0-d too, as the parser makes it. */
     if (!r->bad && !*nomem && !(e->shape = nbr_arena_alloc(arena, (e->ndim ? e->ndim : 1) *
                                                                       sizeof *e->shape)))

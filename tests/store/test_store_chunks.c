@@ -678,9 +678,9 @@ static void fill_ramp(double *a)
 
 /* WORKERS changes who compresses, never what is stored: with no worker, a
  * few or one per CPU the array gets the same id and the same stored bytes.
- * It belongs to the handle: any writer may set it between checkpoints, it
- * is not persisted, and a read-only handle or a checkpoint in progress
- * refuses it. */
+ * It belongs to the handle: any handle, a read-only one too (its reads
+ * decompress on workers), may set it while no checkpoint is in progress,
+ * and it is not persisted. */
 static void test_workers_option_changes_only_who_compresses(void)
 {
     static const int64_t workers[3] = {-1, 0, 3};
@@ -711,7 +711,11 @@ static void test_workers_option_changes_only_who_compresses(void)
         CHECK_OK(nbr_store_open(&r, dir, NBR_STORE_READONLY));
         CHECK_OK(nbr_store_get_option(&value, r, NBR_STORE_OPT_WORKERS));
         CHECK(value == -1); /* not persisted */
-        CHECK(nbr_store_set_option(r, NBR_STORE_OPT_WORKERS, 0) == NBR_ESTATE);
+        CHECK(reads_as(r, &ids[i], a));
+        CHECK_OK(nbr_store_set_option(r, NBR_STORE_OPT_WORKERS, workers[i]));
+        CHECK_OK(nbr_store_get_option(&value, r, NBR_STORE_OPT_WORKERS));
+        CHECK(value == workers[i]);
+        CHECK(nbr_store_set_option(r, NBR_STORE_OPT_CHUNK_BYTES, 4096) == NBR_ESTATE);
         CHECK(reads_as(r, &ids[i], a));
         nbr_store_close(r);
         free(k);
@@ -795,19 +799,14 @@ static void test_a_damaged_frame_is_named_by_reads_and_verify(void)
     free(a), free(other), free(back);
 }
 
-/* A chunk dataset not as the store writes it (rewritten by another tool
- * with deflate for Blosc, here) is read through HDF5's filters. */
-static void test_a_foreign_chunk_dataset_reads_through_hdf5(void)
+/* Replaces chunk `block` of `a` in the segment file `path` by a dataset
+ * of the same values that another tool might have written: of file type
+ * `type`, one HDF5 chunk, deflated or not. */
+static void rewrite_chunk(const char *path, const double *a, int block, hid_t type, bool deflate)
 {
-    char *dir, *k = NULL, path[700], hex[33], dataset[64];
-    double *a = malloc(ROWS * COLS * 8), *rows = malloc(CHUNK);
-    fill_ramp(a);
-    nbr_store *s = create_store_of(&dir, "foreign", 3); /* manifests apart from segments */
-    nbr_object_id ia = put_commit(s, "field", a, &k);
-    nbr_store_close(s);
-    const char *name = st_find_entry(st_path(dir, "segments"), k, ".h5");
-    snprintf(path, sizeof path, "%s/segments/%s", dir, name ? name : "?");
-    chunk_id_hex(hex, a, 2);
+    char hex[33], dataset[64];
+    double *rows = malloc(CHUNK);
+    chunk_id_hex(hex, a, block);
     snprintf(dataset, sizeof dataset, "/chunks/%s", hex);
     hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
     hid_t ds = H5Dopen2(f, dataset, H5P_DEFAULT);
@@ -816,16 +815,35 @@ static void test_a_foreign_chunk_dataset_reads_through_hdf5(void)
     CHECK(H5Ldelete(f, dataset, H5P_DEFAULT) >= 0);
     const hsize_t dims[2] = {BLOCK_ROWS, COLS};
     hid_t space = H5Screate_simple(2, dims, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    CHECK(H5Pset_chunk(dcpl, 2, dims) >= 0 && H5Pset_deflate(dcpl, 1) >= 0);
-    ds = H5Dcreate2(f, dataset, H5T_IEEE_F64LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(H5Pset_chunk(dcpl, 2, dims) >= 0 && (!deflate || H5Pset_deflate(dcpl, 1) >= 0));
+    ds = H5Dcreate2(f, dataset, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     CHECK(ds >= 0 && H5Dwrite(ds, H5T_IEEE_F64LE, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows) >= 0);
     H5Dclose(ds), H5Pclose(dcpl), H5Sclose(space);
     CHECK(H5Fclose(f) >= 0);
+    free(rows);
+}
+
+/* A chunk dataset not as the store writes it is read through HDF5, which
+ * converts: rewritten by another tool with deflate for Blosc, or holding
+ * the same values big-endian under a little-endian manifest (laid out as
+ * the store's raw chunks are, so only its type tells). */
+static void test_a_foreign_chunk_dataset_reads_through_hdf5(void)
+{
+    char *dir, *k = NULL, path[700];
+    double *a = malloc(ROWS * COLS * 8);
+    fill_ramp(a);
+    nbr_store *s = create_store_of(&dir, "foreign", 3); /* manifests apart from segments */
+    nbr_object_id ia = put_commit(s, "field", a, &k);
+    nbr_store_close(s);
+    const char *name = st_find_entry(st_path(dir, "segments"), k, ".h5");
+    snprintf(path, sizeof path, "%s/segments/%s", dir, name ? name : "?");
+    rewrite_chunk(path, a, 2, H5T_IEEE_F64LE, true);
+    rewrite_chunk(path, a, 3, H5T_IEEE_F64BE, false);
     CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_READONLY));
     CHECK(reads_as(s, &ia, a));
     CHECK_OK(nbr_store_verify(NULL, s));
     nbr_store_close(s);
-    free(a), free(rows), free(k);
+    free(a), free(k);
     st_remove_tree(dir);
     free(dir);
 }

@@ -331,6 +331,62 @@ static void test_index_body_compressed_or_raw(void)
     free(dir);
 }
 
+static void put_u64_le(unsigned char *at, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) at[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* An index whose chunked entry claims more dimensions than an array may
+ * have (40 > 32; its shape and chunk shape padded with 1s, so that the rest
+ * of it still parses), under a good checksum, is not used: the store opens
+ * as from its manifests, and reading the array walks no grid of 40
+ * dimensions. */
+static void test_an_entry_of_too_many_dimensions_is_refused(void)
+{
+    char *dir = st_tempdir("ndim");
+    nbr_store *s = NULL;
+    nbr_checkpoint *c = NULL;
+    double a[64 * 64];
+    for (int i = 0; i < 64 * 64; i++) a[i] = i * 0.5;
+    const uint64_t shape[2] = {64, 64};
+    CHECK_OK(nbr_store_open(&s, dir, NBR_STORE_CREATE | NBR_STORE_WRITE));
+    CHECK_OK(nbr_store_set_option(s, NBR_STORE_OPT_CHUNK_BYTES, 4096)); /* 8 chunks of 8 rows */
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array(NULL, c, "x", "<f8", 2, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_commit(NULL, c));
+    nbr_store_close(s);
+    char *truth = dump_without_index(dir);
+    const char *index = st_path(dir, "INDEX");
+    long size = 0;
+    char *good = read_all(index, &size);
+    size_t body_size = 0;
+    unsigned char *body = (unsigned char *)index_body(good, size, &body_size);
+    /* The entry: "<f8", ndim 2, 64, 64, logical, stored, its segment (a
+     * 37-byte string), its chunk count, then its chunk shape. */
+    static const unsigned char entry[] = {3, 0, 0, 0, '<', 'f', '8', 2, 0, 0, 0, 0, 0, 0, 0,
+                                          64, 0, 0, 0, 0, 0, 0, 0, 64, 0, 0, 0, 0, 0, 0, 0};
+    size_t at = 0;
+    while (at + sizeof entry <= body_size && memcmp(body + at, entry, sizeof entry) != 0) at++;
+    CHECK(at + sizeof entry <= body_size);
+    size_t ndim_at = at + 7, shape_end = at + sizeof entry;
+    size_t chunk_shape_at = shape_end + 8 + 8 + 4 + 37 + 8;
+    CHECK(chunk_shape_at + 16 <= body_size);
+    unsigned char *out = malloc(body_size + 2 * 38 * 8), *w = out;
+    memcpy(w, body, ndim_at), w += ndim_at;
+    put_u64_le(w, 40), w += 8;
+    for (int i = 0; i < 38; i++) put_u64_le(w, 1), w += 8; /* leading 1s */
+    memcpy(w, body + ndim_at + 8, chunk_shape_at - ndim_at - 8), w += chunk_shape_at - ndim_at - 8;
+    for (int i = 0; i < 38; i++) put_u64_le(w, 1), w += 8;
+    memcpy(w, body + chunk_shape_at, body_size - chunk_shape_at), w += body_size - chunk_shape_at;
+    write_index(index, good, (const char *)out, (size_t)(w - out), 0);
+    char *seen = dump_store(dir);
+    CHECK_STR(truth, seen);
+    free(seen), free(out), free(body), free(good), free(truth);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 NBR_TEST_MAIN(TEST(test_open_with_index_equals_without),
               TEST(test_bad_index_is_ignored_and_rewritten),
-              TEST(test_index_body_compressed_or_raw))
+              TEST(test_index_body_compressed_or_raw),
+              TEST(test_an_entry_of_too_many_dimensions_is_refused))
