@@ -31,6 +31,14 @@ bool nbr_chunks_find(const char **segment, uint64_t *stored, const nbr_store *s,
     return true;
 }
 
+/* The bytes of the grid's current box. */
+static size_t box_bytes(const nbr_chunk_grid *g, size_t ndim, size_t itemsize)
+{
+    size_t bytes = itemsize;
+    for (size_t i = 0; i < ndim; i++) bytes *= (size_t)g->count[i];
+    return bytes;
+}
+
 /* ---- writing ----------------------------------------------------------- */
 
 /* The entry being built: what nbr_checkpoint_record_entry will take. */
@@ -308,30 +316,29 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
 {
     nbr_array_view box;
     const char *data = v->data + g->offset * v->itemsize;
-    uint64_t bytes = v->itemsize;
-    for (size_t i = 0; i < v->ndim; i++) bytes *= g->count[i];
+    size_t bytes = box_bytes(g, v->ndim, v->itemsize);
     if (!v->c_contiguous) {
         nbr_array_walker w;
         nbr_array_view_box(&box, v, g->start, g->count);
         nbr_array_walker_init(&w, &box);
-        nbr_array_walker_next(&w, p->buffer, (size_t)bytes);
+        nbr_array_walker_next(&w, p->buffer, bytes);
         data = p->buffer;
     }
     nbr_chunk_ref *ref = &e->chunks[g->index];
     /* Chunks come in grid order, which is C order: together they are the
      * array's own byte stream. */
-    nbr_status st = p->whole ? nbr_hasher_update(p->whole, data, (size_t)bytes) : NBR_OK;
+    nbr_status st = p->whole ? nbr_hasher_update(p->whole, data, bytes) : NBR_OK;
     if (st == NBR_OK && p->speculate)
-        return queue_chunk(c, e, p, g, v, data, (size_t)bytes, true);
+        return queue_chunk(c, e, p, g, v, data, bytes, true);
     if (st == NBR_OK)
-        st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, (size_t)bytes);
+        st = nbr_hash_chunk(&ref->id, e->type, v->ndim, g->count, data, bytes);
     const char *segment = st == NBR_OK ? existing_chunk(&ref->stored_bytes, c, &ref->id) : NULL;
     if (st == NBR_OK && !segment && in_flight(p, e, &ref->id)) {
         st = drain(c, e, p);
         if (st == NBR_OK) segment = existing_chunk(&ref->stored_bytes, c, &ref->id);
     }
     if (st == NBR_OK && !segment && p->compress != 0) {
-        st = queue_chunk(c, e, p, g, v, data, (size_t)bytes, false);
+        st = queue_chunk(c, e, p, g, v, data, bytes, false);
         segment = c->segment;
     } else if (st == NBR_OK && !segment) { /* not worth compressing: as it is */
         st = nbr_array_view_init(&box, data, v->ndim, g->count, NULL, v->itemsize, "a chunk");
@@ -626,7 +633,8 @@ nbr_status nbr_chunks_recount(nbr_object_entry *entries, size_t count, const cha
  * every chunk's. */
 
 /* The least an array must hold for its read to start worker threads: a
- * thread's start and join cost about what reading ~100 KB does. */
+ * thread's start and join cost about what reading some 100 KB does (an
+ * estimate, not a measurement). */
 #define PARALLEL_READ_BYTES ((uint64_t)1 << 20)
 
 typedef struct rjob {
@@ -647,13 +655,6 @@ static void unpack_job(const void *context, void *job)
     if (!j->framed) return;
     j->unpacked = nbr_blosc_decompress_into(j->plain, j->bytes, j->frame.data, j->frame.size);
     if (j->unpacked == NBR_OK && j->dest != j->plain) memcpy(j->dest, j->plain, j->bytes);
-}
-
-static size_t box_bytes(const nbr_chunk_grid *g, size_t ndim, size_t itemsize)
-{
-    size_t bytes = itemsize;
-    for (size_t i = 0; i < ndim; i++) bytes *= (size_t)g->count[i];
-    return bytes;
 }
 
 static nbr_status chunk_fail(nbr_status status, const nbr_store *s, const nbr_object_entry *e,

@@ -381,22 +381,13 @@ static const char *view_str(reader *r, size_t *length)
     return (const char *)at;
 }
 
-/* A malloc'd copy, NULL for none (or when bad; *nomem on ENOMEM). */
-static char *get_str(reader *r, bool *nomem)
+/* A copy in `arena`, or malloc'd when `arena` is NULL; NULL for none (or
+ * when bad; *nomem on ENOMEM). */
+static char *get_str(reader *r, nbr_arena *arena, bool *nomem)
 {
     size_t n = 0;
     const char *at = view_str(r, &n);
-    char *s = at ? nbr_copy_n(at, n) : NULL;
-    if (at && !s) *nomem = true;
-    return s;
-}
-
-/* A copy in `arena` (see get_str). */
-static char *get_arena_str(reader *r, nbr_arena *arena, bool *nomem)
-{
-    size_t n = 0;
-    const char *at = view_str(r, &n);
-    char *s = at ? nbr_arena_copy_n(arena, at, n) : NULL;
+    char *s = !at ? NULL : arena ? nbr_arena_copy_n(arena, at, n) : nbr_copy_n(at, n);
     if (at && !s) *nomem = true;
     return s;
 }
@@ -426,7 +417,7 @@ static void get_chunk_segments(reader *r, nbr_object_entry *e, bool lean, bool *
     if (!r->bad && !(e->chunk_segments = calloc((size_t)segments + 1, sizeof(char *))))
         *nomem = true;
     for (uint32_t k = 0; !r->bad && !*nomem && k < segments; k++) {
-        e->chunk_segments[k] = get_str(r, nomem);
+        e->chunk_segments[k] = get_str(r, NULL, nomem);
         if (e->chunk_segments[k]) e->chunk_segment_count = k + 1;
         if (!r->bad && !*nomem && (!e->chunk_segments[k] ||
                                    !nbr_segment_name_valid(e->chunk_segments[k])))
@@ -531,7 +522,7 @@ static bool get_entry(reader *r, nbr_object_entry *e, nbr_arena *arena, bool *no
     if (id) memcpy(e->id.bytes, id, 16);
     uint32_t kind = get_u32(r);
     e->kind = (nbr_object_kind)kind;
-    e->type = get_arena_str(r, arena, nomem);
+    e->type = get_str(r, arena, nomem);
     e->ndim = (size_t)get_u64(r);
     if (!r->bad && (kind < 1 || kind > 2 || e->ndim > NBR_MAX_DIMS || !e->type)) r->bad = true;
     /* Never NULL, 0-d too, as the parser makes it. */
@@ -541,7 +532,7 @@ static bool get_entry(reader *r, nbr_object_entry *e, nbr_arena *arena, bool *no
     for (size_t k = 0; !r->bad && !*nomem && k < e->ndim; k++) e->shape[k] = get_u64(r);
     e->logical_bytes = get_u64(r);
     e->stored_bytes = get_u64(r);
-    e->segment = get_arena_str(r, arena, nomem);
+    e->segment = get_str(r, arena, nomem);
     if (!r->bad && !*nomem && (!e->segment || !nbr_segment_name_valid(e->segment)))
         r->bad = true;
     if (!r->bad && !*nomem) get_chunks(r, e, nomem);
@@ -552,16 +543,16 @@ static bool get_entry(reader *r, nbr_object_entry *e, nbr_arena *arena, bool *no
 
 static bool get_manifest(reader *r, nbr_manifest *m, nbr_arena *arena, bool *nomem)
 {
-    m->damaged = get_str(r, nomem);
+    m->damaged = get_str(r, NULL, nomem);
     if (r->bad || *nomem) return false;
     if (m->damaged) return true;
     m->borrowed = true; /* its strings go into the arena, from the first */
     m->parent = get_u64(r);
-    m->cell_id = get_arena_str(r, arena, nomem);
+    m->cell_id = get_str(r, arena, nomem);
     m->execution_count = (int64_t)get_u64(r);
-    m->started = get_arena_str(r, arena, nomem);
-    m->committed = get_arena_str(r, arena, nomem);
-    m->host_json = get_arena_str(r, arena, nomem);
+    m->started = get_str(r, arena, nomem);
+    m->committed = get_str(r, arena, nomem);
+    m->host_json = get_str(r, arena, nomem);
     m->ranks = get_u32(r);
     if (!r->bad && !*nomem) get_bindings(r, m, arena, nomem);
     uint64_t objects = r->bad || *nomem ? 0 : get_u64(r);
