@@ -7,7 +7,10 @@ fills in the record with their ids and what the cell read, and commits.  In
 the background the writer runs on one thread, jobs in cell order, so the
 next cell runs while the previous checkpoint is compressed and written.  A
 crash can lose only the jobs still queued; `flush()` (also at exit) waits
-for them.
+for them.  The queue bounds the memory the snapshots hold: a cell whose
+snapshots are big waits while `max_pending` such jobs wait; one that copied
+little (a record, a few small values) never waits for an earlier cell's
+gigabytes to be written.
 """
 from __future__ import annotations
 
@@ -16,6 +19,10 @@ import threading
 from dataclasses import dataclass, field
 
 from . import serialize
+
+# A job whose snapshots total less than this is queued without waiting for a
+# slot: its memory is negligible next to the big jobs the slots bound.
+LIGHT_BYTES = 1 << 20
 
 
 @dataclass
@@ -35,6 +42,11 @@ class Job:
     checkpoint: str | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
+    holds_slot: bool = False  # counted against Writer's max_pending until written
+
+    @property
+    def snapshot_bytes(self) -> int:
+        return sum(encoded.nbytes for _, encoded in self.puts)
 
 
 class Writer:
@@ -47,7 +59,9 @@ class Writer:
         self.current: dict[str, str] = {}  # name -> id as of the last committed job
         self._parts: dict[str, set] | None = None  # name -> its part bindings in the store
         self.last_checkpoint: str | None = None
-        self._queue: queue.Queue = queue.Queue(maxsize=max_pending)
+        self._queue: queue.Queue = queue.Queue()
+        # max_pending jobs may wait besides the one being written
+        self._slots = threading.Semaphore(max_pending + 1)
         self._thread = None
         self._workers = None  # the store's compression threads, as last set
         self.pool = BufferPool()
@@ -60,7 +74,10 @@ class Writer:
             self._thread = threading.Thread(target=self._loop, name="nbrewind-writer",
                                             daemon=True)
             self._thread.start()
-        self._queue.put(job)  # blocks while max_pending jobs wait: bounded memory
+        if job.snapshot_bytes >= LIGHT_BYTES:
+            self._slots.acquire()  # blocks while max_pending big jobs wait: bounded memory
+            job.holds_slot = True
+        self._queue.put(job)
 
     def flush(self):
         """Wait until every submitted job is durable (or failed)."""
@@ -85,6 +102,9 @@ class Writer:
             for _, encoded in job.puts:  # the snapshots' memory serves the next ones
                 for buffer in encoded.pooled:
                     self.pool.give(buffer)
+            if job.holds_slot:
+                job.holds_slot = False
+                self._slots.release()
             job.done.set()
 
     def _set_workers(self):
