@@ -8,8 +8,8 @@ import pytest
 
 import nbrewind
 
-# Background commits are the default on machines with three CPUs or more
-# (most users'), off on two (this CI's): keep the tests on the background
+# Background commits are the default on machines with two CPUs or more
+# (most users', and this CI's), off on one: keep the tests on the background
 # path wherever they run; test_audit covers the choice and the other path.
 os.environ.setdefault("NBREWIND_BACKGROUND", "1")
 

@@ -816,10 +816,11 @@ def test_synchronous_mode_gives_the_same_store(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("setting, cpus, expected", [
-    ("auto", {0, 1}, False), ("auto", {0, 1, 2}, True), (None, {0}, False),
-    (None, set(range(64)), True), ("1", {0}, True), ("0", set(range(64)), False)])
-def test_background_commits_by_default_only_with_three_cpus(monkeypatch, setting, cpus,
-                                                             expected):
+    ("auto", {0}, False), ("auto", {0, 1}, True), ("auto", {0, 1, 2}, True), (None, {0}, False),
+    (None, {3, 5}, True), (None, set(range(64)), True), ("1", {0}, True),
+    ("0", set(range(64)), False)])
+def test_background_commits_by_default_only_with_two_cpus_or_more(monkeypatch, setting, cpus,
+                                                                  expected):
     from nbrewind import audit as audit_module
 
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: cpus)

@@ -10,7 +10,7 @@ it:
     %nbrewind max-object-size SIZE    record bigger values as "recompute" (e.g. 2GB; none)
     %nbrewind off | on                pause or resume the audit
     %nbrewind background on | off     write checkpoints while the next cell runs (default:
-                                      on with 3 or more CPUs, off with fewer;
+                                      on with 2 or more CPUs, off with one;
                                       $NBREWIND_BACKGROUND=1 or 0 chooses)
     %nbrewind flush                   wait until every checkpoint so far is durable
     %nbrewind rewind K                the namespace as after the K-th execution of
