@@ -1,5 +1,6 @@
 """The background writer's queue, on a real store: big snapshots are bounded,
-small checkpoints never wait behind them, and every job commits in order."""
+small checkpoints do not wait behind them, a failure frees its slot, and
+every job commits in order."""
 from __future__ import annotations
 
 import threading
@@ -13,14 +14,18 @@ from nbrewind.writer import LIGHT_BYTES, Job, Writer
 
 class GatedWriter(Writer):
     """A writer whose thread waits at `gate` before each job, so that a test
-    can fill its queue; the writing itself is the real one."""
+    can fill its queue, and fails the jobs of the cells in `fail`; the
+    writing itself is the real one."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, fail=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.gate = threading.Event()
+        self.fail = set(fail)
 
     def _write(self, job):
         self.gate.wait(timeout=60)
+        if job.cell_id in self.fail:
+            raise OSError(f"{job.cell_id}: no space left on device")
         super()._write(job)
 
 
@@ -34,6 +39,10 @@ def job(n: int, value) -> Job:
     return j
 
 
+def big(i: int) -> np.ndarray:
+    return np.full(LIGHT_BYTES // 8, float(i))  # 1 MiB: a big job
+
+
 def submitted_within(writer, j, seconds: float) -> bool:
     """Whether writer.submit(j) returned within `seconds` (it goes on in a
     thread either way)."""
@@ -42,25 +51,50 @@ def submitted_within(writer, j, seconds: float) -> bool:
     return done.wait(seconds)
 
 
-def test_small_checkpoints_never_wait_behind_big_ones(tmp_path):
+def committed_cells(store) -> list:
+    return [e.record.cell_id for e in history.executions(store)]
+
+
+def test_small_checkpoints_do_not_wait_behind_big_ones(tmp_path):
     store = nbrewind.Store(str(tmp_path / "s.nbrewind"), "c")
     errors = []
-    writer = GatedWriter(store, True, errors.append, max_pending=1)
-    big = [np.full(LIGHT_BYTES // 8, float(i)) for i in range(3)]  # 1 MiB each: big
+    writer = GatedWriter(store, True, errors.append, max_pending=1, max_light=1)
     try:
-        writer.submit(job(1, big[0]))  # being written (held at the gate)
-        writer.submit(job(2, big[1]))  # the one big job that may wait
+        writer.submit(job(1, big(1)))  # being written (held at the gate)
+        writer.submit(job(2, big(2)))  # the one big job that may wait
         assert submitted_within(writer, job(3, 42), 2.0)  # small: queued at once
-        late = job(4, big[2])
-        assert not submitted_within(writer, late, 0.5)  # a second big one waits
+        late_big, late_small = job(4, big(4)), job(5, 43)
+        assert not submitted_within(writer, late_big, 0.5)  # a second big one waits
+        assert not submitted_within(writer, late_small, 0.5)  # so does a second small one
         writer.gate.set()
-        assert late.done.wait(60)
+        assert late_big.done.wait(60) and late_small.done.wait(60)
         writer.flush()
     finally:
         writer.gate.set()
     assert errors == []
-    assert [e.record.cell_id for e in history.executions(store)] == \
-        ["cell1", "cell2", "cell3", "cell4"]
-    for n, value in ((1, big[0]), (3, 42), (4, big[2])):
+    assert sorted(committed_cells(store)) == [f"cell{n}" for n in range(1, 6)]
+    assert committed_cells(store)[:3] == ["cell1", "cell2", "cell3"]  # in the order submitted
+    for n, value in ((1, big(1)), (3, 42), (4, big(4)), (5, 43)):
         assert writer.current[f"v{n}"] == serialize.encode(value).id
+    store.close()
+
+
+def test_a_failed_job_frees_its_slot_even_when_reporting_it_fails(tmp_path):
+    store = nbrewind.Store(str(tmp_path / "s.nbrewind"), "c")
+    failed = []
+
+    def on_error(j):
+        failed.append(j.cell_id)
+        raise RuntimeError("the report itself fails")
+
+    writer = GatedWriter(store, True, on_error, max_pending=0, fail={"cell1"})
+    writer.gate.set()
+    first, second = job(1, big(1)), job(2, big(2))
+    writer.submit(first)
+    assert submitted_within(writer, second, 30)  # cell1's slot came back
+    assert second.done.wait(30)  # and a writer took the job
+    writer.flush()
+    assert failed == ["cell1"] and isinstance(first.error, OSError)
+    assert second.error is None and committed_cells(store) == ["cell2"]
+    assert writer._thread.is_alive()  # the writer outlived both failures
     store.close()

@@ -9,20 +9,23 @@ next cell runs while the previous checkpoint is compressed and written.  A
 crash can lose only the jobs still queued; `flush()` (also at exit) waits
 for them.  The queue bounds the memory the snapshots hold: a cell whose
 snapshots are big waits while `max_pending` such jobs wait; one that copied
-little (a record, a few small values) never waits for an earlier cell's
-gigabytes to be written.
+little (a record, a few small values) does not wait for an earlier cell's
+gigabytes to be written, unless MAX_LIGHT such jobs already wait.
 """
 from __future__ import annotations
 
 import queue
 import threading
+import traceback
 from dataclasses import dataclass, field
 
 from . import serialize
 
-# A job whose snapshots total less than this is queued without waiting for a
-# slot: its memory is negligible next to the big jobs the slots bound.
+# A job whose snapshots total less than this is light: it waits only for
+# one of MAX_LIGHT slots of its own, not behind the big jobs, whose memory
+# the max_pending slots bound (MAX_LIGHT light jobs hold at most 128 MiB).
 LIGHT_BYTES = 1 << 20
+MAX_LIGHT = 64
 
 
 @dataclass
@@ -42,17 +45,21 @@ class Job:
     checkpoint: str | None = None
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
-    holds_slot: bool = False  # counted against Writer's max_pending until written
+    slot: str | None = None  # "big" or "light": counted by Writer until written
 
     @property
     def snapshot_bytes(self) -> int:
-        return sum(encoded.nbytes for _, encoded in self.puts)
+        """The memory its snapshots hold: their pool buffers (which may be up
+        to twice what they use), else their encoded size."""
+        return sum(max(encoded.nbytes, sum(b.nbytes for b in encoded.pooled))
+                   for _, encoded in self.puts)
 
 
 class Writer:
     """Applies jobs to a store, in order; `background` selects a thread."""
 
-    def __init__(self, store, background: bool, on_error, max_pending: int = 3):
+    def __init__(self, store, background: bool, on_error, max_pending: int = 3,
+                 max_light: int = MAX_LIGHT):
         self.store = store
         self.background = background
         self.on_error = on_error  # called with (job) in the writing thread
@@ -60,8 +67,11 @@ class Writer:
         self._parts: dict[str, set] | None = None  # name -> its part bindings in the store
         self.last_checkpoint: str | None = None
         self._queue: queue.Queue = queue.Queue()
-        # max_pending jobs may wait besides the one being written
-        self._slots = threading.Semaphore(max_pending + 1)
+        # Jobs queued or being written, by kind of slot, and how many each
+        # kind may have: max_pending big ones may wait besides the one written.
+        self._slots = threading.Condition()
+        self._held = {"big": 0, "light": 0}
+        self._limit = {"big": max_pending + 1, "light": max_light}
         self._thread = None
         self._workers = None  # the store's compression threads, as last set
         self.pool = BufferPool()
@@ -70,14 +80,30 @@ class Writer:
         if not self.background:
             self._run(job)
             return
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._loop, name="nbrewind-writer",
                                             daemon=True)
             self._thread.start()
-        if job.snapshot_bytes >= LIGHT_BYTES:
-            self._slots.acquire()  # blocks while max_pending big jobs wait: bounded memory
-            job.holds_slot = True
-        self._queue.put(job)
+        self._take_slot(job)  # blocks while its kind's slots are full: bounded memory
+        try:
+            self._queue.put(job)
+        except BaseException:  # interrupted: the slot must not leak
+            self._give_slot(job)
+            raise
+
+    def _take_slot(self, job: Job):
+        kind = "big" if job.snapshot_bytes >= LIGHT_BYTES else "light"
+        with self._slots:
+            self._slots.wait_for(lambda: self._held[kind] < self._limit[kind])
+            self._held[kind] += 1
+            job.slot = kind
+
+    def _give_slot(self, job: Job):
+        with self._slots:
+            if job.slot is not None:
+                self._held[job.slot] -= 1
+                job.slot = None
+                self._slots.notify_all()
 
     def flush(self):
         """Wait until every submitted job is durable (or failed)."""
@@ -89,6 +115,8 @@ class Writer:
             job = self._queue.get()
             try:
                 self._run(job)
+            except BaseException:  # noqa: BLE001 - the writer must outlive any job
+                traceback.print_exc()
             finally:
                 self._queue.task_done()
 
@@ -97,15 +125,19 @@ class Writer:
             self._write(job)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into a cell
             job.error = exc
-            self.on_error(job)
+            self._report(job)
         finally:
             for _, encoded in job.puts:  # the snapshots' memory serves the next ones
                 for buffer in encoded.pooled:
                     self.pool.give(buffer)
-            if job.holds_slot:
-                job.holds_slot = False
-                self._slots.release()
+            self._give_slot(job)
             job.done.set()
+
+    def _report(self, job: Job):
+        try:
+            self.on_error(job)
+        except BaseException:  # noqa: BLE001 - a failing report must not stop the writer
+            traceback.print_exc()
 
     def _set_workers(self):
         # In the background the user's next cell is running: compressing in
