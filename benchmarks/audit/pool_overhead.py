@@ -64,12 +64,20 @@ def pooled(runs: dict) -> dict:
         result[key] = summary
     on = [x for run in runs.values() for x in run["figures"]["overhead"]["audit_background_1"]["overhead_paired"]]
     off = [x for run in runs.values() for x in run["figures"]["overhead"]["audit_background_0"]["overhead_paired"]]
-    result["on_minus_off"] = paired_summary([a - b for a, b in zip(on, off)])
+    if len(on) != len(off):
+        sys.exit("pool_overhead.py: the runs have more repetitions of one mode than of the other")
+    difference = paired_summary([a - b for a, b in zip(on, off)])
+    result["on_minus_off"] = {k: v for k, v in difference.items()
+                              if k not in ("above_target", "above_limit")}
     return result
 
 
 def pct(x):
-    return f"{100 * x:+.2f} %"
+    return "n/a" if x is None else f"{100 * x:+.2f} %"
+
+
+def points(x, unit="%"):
+    return "n/a" if x is None else f"{100 * x:.2f} {unit}"
 
 
 def print_table(result: dict):
@@ -79,12 +87,12 @@ def print_table(result: dict):
     print("|---|---|---|---|---|---|---|---|---|---|")
     for bg, label in MODES:
         s = result[f"audit_background_{bg}"]
-        print(f"| {label} | {s['n']} | **{pct(s['mean'])}** | {100 * s['standard_error']:.2f} % | "
+        print(f"| {label} | {s['n']} | **{pct(s['mean'])}** | {points(s['standard_error'])} | "
               f"**{pct(s['upper_95'])}** | {pct(s['median'])} | {pct(s['min'])} to {pct(s['max'])} | "
               f"{s['above_target']} | {s['above_limit']} | {100 * s['foreground_over_code_median']:.2f} % |")
     d = result["on_minus_off"]
     print(f"| on minus off, same repetition | {d['n']} | {pct(d['mean'])} | "
-          f"{100 * d['standard_error']:.2f} points | | {pct(d['median'])} | "
+          f"{points(d['standard_error'], 'points')} | | {pct(d['median'])} | "
           f"{pct(d['min'])} to {pct(d['max'])} | | | |\n")
     for bg, label in MODES:
         print(f"- {label}: {result[f'audit_background_{bg}']['verdict']}")

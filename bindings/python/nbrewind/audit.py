@@ -82,9 +82,10 @@ def background_default() -> bool:
     """Whether checkpoints are written while the next cell runs: as
     $NBREWIND_BACKGROUND says (1 or 0), else when this process may run on
     two CPUs or more.  On one, the writer could only take turns with the
-    cell; on two it costs the notebook no more than writing in the cell's
-    thread, and no repetition of the benchmark came out above the 5 % limit
-    with it (docs/performance.md, "Background commits on two cores")."""
+    cell; on two it costs the benchmark notebook no more than writing in the
+    cell's thread, and since segments leave the page cache (runs 19-27) no
+    repetition came out above the 5 % limit with it (docs/performance.md,
+    "Background commits on two cores")."""
     setting = os.environ.get("NBREWIND_BACKGROUND", "auto")
     if setting != "auto":
         return setting != "0"
