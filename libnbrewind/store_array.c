@@ -50,6 +50,13 @@ nbr_status nbr_array_view_init(nbr_array_view *view, const void *data, size_t nd
     return NBR_OK;
 }
 
+size_t nbr_box_bytes(size_t itemsize, size_t ndim, const uint64_t *count)
+{
+    size_t bytes = itemsize;
+    for (size_t i = 0; i < ndim; i++) bytes *= (size_t)count[i];
+    return bytes;
+}
+
 void nbr_array_view_box(nbr_array_view *out, const nbr_array_view *view, const uint64_t *start,
                         const uint64_t *count)
 {

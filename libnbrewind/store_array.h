@@ -35,6 +35,10 @@ nbr_status nbr_array_view_init(nbr_array_view *view, const void *data, size_t nd
                                const uint64_t *shape, const int64_t *strides, size_t itemsize,
                                const char *what);
 
+/* The bytes of a box of `count` items along each of `ndim` dimensions (a
+ * chunk, a grid's box), for sizes already checked to fit. */
+size_t nbr_box_bytes(size_t itemsize, size_t ndim, const uint64_t *count);
+
 /* The sub-view [start, start + count) of a view. */
 void nbr_array_view_box(nbr_array_view *out, const nbr_array_view *view, const uint64_t *start,
                         const uint64_t *count);

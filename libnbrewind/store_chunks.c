@@ -31,14 +31,6 @@ bool nbr_chunks_find(const char **segment, uint64_t *stored, const nbr_store *s,
     return true;
 }
 
-/* The bytes of the grid's current box. */
-static size_t box_bytes(const nbr_chunk_grid *g, size_t ndim, size_t itemsize)
-{
-    size_t bytes = itemsize;
-    for (size_t i = 0; i < ndim; i++) bytes *= (size_t)g->count[i];
-    return bytes;
-}
-
 /* ---- writing ----------------------------------------------------------- */
 
 /* The entry being built: what nbr_checkpoint_record_entry will take. */
@@ -316,7 +308,7 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
 {
     nbr_array_view box;
     const char *data = v->data + g->offset * v->itemsize;
-    size_t bytes = box_bytes(g, v->ndim, v->itemsize);
+    size_t bytes = nbr_box_bytes(v->itemsize, v->ndim, g->count);
     if (!v->c_contiguous) {
         nbr_array_walker w;
         nbr_array_view_box(&box, v, g->start, g->count);
@@ -356,12 +348,11 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
 static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_array_view *v,
                              const uint64_t *chunk, nbr_hasher *whole)
 {
-    size_t cells = 1;
-    for (size_t i = 0; i < v->ndim; i++) cells *= (size_t)chunk[i];
+    size_t chunk_bytes = nbr_box_bytes(v->itemsize, v->ndim, chunk);
     chunk_put p = {.compress = -1,
                    .speculate = true,
-                   .buffer = v->c_contiguous ? NULL : malloc(cells * v->itemsize),
-                   .chunk_bytes = cells * v->itemsize,
+                   .buffer = v->c_contiguous ? NULL : malloc(chunk_bytes),
+                   .chunk_bytes = chunk_bytes,
                    .whole = whole};
     if (!v->c_contiguous && !p.buffer) return nbr_fail_nomem("writing an array's chunks");
     nbr_chunk_grid g;
@@ -552,8 +543,7 @@ bool nbr_chunks_first_is_new(const nbr_checkpoint *c, const char *dtype,
     nbr_object_id id;
     uint64_t stored = 0;
     nbr_chunk_grid_init(&g, view->ndim, view->shape, chunk);
-    size_t bytes = view->itemsize;
-    for (size_t i = 0; i < view->ndim; i++) bytes *= (size_t)g.count[i];
+    size_t bytes = nbr_box_bytes(view->itemsize, view->ndim, g.count);
     char *gathered = view->c_contiguous ? NULL : malloc(bytes);
     const char *data = view->c_contiguous ? view->data : gathered;
     if (!data) return false; /* no memory: the two-pass path will say so */
@@ -730,7 +720,7 @@ static nbr_status queue_read(chunk_read *r, char *buffer, const nbr_chunk_grid *
     if (!j->plain && !(j->plain = malloc(chunk_bytes ? chunk_bytes : 1)))
         return nbr_fail_nomem("reading an array's chunks");
     j->box = *g;
-    j->bytes = box_bytes(g, r->e->ndim, itemsize);
+    j->bytes = nbr_box_bytes(itemsize, r->e->ndim, g->count);
     j->dest = buffer ? buffer + g->offset * itemsize : j->plain;
     st = fetch_chunk(j, r->s, r->e);
     if (st == NBR_OK) nbr_pool_queue(r->jobs);
@@ -756,7 +746,7 @@ static nbr_status name_bad_chunk(const nbr_store *s, const nbr_object_entry *e,
     nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
     do {
         nbr_status st = check_chunk(s, e, &g, buffer + g.offset * itemsize,
-                                    box_bytes(&g, e->ndim, itemsize));
+                                    nbr_box_bytes(itemsize, e->ndim, g.count));
         if (st != NBR_OK) return st;
     } while (nbr_chunk_grid_next(&g));
     return chunks_do_not_add_up(s, e);
@@ -774,8 +764,7 @@ static void release_rjob(void *job)
 static nbr_status walk(char *buffer, nbr_store *s, const nbr_object_entry *e, size_t itemsize)
 {
     chunk_read r = {.s = s, .e = e, .verifying = buffer == NULL};
-    size_t cells = 1;
-    for (size_t i = 0; i < e->ndim; i++) cells *= (size_t)e->chunk_shape[i];
+    size_t chunk_bytes = nbr_box_bytes(itemsize, e->ndim, e->chunk_shape);
     long workers = e->chunk_count > 2 && e->logical_bytes >= PARALLEL_READ_BYTES
                        ? workers_wanted(&s->options)
                        : 0;
@@ -786,7 +775,7 @@ static nbr_status walk(char *buffer, nbr_store *s, const nbr_object_entry *e, si
                             NULL);
     nbr_chunk_grid g;
     nbr_chunk_grid_init(&g, e->ndim, e->shape, e->chunk_shape);
-    if (st == NBR_OK) do st = queue_read(&r, buffer, &g, itemsize, cells * itemsize);
+    if (st == NBR_OK) do st = queue_read(&r, buffer, &g, itemsize, chunk_bytes);
         while (st == NBR_OK && nbr_chunk_grid_next(&g));
     while (st == NBR_OK && nbr_pool_in_flight(r.jobs)) st = finish_oldest(&r);
     nbr_object_id got;

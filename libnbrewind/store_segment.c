@@ -849,8 +849,7 @@ nbr_status nbr_segment_fetch_chunk(bool *framed, void *buffer, nbr_chunk_frame *
         st = open_chunk(&ds, what, file, path, object, k, count);
         if (st == NBR_OK && nbr_dtype_to_hdf5(&type, &itemsize, object->type) != NBR_OK)
             st = corrupt(path, object, "the manifest's dtype is not valid");
-        size_t bytes = itemsize;
-        for (size_t i = 0; i < object->ndim; i++) bytes *= (size_t)count[i];
+        size_t bytes = nbr_box_bytes(itemsize, object->ndim, count);
         snprintf(why, sizeof why, "reading %s", what);
         if (st == NBR_OK && one_frame(&filtered, ds, type, object->ndim, count))
             st = read_stored(framed, buffer, bytes, frame, ds, filtered, path, object, what);
