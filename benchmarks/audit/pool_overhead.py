@@ -49,24 +49,27 @@ def same_setting(runs: dict):
                      f"({setting(run)} against {setting(first)})")
 
 
+def gathered(runs: dict, key: str, field: str) -> list:
+    """One figure's per-repetition values, every run's in turn."""
+    return [x for run in runs.values() for x in run["figures"]["overhead"][key][field]]
+
+
 def pooled(runs: dict) -> dict:
     result = {"files": [os.path.relpath(p) for p in runs], "target": TARGET, "limit": LIMIT}
+    paired = {}
     for bg, label in MODES:
         key = f"audit_background_{bg}"
-        paired = [x for run in runs.values() for x in run["figures"]["overhead"][key]["overhead_paired"]]
-        shares = [x for run in runs.values()
-                  for x in run["figures"]["overhead"][key]["foreground_over_code"]]
-        summary = paired_summary(paired)
+        paired[bg] = gathered(runs, key, "overhead_paired")
+        shares = gathered(runs, key, "foreground_over_code")
+        summary = paired_summary(paired[bg])
         summary["foreground_over_code_median"] = round(statistics.median(shares), 4)
         summary["foreground_over_code_range"] = [min(shares), max(shares)]
         summary["met"], summary["verdict"] = verdict(summary, summary["foreground_over_code_median"])
         summary["label"] = label
         result[key] = summary
-    on = [x for run in runs.values() for x in run["figures"]["overhead"]["audit_background_1"]["overhead_paired"]]
-    off = [x for run in runs.values() for x in run["figures"]["overhead"]["audit_background_0"]["overhead_paired"]]
-    if len(on) != len(off):
+    if len(paired["1"]) != len(paired["0"]):
         sys.exit("pool_overhead.py: the runs have more repetitions of one mode than of the other")
-    difference = paired_summary([a - b for a, b in zip(on, off)])
+    difference = paired_summary([a - b for a, b in zip(paired["1"], paired["0"])])
     result["on_minus_off"] = {k: v for k, v in difference.items()
                               if k not in ("above_target", "above_limit")}
     return result

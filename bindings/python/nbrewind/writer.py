@@ -80,7 +80,7 @@ class Writer:
         if not self.background:
             self._run(job)
             return
-        if self._thread is None or not self._thread.is_alive():
+        if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="nbrewind-writer",
                                             daemon=True)
             self._thread.start()
@@ -125,19 +125,13 @@ class Writer:
             self._write(job)
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into a cell
             job.error = exc
-            self._report(job)
+            self.on_error(job)  # in the writer's thread, _loop outlives its failure
         finally:
             for _, encoded in job.puts:  # the snapshots' memory serves the next ones
                 for buffer in encoded.pooled:
                     self.pool.give(buffer)
             self._give_slot(job)
             job.done.set()
-
-    def _report(self, job: Job):
-        try:
-            self.on_error(job)
-        except BaseException:  # noqa: BLE001 - a failing report must not stop the writer
-            traceback.print_exc()
 
     def _set_workers(self):
         # In the background the user's next cell is running: compressing in
