@@ -82,7 +82,8 @@ typedef enum nbr_status {
     NBR_ESTATE = -8,       /* the call is not valid in the handle's state */
     NBR_EIO = -9,          /* an operating-system I/O error */
     NBR_ELOCKED = -10,     /* another writer holds the store's lock */
-    NBR_ECORRUPT = -11     /* stored data fails its checks (hash, format, ...) */
+    NBR_ECORRUPT = -11,    /* stored data fails its checks (hash, format, ...) */
+    NBR_ECHANGED = -12     /* data changed while it was being read (put_array_live) */
 } nbr_status;
 
 /* The message describing the last failure of an nbr_ call on this thread, or ""
@@ -688,6 +689,24 @@ NBR_API nbr_status nbr_checkpoint_put_array_hashed(nbr_checkpoint *checkpoint, c
                                                    const nbr_object_id *id, const char *dtype,
                                                    size_t ndim, const uint64_t *shape,
                                                    const int64_t *strides, const void *data);
+
+/* As nbr_checkpoint_put_array_hashed, for memory another thread may be
+ * changing during the call (a host writing in the background while its user's
+ * code runs on).  Every chunk is copied before it is hashed, compressed and
+ * written (into a chunk-sized buffer that stays in the cache; an array the
+ * store keeps as one dataset, small or in a store without chunk dedup, is
+ * copied whole), and the array's id is hashed again over those copies: what
+ * is stored is exactly what was hashed.  When that id is not `id`, the data
+ * changed after the host hashed it: nothing is bound and the call fails with
+ * NBR_ECHANGED naming the array.  The checkpoint stays usable, but for a
+ * rank's part of a collective checkpoint, which any failed put fails; the
+ * chunks already written stay in its segment, referenced by nothing, for as
+ * long as the checkpoint is kept.  A value the store already has under `id`
+ * is not read at all. */
+NBR_API nbr_status nbr_checkpoint_put_array_live(nbr_checkpoint *checkpoint, const char *name,
+                                                 const nbr_object_id *id, const char *dtype,
+                                                 size_t ndim, const uint64_t *shape,
+                                                 const int64_t *strides, const void *data);
 
 /* The blob counterpart of nbr_checkpoint_put_array_hashed: `id` is what
  * nbr_blob_hash gave for the same codec and bytes. */

@@ -35,6 +35,7 @@ const char *nbr_status_name(int status)
     case NBR_EIO: return "NBR_EIO";
     case NBR_ELOCKED: return "NBR_ELOCKED";
     case NBR_ECORRUPT: return "NBR_ECORRUPT";
+    case NBR_ECHANGED: return "NBR_ECHANGED";
     default: return "NBR_E?";
     }
 }

@@ -334,6 +334,14 @@ nbr_status nbr_array_view_id(nbr_object_id *out, const char *dtype, const nbr_ar
     return st;
 }
 
+nbr_status nbr_array_changed(const char *name)
+{
+    return nbr_fail(NBR_ECHANGED,
+                    "array \"%s\" changed while it was being stored (its bytes no longer "
+                    "hash to the id it was put with): nothing was bound",
+                    name ? name : "(unnamed)");
+}
+
 nbr_status nbr_array_hash(nbr_object_id *out, const char *dtype, size_t ndim,
                           const uint64_t *shape, const int64_t *strides, const void *data)
 {

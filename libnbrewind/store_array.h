@@ -74,6 +74,10 @@ nbr_status nbr_array_dtype(char **out, size_t *itemsize, const char *name, const
 /* nbr_hash_array with a scratch buffer of its own (for strided views). */
 nbr_status nbr_array_view_id(nbr_object_id *out, const char *dtype, const nbr_array_view *view);
 
+/* NBR_ECHANGED for array `name` (may be NULL), put live: its bytes, as
+ * read, no longer hash to the id it was put with. */
+nbr_status nbr_array_changed(const char *name);
+
 /* The HDF5 chunk shape of an array: the leading axes are cut down until a
  * chunk holds at most about `chunk_bytes` (one element at least). */
 void nbr_chunk_shape(uint64_t *chunk, size_t ndim, const uint64_t *shape, size_t itemsize,

@@ -175,13 +175,37 @@ static nbr_status store_object(nbr_checkpoint *c, const nbr_object_id *id, nbr_o
     return nbr_checkpoint_record(c, id, kind, type, view->ndim, view->shape, view->bytes, stored);
 }
 
+/* For nbr_checkpoint_put_array_live, an array stored as one dataset:
+ * copied whole, hashed and written from the copy (it is at most one chunk
+ * big, unless the store keeps no chunks). */
+static nbr_status store_live_copy(nbr_checkpoint *c, const nbr_object_id *id, const char *name,
+                                  const char *dtype, const nbr_array_view *view)
+{
+    nbr_array_view copy;
+    nbr_array_walker w;
+    nbr_object_id got;
+    char *bytes = malloc(view->bytes ? view->bytes : 1);
+    if (!bytes) return nbr_checkpoint_poison(c, nbr_fail_nomem("copying an array to store"));
+    nbr_array_walker_init(&w, view);
+    nbr_array_walker_next(&w, bytes, view->bytes);
+    nbr_status st =
+        nbr_array_view_init(&copy, bytes, view->ndim, view->shape, NULL, view->itemsize, name);
+    if (st == NBR_OK) st = nbr_array_view_id(&got, dtype, &copy);
+    if (st == NBR_OK)
+        st = nbr_object_id_equal(&got, id) ? store_object(c, id, NBR_OBJECT_ARRAY, dtype, &copy)
+                                           : nbr_array_changed(name);
+    free(bytes);
+    return st;
+}
+
 /* Stores the array unless the store has it, and binds `name`.  `known`:
  * the id the caller already computed over these bytes (trusted, so the
- * array is not hashed as a whole again), or NULL to compute it here. */
+ * array is not hashed as a whole again), or NULL to compute it here.
+ * `live`: the memory may change during the call (known is then given). */
 static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *name,
                             const char *dtype, size_t itemsize, size_t ndim,
                             const uint64_t *shape, const int64_t *strides, const void *data,
-                            const nbr_object_id *known)
+                            const nbr_object_id *known, bool live)
 {
     nbr_array_view view;
     char what[300];
@@ -190,7 +214,13 @@ static nbr_status put_array(nbr_object_id *id, nbr_checkpoint *c, const char *na
     if (st != NBR_OK) return st;
     uint64_t chunk[NBR_MAX_DIMS];
     bool chunked = nbr_chunks_wanted(chunk, &c->store->options, &view);
-    if (known) {
+    if (known && live) {
+        *id = *known;
+        if (!nbr_checkpoint_has_object(c, id))
+            st = chunked ? nbr_chunks_put_live(c, id, name, dtype, &view, chunk)
+                         : store_live_copy(c, id, name, dtype, &view);
+        return st == NBR_OK ? nbr_manifest_bind(&c->m, name, id) : st;
+    } else if (known) {
         *id = *known;
     } else if (chunked && nbr_chunks_first_is_new(c, dtype, &view, chunk)) {
         /* New for sure: hashed in the same pass as its chunks, not before. */
@@ -218,7 +248,7 @@ static nbr_status poison_if_collective(nbr_checkpoint *c, nbr_status st)
 static nbr_status put_array_checked(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,
                                     const char *dtype, size_t ndim, const uint64_t *shape,
                                     const int64_t *strides, const void *data,
-                                    const nbr_object_id *known, const char *fn)
+                                    const nbr_object_id *known, bool live, const char *fn)
 {
     nbr_object_id id;
     char *normal = NULL;
@@ -227,7 +257,7 @@ static nbr_status put_array_checked(nbr_object_id *id_out, nbr_checkpoint *c, co
     nbr_status st = nbr_checkpoint_check_put(c, name, fn);
     if (st == NBR_OK) st = nbr_array_dtype(&normal, &itemsize, name, dtype);
     if (st == NBR_OK)
-        st = put_array(&id, c, name, normal, itemsize, ndim, shape, strides, data, known);
+        st = put_array(&id, c, name, normal, itemsize, ndim, shape, strides, data, known, live);
     free(normal);
     if (st == NBR_OK && id_out) *id_out = id;
     return poison_if_collective(c, st);
@@ -237,7 +267,7 @@ nbr_status nbr_checkpoint_put_array(nbr_object_id *id_out, nbr_checkpoint *c, co
                                     const char *dtype, size_t ndim, const uint64_t *shape,
                                     const int64_t *strides, const void *data)
 {
-    return put_array_checked(id_out, c, name, dtype, ndim, shape, strides, data, NULL,
+    return put_array_checked(id_out, c, name, dtype, ndim, shape, strides, data, NULL, false,
                              "nbr_checkpoint_put_array");
 }
 
@@ -249,8 +279,20 @@ nbr_status nbr_checkpoint_put_array_hashed(nbr_checkpoint *c, const char *name,
     if (!id) /* a failed put fails a rank's part of a collective checkpoint too */
         return poison_if_collective(
             c, nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_array_hashed: id is NULL"));
-    return put_array_checked(NULL, c, name, dtype, ndim, shape, strides, data, id,
+    return put_array_checked(NULL, c, name, dtype, ndim, shape, strides, data, id, false,
                              "nbr_checkpoint_put_array_hashed");
+}
+
+nbr_status nbr_checkpoint_put_array_live(nbr_checkpoint *c, const char *name,
+                                         const nbr_object_id *id, const char *dtype, size_t ndim,
+                                         const uint64_t *shape, const int64_t *strides,
+                                         const void *data)
+{
+    if (!id)
+        return poison_if_collective(
+            c, nbr_fail(NBR_EINVAL, "nbr_checkpoint_put_array_live: id is NULL"));
+    return put_array_checked(NULL, c, name, dtype, ndim, shape, strides, data, id, true,
+                             "nbr_checkpoint_put_array_live");
 }
 
 static nbr_status put_blob(nbr_object_id *id_out, nbr_checkpoint *c, const char *name,

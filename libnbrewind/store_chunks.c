@@ -182,6 +182,7 @@ typedef struct chunk_put {
     zpool pool;
     nbr_hasher *whole;  /* the array's id, hashed along (NULL: known already) */
     bool speculate;     /* new chunks expected: each hashed by the job compressing it */
+    bool gather;        /* each chunk copied into `buffer` first */
 } chunk_put;
 
 /* Writes a job's chunk, new to the store, and records it; the array's first
@@ -300,6 +301,25 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
     return p->compress < 0 ? drain(c, e, p) : NBR_OK;
 }
 
+/* Chunk k's C-order bytes copied into `buffer`: a strided view's elements
+ * gathered, or live memory read once, so that the chunk's hash, its
+ * compression and the array's id all see the same bytes however the memory
+ * changes meanwhile. */
+static const char *gather_chunk(char *buffer, const nbr_chunk_grid *g, const nbr_array_view *v,
+                                const char *data, size_t bytes)
+{
+    if (v->c_contiguous) {
+        memcpy(buffer, data, bytes);
+        return buffer;
+    }
+    nbr_array_view box;
+    nbr_array_walker w;
+    nbr_array_view_box(&box, v, g->start, g->count);
+    nbr_array_walker_init(&w, &box);
+    nbr_array_walker_next(&w, buffer, bytes);
+    return buffer;
+}
+
 /* Chunk k (the grid's current box): hashed, written if new (or queued for
  * compression), recorded; or queued to be hashed, looked up and recorded
  * with its compression (p->speculate). */
@@ -309,13 +329,7 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
     nbr_array_view box;
     const char *data = v->data + g->offset * v->itemsize;
     size_t bytes = nbr_box_bytes(v->itemsize, v->ndim, g->count);
-    if (!v->c_contiguous) {
-        nbr_array_walker w;
-        nbr_array_view_box(&box, v, g->start, g->count);
-        nbr_array_walker_init(&w, &box);
-        nbr_array_walker_next(&w, p->buffer, bytes);
-        data = p->buffer;
-    }
+    if (p->gather) data = gather_chunk(p->buffer, g, v, data, bytes);
     nbr_chunk_ref *ref = &e->chunks[g->index];
     /* Chunks come in grid order, which is C order: together they are the
      * array's own byte stream. */
@@ -345,16 +359,19 @@ static nbr_status put_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put *p
     return st;
 }
 
+/* `live`: the memory may change meanwhile (nbr_checkpoint_put_array_live). */
 static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_array_view *v,
-                             const uint64_t *chunk, nbr_hasher *whole)
+                             const uint64_t *chunk, nbr_hasher *whole, bool live)
 {
     size_t chunk_bytes = nbr_box_bytes(v->itemsize, v->ndim, chunk);
+    bool gather = live || !v->c_contiguous;
     chunk_put p = {.compress = -1,
                    .speculate = true,
-                   .buffer = v->c_contiguous ? NULL : malloc(chunk_bytes),
+                   .buffer = gather ? malloc(chunk_bytes) : NULL,
                    .chunk_bytes = chunk_bytes,
-                   .whole = whole};
-    if (!v->c_contiguous && !p.buffer) return nbr_fail_nomem("writing an array's chunks");
+                   .whole = whole,
+                   .gather = gather};
+    if (gather && !p.buffer) return nbr_fail_nomem("writing an array's chunks");
     nbr_chunk_grid g;
     nbr_status st = NBR_OK;
     nbr_chunk_grid_init(&g, v->ndim, v->shape, chunk);
@@ -474,12 +491,19 @@ static nbr_status choose_base(nbr_checkpoint *c, nbr_object_entry *e, const char
 
 /* Puts the chunks, hashing the whole array along if `whole` (its id then
  * goes to e->id), then its virtual dataset, and records it; nothing is
- * recorded if the id hashed along turns out to be stored already. */
+ * recorded if the id hashed along turns out to be stored already, or is not
+ * `expected` (given when the memory is live: the array changed meanwhile,
+ * which leaves the checkpoint usable). */
 static nbr_status put_entry(nbr_checkpoint *c, nbr_object_entry *e, const char *name,
-                            const nbr_array_view *view, const uint64_t *chunk, nbr_hasher *whole)
+                            const nbr_array_view *view, const uint64_t *chunk, nbr_hasher *whole,
+                            const nbr_object_id *expected)
 {
-    nbr_status st = put_chunks(c, e, view, chunk, whole);
+    nbr_status st = put_chunks(c, e, view, chunk, whole, expected != NULL);
     if (st == NBR_OK && whole) st = nbr_hasher_digest(&e->id, whole);
+    if (st == NBR_OK && expected && !nbr_object_id_equal(&e->id, expected)) {
+        nbr_object_entry_clear(e);
+        return nbr_array_changed(name);
+    }
     if (st == NBR_OK && whole && nbr_checkpoint_has_object(c, &e->id)) {
         /* Only an array stored whole (not as chunks) under the same id gets
          * here, which a store with chunk dedup does not make: equal ids mean
@@ -508,12 +532,15 @@ nbr_status nbr_chunks_put(nbr_checkpoint *c, const nbr_object_id *id, const char
         nbr_object_entry_clear(&e);
         return nbr_checkpoint_poison(c, st);
     }
-    return put_entry(c, &e, name, view, chunk, NULL);
+    return put_entry(c, &e, name, view, chunk, NULL, NULL);
 }
 
-nbr_status nbr_chunks_put_new(nbr_checkpoint *c, nbr_object_id *id, const char *name,
-                              const char *dtype, const nbr_array_view *view,
-                              const uint64_t *chunk)
+/* nbr_chunks_put_new and nbr_chunks_put_live: the id hashed along into *id,
+ * and compared with `expected` when that is given. */
+static nbr_status put_hashing_along(nbr_checkpoint *c, nbr_object_id *id,
+                                    const nbr_object_id *expected, const char *name,
+                                    const char *dtype, const nbr_array_view *view,
+                                    const uint64_t *chunk)
 {
     nbr_object_entry e;
     nbr_hasher *whole = NULL;
@@ -528,10 +555,25 @@ nbr_status nbr_chunks_put_new(nbr_checkpoint *c, nbr_object_id *id, const char *
         nbr_object_entry_clear(&e);
         return nbr_checkpoint_poison(c, st);
     }
-    st = put_entry(c, &e, name, view, chunk, whole);
+    st = put_entry(c, &e, name, view, chunk, whole, expected);
     if (st == NBR_OK) st = nbr_hasher_digest(id, whole); /* e may be cleared: ask again */
     nbr_hasher_free(whole);
     return st;
+}
+
+nbr_status nbr_chunks_put_new(nbr_checkpoint *c, nbr_object_id *id, const char *name,
+                              const char *dtype, const nbr_array_view *view,
+                              const uint64_t *chunk)
+{
+    return put_hashing_along(c, id, NULL, name, dtype, view, chunk);
+}
+
+nbr_status nbr_chunks_put_live(nbr_checkpoint *c, const nbr_object_id *id, const char *name,
+                               const char *dtype, const nbr_array_view *view,
+                               const uint64_t *chunk)
+{
+    nbr_object_id got;
+    return put_hashing_along(c, &got, id, name, dtype, view, chunk);
 }
 
 bool nbr_chunks_first_is_new(const nbr_checkpoint *c, const char *dtype,

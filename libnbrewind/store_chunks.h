@@ -56,6 +56,14 @@ nbr_status nbr_chunks_put_new(struct nbr_checkpoint *c, nbr_object_id *id, const
                               const char *dtype, const nbr_array_view *view,
                               const uint64_t *chunk);
 
+/* As nbr_chunks_put for memory that may change during the call
+ * (nbr_checkpoint_put_array_live): each chunk is copied before it is used,
+ * and the id hashed along over the copies must be `id`, else NBR_ECHANGED
+ * and nothing recorded (the chunks written meanwhile stay unreferenced). */
+nbr_status nbr_chunks_put_live(struct nbr_checkpoint *c, const nbr_object_id *id,
+                               const char *name, const char *dtype, const nbr_array_view *view,
+                               const uint64_t *chunk);
+
 /* Reads a chunked array into `buffer` (its logical size) straight from the
  * chunk datasets (segment files opened through the store's cache), checking
  * each chunk's id and the array's.  NBR_ECORRUPT names the file, the object

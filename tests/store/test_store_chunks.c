@@ -4,6 +4,7 @@
  * costs, round trips of strided arrays, stats, verify naming a damaged
  * chunk, GC keeping a chunk still used, and the option (and old stores)
  * leaving arrays as plain datasets. */
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -968,6 +969,128 @@ static void test_one_pass_and_two_pass_puts_give_the_same_ids(void)
     free(dir);
 }
 
+/* Live puts (another thread may write to the memory meanwhile): chunked,
+ * Fortran-order and one-dataset arrays store under the id given; an array
+ * changed after it was hashed fails NBR_ECHANGED naming it, binds nothing,
+ * and leaves the checkpoint's other puts and the store sound. */
+static void test_live_puts_store_what_they_hash(void)
+{
+    char *dir, *k = NULL;
+    nbr_store *s = create_store(&dir, "live");
+    double *a = malloc(ROWS * COLS * 8), *f = malloc(ROWS * COLS * 8), *t = malloc(ROWS * COLS * 8);
+    double row[16] = {1, 2, 3};
+    uint64_t shape[2] = {ROWS, COLS}, small[2] = {1, 16};
+    int64_t f_strides[2] = {8, 8 * ROWS};
+    nbr_object_id ia, it, irow, irow1, got;
+    fill(a, -1, 0);
+    fill(t, -1, 11);
+    for (size_t r = 0; r < ROWS; r++)
+        for (size_t c = 0; c < COLS; c++) f[c * ROWS + r] = t[r * COLS + c];
+    CHECK_OK(nbr_array_hash(&ia, "<f8", 2, shape, NULL, a));
+    CHECK_OK(nbr_array_hash(&it, "<f8", 2, shape, NULL, t));
+    CHECK_OK(nbr_array_hash(&irow, "<f8", 2, small, NULL, row));
+    nbr_checkpoint *c = NULL;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 1, NULL));
+    CHECK_OK(nbr_checkpoint_put_array_live(c, "a", &ia, "<f8", 2, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_put_array_live(c, "f", &it, "<f8", 2, shape, f_strides, f));
+    CHECK_OK(nbr_checkpoint_put_array_live(c, "row", &irow, "<f8", 2, small, NULL, row));
+    CHECK_STATUS(NBR_EINVAL, nbr_checkpoint_put_array_live(c, "x", NULL, "<f8", 2, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_commit(&k, c));
+    CHECK(reads_as(s, &ia, a) && reads_as(s, &it, t));
+    CHECK_OK(nbr_store_resolve(&got, NULL, s, k, "row"));
+    CHECK(nbr_object_id_equal(&got, &irow));
+    irow1 = irow;
+    free(k);
+    /* Changed after hashing: the chunked array in its last row block, the
+     * small one in place. */
+    fill(a, -1, 3);
+    CHECK_OK(nbr_array_hash(&ia, "<f8", 2, shape, NULL, a));
+    fill(a, ROWS / BLOCK_ROWS - 1, 4);
+    row[4] = 5; /* not stored yet (a stored id is not read at all) */
+    CHECK_OK(nbr_array_hash(&irow, "<f8", 2, small, NULL, row));
+    row[5] = 42;
+    CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", 2, NULL));
+    CHECK_STATUS(NBR_ECHANGED, nbr_checkpoint_put_array_live(c, "b", &ia, "<f8", 2, shape, NULL, a));
+    CHECK(strstr(nbr_last_error(), "\"b\"") && strstr(nbr_last_error(), "changed"));
+    CHECK_STATUS(NBR_ECHANGED,
+                 nbr_checkpoint_put_array_live(c, "row", &irow, "<f8", 2, small, NULL, row));
+    CHECK(strstr(nbr_last_error(), "\"row\""));
+    CHECK_OK(nbr_checkpoint_put_array(&it, c, "keep", "<f8", 2, shape, NULL, a));
+    CHECK_OK(nbr_checkpoint_commit(&k, c));
+    CHECK_STATUS(NBR_ENOTFOUND, nbr_store_resolve(&got, NULL, s, k, "b"));
+    CHECK_OK(nbr_store_resolve(&got, NULL, s, k, "row")); /* still the first checkpoint's */
+    CHECK(nbr_object_id_equal(&got, &irow1));
+    CHECK(reads_as(s, &it, a));
+    CHECK_OK(nbr_store_verify(NULL, s));
+    nbr_store_close(s);
+    free(a), free(f), free(t), free(k);
+    st_remove_tree(dir);
+    free(dir);
+}
+
+typedef struct scribbler {
+    volatile double *data;
+    size_t count;
+    volatile int go, stop;
+} scribbler;
+
+/* Writes over the array from its end backwards, over and over, once told to. */
+static void *scribble(void *arg)
+{
+    scribbler *w = arg;
+    while (!w->go) continue;
+    for (double v = 1e9; !w->stop; v += 1)
+        for (size_t i = w->count; i-- > 0 && !w->stop;) w->data[i] = v;
+    return NULL;
+}
+
+/* A live put racing a thread that overwrites the array: it either stores
+ * exactly the bytes that were hashed or fails NBR_ECHANGED; the store never
+ * holds other bytes under the id, whoever wins. */
+static void test_a_live_put_racing_a_writer_stores_only_what_it_hashed(void)
+{
+    enum { BIG = ROWS * 16 };
+    char *dir;
+    nbr_store *s = create_store(&dir, "race");
+    double *a = malloc(BIG * COLS * 8), *orig = malloc(BIG * COLS * 8);
+    uint64_t shape[2] = {BIG, COLS};
+    int stored = 0, changed = 0;
+    for (int round = 0; round < 8; round++) {
+        for (size_t i = 0; i < (size_t)BIG * COLS; i++) a[i] = (double)(i * 7 + (size_t)round);
+        memcpy(orig, a, (size_t)BIG * COLS * 8);
+        nbr_object_id id;
+        CHECK_OK(nbr_array_hash(&id, "<f8", 2, shape, NULL, a));
+        scribbler w = {.data = a, .count = (size_t)BIG * COLS};
+        pthread_t thread;
+        CHECK(pthread_create(&thread, NULL, scribble, &w) == 0);
+        if (round % 2) w.go = 1; /* odd rounds: the writer starts with the put */
+        nbr_checkpoint *c = NULL;
+        CHECK_OK(nbr_checkpoint_begin(&c, s, "cell", round, NULL));
+        nbr_status st = nbr_checkpoint_put_array_live(c, "a", &id, "<f8", 2, shape, NULL, a);
+        w.go = 1;
+        w.stop = 1;
+        pthread_join(thread, NULL);
+        CHECK(st == NBR_OK || st == NBR_ECHANGED);
+        CHECK_OK(nbr_checkpoint_commit(NULL, c));
+        if (st == NBR_OK) {
+            uint64_t shape_back[2] = {BIG, COLS};
+            double *back = malloc(BIG * COLS * 8);
+            CHECK_OK(nbr_store_read_array(back, (size_t)BIG * COLS * 8, s, &id, "<f8", 2, shape_back));
+            CHECK(!memcmp(back, orig, (size_t)BIG * COLS * 8));
+            free(back);
+        }
+        stored += st == NBR_OK;
+        changed += st == NBR_ECHANGED;
+    }
+    CHECK(stored >= 4); /* even rounds: nothing wrote during the put */
+    CHECK_OK(nbr_store_verify(NULL, s));
+    printf("  live puts racing a writer: %d stored, %d changed\n", stored, changed);
+    nbr_store_close(s);
+    free(a), free(orig);
+    st_remove_tree(dir);
+    free(dir);
+}
+
 NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeated_chunks),
               TEST(test_verify_names_a_damaged_chunk),
               TEST(test_gc_keeps_a_chunk_a_later_array_uses),
@@ -979,6 +1102,8 @@ NBR_TEST_MAIN(TEST(test_one_block_costs_one_chunk), TEST(test_strided_and_repeat
               TEST(test_a_foreign_chunk_dataset_reads_through_hdf5),
               TEST(test_chunks_found_stored_while_compressing_ahead),
               TEST(test_one_pass_and_two_pass_puts_give_the_same_ids),
+              TEST(test_live_puts_store_what_they_hash),
+              TEST(test_a_live_put_racing_a_writer_stores_only_what_it_hashed),
               TEST(test_a_changed_block_chains_to_the_previous_version),
               TEST(test_chain_through_the_index_and_verify),
               TEST(test_version_2_stores_do_not_chain),

@@ -97,29 +97,41 @@ static int known_id(nbr_object_id **out, nbr_object_id *storage, PyObject *hex)
 }
 
 PyDoc_STRVAR(put_array_doc,
-             "put_array(name, dtype, shape, strides, address, owner, *, id=None) -> str\n\n"
+             "put_array(name, dtype, shape, strides, address, owner, *, id=None, live=False)"
+             " -> str\n\n"
              "Bind `name` to an array and store it unless the store has it; returns its\n"
              "id.  Arguments as hash_array().  `id`: what hash_array() gave for these same\n"
              "bytes, if the caller has it; the store then trusts it and does not hash the\n"
-             "whole array again (a wrong id is a damaged object to verify()).  The GIL is\n"
+             "whole array again (a wrong id is a damaged object to verify()).  `live`\n"
+             "(needs `id`): another thread may change the memory meanwhile; what is stored\n"
+             "is hashed again as it is written, and ChangedError (nothing bound, the\n"
+             "checkpoint still usable) says it no longer matched `id`.  The GIL is\n"
              "released while hashing, compressing and writing.");
 
 static PyObject *checkpoint_put_array(CheckpointObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *keywords[] = {"", "", "", "", "", "", "id", NULL};
+    static char *keywords[] = {"", "", "", "", "", "", "id", "live", NULL};
     const char *name;
     PyObject *dtype, *shape, *strides, *address, *owner, *hex = NULL;
+    int live = 0;
     nbrpy_array a;
     nbr_object_id id, given, *known = NULL;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOOOOO|$O:put_array", keywords, &name,
-                                     &dtype, &shape, &strides, &address, &owner, &hex) ||
-        known_id(&known, &given, hex) < 0 ||
-        nbrpy_array_parse(&a, dtype, shape, strides, address) < 0 || checkpoint_enter(self) < 0)
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sOOOOO|$Op:put_array", keywords, &name,
+                                     &dtype, &shape, &strides, &address, &owner, &hex, &live) ||
+        known_id(&known, &given, hex) < 0)
+        return NULL;
+    if (live && !known)
+        return nbrpy_fail_msg(NBR_EINVAL, "put_array of \"%s\": live=True needs its id", name);
+    if (nbrpy_array_parse(&a, dtype, shape, strides, address) < 0 || checkpoint_enter(self) < 0)
         return NULL;
     nbr_status st;
     const int64_t *steps = a.has_strides ? a.strides : NULL;
     /* `owner` stays referenced by the argument tuple until we return. */
-    if (known) {
+    if (live) {
+        id = *known;
+        NBRPY_NOGIL(st, nbr_checkpoint_put_array_live(self->checkpoint, name, known, a.dtype,
+                                                      a.ndim, a.shape, steps, a.data));
+    } else if (known) {
         id = *known;
         NBRPY_NOGIL(st, nbr_checkpoint_put_array_hashed(self->checkpoint, name, known, a.dtype,
                                                         a.ndim, a.shape, steps, a.data));

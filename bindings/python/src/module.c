@@ -7,7 +7,7 @@
 #include <stdarg.h>
 
 static PyObject *Error, *NotFoundError, *LockedError, *CorruptError, *UnsupportedError,
-    *InvalidError, *StoreIOError;
+    *InvalidError, *StoreIOError, *ChangedError;
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -17,6 +17,7 @@ static PyObject *exception_for(int status)
     case NBR_ENOTFOUND: return NotFoundError;
     case NBR_ELOCKED: return LockedError;
     case NBR_ECORRUPT: return CorruptError;
+    case NBR_ECHANGED: return ChangedError;
     case NBR_EUNSUPPORTED: return UnsupportedError;
     case NBR_EINVAL:
     case NBR_EENCODING: return InvalidError;
@@ -103,6 +104,8 @@ static const struct {
      "NBR_EINVAL (or NBR_EENCODING): an invalid argument."},
     {&StoreIOError, "StoreIOError", &PyExc_OSError, NBR_EIO,
      "NBR_EIO: an operating-system I/O error."},
+    {&ChangedError, "ChangedError", NULL, NBR_ECHANGED,
+     "NBR_ECHANGED: memory put live changed before it was stored."},
 };
 
 static int init_exceptions(PyObject *m)
