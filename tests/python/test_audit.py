@@ -802,6 +802,46 @@ def test_background_write_keeps_the_end_of_cell_state(tmp_path):
     assert value_after(nb, "b") == 20_000_000.0
 
 
+def test_an_array_changed_between_cells_unseen_is_recompute_then_stored_again(tmp_path):
+    # Big arrays are written from the user's memory in the background.  A
+    # post_run_cell callback of the user's runs after the audit's own, while
+    # cell 0's checkpoint is being written, and changes the last element of
+    # `a` (the last chunk the writer reads), which no cell's analysis sees.
+    cells = ["import numpy as np\na = np.zeros(25_000_000)\na2 = np.zeros(25_000_000)\n"
+             "def _touch(result):\n    a[-1] = 7.0\n"
+             "    get_ipython().events.unregister('post_run_cell', _touch)\n"
+             "get_ipython().events.register('post_run_cell', _touch)",
+             "import time\ntime.sleep(2)",  # the writer finds the change meanwhile
+             "b = 1"]
+    nb = make_notebook(tmp_path / "unseen.ipynb", *cells)
+    audit(nb)
+    first, second, _ = runs(nb)
+    assert "a" not in first.record.writes  # never the wrong bytes under a's id
+    assert "changed after cell" in first.record.recompute["a"]
+    # a2, equal to a as it was, is stored from its own memory: nothing lost with a
+    assert "a2" in first.record.writes and not value_after(nb, "a2", 0).any()
+    assert "a changed after cell" in outputs_text(nb, 1)  # the warning, in the next cell
+    assert "a" in second.record.writes and value_after(nb, "a", 1)[-1] == 7.0
+    assert cli("fsck", nb).returncode == 0
+
+
+def test_arrays_the_next_cell_changes_through_new_names_are_copied_before_it_runs(tmp_path):
+    # Big arrays wait to be written from the user's memory; the next cell
+    # changes them at their ends (what the writer reads last) through a view
+    # it binds itself and through the bytearray one lies over: both are
+    # copied before it runs, and the first cell's checkpoint keeps them.
+    cells = ["import numpy as np\na = np.zeros(25_000_000)\nbuf = bytearray(50_000_000)\n"
+             "b = np.frombuffer(buf, np.uint8)",
+             "v = a.reshape(-1)\nv[-10:] = 1.0\nbuf[-10:] = b'x' * 10"]
+    nb = make_notebook(tmp_path / "through.ipynb", *cells)
+    audit(nb)
+    first, second = runs(nb)
+    assert {"a", "b", "buf"} <= first.record.writes.keys() and not first.record.recompute
+    assert not value_after(nb, "a", 0).any() and not value_after(nb, "b", 0).any()
+    assert value_after(nb, "a", 1)[-1] == 1.0 and value_after(nb, "b", 1)[-1] == ord("x")
+    assert "changed after cell" not in outputs_text(nb, 1)
+
+
 def test_synchronous_mode_gives_the_same_store(tmp_path, monkeypatch):
     ids = {}
     for mode in ("0", "1"):

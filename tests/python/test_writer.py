@@ -4,6 +4,7 @@ every job commits in order."""
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 
@@ -97,4 +98,78 @@ def test_a_failed_job_frees_its_slot_even_when_reporting_it_fails(tmp_path):
     assert failed == ["cell1"] and isinstance(first.error, OSError)
     assert second.error is None and committed_cells(store) == ["cell2"]
     assert writer._thread.is_alive()  # the writer outlived both failures
+    store.close()
+
+
+def live_job(n: int, name: str, value: np.ndarray) -> Job:
+    """A job that writes `value` from its own memory (Encoded.live), as the
+    audit's background mode does for big arrays."""
+    rec = record.Record(cell_id=f"cell{n}", language="python", source_hash="0" * 32,
+                        status="ok", started="2026-11-27T00:00:00.000Z", execution_count=n)
+    j = Job(f"cell{n}", n, rec)
+    j.puts = serialize.snapshot_all([(name, serialize.encode(value))], live_bytes=LIGHT_BYTES)
+    rec.writes[name] = j.puts[0][1].id
+    return j
+
+
+def bound_after(store, checkpoint: str, name: str):
+    """The value `name` resolves to as of `checkpoint`, or None if unbound."""
+    try:
+        object_id = store.resolve(name, checkpoint)
+    except nbrewind.NotFoundError:
+        return None
+    return None if object_id is None else serialize.decode(store, object_id)
+
+
+def test_a_live_array_changed_before_it_is_written_is_recorded_as_recompute(tmp_path):
+    store = nbrewind.Store(str(tmp_path / "s.nbrewind"), "c")
+    lost = []
+    writer = GatedWriter(store, True, lambda j: None, on_lost=lambda j, names: lost.append(names))
+    writer.gate.set()
+    first = live_job(1, "u", big(1))
+    assert first.puts[0][1].live
+    writer.submit(first)
+    writer.flush()
+    assert writer.current["u"] == serialize.encode(big(1)).id
+    writer.gate.clear()
+    u = big(2)
+    second = live_job(2, "u", u)
+    writer.submit(second)  # held at the gate: u is not written yet
+    u[-1] = -1.0  # changed by code the analysis did not see: nothing protected it
+    writer.gate.set()
+    writer.flush()
+    assert second.error is None and lost == [["u"]]
+    assert second.lost == {serialize.encode(big(2)).id}
+    assert "u" not in second.record.writes
+    assert "changed after cell cell2" in second.record.recompute["u"]
+    # The store does not pass cell1's value off as cell2's.
+    assert bound_after(store, second.checkpoint, "u") is None
+    assert (bound_after(store, first.checkpoint, "u") == big(1)).all()
+    assert "u" not in writer.current
+    assert store.verify() == ""
+    store.close()
+
+
+def test_a_protected_live_array_keeps_the_value_it_had(tmp_path):
+    store = nbrewind.Store(str(tmp_path / "s.nbrewind"), "c")
+    lost = []
+    writer = GatedWriter(store, True, lambda j: None, on_lost=lambda j, names: lost.append(names))
+    u, w = big(3), big(4)
+    j = live_job(3, "u", u)
+    j.puts += serialize.snapshot_all([("w", serialize.encode(w))], live_bytes=LIGHT_BYTES)
+    writer.submit(j)
+    assert [a is u or a is w for a in writer.live_pending()] == [True, True]
+    assert writer.protect(lambda a: a is u) == 1  # before a cell that may change u runs
+    assert [a is w for a in writer.live_pending()] == [True]
+    u[:] = -1.0
+    writer.gate.set()
+    writer.flush()
+    assert lost == [] and j.error is None
+    assert (bound_after(store, j.checkpoint, "u") == big(3)).all()
+    assert (bound_after(store, j.checkpoint, "w") == big(4)).all()
+    assert writer.live_pending() == [] and writer.protect(lambda a: True) == 0
+    # A written job lets the user's arrays go (the audit keeps its jobs).
+    alive = weakref.ref(w)
+    del w
+    assert alive() is None and j.puts == []
     store.close()

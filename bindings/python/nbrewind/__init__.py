@@ -5,6 +5,7 @@ help(nbrewind._core) and the docstrings of its functions and classes.
 """
 from ._core import (
     BlobWriter,
+    ChangedError,
     Checkpoint,
     CorruptError,
     Error,
@@ -27,7 +28,7 @@ from ._core import (
 )
 
 __all__ = [
-    "BlobWriter", "Checkpoint", "CorruptError", "Error", "Graph", "InvalidError",
+    "BlobWriter", "ChangedError", "Checkpoint", "CorruptError", "Error", "Graph", "InvalidError",
     "LockedError", "NotFoundError", "Plan", "Store", "StoreIOError", "UnsupportedError",
     "__version__", "analyze", "hash_array", "hash_blob", "hash_bytes", "record_parse",
     "record_render", "version",

@@ -41,6 +41,9 @@ from .notebook import ANONYMOUS_CELL
 from .writer import Job, Writer
 
 OUTPUT_CODEC = "nbformat-output"
+# With background commits, arrays this big are written from the user's
+# memory rather than copied at the end of their cell (writer.py: "live").
+LIVE_BYTES = 1 << 20
 # Names IPython keeps in every namespace (history, output cache, helpers).
 _IPYTHON_NAME = re.compile(
     r"_+|_i+|_i?\d+|_(oh|ih|dh|exit_code)|__\w+__|In|Out|exit|quit|get_ipython")
@@ -67,8 +70,10 @@ class Known:
 
     def object_id(self) -> str | None:
         """The stored id; None if not stored, or if the checkpoint that was to
-        write it failed (so the value counts as changed and is written again)."""
-        if self.job is not None and self.job.done.is_set() and self.job.error is not None:
+        write it failed or found it changed before writing it (so the value
+        counts as changed and is written again)."""
+        if self.job is not None and self.job.done.is_set() and \
+                (self.job.error is not None or self.id in self.job.lost):
             return None
         return self.id
 
@@ -115,6 +120,7 @@ class Auditor:
         self.mode = os.environ.get("NBREWIND_KERNEL", "extension")  # audit, repeat, extension
         self._environment_recorded = False
         self._failed: list = []
+        self._lost: list = []  # (job, names): live arrays that changed before written
         self._retry: set[str] = set()  # names a failed checkpoint wrote or deleted
         self.stored_ids: set[str] = set()  # ids this session has put (or queued)
         self.known: dict[str, Known] = {}
@@ -134,6 +140,12 @@ class Auditor:
     # ---- IPython events ----------------------------------------------------------
 
     def pre_run_cell(self, info):
+        if self.writer is not None:  # even with the audit off: its queue is still written
+            try:
+                self._protect_pending(info.raw_cell)
+            except Exception as exc:  # ours: the writer's check still guards the store
+                self.warn(f"could not copy the arrays still being written that this cell "
+                          f"may change: {type(exc).__name__}: {exc}")
         self._started = utc_now()
         self._clock = time.perf_counter()
         with self._outputs_lock:
@@ -169,7 +181,8 @@ class Auditor:
     def open_writer(self) -> Writer:
         if self.writer is None:
             self.store = _core.Store(self.store_path, "c")
-            self.writer = Writer(self.store, self.background, self._writer_failed)
+            self.writer = Writer(self.store, self.background, self._writer_failed,
+                                 on_lost=self._writer_lost)
         self.writer.background = self.background
         return self.writer
 
@@ -248,6 +261,12 @@ class Auditor:
                     del self.rng_ids[name]
         self._forget_puts(job)
 
+    def _writer_lost(self, job, names: list):
+        with self._outputs_lock:
+            self._lost.append((job, names))
+            self._retry.update(names)  # the next checkpoint stores them as they are then
+            self.stored_ids.difference_update(job.lost)
+
     def _forget_puts(self, job):
         """The job's new values are not in the store after all."""
         with self._outputs_lock:
@@ -257,6 +276,14 @@ class Auditor:
     def _report_failures(self):
         with self._outputs_lock:
             failed, self._failed = self._failed, []
+            lost, self._lost = self._lost, []
+        for job, names in lost:
+            self.warn(f"{', '.join(names)} changed after cell {job.cell_id} (execution "
+                      f"{job.execution_count}) ended, before its checkpoint had stored "
+                      f"{'them' if len(names) > 1 else 'it'}, by code the audit did not "
+                      f"foresee changing {'them' if len(names) > 1 else 'it'} (a thread, a "
+                      f"callback?): recorded as recompute for that cell, and stored again "
+                      f"by the next checkpoint")
         for job in failed:
             self.warn(f"the checkpoint of cell {job.cell_id} (execution "
                       f"{job.execution_count}) failed and was dropped (earlier checkpoints "
@@ -299,8 +326,48 @@ class Auditor:
                     pending.append(name)
         return names
 
-    def _candidates(self, analysis: dict, namespace: dict, retry: set,
-                    called: set) -> set[str]:
+    def _protect_pending(self, source: str):
+        """Before a cell runs: copy the live arrays still to be written that
+        it may change (writer.protect).  The others it may only read, and
+        they are written from the user's memory while it runs."""
+        if not self.writer.live_pending():
+            return
+        try:
+            ranges, owners, everything = self._memory_at_risk(source)
+        except Exception:  # noqa: BLE001 - not analysable: anything may change
+            ranges, owners, everything = [], set(), True
+        merged = sharing.merged_ranges(ranges)
+        self.writer.protect(lambda array: everything or
+                            id(serialize.memory_owner(array)) in owners or
+                            sharing.overlaps([np.byte_bounds(array)], merged))
+
+    def _memory_at_risk(self, source: str) -> tuple[list, set, bool]:
+        """What the cell may change, from its analysis as the checkpoint
+        will see it (_may_mutate): the [low, high) of the arrays, the ids of
+        the objects (an array's memory owner among them, a bytearray an array
+        lies over), and whether it may change anything at all."""
+        analysis = _core.analyze(source)
+        namespace = self.namespace()
+        self._learn_functions(analysis)  # what the checkpoint would learn; it learns it again
+        mutated, held, everything = self._may_mutate(
+            analysis, namespace, self._called_globals(analysis, namespace))
+        values = [namespace[n] for n in mutated if n in namespace] + held
+        # A name the cell binds and then changes (`v = a.reshape(-1); v[0] = 1`)
+        # may be bound to, or lie over, anything the cell uses.
+        if any(n in analysis["defs"] or n not in namespace for n in mutated):
+            values += [namespace[n] for n in analysis["uses"] if n in namespace]
+        values += [v for value in values for v in sharing.class_state(value)]
+        ranges: list = []
+        owners: set = set()
+        for value in values:
+            held_ids, complete = sharing.held_state(value, ranges=ranges)
+            owners |= held_ids
+            everything = everything or not complete
+        return ranges, owners, everything
+
+    def _may_mutate(self, analysis: dict, namespace: dict, called: set) -> tuple[set, list, bool]:
+        """(the names whose values the cell may change in place, other
+        objects it may change them through, whether it may change anything)."""
         mutated = set(analysis["may_mutate"]) | called
         touched = [n for n in {*analysis["uses"], *analysis["defs"]} if n in namespace]
         # A closure, bound method or callable object the cell uses (or binds
@@ -318,11 +385,18 @@ class Auditor:
             mutated |= sharing.figure_names(namespace)
         # A change through an alias the cell made or ended changes the other name.
         mutated |= self._former_aliases(mutated) | _aliased_in_cell(analysis, mutated, namespace)
-        names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         held = [*code.held, *self._hidden(mutated, namespace)]
+        # exec, globals(), %run: anything may change
+        everything = bool(analysis["flags"] or code.everything or self._reaches_namespace(mutated))
+        return mutated, held, everything
+
+    def _candidates(self, analysis: dict, namespace: dict, retry: set,
+                    called: set) -> set[str]:
+        mutated, held, everything = self._may_mutate(analysis, namespace, called)
+        names = set(analysis["defs"]) | set(analysis["deletes"]) | mutated | retry
         names |= self._sharing_state(namespace, mutated, held)
-        if analysis["flags"] or code.everything or self._reaches_namespace(mutated):
-            names |= namespace.keys()  # exec, globals(), %run: anything may have changed
+        if everything:
+            names |= namespace.keys()
         for name, value in namespace.items():  # rebound some other way (exec, globals())
             known = self.known.get(name)
             if known is None or known.pyid != id(value):
@@ -448,7 +522,7 @@ class Auditor:
                 self._capture_value(job, name, namespace[name], changes, hashed, array_ref,
                                     roots.get(id(namespace[name])))
         if self.background:  # private copies: the next cell may change the originals
-            job.puts = serialize.snapshot_all(job.puts, self.writer.pool)
+            job.puts = serialize.snapshot_all(job.puts, self.writer.pool, LIVE_BYTES)
         return changes
 
     def _array_ref(self, namespace: dict, changes: dict, groups: dict, roots: dict):
@@ -580,11 +654,22 @@ class Auditor:
         needs = self._needs(encoded, changes)
         changes[name] = Known(id(value), encoded.id, job,
                               refs=tuple(ref for ref, _ in encoded.refs), needs=needs)
-        if encoded.id in self.stored_ids:  # no bytes to copy or write
+        if encoded.id in self.stored_ids and not self._maybe_never_stored(job, encoded):
             job.id_refs.append((name, encoded.id, needs or serialize.needed_ids(encoded)))
             return
         job.puts.append((name, encoded))
         self.stored_ids.add(encoded.id)
+
+    def _maybe_never_stored(self, job, encoded) -> bool:
+        """Whether an array's id is to be stored only by a live put not yet
+        written (this job's or one in flight), which may find its array
+        changed and store nothing: this array is then put too, from its own
+        memory (which costs nothing once the id is stored)."""
+        if not (self.background and encoded.kind == "array"):
+            return False
+        return encoded.id in self.writer.live_ids() or any(
+            e.id == encoded.id and e.kind == "array" and e.nbytes >= LIVE_BYTES
+            for _, e in job.puts)
 
     def _capture_alias(self, job, name, twin, value, changes):
         source = changes.get(twin) or self.known[twin]

@@ -25,6 +25,7 @@ the audit records it as "recompute" instead of failing the user's cell.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import importlib
 import io
 import json
@@ -61,6 +62,9 @@ class Encoded:
     keep: list = field(default_factory=list)  # ids of what those need, kept bound too
     nbytes: int = 0
     pooled: list = field(default_factory=list)  # pool buffers a snapshot's copies live in
+    # An array written from memory the user's code may still change
+    # (put_array(live=True)): stored only if it still hashes to `id`.
+    live: bool = False
 
 
 # ---- arrays -----------------------------------------------------------------
@@ -483,13 +487,27 @@ def snapshot(encoded: Encoded, pool=None) -> Encoded:
     return encoded  # payload bytes are already a copy
 
 
-def snapshot_all(puts: list, pool=None) -> list:
+def snapshot_all(puts: list, pool=None, live_bytes: int | None = None) -> list:
     """[(name, snapshot(encoded, pool))] for puts [(name, encoded)], in the
-    same order; the big arrays copied side by side."""
-    big = [i for i, (_, e) in enumerate(puts) if e.kind == "array" and e.nbytes >= PARALLEL_BYTES]
+    same order; the big arrays copied side by side.  Arrays of `live_bytes`
+    or more are not copied but marked live (Encoded.live): the writer
+    checks what it stores against their ids instead."""
+    def is_live(e: Encoded) -> bool:
+        return live_bytes is not None and e.kind == "array" and e.nbytes >= live_bytes
+
+    big = [i for i, (_, e) in enumerate(puts)
+           if e.kind == "array" and e.nbytes >= PARALLEL_BYTES and not is_live(e)]
     copies = dict(zip(big, _side_by_side(lambda i: snapshot(puts[i][1], pool), big)))
-    return [(name, copies[i] if i in copies else snapshot(encoded, pool))
+    return [(name, dataclasses.replace(encoded, live=True) if is_live(encoded) else
+             copies[i] if i in copies else snapshot(encoded, pool))
             for i, (name, encoded) in enumerate(puts)]
+
+
+def protected(encoded: Encoded, pool=None) -> Encoded:
+    """A live array's private copy, still checked against its id when
+    written (the copy is of the memory as it is now, which code run since
+    the id was taken may have changed)."""
+    return dataclasses.replace(snapshot(encoded, pool), live=True)
 
 
 def buffer_name(name: str, index: int) -> str:
@@ -533,7 +551,7 @@ def put(checkpoint, name: str, encoded: Encoded) -> str:
     if encoded.kind == "array":
         dtype, shape, strides, address = array_args(encoded.array)
         return checkpoint.put_array(name, dtype, shape, strides, address, encoded.array,
-                                    id=encoded.id)
+                                    id=encoded.id, live=encoded.live)
     if encoded.kind == "module":
         return checkpoint.put_blob(name, MODULE_CODEC, encoded.payload, id=encoded.id)
     if encoded.kind.startswith("blob:"):

@@ -175,9 +175,11 @@ def held_state(value, max_visits: int = MAX_VISITS, ranges: list | None = None) 
     return found, True
 
 
-def _overlaps(ranges: list, changed: list, starts: list) -> bool:
+def overlaps(ranges: list, changed: list, starts: list | None = None) -> bool:
     """Whether any [low, high) of `ranges` overlaps one of `changed`
-    (disjoint, sorted; `starts` their lows)."""
+    (disjoint, sorted: merged_ranges; `starts` their lows, if at hand)."""
+    if starts is None:
+        starts = [low for low, _ in changed]
     for low, high in ranges:
         i = bisect.bisect_right(starts, low)
         if (i and changed[i - 1][1] > low) or (i < len(changed) and changed[i][0] < high):
@@ -185,7 +187,8 @@ def _overlaps(ranges: list, changed: list, starts: list) -> bool:
     return False
 
 
-def _merged(ranges: list) -> list:
+def merged_ranges(ranges: list) -> list:
+    """[low, high) ranges merged where they overlap or touch, sorted."""
     merged: list = []
     for low, high in sorted(ranges):
         if merged and low <= merged[-1][1]:
@@ -208,7 +211,7 @@ def names_sharing_state(namespace: dict, values: list) -> set[str]:
         changed |= held
     if not changed:
         return set()
-    merged = _merged(changed_ranges)
+    merged = merged_ranges(changed_ranges)
     starts = [low for low, _ in merged]
     names = set()
     for name, value in namespace.items():
@@ -216,7 +219,7 @@ def names_sharing_state(namespace: dict, values: list) -> set[str]:
             continue
         ranges: list = []
         held, complete = held_state(value, ranges=ranges)
-        if not complete or held & changed or (merged and _overlaps(ranges, merged, starts)):
+        if not complete or held & changed or (merged and overlaps(ranges, merged, starts)):
             names.add(name)
     return names
 

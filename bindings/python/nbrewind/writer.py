@@ -2,7 +2,13 @@
 
 The audit captures, at the end of each cell, everything the checkpoint needs
 (a Job: what to put, bind and delete, and the record), with private copies of
-any memory the next cell could change.  The writer then puts the objects,
+any memory the next cell could change, but for big arrays: those are written
+from the user's own memory ("live"), and copied only when the next cell may
+change them before they are written (protect(), called before that cell
+runs).  The store checks a live array against the id it was hashed to as it
+writes it; one that changed anyway (code the analysis did not see: a thread,
+a callback between cells) is recorded as "recompute" rather than stored
+wrong, and the audit stores its name again.  The writer then puts the objects,
 fills in the record with their ids and what the cell read, and commits.  In
 the background the writer runs on one thread, jobs in cell order, so the
 next cell runs while the previous checkpoint is compressed and written.  A
@@ -19,7 +25,8 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 
-from . import serialize
+from . import _core, serialize
+from .record import HOST_REFS
 
 # A job whose snapshots total less than this is light: it waits only for
 # one of MAX_LIGHT slots of its own, not behind the big jobs, whose memory
@@ -46,6 +53,8 @@ class Job:
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
     slot: str | None = None  # "big" or "light": counted by Writer until written
+    writing: int = -1  # the index in `puts` being written; those before it are done
+    lost: set = field(default_factory=set)  # ids of live arrays that changed: not stored
 
     @property
     def snapshot_bytes(self) -> int:
@@ -59,10 +68,13 @@ class Writer:
     """Applies jobs to a store, in order; `background` selects a thread."""
 
     def __init__(self, store, background: bool, on_error, max_pending: int = 3,
-                 max_light: int = MAX_LIGHT):
+                 max_light: int = MAX_LIGHT, on_lost=None):
         self.store = store
         self.background = background
         self.on_error = on_error  # called with (job) in the writing thread
+        # called with (job, names) in the writing thread when live arrays
+        # changed before they were written (recorded as recompute instead)
+        self.on_lost = on_lost
         self.current: dict[str, str] = {}  # name -> id as of the last committed job
         self._parts: dict[str, set] | None = None  # name -> its part bindings in the store
         self.last_checkpoint: str | None = None
@@ -74,6 +86,11 @@ class Writer:
         self._limit = {"big": max_pending + 1, "light": max_light}
         self._thread = None
         self._workers = None  # the store's compression threads, as last set
+        self._inflight: list[Job] = []  # submitted, not yet done: for protect()
+        self._inflight_lock = threading.Lock()
+        # Ids of live arrays found changed and so not stored (until stored
+        # from another array): what refers to one is lost with it.
+        self.lost_ids: set = set()
         self.pool = BufferPool()
 
     def submit(self, job: Job):
@@ -86,10 +103,52 @@ class Writer:
             self._thread.start()
         self._take_slot(job)  # blocks while its kind's slots are full: bounded memory
         try:
+            with self._inflight_lock:
+                self._inflight.append(job)
             self._queue.put(job)
         except BaseException:  # interrupted: the slot must not leak
+            self._forget(job)
             self._give_slot(job)
             raise
+
+    def live_pending(self) -> list:
+        """The live arrays (Encoded.live, not copied) whose writing has not
+        finished, oldest first."""
+        with self._inflight_lock:
+            return [e.array for _, e in self._unwritten_live()]
+
+    def live_ids(self) -> set:
+        """The ids of the live arrays whose writing has not finished: not
+        stored yet, and maybe never (writer.py's docstring)."""
+        with self._inflight_lock:
+            return {e.id for _, e in self._unwritten_live(copied_too=True)}
+
+    def protect(self, at_risk) -> int:
+        """Copy now, in the caller's thread, the live arrays not yet written
+        for which at_risk(array) is true: called before code that may change
+        them runs.  The writer stores the copy instead, or, if it was
+        writing the array from the user's memory already, retries from the
+        copy when that write finds the array changed.  Returns how many."""
+        copied = 0
+        with self._inflight_lock:  # a job done meanwhile is not copied for nothing
+            for (job, index), encoded in self._unwritten_live():
+                if at_risk(encoded.array):
+                    job.puts[index] = (job.puts[index][0], serialize.protected(encoded, self.pool))
+                    copied += 1
+        return copied
+
+    def _unwritten_live(self, copied_too: bool = False) -> list:
+        """((job, index), encoded) of the live puts of the jobs in flight
+        from the one being written on (`writing` only grows: read late, it
+        lists one put too many, never too few).  Hold _inflight_lock."""
+        return [((job, i), e) for job in self._inflight
+                for i, (_, e) in enumerate(job.puts) if i >= job.writing and e.live and
+                (copied_too or not e.pooled)]
+
+    def _forget(self, job: Job):
+        with self._inflight_lock:
+            if job in self._inflight:
+                self._inflight.remove(job)
 
     def _take_slot(self, job: Job):
         kind = "big" if job.snapshot_bytes >= LIGHT_BYTES else "light"
@@ -127,9 +186,11 @@ class Writer:
             job.error = exc
             self.on_error(job)  # in the writer's thread, _loop outlives its failure
         finally:
+            self._forget(job)  # before its puts are read: protect() copies no more
             for _, encoded in job.puts:  # the snapshots' memory serves the next ones
                 for buffer in encoded.pooled:
                     self.pool.give(buffer)
+            job.puts = []  # nor keep the user's arrays alive (Known.job holds the job)
             self._give_slot(job)
             job.done.set()
 
@@ -146,11 +207,26 @@ class Writer:
         rec = job.record
         self._set_workers()
         parts = {}  # name -> the part bindings its new value has
+        lost: list[str] = []
         with self.store.begin(job.cell_id, job.execution_count) as cp:
-            for name, encoded in job.puts:
-                job.ids[name] = serialize.put(cp, name, encoded)
+            for index in range(len(job.puts)):
+                job.writing = index
+                name, encoded = job.puts[index]
+                if self.lost_ids.intersection(serialize.needed_ids(encoded)):
+                    self._lose(cp, job, name, encoded.id, lost, parts, "refers to a value that")
+                    continue
+                object_id = self._put(cp, job, index)
+                if object_id is None:
+                    self._lose(cp, job, name, encoded.id, lost, parts)
+                    continue
+                job.ids[name] = object_id
+                self.lost_ids.discard(object_id)  # stored after all, from another array
                 parts[name] = set(serialize.part_names(name, encoded))
+            job.writing = len(job.puts)
             for name, object_id, needs in job.id_refs:
+                if self.lost_ids.intersection((object_id, *needs)):
+                    self._lose(cp, job, name, object_id, lost, parts, "is or refers to a value that")
+                    continue
                 cp.put_ref(name, object_id)
                 job.ids[name] = object_id
                 parts[name] = serialize.put_refs(cp, name, needs)
@@ -163,12 +239,47 @@ class Writer:
                 rec.reads[name] = self.current.get(name)
             cp.set_host(rec.to_json())
             job.checkpoint = cp.commit()
-        for name in job.deletes:
+        for name in (*job.deletes, *lost):
             self.current.pop(name, None)
         self.current.update(job.ids)
         for name, names in parts.items():
             self._parts[name] = names
         self.last_checkpoint = job.checkpoint
+        if lost and self.on_lost is not None:
+            self.on_lost(job, lost)
+
+    def _put(self, cp, job: Job, index: int) -> str | None:
+        """Put job.puts[index]; its id, or None when it is a live array that
+        changed before it was written and protect() took no copy of it in
+        time."""
+        name, encoded = job.puts[index]
+        try:
+            return serialize.put(cp, name, encoded)
+        except _core.ChangedError:
+            _, copy = job.puts[index]  # protect() replaces it before the next cell runs
+            if copy is encoded:
+                return None
+        try:
+            return serialize.put(cp, name, copy)
+        except _core.ChangedError:  # changed before the copy, between the cells
+            return None
+
+    def _lose(self, cp, job: Job, name: str, object_id: str, lost: list, parts: dict,
+              what: str = ""):
+        """Record `name` as recompute: the value its cell left is gone, and
+        whatever the store bound it to before is not that value."""
+        rec = job.record
+        job.lost.add(object_id)
+        self.lost_ids.add(object_id)
+        rec.writes.pop(name, None)
+        (rec.host or {}).get(HOST_REFS, {}).pop(name, None)
+        rec.recompute[name] = (f"{what + ' ' if what else ''}changed after cell {job.cell_id} "
+                               f"(execution {job.execution_count}) ended, before its "
+                               f"checkpoint was written, by code the audit did not foresee "
+                               f"changing it")
+        cp.delete(name)  # an older binding, maybe an earlier session's, is not this value
+        parts[name] = set()
+        lost.append(name)
 
     def _stale_parts(self, parts: dict) -> list:
         """The part bindings (a pickle's buffers, its array references) that
