@@ -289,8 +289,11 @@ def kernel_cpu_s(run: dict) -> float:
 
 
 def checkpoint_costs(run: dict) -> dict:
-    """cell id -> the foreground cost nbrewind (or dill) added in the kernel."""
-    return {row["cell"]: row["post_s"] for row in run["in_kernel"]}
+    """cell id -> the foreground cost nbrewind (or dill) added in the kernel:
+    after the cell's code (post_execute to our post_run_cell hook) and,
+    since nbrewind copies there the arrays still being written that the
+    cell may change, before it (pre_execute to our pre_run_cell hook)."""
+    return {row["cell"]: row["post_s"] + row["pre_s"] for row in run["in_kernel"]}
 
 
 # ---- figure 1 and 2: numpy_heavy --------------------------------------------------
@@ -347,6 +350,7 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
             "cpu_overhead": r(med([kernel_cpu_s(x) for x in audit]) / base_cpu - 1),
             "checkpoint_foreground_s_sum": [r(x, 3) for x in fg],
             "per_cell_checkpoint_s_last_run": {k: r(v) for k, v in checkpoint_costs(last).items()},
+            "per_cell_pre_s_last_run": {row["cell"]: r(row["pre_s"]) for row in last["in_kernel"]},
             "per_cell_wall_s_last_run": last["cell_wall_s"],
             "per_cell_code_s_last_run": {row["cell"]: r(row["code_s"]) for row in last["in_kernel"]},
             "store": {k: v for k, v in last.get("store", {}).items() if k != "records"},
