@@ -782,10 +782,14 @@ def test_locked_store_is_named(tmp_path):
     assert result.returncode == 4 and "LOCK" in result.stderr
 
 
-def test_background_write_keeps_the_end_of_cell_state(tmp_path):
+@pytest.mark.parametrize("live", ["1", "0"])
+def test_background_write_keeps_the_end_of_cell_state(tmp_path, monkeypatch, live):
     # The next cell overwrites the arrays at once, while the first checkpoint
-    # (20 million floats) is still being compressed and written.  Two big
-    # arrays in one cell are hashed and copied side by side.
+    # (20 million floats) is still being compressed and written: copied
+    # before it runs (big arrays written live, the default), or at the end
+    # of the first cell (NBREWIND_LIVE_ARRAYS=0: two big arrays are then
+    # hashed and copied side by side).
+    monkeypatch.setenv("NBREWIND_LIVE_ARRAYS", live)
     cells = ["import numpy as np\na = np.zeros(20_000_000)\nc = np.full((3, 1_000_000), 2.0)\n"
              "d = {'k': a[:3].tolist()}",
              "a[:] = 1.0\nc[:, ::2] = 3.0\nd['k'].append(9)", "b = a.sum()"]
@@ -840,6 +844,22 @@ def test_arrays_the_next_cell_changes_through_new_names_are_copied_before_it_run
     assert not value_after(nb, "a", 0).any() and not value_after(nb, "b", 0).any()
     assert value_after(nb, "a", 1)[-1] == 1.0 and value_after(nb, "b", 1)[-1] == ord("x")
     assert "changed after cell" not in outputs_text(nb, 1)
+
+
+@pytest.mark.parametrize("code, names, read", [
+    ("u = np.ones((N, N))\nu[s] = 1\nu += 0.1 * r.random((N, N))", {"u"}, {"np", "N", "r"}),
+    ("v = a.reshape(-1)\nv[-1] = 1", {"v"}, {"a"}),
+    ("x, (y, *z) = a, (b, c, d)\nx[0] = z[0][0] = 1", {"x", "z"}, {"a", "b", "c", "d"}),
+    ("(w := a)[0] = 1", {"w"}, {"a"}),
+    ("for v in arrays:\n    v[:] = 0", {"v"}, None),  # bound by a loop: anything used
+    ("with open(p) as v:\n    v.read()", {"v"}, None),
+    ("v[0] = 1", {"v"}, None),  # not bound in the cell at all
+    ("v = (", {"v"}, None),  # does not parse
+])
+def test_what_a_cell_binds_a_changed_name_from(code, names, read):
+    from nbrewind.audit import _read_by_bindings
+
+    assert _read_by_bindings(code, names) == read
 
 
 def test_synchronous_mode_gives_the_same_store(tmp_path, monkeypatch):

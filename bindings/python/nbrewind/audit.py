@@ -18,6 +18,7 @@ earlier ones are untouched, and a warning is printed in the cell's output.
 """
 from __future__ import annotations
 
+import ast
 import builtins
 import datetime as _dt
 import json
@@ -97,6 +98,14 @@ def background_default() -> bool:
     return usable_cpus() >= 2
 
 
+def live_bytes_default() -> int | None:
+    """The size from which background commits write arrays from the user's
+    memory (LIVE_BYTES), or None to copy every array at the end of its cell,
+    as $NBREWIND_LIVE_ARRAYS says (0: copy; a kernel whose threads change
+    arrays between cells loses no checkpointed value that way)."""
+    return None if os.environ.get("NBREWIND_LIVE_ARRAYS", "1") == "0" else LIVE_BYTES
+
+
 def usable_cpus() -> int:
     """The CPUs this process may run on (its affinity, which batch systems
     and containers set), not the machine's count."""
@@ -117,6 +126,7 @@ class Auditor:
         self.store = None
         self.writer: Writer | None = None
         self.background = background_default()
+        self.live_bytes = live_bytes_default()
         self.mode = os.environ.get("NBREWIND_KERNEL", "extension")  # audit, repeat, extension
         self._environment_recorded = False
         self._failed: list = []
@@ -353,9 +363,13 @@ class Auditor:
             analysis, namespace, self._called_globals(analysis, namespace))
         values = [namespace[n] for n in mutated if n in namespace] + held
         # A name the cell binds and then changes (`v = a.reshape(-1); v[0] = 1`)
-        # may be bound to, or lie over, anything the cell uses.
-        if any(n in analysis["defs"] or n not in namespace for n in mutated):
-            values += [namespace[n] for n in analysis["uses"] if n in namespace]
+        # may be bound to, or lie over, what its binding reads, or, bound
+        # some other way, anything the cell uses.
+        bound = {n for n in mutated if n in analysis["defs"] or n not in namespace}
+        if bound:
+            read = _read_by_bindings(self.shell.transform_cell(source), bound)
+            values += [namespace[n] for n in (analysis["uses"] if read is None else read)
+                       if n in namespace]
         values += [v for value in values for v in sharing.class_state(value)]
         ranges: list = []
         owners: set = set()
@@ -522,7 +536,7 @@ class Auditor:
                 self._capture_value(job, name, namespace[name], changes, hashed, array_ref,
                                     roots.get(id(namespace[name])))
         if self.background:  # private copies: the next cell may change the originals
-            job.puts = serialize.snapshot_all(job.puts, self.writer.pool, LIVE_BYTES)
+            job.puts = serialize.snapshot_all(job.puts, self.writer.pool, self.live_bytes)
         return changes
 
     def _array_ref(self, namespace: dict, changes: dict, groups: dict, roots: dict):
@@ -665,10 +679,10 @@ class Auditor:
         written (this job's or one in flight), which may find its array
         changed and store nothing: this array is then put too, from its own
         memory (which costs nothing once the id is stored)."""
-        if not (self.background and encoded.kind == "array"):
+        if not (self.background and self.live_bytes is not None and encoded.kind == "array"):
             return False
         return encoded.id in self.writer.live_ids() or any(
-            e.id == encoded.id and e.kind == "array" and e.nbytes >= LIVE_BYTES
+            e.id == encoded.id and e.kind == "array" and e.nbytes >= self.live_bytes
             for _, e in job.puts)
 
     def _capture_alias(self, job, name, twin, value, changes):
@@ -798,6 +812,32 @@ def _aliased_in_cell(analysis: dict, mutated: set, namespace: dict) -> set:
                 not isinstance(namespace[holder], _NOT_HOLDERS):
             out.add(holder)
     return out
+
+
+def _read_by_bindings(code: str, names: set) -> set | None:
+    """The names the right-hand sides of the cell's plain assignments to
+    `names` read (`v = a.reshape(-1)`, `v, w = f(a), b`, `v += a`, `(v := a)`),
+    or None when one of `names` is bound some other way (a loop, `with`, a
+    comprehension, an import...) or not at all, or the code does not parse."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    read: set = set()
+    seen: set = set()
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in names):
+            continue
+        binding = parents.get(node)
+        while isinstance(binding, (ast.Tuple, ast.List, ast.Starred)):
+            binding = parents.get(binding)
+        if not isinstance(binding, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) \
+                or binding.value is None:
+            return None
+        seen.add(node.id)
+        read |= {n.id for n in ast.walk(binding.value) if isinstance(n, ast.Name)}
+    return read if seen == names else None
 
 
 def with_aliases(names: set, groups: dict, namespace: dict):
