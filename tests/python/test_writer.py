@@ -173,3 +173,20 @@ def test_a_protected_live_array_keeps_the_value_it_had(tmp_path):
     del w
     assert alive() is None and j.puts == []
     store.close()
+
+
+def test_the_writer_warms_pool_memory_for_copies_of_arrays_like_those_it_wrote(tmp_path):
+    store = nbrewind.Store(str(tmp_path / "s.nbrewind"), "c")
+    writer = GatedWriter(store, True, lambda j: None)
+    writer.gate.set()
+    u, v = big(5), big(6)
+    j = live_job(5, "u", u)
+    j.puts += serialize.snapshot_all([("v", serialize.encode(v))], live_bytes=LIGHT_BYTES)
+    writer.submit(j)
+    writer.flush()
+    # Two free buffers of their size: a copy of both before a cell needs no fresh memory.
+    free = lambda: sorted(b.nbytes for buffers in writer.pool._free.values() for b in buffers)
+    assert free() == [u.nbytes, v.nbytes]
+    writer.pool.warm([u.nbytes, v.nbytes])  # enough already: nothing more
+    assert free() == [u.nbytes, v.nbytes]
+    store.close()

@@ -33,6 +33,7 @@ from .record import HOST_REFS
 # the max_pending slots bound (MAX_LIGHT light jobs hold at most 128 MiB).
 LIGHT_BYTES = 1 << 20
 MAX_LIGHT = 64
+PAGE_BYTES = 4096
 
 
 @dataclass
@@ -206,6 +207,7 @@ class Writer:
     def _write(self, job: Job):
         rec = job.record
         self._set_workers()
+        live_sizes = [e.nbytes for _, e in job.puts if e.live and not e.pooled]
         parts = {}  # name -> the part bindings its new value has
         lost: list[str] = []
         with self.store.begin(job.cell_id, job.execution_count) as cp:
@@ -247,6 +249,8 @@ class Writer:
         self.last_checkpoint = job.checkpoint
         if lost and self.on_lost is not None:
             self.on_lost(job, lost)
+        if self.background:  # arrays like these may have to be copied before a cell
+            self.pool.warm(live_sizes)
 
     def _put(self, cp, job: Job, index: int) -> str | None:
         """Put job.puts[index]; its id, or None when it is a live array that
@@ -330,6 +334,25 @@ class BufferPool:
                 self._held -= size
                 return self._free[size].pop()
         return self._np.empty(nbytes, dtype=self._np.uint8)
+
+    def warm(self, sizes: list):
+        """Make sure a free buffer fits each of `sizes` (several of one size
+        need as many), allocating and touching the missing ones here (the
+        writer's thread) rather than in the cell's thread when a copy needs
+        them: fresh memory is what is slow.  Sizes over a quarter of the
+        capacity are left to take()."""
+        wanted: dict[int, int] = {}
+        for nbytes in sizes:
+            if 0 < nbytes <= self.capacity // 4:
+                wanted[nbytes] = wanted.get(nbytes, 0) + 1
+        for nbytes, count in wanted.items():
+            with self._lock:
+                free = sum(len(buffers) for size, buffers in self._free.items()
+                           if nbytes <= size <= 2 * nbytes)
+            for _ in range(count - free):
+                buffer = self._np.empty(nbytes, dtype=self._np.uint8)
+                buffer[::PAGE_BYTES] = 0  # one write per page faults it in
+                self.give(buffer)
 
     def give(self, buffer):
         with self._lock:
