@@ -847,12 +847,17 @@ def test_arrays_the_next_cell_changes_through_new_names_are_copied_before_it_run
 
 
 @pytest.mark.parametrize("code, names, read", [
-    ("u = np.ones((N, N))\nu[s] = 1\nu += 0.1 * r.random((N, N))", {"u"}, {"np", "N", "r"}),
-    ("v = a.reshape(-1)\nv[-1] = 1", {"v"}, {"a"}),
-    ("x, (y, *z) = a, (b, c, d)\nx[0] = z[0][0] = 1", {"x", "z"}, {"a", "b", "c", "d"}),
-    ("(w := a)[0] = 1", {"w"}, {"a"}),
+    ("u = np.ones((N, N))\nu[s] = 1\nu += 0.1 * r.random((N, N))", {"u"}, {"u", "np", "N", "r"}),
+    ("v = a.reshape(-1)\nv[-1] = 1", {"v"}, {"v", "a"}),
+    ("x, (y, *z) = a, (b, c, d)\nx[0] = z[0][0] = 1", {"x", "z"}, {"x", "z", "a", "b", "c", "d"}),
+    ("(w := a)[0] = 1", {"w"}, {"w", "a"}),
+    ("w = a[:9]\nv = w.reshape(-1)\nv[:] = 1", {"v"}, {"v", "w", "a"}),  # through w
+    ("s = {}\ns['x'] = data\ns['x'] -= 1", {"s"}, {"s", "data"}),  # stored into s
+    ("cfg['view'] = a[-10:]\ncfg['view'][:] = 1", set(), {"a"}),  # cfg from before the cell
     ("for v in arrays:\n    v[:] = 0", {"v"}, None),  # bound by a loop: anything used
     ("with open(p) as v:\n    v.read()", {"v"}, None),
+    ("if any((h := x).max() > 1 for x in (a, b)):\n    h /= 2", {"h"}, None),
+    ("f = get_ipython().run_line_magic('time', 'a[::2]')\nf *= 2", {"f"}, None),  # a magic
     ("v[0] = 1", {"v"}, None),  # not bound in the cell at all
     ("v = (", {"v"}, None),  # does not parse
 ])

@@ -362,14 +362,14 @@ class Auditor:
         mutated, held, everything = self._may_mutate(
             analysis, namespace, self._called_globals(analysis, namespace))
         values = [namespace[n] for n in mutated if n in namespace] + held
-        # A name the cell binds and then changes (`v = a.reshape(-1); v[0] = 1`)
-        # may be bound to, or lie over, what its binding reads, or, bound
-        # some other way, anything the cell uses.
+        # A name the cell binds and then changes (`v = a.reshape(-1); v[0] = 1`),
+        # or an item or attribute it sets (`d["k"] = a; d["k"] += 1`), may be
+        # bound to, or lie over, what that assignment reads, or, bound some
+        # other way, anything the cell uses.
         bound = {n for n in mutated if n in analysis["defs"] or n not in namespace}
-        if bound:
-            read = _read_by_bindings(self.shell.transform_cell(source), bound)
-            values += [namespace[n] for n in (analysis["uses"] if read is None else read)
-                       if n in namespace]
+        read = _read_by_bindings(self.shell.transform_cell(source), bound)
+        values += [namespace[n] for n in (analysis["uses"] if read is None else read)
+                   if n in namespace]
         values += [v for value in values for v in sharing.class_state(value)]
         ranges: list = []
         owners: set = set()
@@ -681,7 +681,7 @@ class Auditor:
         memory (which costs nothing once the id is stored)."""
         if not (self.background and self.live_bytes is not None and encoded.kind == "array"):
             return False
-        return encoded.id in self.writer.live_ids() or any(
+        return encoded.id in self.writer.live_ids() or encoded.id in self.writer.lost_ids or any(
             e.id == encoded.id and e.kind == "array" and e.nbytes >= self.live_bytes
             for _, e in job.puts)
 
@@ -815,29 +815,75 @@ def _aliased_in_cell(analysis: dict, mutated: set, namespace: dict) -> set:
 
 
 def _read_by_bindings(code: str, names: set) -> set | None:
-    """The names the right-hand sides of the cell's plain assignments to
-    `names` read (`v = a.reshape(-1)`, `v, w = f(a), b`, `v += a`, `(v := a)`),
-    or None when one of `names` is bound some other way (a loop, `with`, a
-    comprehension, an import...) or not at all, or the code does not parse."""
+    """What a cell may store in `names` (names it binds and then changes) or
+    in any item or attribute: the names read by the right-hand sides of its
+    plain assignments to them (`v = a.reshape(-1)`, `v, w = f(a), b`,
+    `v += a`, `(v := a)`) and of its assignments into items and attributes
+    (`d["k"] = a`, `obj.w = a`), followed through the names those read that
+    the cell binds too (`w = a[:9]; v = w.reshape(-1)`).  None when one of
+    them is bound some other way (a loop, `with`, a comprehension, an
+    import...) or, for `names`, not at all; when the cell runs a magic (its
+    code is a string here); or when the code does not parse."""
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
         return None
-    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    if any(isinstance(node, ast.Name) and node.id == "get_ipython" for node in ast.walk(tree)):
+        return None
+    bindings, into = _plain_bindings(tree)
     read: set = set()
-    seen: set = set()
+    pending = [*names, *into]
+    while pending:
+        name = pending.pop()
+        if name in read:
+            continue
+        read.add(name)
+        if name not in bindings:
+            if name in names:
+                return None
+            continue  # a value from before the cell
+        if bindings[name] is None:
+            return None
+        pending.extend(bindings[name])
+    return read
+
+
+def _plain_bindings(tree) -> tuple[dict, set]:
+    """({name: the names its plain assignments' right-hand sides read, or
+    None if it is also bound some other way}, the names read by assignments
+    into items and attributes) for a parsed cell."""
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    bindings: dict = {}
+    into: set = set()
     for node in ast.walk(tree):
-        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id in names):
+        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(part, (ast.Attribute, ast.Subscript))
+                   for target in targets for part in ast.walk(target)):
+                into |= _names_in(node.value)
+        if not (isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)):
             continue
         binding = parents.get(node)
         while isinstance(binding, (ast.Tuple, ast.List, ast.Starred)):
             binding = parents.get(binding)
-        if not isinstance(binding, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) \
-                or binding.value is None:
-            return None
-        seen.add(node.id)
-        read |= {n.id for n in ast.walk(binding.value) if isinstance(n, ast.Name)}
-    return read if seen == names else None
+        plain = isinstance(binding, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.NamedExpr)) \
+            and binding.value is not None and not _in_comprehension(binding, parents)
+        if not plain:
+            bindings[node.id] = None
+        elif bindings.get(node.id, set()) is not None:
+            bindings.setdefault(node.id, set()).update(_names_in(binding.value))
+    return bindings, into
+
+
+def _names_in(node) -> set:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _in_comprehension(node, parents: dict) -> bool:
+    while (node := parents.get(node)) is not None:
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return True
+    return False
 
 
 def with_aliases(names: set, groups: dict, namespace: dict):

@@ -55,6 +55,7 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     slot: str | None = None  # "big" or "light": counted by Writer until written
     writing: int = -1  # the index in `puts` being written; those before it are done
+    live_sizes: list = field(default_factory=list)  # of the live arrays it wrote
     lost: set = field(default_factory=set)  # ids of live arrays that changed: not stored
 
     @property
@@ -186,6 +187,8 @@ class Writer:
         except BaseException as exc:  # noqa: BLE001 - reported, never raised into a cell
             job.error = exc
             self.on_error(job)  # in the writer's thread, _loop outlives its failure
+        else:
+            self._warm_pool(job)
         finally:
             self._forget(job)  # before its puts are read: protect() copies no more
             for _, encoded in job.puts:  # the snapshots' memory serves the next ones
@@ -194,6 +197,17 @@ class Writer:
             job.puts = []  # nor keep the user's arrays alive (Known.job holds the job)
             self._give_slot(job)
             job.done.set()
+
+    def _warm_pool(self, job: Job):
+        """Arrays like the live ones just written may have to be copied
+        before a cell: their memory is touched here, not then.  Only an
+        optimisation: the job is committed whatever happens here."""
+        if not self.background:
+            return
+        try:
+            self.pool.warm(job.live_sizes)
+        except MemoryError:
+            pass
 
     def _set_workers(self):
         # In the background the user's next cell is running: compressing in
@@ -249,8 +263,7 @@ class Writer:
         self.last_checkpoint = job.checkpoint
         if lost and self.on_lost is not None:
             self.on_lost(job, lost)
-        if self.background:  # arrays like these may have to be copied before a cell
-            self.pool.warm(live_sizes)
+        job.live_sizes = live_sizes
 
     def _put(self, cp, job: Job, index: int) -> str | None:
         """Put job.puts[index]; its id, or None when it is a live array that
@@ -349,7 +362,8 @@ class BufferPool:
             with self._lock:
                 free = sum(len(buffers) for size, buffers in self._free.items()
                            if nbytes <= size <= 2 * nbytes)
-            for _ in range(count - free):
+                room = (self.capacity - self._held) // nbytes  # give() would drop the rest
+            for _ in range(min(count - free, room)):
                 buffer = self._np.empty(nbytes, dtype=self._np.uint8)
                 buffer[::PAGE_BYTES] = 0  # one write per page faults it in
                 self.give(buffer)
