@@ -72,6 +72,16 @@ void nbr_array_view_box(nbr_array_view *out, const nbr_array_view *view, const u
     out->c_contiguous = false; /* only a hint; walking is always right */
 }
 
+void nbr_array_view_copy_box(void *buffer, size_t capacity, const nbr_array_view *view,
+                             const uint64_t *start, const uint64_t *count)
+{
+    nbr_array_view box;
+    nbr_array_walker w;
+    nbr_array_view_box(&box, view, start, count);
+    nbr_array_walker_init(&w, &box);
+    nbr_array_walker_next(&w, buffer, capacity);
+}
+
 void nbr_array_walker_init(nbr_array_walker *walker, const nbr_array_view *view)
 {
     memset(walker, 0, sizeof *walker);

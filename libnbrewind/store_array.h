@@ -43,6 +43,11 @@ size_t nbr_box_bytes(size_t itemsize, size_t ndim, const uint64_t *count);
 void nbr_array_view_box(nbr_array_view *out, const nbr_array_view *view, const uint64_t *start,
                         const uint64_t *count);
 
+/* Copies the box [start, start + count) of a view, in C order, into
+ * `buffer` (at most `capacity` bytes). */
+void nbr_array_view_copy_box(void *buffer, size_t capacity, const nbr_array_view *view,
+                             const uint64_t *start, const uint64_t *count);
+
 /* Copies a view's elements out in C order. */
 typedef struct nbr_array_walker {
     const nbr_array_view *view;

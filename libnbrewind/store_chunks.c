@@ -308,15 +308,10 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
 static const char *gather_chunk(char *buffer, const nbr_chunk_grid *g, const nbr_array_view *v,
                                 const char *data, size_t bytes)
 {
-    if (v->c_contiguous) {
+    if (v->c_contiguous)
         memcpy(buffer, data, bytes);
-        return buffer;
-    }
-    nbr_array_view box;
-    nbr_array_walker w;
-    nbr_array_view_box(&box, v, g->start, g->count);
-    nbr_array_walker_init(&w, &box);
-    nbr_array_walker_next(&w, buffer, bytes);
+    else
+        nbr_array_view_copy_box(buffer, bytes, v, g->start, g->count);
     return buffer;
 }
 
@@ -580,8 +575,6 @@ bool nbr_chunks_first_is_new(const nbr_checkpoint *c, const char *dtype,
                              const nbr_array_view *view, const uint64_t *chunk)
 {
     nbr_chunk_grid g;
-    nbr_array_view box;
-    nbr_array_walker w;
     nbr_object_id id;
     uint64_t stored = 0;
     nbr_chunk_grid_init(&g, view->ndim, view->shape, chunk);
@@ -589,11 +582,7 @@ bool nbr_chunks_first_is_new(const nbr_checkpoint *c, const char *dtype,
     char *gathered = view->c_contiguous ? NULL : malloc(bytes);
     const char *data = view->c_contiguous ? view->data : gathered;
     if (!data) return false; /* no memory: the two-pass path will say so */
-    if (gathered) {
-        nbr_array_view_box(&box, view, g.start, g.count);
-        nbr_array_walker_init(&w, &box);
-        nbr_array_walker_next(&w, gathered, bytes);
-    }
+    if (gathered) nbr_array_view_copy_box(gathered, bytes, view, g.start, g.count);
     bool is_new = nbr_hash_chunk(&id, dtype, view->ndim, g.count, data, bytes) == NBR_OK &&
                   !existing_chunk(&stored, c, &id);
     free(gathered);

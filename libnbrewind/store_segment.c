@@ -230,11 +230,7 @@ static herr_t write_chunks(hid_t ds, hid_t type, hid_t space, const nbr_array_vi
             hstart[i] = g.start[i];
             hcount[i] = g.count[i];
         }
-        nbr_array_view box;
-        nbr_array_walker w;
-        nbr_array_view_box(&box, v, g.start, g.count);
-        nbr_array_walker_init(&w, &box);
-        nbr_array_walker_next(&w, buffer, buffer_size);
+        nbr_array_view_copy_box(buffer, buffer_size, v, g.start, g.count);
         hid_t mem = H5Screate_simple((int)v->ndim, hcount, NULL);
         herr_t rc = H5Sselect_hyperslab(space, H5S_SELECT_SET, hstart, NULL, hcount, NULL);
         if (rc >= 0) rc = H5Dwrite(ds, type, mem, space, H5P_DEFAULT, buffer);
