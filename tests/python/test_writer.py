@@ -30,13 +30,17 @@ class GatedWriter(Writer):
         super()._write(job)
 
 
-def job(n: int, value) -> Job:
+def job(n: int, value, name: str | None = None, live: bool = False) -> Job:
+    """Cell n's job putting `value` as `name` (v<n>): a snapshot, or with
+    `live` written from its own memory (Encoded.live), as the audit's
+    background mode does for big arrays."""
+    name = name or f"v{n}"
     rec = record.Record(cell_id=f"cell{n}", language="python", source_hash="0" * 32,
                         status="ok", started="2026-11-27T00:00:00.000Z", execution_count=n)
     j = Job(f"cell{n}", n, rec)
-    encoded = serialize.snapshot(serialize.encode(value))
-    rec.writes[f"v{n}"] = encoded.id
-    j.puts.append((f"v{n}", encoded))
+    j.puts = serialize.snapshot_all([(name, serialize.encode(value))],
+                                    live_bytes=LIGHT_BYTES if live else None)
+    rec.writes[name] = j.puts[0][1].id
     return j
 
 
@@ -101,17 +105,6 @@ def test_a_failed_job_frees_its_slot_even_when_reporting_it_fails(tmp_path):
     store.close()
 
 
-def live_job(n: int, name: str, value: np.ndarray) -> Job:
-    """A job that writes `value` from its own memory (Encoded.live), as the
-    audit's background mode does for big arrays."""
-    rec = record.Record(cell_id=f"cell{n}", language="python", source_hash="0" * 32,
-                        status="ok", started="2026-11-27T00:00:00.000Z", execution_count=n)
-    j = Job(f"cell{n}", n, rec)
-    j.puts = serialize.snapshot_all([(name, serialize.encode(value))], live_bytes=LIGHT_BYTES)
-    rec.writes[name] = j.puts[0][1].id
-    return j
-
-
 def bound_after(store, checkpoint: str, name: str):
     """The value `name` resolves to as of `checkpoint`, or None if unbound."""
     try:
@@ -126,14 +119,14 @@ def test_a_live_array_changed_before_it_is_written_is_recorded_as_recompute(tmp_
     lost = []
     writer = GatedWriter(store, True, lambda j: None, on_lost=lambda j, names: lost.append(names))
     writer.gate.set()
-    first = live_job(1, "u", big(1))
+    first = job(1, big(1), "u", live=True)
     assert first.puts[0][1].live
     writer.submit(first)
     writer.flush()
     assert writer.current["u"] == serialize.encode(big(1)).id
     writer.gate.clear()
     u = big(2)
-    second = live_job(2, "u", u)
+    second = job(2, u, "u", live=True)
     writer.submit(second)  # held at the gate: u is not written yet
     u[-1] = -1.0  # changed by code the analysis did not see: nothing protected it
     writer.gate.set()
@@ -155,7 +148,7 @@ def test_a_protected_live_array_keeps_the_value_it_had(tmp_path):
     lost = []
     writer = GatedWriter(store, True, lambda j: None, on_lost=lambda j, names: lost.append(names))
     u, w = big(3), big(4)
-    j = live_job(3, "u", u)
+    j = job(3, u, "u", live=True)
     j.puts += serialize.snapshot_all([("w", serialize.encode(w))], live_bytes=LIGHT_BYTES)
     writer.submit(j)
     assert [a is u or a is w for a in writer.live_pending()] == [True, True]
@@ -180,7 +173,7 @@ def test_the_writer_warms_pool_memory_for_copies_of_arrays_like_those_it_wrote(t
     writer = GatedWriter(store, True, lambda j: None)
     writer.gate.set()
     u, v = big(5), big(6)
-    j = live_job(5, "u", u)
+    j = job(5, u, "u", live=True)
     j.puts += serialize.snapshot_all([("v", serialize.encode(v))], live_bytes=LIGHT_BYTES)
     writer.submit(j)
     writer.flush()

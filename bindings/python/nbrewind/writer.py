@@ -55,7 +55,6 @@ class Job:
     done: threading.Event = field(default_factory=threading.Event)
     slot: str | None = None  # "big" or "light": counted by Writer until written
     writing: int = -1  # the index in `puts` being written; those before it are done
-    live_sizes: list = field(default_factory=list)  # of the live arrays it wrote
     lost: set = field(default_factory=set)  # ids of live arrays that changed: not stored
 
     @property
@@ -199,13 +198,14 @@ class Writer:
             job.done.set()
 
     def _warm_pool(self, job: Job):
-        """Arrays like the live ones just written may have to be copied
-        before a cell: their memory is touched here, not then.  Only an
+        """Arrays like the live ones just written from the user's memory
+        may have to be copied before a cell: their memory is touched here,
+        not then (those protect() copied give their buffers back).  Only an
         optimisation: the job is committed whatever happens here."""
         if not self.background:
             return
         try:
-            self.pool.warm(job.live_sizes)
+            self.pool.warm([e.nbytes for _, e in job.puts if e.live and not e.pooled])
         except MemoryError:
             pass
 
@@ -221,7 +221,6 @@ class Writer:
     def _write(self, job: Job):
         rec = job.record
         self._set_workers()
-        live_sizes = [e.nbytes for _, e in job.puts if e.live and not e.pooled]
         parts = {}  # name -> the part bindings its new value has
         lost: list[str] = []
         with self.store.begin(job.cell_id, job.execution_count) as cp:
@@ -263,7 +262,6 @@ class Writer:
         self.last_checkpoint = job.checkpoint
         if lost and self.on_lost is not None:
             self.on_lost(job, lost)
-        job.live_sizes = live_sizes
 
     def _put(self, cp, job: Job, index: int) -> str | None:
         """Put job.puts[index]; its id, or None when it is a live array that
