@@ -288,6 +288,19 @@ def kernel_cpu_s(run: dict) -> float:
     return rows[-1]["cpu_at_post"] - rows[0]["cpu_at_pre"]
 
 
+def per_cell(run: dict, key: str) -> dict:
+    """cell id -> one run's `key` time for that cell."""
+    return {row["cell"]: r(row[key]) for row in run["in_kernel"]}
+
+
+def per_cell_medians(runs: list, value) -> dict:
+    """cell id -> the median over `runs` of value(row) for that cell's row:
+    one run's per-cell times move by several percent on these VMs."""
+    cells = [row["cell"] for row in runs[0]["in_kernel"]]
+    return {cell: r(med([value(row) for x in runs for row in x["in_kernel"] if row["cell"] == cell]))
+            for cell in cells}
+
+
 def checkpoint_costs(run: dict) -> dict:
     """cell id -> the foreground cost nbrewind (or dill) added in the kernel:
     after the cell's code (post_execute to our post_run_cell hook) and,
@@ -353,6 +366,10 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
             "per_cell_pre_s_last_run": {row["cell"]: r(row["pre_s"]) for row in last["in_kernel"]},
             "per_cell_wall_s_last_run": last["cell_wall_s"],
             "per_cell_code_s_last_run": {row["cell"]: r(row["code_s"]) for row in last["in_kernel"]},
+            "per_cell_code_s_median": per_cell_medians(audit, lambda row: row["code_s"]),
+            "per_cell_code_s_runs": [per_cell(x, "code_s") for x in audit],
+            "per_cell_checkpoint_s_median": per_cell_medians(
+                audit, lambda row: row["post_s"] + row["pre_s"]),
             "store": {k: v for k, v in last.get("store", {}).items() if k != "records"},
             "records_last_run": last.get("store", {}).get("records"),
             "target_overhead": overhead_stats.TARGET, "limit_overhead": overhead_stats.LIMIT,
@@ -361,6 +378,8 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
     result["plain"]["per_cell_wall_s_last_run"] = plain[-1]["cell_wall_s"]
     result["plain"]["per_cell_code_s_last_run"] = {row["cell"]: r(row["code_s"])
                                                    for row in plain[-1]["in_kernel"]}
+    result["plain"]["per_cell_code_s_median"] = per_cell_medians(plain, lambda row: row["code_s"])
+    result["plain"]["per_cell_code_s_runs"] = [per_cell(x, "code_s") for x in plain]
     return result, runs
 
 
