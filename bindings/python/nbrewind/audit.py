@@ -156,7 +156,6 @@ class Auditor:
             except Exception as exc:  # ours: the writer's check still guards the store
                 self.warn(f"could not copy the arrays still being written that this cell "
                           f"may change: {type(exc).__name__}: {exc}")
-            self.writer.cell_running.set()
         self._started = utc_now()
         self._clock = time.perf_counter()
         with self._outputs_lock:
@@ -166,14 +165,8 @@ class Auditor:
     def post_run_cell(self, result):
         duration = time.perf_counter() - self._clock
         self._files.stop()
-        try:
-            if self.enabled and result.info is not None and self._started is not None:
-                self._checkpoint_or_warn(result, duration)
-        finally:
-            if self.writer is not None:  # the kernel is idle until the next cell
-                self.writer.cell_running.clear()
-
-    def _checkpoint_or_warn(self, result, duration: float):
+        if not self.enabled or result.info is None or self._started is None:
+            return
         try:
             self.checkpoint(result, duration)
         except Exception as exc:  # ours, never the user's: warn and go on

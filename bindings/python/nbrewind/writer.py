@@ -34,11 +34,6 @@ from .record import HOST_REFS
 LIGHT_BYTES = 1 << 20
 MAX_LIGHT = 64
 PAGE_BYTES = 4096
-# Pool memory is warmed only while no cell runs, a slice at a time, checking
-# between slices whether one has started; the writer, idle with warming to
-# do, looks every IDLE_POLL_S.
-WARM_SLICE_BYTES = 16 << 20
-IDLE_POLL_S = 0.05
 
 
 @dataclass
@@ -98,10 +93,6 @@ class Writer:
         # from another array): what refers to one is lost with it.
         self.lost_ids: set = set()
         self.pool = BufferPool()
-        # Set by the audit while the user's code runs (pre_run_cell to
-        # post_run_cell): work that only saves time later waits for it to clear.
-        self.cell_running = threading.Event()
-        self._warm_wanted: list[int] = []  # sizes the pool should have buffers for
 
     def submit(self, job: Job):
         if not self.background:
@@ -181,11 +172,7 @@ class Writer:
 
     def _loop(self):
         while True:
-            try:
-                job = self._queue.get(timeout=IDLE_POLL_S if self._warm_wanted else None)
-            except queue.Empty:
-                self._warm_while_idle()
-                continue
+            job = self._queue.get()
             try:
                 self._run(job)
             except BaseException:  # noqa: BLE001 - the writer must outlive any job
@@ -212,27 +199,15 @@ class Writer:
 
     def _warm_pool(self, job: Job):
         """Arrays like the live ones just written from the user's memory
-        may have to be copied before a cell: their memory is touched
-        beforehand (_warm_while_idle), not then (those protect() copied give
-        their buffers back)."""
-        if self.background:
-            self._warm_wanted = [e.nbytes for _, e in job.puts if e.live and not e.pooled]
-
-    def _warm_while_idle(self):
-        """Touches the pool memory _warm_pool asked for, while no cell runs.
-        On VMs where fresh memory is slow, touching it beside a running cell
-        slows the cell more than the copy into fresh memory would have
-        (benchmarks/audit/bench_first_cells.py; docs/performance.md, "Runs
-        34-36"); between cells, when the user reads and types, it is free.
-        Only an optimisation: warming stops when a cell starts, and a
-        failure is no one's concern."""
-        if self.cell_running.is_set():
+        may have to be copied before a cell: their memory is touched here,
+        not then (those protect() copied give their buffers back).  Only an
+        optimisation: the job is committed whatever happens here."""
+        if not self.background:
             return
         try:
-            if self.pool.warm(self._warm_wanted, stop=self.cell_running.is_set):
-                self._warm_wanted = []
+            self.pool.warm([e.nbytes for _, e in job.puts if e.live and not e.pooled])
         except MemoryError:
-            self._warm_wanted = []
+            pass
 
     def _set_workers(self):
         # In the background the user's next cell is running: compressing in
@@ -371,14 +346,12 @@ class BufferPool:
                 return self._free[size].pop()
         return self._np.empty(nbytes, dtype=self._np.uint8)
 
-    def warm(self, sizes: list, stop=lambda: False) -> bool:
+    def warm(self, sizes: list):
         """Make sure a free buffer fits each of `sizes` (several of one size
         need as many), allocating and touching the missing ones here (the
         writer's thread) rather than in the cell's thread when a copy needs
         them: fresh memory is what is slow.  Sizes over a quarter of the
-        capacity are left to take().  Checks stop() between slices of
-        WARM_SLICE_BYTES and returns False when it said to stop (a buffer
-        partly touched is kept: a copy into it finds that part warm)."""
+        capacity are left to take()."""
         wanted: dict[int, int] = {}
         for nbytes in sizes:
             if 0 < nbytes <= self.capacity // 4:
@@ -390,11 +363,8 @@ class BufferPool:
                 room = (self.capacity - self._held) // nbytes  # give() would drop the rest
             for _ in range(min(count - free, room)):
                 buffer = self._np.empty(nbytes, dtype=self._np.uint8)
-                touched = _touch(buffer, stop)
+                buffer[::PAGE_BYTES] = 0  # one write per page faults it in
                 self.give(buffer)
-                if not touched:
-                    return False
-        return True
 
     def give(self, buffer):
         with self._lock:
@@ -402,13 +372,3 @@ class BufferPool:
                 return  # let it go
             self._free.setdefault(buffer.nbytes, []).append(buffer)
             self._held += buffer.nbytes
-
-
-def _touch(buffer, stop) -> bool:
-    """Faults in every page of `buffer` (one write per page), a slice at a
-    time; False if stop() said to stop first."""
-    for start in range(0, buffer.nbytes, WARM_SLICE_BYTES):
-        if stop():
-            return False
-        buffer[start:start + WARM_SLICE_BYTES:PAGE_BYTES] = 0
-    return True
