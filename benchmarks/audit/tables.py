@@ -26,6 +26,23 @@ def gb(x):
     return f"{x / 1e9:.2f} GB"
 
 
+def print_per_cell_medians(plain: dict, a1: dict, a0: dict):
+    """Each cell's own time over plain's, medians over the repetitions: where
+    the audit's cost lands besides the checkpoint's own time."""
+    pm = plain["per_cell_code_s_median"]
+    print("Per cell, medians over the repetitions (s): the cell's own time over plain's, and the "
+          "checkpoint's time in the cell's thread (before and after it).\n")
+    print("| cell | plain: code | bg on: code over plain | bg on: checkpoint | bg off: code over plain "
+          "| bg off: checkpoint |")
+    print("|---|---|---|---|---|---|")
+    for cell, base in pm.items():
+        print(f"| {cell} | {base} | {a1['per_cell_code_s_median'][cell] - base:+.3f} | "
+              f"{a1['per_cell_checkpoint_s_median'][cell]} | "
+              f"{a0['per_cell_code_s_median'][cell] - base:+.3f} | "
+              f"{a0['per_cell_checkpoint_s_median'][cell]} |")
+    print()
+
+
 def main(path):
     with open(path) as f:
         d = json.load(f)
@@ -73,6 +90,8 @@ def main(path):
                   f"{a0['per_cell_code_s_last_run'].get(cell)} | {a0['per_cell_checkpoint_s_last_run'].get(cell)} | "
                   f"{s / 1e6:.1f} MB |")
         print()
+        if "per_cell_code_s_median" in p:  # bench_audit.py since f1a749c
+            print_per_cell_medians(p, a1, a0)
     dl = figs.get("dill_baseline")
     if dl:
         print(f"dill: {dl['dump_files']} files, {dl['dump_bytes_sum']} bytes "
