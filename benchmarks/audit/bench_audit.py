@@ -290,15 +290,17 @@ def kernel_cpu_s(run: dict) -> float:
 
 def per_cell(run: dict, key: str) -> dict:
     """cell id -> one run's `key` time for that cell."""
-    return {row["cell"]: r(row[key]) for row in run["in_kernel"]}
+    return {row["cell"]: row[key] for row in run["in_kernel"]}
 
 
-def per_cell_medians(runs: list, value) -> dict:
-    """cell id -> the median over `runs` of value(row) for that cell's row:
-    one run's per-cell times move by several percent on these VMs."""
-    cells = [row["cell"] for row in runs[0]["in_kernel"]]
-    return {cell: r(med([value(row) for x in runs for row in x["in_kernel"] if row["cell"] == cell]))
-            for cell in cells}
+def rounded(times: dict) -> dict:
+    return {cell: r(x) for cell, x in times.items()}
+
+
+def per_cell_medians(per_run: list) -> dict:
+    """cell id -> the median of its times in `per_run` (one per_cell dict per
+    run): one run's per-cell times move by several percent on these VMs."""
+    return {cell: r(med([times[cell] for times in per_run])) for cell in per_run[0]}
 
 
 def checkpoint_costs(run: dict) -> dict:
@@ -362,24 +364,22 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
             "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in audit],
             "cpu_overhead": r(med([kernel_cpu_s(x) for x in audit]) / base_cpu - 1),
             "checkpoint_foreground_s_sum": [r(x, 3) for x in fg],
-            "per_cell_checkpoint_s_last_run": {k: r(v) for k, v in checkpoint_costs(last).items()},
-            "per_cell_pre_s_last_run": {row["cell"]: r(row["pre_s"]) for row in last["in_kernel"]},
+            "per_cell_checkpoint_s_last_run": rounded(checkpoint_costs(last)),
+            "per_cell_pre_s_last_run": rounded(per_cell(last, "pre_s")),
             "per_cell_wall_s_last_run": last["cell_wall_s"],
-            "per_cell_code_s_last_run": {row["cell"]: r(row["code_s"]) for row in last["in_kernel"]},
-            "per_cell_code_s_median": per_cell_medians(audit, lambda row: row["code_s"]),
-            "per_cell_code_s_runs": [per_cell(x, "code_s") for x in audit],
-            "per_cell_checkpoint_s_median": per_cell_medians(
-                audit, lambda row: row["post_s"] + row["pre_s"]),
+            "per_cell_code_s_last_run": rounded(per_cell(last, "code_s")),
+            "per_cell_code_s_median": per_cell_medians([per_cell(x, "code_s") for x in audit]),
+            "per_cell_code_s_runs": [rounded(per_cell(x, "code_s")) for x in audit],
+            "per_cell_checkpoint_s_median": per_cell_medians([checkpoint_costs(x) for x in audit]),
             "store": {k: v for k, v in last.get("store", {}).items() if k != "records"},
             "records_last_run": last.get("store", {}).get("records"),
             "target_overhead": overhead_stats.TARGET, "limit_overhead": overhead_stats.LIMIT,
         }
     judge_overhead(result)
     result["plain"]["per_cell_wall_s_last_run"] = plain[-1]["cell_wall_s"]
-    result["plain"]["per_cell_code_s_last_run"] = {row["cell"]: r(row["code_s"])
-                                                   for row in plain[-1]["in_kernel"]}
-    result["plain"]["per_cell_code_s_median"] = per_cell_medians(plain, lambda row: row["code_s"])
-    result["plain"]["per_cell_code_s_runs"] = [per_cell(x, "code_s") for x in plain]
+    result["plain"]["per_cell_code_s_last_run"] = rounded(per_cell(plain[-1], "code_s"))
+    result["plain"]["per_cell_code_s_median"] = per_cell_medians([per_cell(x, "code_s") for x in plain])
+    result["plain"]["per_cell_code_s_runs"] = [rounded(per_cell(x, "code_s")) for x in plain]
     return result, runs
 
 
@@ -421,8 +421,8 @@ def fig_dill(bench: Bench, scratch: str, overhead_runs: list) -> dict:
               "dump_bytes_sum": sum(row["dump_bytes"] for row in rows),
               "dump_bytes_on_disk": run["dump_bytes_on_disk"],
               "dump_s_sum": r(sum(row["dump_s"] for row in rows), 3),
-              "dump_s_per_cell": {row["cell"]: r(row["dump_s"]) for row in rows},
-              "dump_bytes_per_cell": {row["cell"]: row["dump_bytes"] for row in rows},
+              "dump_s_per_cell": rounded(per_cell(run, "dump_s")),
+              "dump_bytes_per_cell": per_cell(run, "dump_bytes"),
               "dump_errors": errors}
     bench.cleanup(run)
     os.sync()
