@@ -612,11 +612,9 @@ typedef enum nbr_store_option {
      * (default) = one per online CPU but one (the calling thread's), 0 =
      * none (the calling thread does it all), up to 16.  A property of this
      * handle, not of the store: it is not persisted, and any handle, a
-     * read-only one too, may set it, also between two puts of a checkpoint
-     * (each put takes the value it finds when it starts).  A host that
-     * writes in the background while its user computes (the audit kernel)
-     * sets 0 so that the writes take at most one core, and -1 while its
-     * user waits for them. */
+     * read-only one too, may set it while it is not writing a checkpoint.
+     * A host that writes in the background while its user computes (the
+     * audit kernel) sets 0 so that the writes take at most one core. */
     NBR_STORE_OPT_WORKERS = 6
 } nbr_store_option;
 
@@ -625,8 +623,8 @@ typedef enum nbr_store_option {
  * begun yet); the FORMAT file is rewritten.  NBR_ESTATE on any other handle,
  * NBR_EINVAL for an unknown option or a value out of range.
  * NBR_STORE_OPT_WORKERS is the exception: it applies to this handle only and
- * may be set on any handle (read-only too) at any time, between two puts of
- * a checkpoint too. */
+ * may be set on any handle (read-only too) while no checkpoint is being
+ * written (NBR_ESTATE otherwise). */
 NBR_API nbr_status nbr_store_set_option(nbr_store *store, nbr_store_option option, int64_t value);
 
 /* The current value of an option.  NBR_EINVAL for an unknown option. */

@@ -550,11 +550,13 @@ static nbr_status apply_option(nbr_store_options *o, nbr_store_option option, in
 }
 
 /* WORKERS belongs to the handle: nothing to persist, any handle may set it
- * (readers decompress on workers too), and a checkpoint being written may
- * change it between two puts: each put starts its own threads and joins
- * them before it returns, so none is running then. */
+ * (readers decompress on workers too), but not while a checkpoint's jobs
+ * may be running. */
 static nbr_status set_workers(nbr_store *s, int64_t value)
 {
+    if (s->writing)
+        return nbr_fail(NBR_ESTATE, "%s: WORKERS cannot be set while a checkpoint is being "
+                        "written", s->root);
     return apply_option(&s->options, NBR_STORE_OPT_WORKERS, value);
 }
 

@@ -20,7 +20,6 @@ gigabytes to be written, unless MAX_LIGHT such jobs already wait.
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import traceback
@@ -88,12 +87,8 @@ class Writer:
         self._limit = {"big": max_pending + 1, "light": max_light}
         self._thread = None
         self._workers = None  # the store's compression threads, as last set
-        self._hurry = False  # protect() waits for a put: write on every core
         self._inflight: list[Job] = []  # submitted, not yet done: for protect()
         self._inflight_lock = threading.Lock()
-        # Notified as puts are written: protect() may wait for them.
-        self._progress = threading.Condition(self._inflight_lock)
-        self.protect_by = os.environ.get("NBREWIND_PROTECT", "copy")  # EXPERIMENT
         # Ids of live arrays found changed and so not stored (until stored
         # from another array): what refers to one is lost with it.
         self.lost_ids: set = set()
@@ -137,23 +132,11 @@ class Writer:
         copy when that write finds the array changed.  Returns how many."""
         copied = 0
         with self._inflight_lock:  # a job done meanwhile is not copied for nothing
-            risky = [(at, e) for at, e in self._unwritten_live() if at_risk(e.array)]
-            if risky and self.protect_by == "wait":
-                self._hurry = True
-                try:
-                    self._progress.wait_for(
-                        lambda: not any(self._unwritten(at) for at, _ in risky))
-                finally:
-                    self._hurry = False
-                return 0
-            for (job, index), encoded in risky:
-                job.puts[index] = (job.puts[index][0], serialize.protected(encoded, self.pool))
-                copied += 1
+            for (job, index), encoded in self._unwritten_live():
+                if at_risk(encoded.array):
+                    job.puts[index] = (job.puts[index][0], serialize.protected(encoded, self.pool))
+                    copied += 1
         return copied
-
-    def _unwritten(self, at) -> bool:
-        job, index = at
-        return job in self._inflight and job.writing <= index
 
     def _unwritten_live(self, copied_too: bool = False) -> list:
         """((job, index), encoded) of the live puts of the jobs in flight
@@ -167,12 +150,6 @@ class Writer:
         with self._inflight_lock:
             if job in self._inflight:
                 self._inflight.remove(job)
-            self._progress.notify_all()
-
-    def _advance(self, job: Job, index: int):
-        with self._inflight_lock:
-            job.writing = index
-            self._progress.notify_all()
 
     def _take_slot(self, job: Job):
         kind = "big" if job.snapshot_bytes >= LIGHT_BYTES else "light"
@@ -235,9 +212,8 @@ class Writer:
     def _set_workers(self):
         # In the background the user's next cell is running: compressing in
         # this thread alone keeps the checkpoint to one core.  In the cell's
-        # thread, or while protect() waits, the user waits for it: every
-        # core helps.
-        workers = 0 if self.background and not self._hurry else -1
+        # thread the user waits for it: every core helps.
+        workers = 0 if self.background else -1
         if workers != self._workers:
             self.store.set_option("workers", workers)
             self._workers = workers
@@ -249,8 +225,7 @@ class Writer:
         lost: list[str] = []
         with self.store.begin(job.cell_id, job.execution_count) as cp:
             for index in range(len(job.puts)):
-                self._advance(job, index)
-                self._set_workers()
+                job.writing = index
                 name, encoded = job.puts[index]
                 if self.lost_ids.intersection(serialize.needed_ids(encoded)):
                     self._lose(cp, job, name, encoded.id, lost, parts, "refers to a value that")
@@ -262,7 +237,7 @@ class Writer:
                 job.ids[name] = object_id
                 self.lost_ids.discard(object_id)  # stored after all, from another array
                 parts[name] = set(serialize.part_names(name, encoded))
-            self._advance(job, len(job.puts))
+            job.writing = len(job.puts)
             for name, object_id, needs in job.id_refs:
                 if self.lost_ids.intersection((object_id, *needs)):
                     self._lose(cp, job, name, object_id, lost, parts, "is or refers to a value that")
