@@ -21,6 +21,14 @@ FIGURE is any of (default: all, in this order):
               against the audit's store size and overhead (needs `overhead`
               in the same invocation for the comparison)
 
+--variant NAME=VALUE[,NAME=VALUE...] adds a fourth kernel to the overhead runs,
+interleaved with the others: the audit kernel with background commits and
+those environment variables (a change under test, switched by them).  Its
+runs are summarized like the others ("audit_variant"), with each
+repetition's difference from the audit kernel without them ("variant_paired_
+difference"): run-to-run drift here moves every kernel's overhead by several
+points between invocations, so two changes are compared in one.
+
 --quick shrinks every size (a smoke test of the whole pipeline, under a minute;
 its numbers are not the figures).  Environment: NBR_AUDIT_N, NBR_AUDIT_STEPS
 (see make_notebooks.py), NBR_AUDIT_REPS (interleaved repetitions of the
@@ -166,8 +174,9 @@ class Bench:
             f.write(HELPERS)
         self.count = 0
 
-    def run(self, nb_path: str, kind: str, background: str = "1") -> dict:
-        """Run a notebook in a fresh kernel of `kind` (plain, audit, dill)."""
+    def run(self, nb_path: str, kind: str, background: str = "1", variant: dict | None = None) -> dict:
+        """Run a notebook in a fresh kernel of `kind` (plain, audit, dill),
+        with the `variant` environment variables if any."""
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import KernelManager
         from nbclient import NotebookClient
@@ -175,7 +184,8 @@ class Bench:
         from nbrewind.runner import AUDIT_KERNEL
 
         self.count += 1
-        tag = f"{self.count:02d}-{kind}" + (f"-bg{background}" if kind == "audit" else "")
+        tag = f"{self.count:02d}-{kind}" + (f"-bg{background}" if kind == "audit" else "") + \
+            ("-variant" if variant else "")
         rundir = os.path.join(self.scratch, tag)
         os.makedirs(rundir)
         nb = nbformat.read(nb_path, as_version=4)
@@ -186,7 +196,7 @@ class Bench:
                    NBR_BENCH_TIMING=timing, PYDEVD_DISABLE_FILE_VALIDATION="1",
                    PYTHONPATH=os.pathsep.join([os.path.join(self.scratch, "pkg"), self.scratch]),
                    NBREWIND_NOTEBOOK=target, NBREWIND_STORE=store,
-                   NBREWIND_BACKGROUND=background)
+                   NBREWIND_BACKGROUND=background, **(variant or {}))
         if kind == "dill":
             dumps = os.path.join(rundir, "dumps")
             os.makedirs(dumps)
@@ -243,6 +253,7 @@ class Bench:
         out = {
             "kind": kind, "tag": tag,
             "background": background if kind == "audit" else None,
+            "variant": variant or None,
             "kernel_start_s": r(state["kernel_ready"] - t0, 3),
             "cells_s": r(cells[-1]["end"] - cells[0]["start"], 3),
             "shutdown_s": r(t2 - t1, 3),
@@ -313,9 +324,11 @@ def checkpoint_costs(run: dict) -> dict:
 
 # ---- figure 1 and 2: numpy_heavy --------------------------------------------------
 
-def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
+def fig_overhead(bench: Bench, scratch: str, reps: int,
+                 variant: dict | None = None) -> tuple[dict, list]:
     nb = make_notebooks.numpy_heavy(scratch)
-    order = [("plain", "1"), ("audit", "1"), ("audit", "0")]
+    order = [("plain", "1", None), ("audit", "1", None), ("audit", "0", None)]
+    order += [("audit", "1", variant)] if variant else []
     # One plain run first, not counted: the first kernel of an invocation
     # pays for memory the VM has not handed out yet (it came out 8-14 % slower
     # than the other plain runs).  Then the order turns by one each
@@ -323,8 +336,9 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
     warmup = bench.run(nb, "plain", "1")
     runs = []
     for rep in range(reps):
-        for kind, bg in order[rep % 3:] + order[:rep % 3]:
-            run = bench.run(nb, kind, bg)
+        turn = rep % len(order)
+        for kind, bg, env in order[turn:] + order[:turn]:
+            run = bench.run(nb, kind, bg, env)
             run["rep"] = rep
             runs.append(run)
             if kind == "audit":  # keep the last store of each mode for the dill comparison
@@ -338,49 +352,68 @@ def fig_overhead(bench: Bench, scratch: str, reps: int) -> tuple[dict, list]:
                         "median_cells_s": med([x["cells_s"] for x in plain]),
                         "shutdown_s": [x["shutdown_s"] for x in plain],
                         "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in plain]}}
-    base_cpu = med([kernel_cpu_s(x) for x in plain])
-    base = result["plain"]["median_cells_s"]
-    base_total = med([x["cells_s"] + x["shutdown_s"] for x in plain])
     for bg in ("1", "0"):
-        audit = [x for x in runs if x["kind"] == "audit" and x["background"] == bg]
-        cells = med([x["cells_s"] for x in audit])
-        total = med([x["cells_s"] + x["shutdown_s"] for x in audit])
-        fg = [sum(checkpoint_costs(x).values()) for x in audit]
-        last = audit[-1]
-        result[f"audit_background_{bg}"] = {
-            "cells_s": [x["cells_s"] for x in audit], "median_cells_s": cells,
-            "shutdown_s": [x["shutdown_s"] for x in audit],
-            "overhead": r(cells / base - 1),
-            "overhead_with_shutdown": r(total / base_total - 1),
-            "overhead_of_minimums": r(min(x["cells_s"] for x in audit) / min(x["cells_s"] for x in plain) - 1),
-            # each repetition's audit run against the plain run of the same repetition
-            "overhead_paired": [r(a["cells_s"] / p["cells_s"] - 1) for a, p in zip(audit, plain)],
-            "overhead_paired_median": r(med([a["cells_s"] / p["cells_s"] - 1
-                                             for a, p in zip(audit, plain)])),
-            # within each audit run: the hooks' foreground time over the cells' own time
-            "foreground_over_code": [r(sum(checkpoint_costs(x).values()) /
-                                       sum(row["code_s"] for row in x["in_kernel"])) for x in audit],
-            "extra_s": r(cells - base, 3),
-            "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in audit],
-            "cpu_overhead": r(med([kernel_cpu_s(x) for x in audit]) / base_cpu - 1),
-            "checkpoint_foreground_s_sum": [r(x, 3) for x in fg],
-            "per_cell_checkpoint_s_last_run": rounded(checkpoint_costs(last)),
-            "per_cell_pre_s_last_run": rounded(per_cell(last, "pre_s")),
-            "per_cell_wall_s_last_run": last["cell_wall_s"],
-            "per_cell_code_s_last_run": rounded(per_cell(last, "code_s")),
-            "per_cell_code_s_median": per_cell_medians([per_cell(x, "code_s") for x in audit]),
-            "per_cell_code_s_runs": [rounded(per_cell(x, "code_s")) for x in audit],
-            "per_cell_checkpoint_s_median": per_cell_medians([checkpoint_costs(x) for x in audit]),
-            "store": {k: v for k, v in last.get("store", {}).items() if k != "records"},
-            "records_last_run": last.get("store", {}).get("records"),
-            "target_overhead": overhead_stats.TARGET, "limit_overhead": overhead_stats.LIMIT,
-        }
+        result[f"audit_background_{bg}"] = summary_of_audit(audit_runs(runs, bg), plain)
+    if variant:
+        on, changed = audit_runs(runs, "1"), audit_runs(runs, "1", variant)
+        result["audit_variant"] = dict(summary_of_audit(changed, plain), env=variant)
+        # each repetition's variant against the audit kernel without it: the
+        # comparison of the two changes, free of the drift between invocations
+        difference = [r(v["cells_s"] / p["cells_s"] - a["cells_s"] / p["cells_s"])
+                      for v, a, p in zip(changed, on, plain)]
+        result["variant_paired_difference"] = difference
+        result["variant_paired_difference_summary"] = overhead_stats.paired_summary(difference)
     judge_overhead(result)
     result["plain"]["per_cell_wall_s_last_run"] = plain[-1]["cell_wall_s"]
     result["plain"]["per_cell_code_s_last_run"] = rounded(per_cell(plain[-1], "code_s"))
     result["plain"]["per_cell_code_s_median"] = per_cell_medians([per_cell(x, "code_s") for x in plain])
     result["plain"]["per_cell_code_s_runs"] = [rounded(per_cell(x, "code_s")) for x in plain]
     return result, runs
+
+
+def audit_runs(runs: list, background: str, variant: dict | None = None) -> list:
+    """The audit kernel's runs with these background commits and variant."""
+    return [x for x in runs if x["kind"] == "audit" and x["background"] == background and
+            x.get("variant") == variant]
+
+
+def summary_of_audit(audit: list, plain: list) -> dict:
+    """One audit kind's runs against the plain runs of the same repetitions."""
+    base_cpu = med([kernel_cpu_s(x) for x in plain])
+    base = med([x["cells_s"] for x in plain])
+    base_total = med([x["cells_s"] + x["shutdown_s"] for x in plain])
+    cells = med([x["cells_s"] for x in audit])
+    total = med([x["cells_s"] + x["shutdown_s"] for x in audit])
+    fg = [sum(checkpoint_costs(x).values()) for x in audit]
+    last = audit[-1]
+    return {
+        "cells_s": [x["cells_s"] for x in audit], "median_cells_s": cells,
+        "shutdown_s": [x["shutdown_s"] for x in audit],
+        "overhead": r(cells / base - 1),
+        "overhead_with_shutdown": r(total / base_total - 1),
+        "overhead_of_minimums": r(min(x["cells_s"] for x in audit) / min(x["cells_s"] for x in plain) - 1),
+        # each repetition's audit run against the plain run of the same repetition
+        "overhead_paired": [r(a["cells_s"] / p["cells_s"] - 1) for a, p in zip(audit, plain)],
+        "overhead_paired_median": r(med([a["cells_s"] / p["cells_s"] - 1
+                                         for a, p in zip(audit, plain)])),
+        # within each audit run: the hooks' foreground time over the cells' own time
+        "foreground_over_code": [r(sum(checkpoint_costs(x).values()) /
+                                   sum(row["code_s"] for row in x["in_kernel"])) for x in audit],
+        "extra_s": r(cells - base, 3),
+        "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in audit],
+        "cpu_overhead": r(med([kernel_cpu_s(x) for x in audit]) / base_cpu - 1),
+        "checkpoint_foreground_s_sum": [r(x, 3) for x in fg],
+        "per_cell_checkpoint_s_last_run": rounded(checkpoint_costs(last)),
+        "per_cell_pre_s_last_run": rounded(per_cell(last, "pre_s")),
+        "per_cell_wall_s_last_run": last["cell_wall_s"],
+        "per_cell_code_s_last_run": rounded(per_cell(last, "code_s")),
+        "per_cell_code_s_median": per_cell_medians([per_cell(x, "code_s") for x in audit]),
+        "per_cell_code_s_runs": [rounded(per_cell(x, "code_s")) for x in audit],
+        "per_cell_checkpoint_s_median": per_cell_medians([checkpoint_costs(x) for x in audit]),
+        "store": {k: v for k, v in last.get("store", {}).items() if k != "records"},
+        "records_last_run": last.get("store", {}).get("records"),
+        "target_overhead": overhead_stats.TARGET, "limit_overhead": overhead_stats.LIMIT,
+    }
 
 
 def judge_overhead(result: dict):
@@ -392,8 +425,10 @@ def judge_overhead(result: dict):
     tightly enough; pool_overhead.py pools several runs."""
     cells = result["plain"]["cells_s"]
     result["plain"]["spread"] = r((max(cells) - min(cells)) / statistics.median(cells))
-    for bg in ("1", "0"):
-        a = result[f"audit_background_{bg}"]
+    for key in ("audit_background_1", "audit_background_0", "audit_variant"):
+        if key not in result:
+            continue
+        a = result[key]
         bound = statistics.median(a["foreground_over_code"])
         a["foreground_over_code_median"] = r(bound)
         a["paired"] = overhead_stats.paired_summary(a["overhead_paired"])
@@ -432,7 +467,7 @@ def fig_dill(bench: Bench, scratch: str, overhead_runs: list) -> dict:
         result["extra_wall_s_vs_plain"] = r(run["cells_s"] - base, 3)
         result["comparisons"] = {}
         for bg in ("1", "0"):
-            audit = [x for x in overhead_runs if x["kind"] == "audit" and x["background"] == bg]
+            audit = audit_runs(overhead_runs, bg)
             if not audit:
                 continue
             store_bytes = audit[-1]["store"]["du_bytes"]
@@ -590,6 +625,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", default=None)
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument("--variant", type=variant_env, metavar="NAME=VALUE[,NAME=VALUE...]",
+                        help="overhead: also run the audit kernel with these environment variables")
     args = parser.parse_args(argv)
     figures = args.figures or list(FIGURES)
     for fig in figures:
@@ -614,7 +651,8 @@ def main(argv=None):
         for fig in figures:
             print(f"== audit: {fig}", flush=True)
             if fig == "overhead":
-                result["figures"]["overhead"], overhead_runs = fig_overhead(bench, scratch, reps)
+                result["figures"]["overhead"], overhead_runs = fig_overhead(bench, scratch, reps,
+                                                                            args.variant)
             elif fig == "shared":
                 result["figures"]["shared_array"] = fig_shared(bench, scratch, args.quick)
             elif fig == "idle":
@@ -632,6 +670,14 @@ def main(argv=None):
     write_result(result, out)
 
 
+def variant_env(text: str) -> dict:
+    """NAME=VALUE[,NAME=VALUE...] as a dict (argparse type)."""
+    pairs = [item.partition("=") for item in text.split(",") if item]
+    if not pairs or any(not name or not eq for name, eq, _ in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE[,NAME=VALUE...]")
+    return {name: value for name, _, value in pairs}
+
+
 def report(result: dict):
     figs = result["figures"]
     print(f"load average (1, 5, 15 min): start {result['load_average_start']}, end {result['load_average_end']}")
@@ -646,6 +692,12 @@ def report(result: dict):
                   f"({100 * a['overhead_with_shutdown']:.2f} % with kernel shutdown); "
                   f"target 2 %: {a['verdict']}; kernel CPU time +{100 * a['cpu_overhead']:.2f} %; "
                   f"store {a['store'].get('du_bytes', 0) / 1e9:.2f} GB")
+        if "audit_variant" in o:
+            v, d = o["audit_variant"], o["variant_paired_difference_summary"]
+            print(f"  audit, background commits on, with {v['env']}: {v['median_cells_s']} s -> "
+                  f"overhead {100 * v['overhead']:.2f} %, paired mean {100 * v['paired']['mean']:+.2f} %; "
+                  f"minus the audit without them, same repetition: {100 * d['mean']:+.2f} % "
+                  f"+- {100 * d['standard_error']:.2f} points")
     if "dill_baseline" in figs:
         d = figs["dill_baseline"]
         print(f"dill.dump_session baseline: {d['dump_files']} files, {d['dump_bytes_sum'] / 1e9:.2f} GB, "
