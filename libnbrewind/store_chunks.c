@@ -282,10 +282,10 @@ static nbr_status queue_chunk(nbr_checkpoint *c, nbr_object_entry *e, chunk_put 
     zjob *j = NULL;
     while (st == NBR_OK && !(j = nbr_pool_next(z->jobs))) st = write_oldest(c, e, p);
     if (st != NBR_OK) return st;
-    if (!j->frame && !(j->frame = nbr_io_buffer(z->chunk_bytes)))
+    if (!j->frame && !(j->frame = malloc(z->chunk_bytes)))
         return nbr_fail_nomem("compressing an array's chunks");
     if (data == p->buffer) { /* the gathered chunk goes with the job */
-        char *spare = j->gathered ? j->gathered : nbr_io_buffer(p->chunk_bytes);
+        char *spare = j->gathered ? j->gathered : malloc(p->chunk_bytes);
         if (!spare) return nbr_fail_nomem("compressing an array's chunks");
         j->gathered = p->buffer;
         p->buffer = spare;
@@ -362,7 +362,7 @@ static nbr_status put_chunks(nbr_checkpoint *c, nbr_object_entry *e, const nbr_a
     bool gather = live || !v->c_contiguous;
     chunk_put p = {.compress = -1,
                    .speculate = true,
-                   .buffer = gather ? nbr_io_buffer(chunk_bytes) : NULL,
+                   .buffer = gather ? malloc(chunk_bytes) : NULL,
                    .chunk_bytes = chunk_bytes,
                    .whole = whole,
                    .gather = gather};

@@ -240,12 +240,6 @@ nbr_status nbr_io_write_atomic(const char *tmp_path, const char *final_path, con
     return st;
 }
 
-void *nbr_io_buffer(size_t size)
-{
-    void *p = NULL;
-    return posix_memalign(&p, NBR_IO_ALIGN, size ? size : 1) == 0 ? p : NULL;
-}
-
 nbr_status nbr_io_fsync_uncache(const char *path)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -94,18 +94,6 @@ void nbr_io_free_list(char **names, size_t count);
 nbr_status nbr_io_lock(int *fd_out, const char *path);
 void nbr_io_unlock(int fd);
 
-/* Segments' chunks are written around the page cache (O_DIRECT, store_vfd.c)
- * when their address and memory are aligned to NBR_IO_ALIGN and they are at
- * least NBR_IO_DIRECT_MIN bytes long: HDF5 is asked to align objects that
- * big, and the buffers chunks are compressed or gathered into come from
- * nbr_io_buffer. */
-#define NBR_IO_ALIGN ((size_t)4096)
-#define NBR_IO_DIRECT_MIN ((size_t)64 << 10)
-
-/* `size` bytes aligned to NBR_IO_ALIGN (free() them), or NULL when out of
- * memory. */
-void *nbr_io_buffer(size_t size);
-
 /* The current UTC time as "2026-11-25T17:30:00.123Z" into `out` (>= 32 bytes). */
 void nbr_io_timestamp(char *out, size_t size);
 

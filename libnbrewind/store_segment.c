@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "dtype.h"
-#include "store_io.h"
 #include "store_vfd.h"
 
 /* Large enough that re-hashing streams at memory speed, small enough to
@@ -90,10 +89,6 @@ static nbr_status create_impl(nbr_segment_out *seg)
      * are written once and read whole, so where the pieces lie does not
      * matter. */
     if (fapl >= 0) H5Pset_meta_block_size(fapl, 0);
-    /* Chunks start on a page, so that the driver can write them around the
-     * page cache (store_vfd.c, write_direct): at most NBR_IO_ALIGN - 1 bytes
-     * of padding each, for objects of NBR_IO_DIRECT_MIN bytes or more. */
-    if (fapl >= 0) H5Pset_alignment(fapl, NBR_IO_DIRECT_MIN, NBR_IO_ALIGN);
     hid_t file = fapl < 0 ? -1 : H5Fcreate(seg->path, H5F_ACC_EXCL, H5P_DEFAULT, fapl);
     H5Pclose(fapl);
     if (file < 0) return h5_fail(NBR_EIO, seg->path, NULL, "creating the segment");

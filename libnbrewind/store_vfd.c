@@ -9,11 +9,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include "store_io.h"
 
 typedef struct vfd_config {
     int *io_errno;
@@ -28,7 +25,6 @@ typedef struct vfd_file {
     dev_t dev;
     ino_t ino;
     int *io_errno;
-    int direct_fd; /* the same file opened for writing around the page cache, or -1 */
 } vfd_file;
 
 static void push(const char *func, hid_t minor, const char *what, const char *name)
@@ -58,29 +54,6 @@ static herr_t config_free(void *config)
     return 0;
 }
 
-/* A segment being written also gets a descriptor that writes around the
- * page cache (why: write_direct).  None where the file system has no
- * direct I/O, or needs an alignment NBR_IO_ALIGN does not give. */
-static int open_direct(const char *name)
-{
-    const char *experiment = getenv("NBREWIND_DIRECT_IO"); /* EXPERIMENT: off unless 1 */
-    if (!experiment || strcmp(experiment, "1") != 0) return -1;
-#ifdef O_DIRECT
-#ifdef STATX_DIOALIGN
-    struct statx sx;
-    if (statx(AT_FDCWD, name, 0, STATX_DIOALIGN, &sx) == 0 && (sx.stx_mask & STATX_DIOALIGN)) {
-        size_t need = sx.stx_dio_offset_align > sx.stx_dio_mem_align ? sx.stx_dio_offset_align
-                                                                     : sx.stx_dio_mem_align;
-        if (need == 0 || need > NBR_IO_ALIGN || NBR_IO_ALIGN % need != 0) return -1;
-    }
-#endif
-    return open(name, O_WRONLY | O_DIRECT | O_CLOEXEC);
-#else
-    (void)name;
-    return -1;
-#endif
-}
-
 static H5FD_t *vfd_open(const char *name, unsigned flags, hid_t fapl, haddr_t maxaddr)
 {
     (void)maxaddr;
@@ -106,14 +79,12 @@ static H5FD_t *vfd_open(const char *name, unsigned flags, hid_t fapl, haddr_t ma
     f->dev = st.st_dev;
     f->ino = st.st_ino;
     f->io_errno = config ? config->io_errno : NULL;
-    f->direct_fd = (flags & H5F_ACC_CREAT) ? open_direct(name) : -1;
     return &f->pub;
 }
 
 static herr_t vfd_close(H5FD_t *file)
 {
     vfd_file *f = (vfd_file *)file;
-    if (f->direct_fd >= 0 && close(f->direct_fd) != 0) remember(f, errno);
     if (close(f->fd) != 0) remember(f, errno); /* NFS reports write errors here */
     free(f);
     return 0;
@@ -217,48 +188,13 @@ static void kick_writeback(vfd_file *f, haddr_t end)
 #endif
 }
 
-/* Writes the whole pages of a chunk straight to the file, around the page
- * cache; returns how many bytes it wrote (0: none, all is left to pwrite).
- * Written through the cache, every page of a new segment takes memory from
- * the guest's free lists, and on VMs with free page reporting that is often
- * memory the host must fault in again: that cost lands on the user's cell
- * running beside the writer, whose own new arrays then come from colder
- * memory.  Dropping pages once on disk (kick_writeback) leaves the cache
- * small, not its churn.  Only chunks qualify (metadata is small, and HDF5
- * reads it back): HDF5 aligns objects of NBR_IO_DIRECT_MIN bytes or more
- * (store_segment.c), and their frames are in nbr_io_buffer memory.  The
- * unaligned tail goes through the cache; no page is written both ways. */
-static size_t write_direct(vfd_file *f, H5FD_mem_t type, haddr_t addr, size_t size,
-                           const char *p)
-{
-    if (f->direct_fd < 0 || type != H5FD_MEM_DRAW || size < NBR_IO_DIRECT_MIN ||
-        addr % NBR_IO_ALIGN != 0 || (uintptr_t)p % NBR_IO_ALIGN != 0)
-        return 0;
-    size_t whole = size - size % NBR_IO_ALIGN, done = 0;
-    while (done < whole && !failed(f)) {
-        ssize_t put = pwrite(f->direct_fd, p + done, whole - done, (off_t)(addr + done));
-        if (put < 0 && errno == EINTR) continue;
-        if (put < 0 && errno == EINVAL && done == 0) { /* refused after all: the cache from now on */
-            close(f->direct_fd);
-            f->direct_fd = -1;
-            return 0;
-        }
-        if (put <= 0) remember(f, put < 0 ? errno : EIO);
-        else done += (size_t)put;
-        if (done % NBR_IO_ALIGN != 0) break; /* a short write: the rest through the cache */
-    }
-    return done;
-}
-
 static herr_t vfd_write(H5FD_t *file, H5FD_mem_t type, hid_t dxpl, haddr_t addr, size_t size,
                         const void *buffer)
 {
-    (void)dxpl;
+    (void)type, (void)dxpl;
     vfd_file *f = (vfd_file *)file;
     const char *p = buffer;
     haddr_t end = addr + size;
-    size_t direct = write_direct(f, type, addr, size, p);
-    p += direct, addr += (haddr_t)direct, size -= direct;
     while (size > 0 && !failed(f)) {
         ssize_t put = pwrite(f->fd, p, size, (off_t)addr);
         if (put < 0 && errno == EINTR) continue;

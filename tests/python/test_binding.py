@@ -419,43 +419,6 @@ def test_h5py_reads_the_store_in_another_process(writer, store_path, tmp_path):
         assert found[name].dtype == arr.dtype
 
 
-H5PY_CHUNK_OFFSETS = textwrap.dedent("""
-    import json, pathlib, sys
-    import h5py
-    offsets = []
-    for segment in sorted(pathlib.Path(sys.argv[1]).glob("segments/*.h5")):
-        with h5py.File(segment, "r") as f:
-            for name, ds in f.get("chunks", {}).items():
-                if ds.chunks is not None and ds.id.get_num_chunks() == 1:
-                    info = ds.id.get_chunk_info(0)
-                    offsets.append([info.byte_offset, info.size])
-    print(json.dumps(offsets))
-""")
-
-
-@pytest.mark.parametrize("live", [False, True])
-def test_big_chunks_start_on_a_page_and_read_back(writer, store_path, live):
-    # Chunks of 64 KiB or more are aligned so that the segment driver can
-    # write them around the page cache (O_DIRECT); h5py, in another process,
-    # finds each such chunk on a 4096-byte boundary, and the values read back.
-    walk = np.cumsum(RNG.standard_normal((1024, 1024)), axis=1)  # compresses a little
-    noise = RNG.integers(0, 2**63, (300, 1000), dtype=np.int64)  # does not: raw chunks
-    checkpoint = writer.begin("c1", 1)
-    for name, arr in (("walk", walk), ("noise", noise)):
-        args = array_args(arr)
-        checkpoint.put_array(name, *args, id=nbrewind.hash_array(*args), live=live)
-    checkpoint.commit()
-    found = subprocess.run(["/usr/bin/python3", "-c", H5PY_CHUNK_OFFSETS, store_path],
-                           check=True, capture_output=True, text=True,
-                           env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
-    big = [(offset, size) for offset, size in json.loads(found.stdout) if size >= 64 << 10]
-    assert len(big) >= 8
-    assert all(offset % 4096 == 0 for offset, _ in big), big
-    for name, arr in (("walk", walk), ("noise", noise)):
-        object_id = writer.resolve(name)
-        np.testing.assert_array_equal(read(writer, object_id, arr.dtype, arr.shape), arr)
-
-
 def longest_pause_during(call, *args):
     """Run call(*args) in another thread while this one counts, stamping each
     count; returns (the longest time this thread could not count while the call
