@@ -2,7 +2,7 @@
 """Benchmarks of the audit kernel (issue 4), each against a baseline run in
 the same invocation.  Run it with the venv's python (build/venv/bin/python):
 
-    bench_audit.py [--quick] [--out FILE] [FIGURE ...]
+    bench_audit.py [--quick] [--out FILE] [--variant NAME=VALUE[,...]] [FIGURE ...]
 
 FIGURE is any of (default: all, in this order):
 
@@ -25,9 +25,10 @@ FIGURE is any of (default: all, in this order):
 interleaved with the others: the audit kernel with background commits and
 those environment variables (a change under test, switched by them).  Its
 runs are summarized like the others ("audit_variant"), with each
-repetition's difference from the audit kernel without them ("variant_paired_
-difference"): run-to-run drift here moves every kernel's overhead by several
-points between invocations, so two changes are compared in one.
+repetition's difference from the audit kernel without them
+("variant_paired_difference"): run-to-run drift here moves every kernel's
+overhead by several points between invocations, so two changes are compared
+in one.
 
 --quick shrinks every size (a smoke test of the whole pipeline, under a minute;
 its numbers are not the figures).  Environment: NBR_AUDIT_N, NBR_AUDIT_STEPS
