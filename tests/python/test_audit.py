@@ -829,6 +829,29 @@ def test_an_array_changed_between_cells_unseen_is_recompute_then_stored_again(tm
     assert cli("fsck", nb).returncode == 0
 
 
+def test_a_silent_execution_is_protected_against_like_a_cell(tmp_path):
+    # Frontends and widgets run code silently: IPython sends it no
+    # pre_run_cell, and it is not audited, yet it may change the big arrays
+    # still being written from the user's memory.  A post_run_cell callback
+    # of the user's runs code silently, while cell 0's checkpoint is being
+    # written, that changes the last element of `a` (the last chunk the
+    # writer reads): `a` is copied before that code runs, and cell 0 keeps
+    # the value `a` had when it ended.
+    cells = ["import numpy as np\na = np.zeros(25_000_000)\na2 = np.zeros(25_000_000)\n"
+             "def _touch(result):\n"
+             "    get_ipython().events.unregister('post_run_cell', _touch)\n"
+             "    get_ipython().run_cell('a[-1] = 7.0', silent=True)\n"
+             "get_ipython().events.register('post_run_cell', _touch)",
+             "c = float(a[-1])"]
+    nb = make_notebook(tmp_path / "silent.ipynb", *cells)
+    audit(nb)
+    first, _ = runs(nb)
+    assert {"a", "a2"} <= first.record.writes.keys() and "a" not in first.record.recompute
+    assert not value_after(nb, "a", 0).any()
+    assert value_after(nb, "c") == 7.0  # the silent code ran
+    assert "changed after cell" not in outputs_text(nb, 1)
+
+
 def test_arrays_the_next_cell_changes_through_new_names_are_copied_before_it_runs(tmp_path):
     # Big arrays wait to be written from the user's memory; the next cell
     # changes them at their ends (what the writer reads last) through a view

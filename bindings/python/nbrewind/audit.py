@@ -150,12 +150,7 @@ class Auditor:
     # ---- IPython events ----------------------------------------------------------
 
     def pre_run_cell(self, info):
-        if self.writer is not None:  # even with the audit off: its queue is still written
-            try:
-                self._protect_pending(info.raw_cell)
-            except Exception as exc:  # ours: the writer's check still guards the store
-                self.warn(f"could not copy the arrays still being written that this cell "
-                          f"may change: {type(exc).__name__}: {exc}")
+        self.protect_pending(info.raw_cell)
         self._started = utc_now()
         self._clock = time.perf_counter()
         with self._outputs_lock:
@@ -336,10 +331,24 @@ class Auditor:
                     pending.append(name)
         return names
 
+    def protect_pending(self, source: str):
+        """Before code runs, a cell's or a silent execution's (a frontend's
+        or a widget's: IPython sends it no pre_run_cell, and it is not
+        audited, but it may change arrays all the same): copy the live
+        arrays still to be written that it may change (_protect_pending).
+        Even with the audit off, its queue is still written."""
+        if self.writer is None:
+            return
+        try:
+            self._protect_pending(source)
+        except Exception as exc:  # ours: the writer's check still guards the store
+            self.warn(f"could not copy the arrays still being written that this code "
+                      f"may change: {type(exc).__name__}: {exc}")
+
     def _protect_pending(self, source: str):
-        """Before a cell runs: copy the live arrays still to be written that
-        it may change (writer.protect).  The others it may only read, and
-        they are written from the user's memory while it runs."""
+        """Copy the live arrays still to be written that `source` may change
+        (writer.protect).  The others it may only read, and they are written
+        from the user's memory while it runs."""
         if not self.writer.live_pending():
             return
         try:

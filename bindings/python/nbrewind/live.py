@@ -222,10 +222,20 @@ class Replayer:
 
 def install(ip, auditor):
     """Make the shell replay matching cells (the repeat kernel) and load
-    pending values lazily before any cell runs."""
+    pending values lazily before any cell runs; before a silent execution,
+    which gets no pre_run_cell, copy what the audit's pre_run_cell would."""
     replayer = Replayer(auditor)
     original = ip.run_cell
     replay = auditor.mode == "repeat"
+
+    def prepare(raw_cell, silent):
+        if silent:  # no pre_run_cell for it, which would protect
+            auditor.protect_pending(raw_cell)
+            return
+        try:
+            replayer.load_for(raw_cell)
+        except Exception as exc:
+            auditor.warn(f"could not load a rewound value: {exc}")
 
     def run_cell(raw_cell, store_history=False, silent=False, shell_futures=True,
                  cell_id=None):
@@ -236,11 +246,7 @@ def install(ip, auditor):
                                             shell_futures, cell_id)
             except Exception as exc:  # ours: run the cell instead
                 auditor.warn(f"could not restore this cell, running it instead: {exc}")
-        if not silent:
-            try:
-                replayer.load_for(raw_cell)
-            except Exception as exc:
-                auditor.warn(f"could not load a rewound value: {exc}")
+        prepare(raw_cell, silent)
         return original(raw_cell, store_history=store_history, silent=silent,
                         shell_futures=shell_futures, cell_id=cell_id)
 
@@ -250,11 +256,7 @@ def install(ip, auditor):
                              **kwargs):
         """Cells with top-level await take this path in ipykernel: they run,
         after the values they need are loaded."""
-        if not silent:
-            try:
-                replayer.load_for(raw_cell)
-            except Exception as exc:
-                auditor.warn(f"could not load a rewound value: {exc}")
+        prepare(raw_cell, silent)
         return await original_async(raw_cell, store_history=store_history, silent=silent,
                                     shell_futures=shell_futures, **kwargs)
 

@@ -122,7 +122,12 @@ def shutdown(client):
         return
     try:
         if client.kc is not None and km.is_alive():
-            client.wait_for_reply(client.kc.execute(FLUSH, silent=True, store_history=False))
+            # an expression, not code: as code, the flush would be protected
+            # against like any silent execution (live.py), and code that
+            # calls __import__ may change anything: every array still being
+            # written would be copied just before it is waited for
+            client.wait_for_reply(client.kc.execute("", silent=True, store_history=False,
+                                                    user_expressions={"flushed": FLUSH}))
     except Exception:
         pass  # a dead or wedged kernel: what it had not written is lost, as documented
     try:
