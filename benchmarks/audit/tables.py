@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -75,7 +74,7 @@ def main(path):
                 print(f"- {label}: {a['verdict']}")
         print()
         a1, a0 = o["audit_background_1"], o["audit_background_0"]
-        pw, pc = p["per_cell_wall_s_last_run"], p["per_cell_code_s_last_run"]
+        pc = p["per_cell_code_s_last_run"]
         print("Per cell, last repetition (s): the cell's code time in the kernel, and the "
               "checkpoint's time in the cell's thread (post_execute to after nbrewind's "
               "post_run_cell hook), with what the checkpoint added to the store.\n")

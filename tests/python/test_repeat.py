@@ -15,7 +15,7 @@ import pytest
 
 from nbrewind.repeat import repeat_notebook
 from nbrewind.runner import AuditFailed
-from notebooks import audit, cli, make_notebook, store_of
+from notebooks import audit, cli, make_notebook
 
 ADDRESS = re.compile(r"0x[0-9a-f]{6,}")
 

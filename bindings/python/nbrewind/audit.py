@@ -23,7 +23,6 @@ import builtins
 import datetime as _dt
 import json
 import os
-import pickle
 import random
 import re
 import sys
@@ -358,7 +357,7 @@ class Auditor:
         merged = sharing.merged_ranges(ranges)
         self.writer.protect(lambda array: everything or
                             id(serialize.memory_owner(array)) in owners or
-                            sharing.overlaps([np.byte_bounds(array)], merged))
+                            sharing.overlaps([serialize.byte_bounds(array)], merged))
 
     def _memory_at_risk(self, source: str) -> tuple[list, set, bool]:
         """What the cell may change, from its analysis as the checkpoint

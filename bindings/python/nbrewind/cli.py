@@ -90,7 +90,7 @@ def cmd_audit(args):
 
 
 def cmd_repeat(args):
-    from .repeat import print_plan, repeat_notebook
+    from .repeat import repeat_notebook
 
     result = repeat_notebook(args.notebook, args.output, args.store, dry_run=args.dry_run,
                              timeout=args.timeout)

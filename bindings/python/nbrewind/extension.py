@@ -19,7 +19,6 @@ it:
 from __future__ import annotations
 
 import atexit
-import os
 import re
 import shlex
 

@@ -39,6 +39,11 @@ import numpy as np
 
 from . import _core
 
+try:  # NumPy 2 moved it out of the main namespace
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:
+    from numpy import byte_bounds
+
 PICKLE_MAGIC = b"NBRPICKLE5\n"
 PICKLE_CODEC = "pickle5"
 BUFFER_CODEC = "raw"
@@ -329,10 +334,10 @@ def view_roots(arrays: dict) -> dict:
         if len(members) < 2 or not whole:
             continue
         root = max(whole, key=lambda m: (m.nbytes, m.base is None))
-        low, high = np.byte_bounds(root)
+        low, high = byte_bounds(root)
         for arr in members:
             if arr is not root and arr.size and arr.dtype.itemsize:
-                start, end = np.byte_bounds(arr)
+                start, end = byte_bounds(arr)
                 if low <= start and end <= high:
                     roots[id(arr)] = root
     return roots

@@ -27,7 +27,7 @@ import types
 
 import numpy as np
 
-from .serialize import memory_owner
+from .serialize import byte_bounds, memory_owner
 
 # References that are never state a cell changes through a name: followed,
 # they would connect every value to every other one.
@@ -159,7 +159,7 @@ def held_state(value, max_visits: int = MAX_VISITS, ranges: list | None = None) 
                 seen_arrays.add(id(obj))
                 found.add(id(memory_owner(obj)))
                 if ranges is not None and obj.size:
-                    ranges.append(np.byte_bounds(obj))
+                    ranges.append(byte_bounds(obj))
                 if obj.dtype.names:  # a structured array: its object fields
                     fields = [obj[f] for f in obj.dtype.names if obj.dtype[f].hasobject]
                     alive += fields
