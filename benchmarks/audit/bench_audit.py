@@ -30,6 +30,10 @@ repetition's difference from the audit kernel without them
 overhead by several points between invocations, so two changes are compared
 in one.
 
+NBR_BENCH_EXCLUDE="NAME ..." makes the audit kernels record those names as
+recompute rather than store them (`%nbrewind exclude`): as a variant, it
+shows what storing them costs.
+
 --quick shrinks every size (a smoke test of the whole pipeline, under a minute;
 its numbers are not the figures).  Environment: NBR_AUDIT_N, NBR_AUDIT_STEPS
 (see make_notebooks.py), NBR_AUDIT_REPS (interleaved repetitions of the
@@ -118,6 +122,10 @@ def _nbr_bench_install():
         row["cpu_at_pre"] = t["cpu_pre"]
         out.write(json.dumps(row) + "\n")
 
+    exclude = os.environ.get("NBR_BENCH_EXCLUDE")
+    if exclude and "nbrewind" in ip.magics_manager.magics["line"]:
+        # names the audit records as recompute, not stored (for --variant)
+        ip.run_line_magic("nbrewind", "exclude " + exclude)
     ip.events.register("pre_execute", pre_execute)
     ip.events.register("pre_run_cell", pre_run_cell)
     ip.events.register("post_execute", post_execute)
@@ -697,8 +705,8 @@ def report(result: dict):
             v, d = o["audit_variant"], o["variant_paired_difference_summary"]
             print(f"  audit, background commits on, with {v['env']}: {v['median_cells_s']} s -> "
                   f"overhead {100 * v['overhead']:.2f} %, paired mean {100 * v['paired']['mean']:+.2f} %; "
-                  f"minus the audit without them, same repetition: {100 * d['mean']:+.2f} % "
-                  f"+- {100 * d['standard_error']:.2f} points")
+                  f"minus the audit without them, same repetition: {100 * d['mean']:+.2f} %"
+                  + (f" +- {100 * d['standard_error']:.2f} points" if d["standard_error"] else ""))
     if "dill_baseline" in figs:
         d = figs["dill_baseline"]
         print(f"dill.dump_session baseline: {d['dump_files']} files, {d['dump_bytes_sum'] / 1e9:.2f} GB, "
