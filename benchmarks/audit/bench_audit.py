@@ -88,12 +88,29 @@ def _nbr_bench_install():
     out = open(os.environ["NBR_BENCH_TIMING"], "a", buffering=1)
     dill_dir = os.environ.get("NBR_BENCH_DILL_DIR")
     t = {}
-    count = [0]
+    count = [0, 0]  # dill dumps, cells
 
     def pre_execute():
         t["pre_execute"] = time.perf_counter()
 
+    def threads():
+        # each thread's CPU time and time waiting for a CPU while runnable
+        # (Linux schedstat, ns), to tell the cells' thread's lost time apart
+        # from our threads' work
+        found = {}
+        try:
+            for tid in os.listdir("/proc/self/task"):
+                with open("/proc/self/task/%s/schedstat" % tid) as f:
+                    cpu, wait, _ = f.read().split()
+                found[tid] = [int(cpu), int(wait)]
+        except OSError:
+            pass
+        return found
+
     def pre_run_cell(info):
+        if not count[1]:
+            t["threads_at_start"] = threads()
+        count[1] += 1
         t["pre_run_cell"] = time.perf_counter()
         t["cpu_pre"] = sum(os.times()[:2])
 
@@ -120,6 +137,9 @@ def _nbr_bench_install():
         # CPU time of the whole kernel process (every thread) during the cell
         row["cpu_at_post"] = sum(os.times()[:2])
         row["cpu_at_pre"] = t["cpu_pre"]
+        row["threads"] = threads()
+        if "threads_at_start" in t:
+            row["threads_at_start"] = t.pop("threads_at_start")
         out.write(json.dumps(row) + "\n")
 
     exclude = os.environ.get("NBR_BENCH_EXCLUDE")
@@ -360,7 +380,8 @@ def fig_overhead(bench: Bench, scratch: str, reps: int,
               "plain": {"cells_s": [x["cells_s"] for x in plain],
                         "median_cells_s": med([x["cells_s"] for x in plain]),
                         "shutdown_s": [x["shutdown_s"] for x in plain],
-                        "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in plain]}}
+                        "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in plain],
+                        "threads": summary_of_threads(plain)}}
     for bg in ("1", "0"):
         result[f"audit_background_{bg}"] = summary_of_audit(audit_runs(runs, bg), plain)
     if variant:
@@ -384,6 +405,33 @@ def audit_runs(runs: list, background: str, variant: dict | None = None) -> list
     """The audit kernel's runs with these background commits and variant."""
     return [x for x in runs if x["kind"] == "audit" and x["background"] == background and
             x.get("variant") == variant]
+
+
+def thread_times(run: dict) -> dict | None:
+    """Over the cells of one run: the cells' (main) thread's CPU time and its
+    time runnable but waiting for a CPU, and the CPU time of every other
+    thread of the kernel (the audit's writer among them), in seconds."""
+    rows = run["in_kernel"]
+    if not rows or "threads_at_start" not in rows[0]:
+        return None
+    start, end = rows[0]["threads_at_start"], rows[-1]["threads"]
+    main = min(end, key=int)  # the main thread's id is the process id
+    delta = {tid: [b - a for a, b in zip(start.get(tid, [0, 0]), times)]
+             for tid, times in end.items()}
+    return {"main_cpu_s": r(delta[main][0] / 1e9, 3), "main_wait_s": r(delta[main][1] / 1e9, 3),
+            "other_cpu_s": r(sum(d[0] for tid, d in delta.items() if tid != main) / 1e9, 3)}
+
+
+def summary_of_threads(runs: list) -> dict:
+    """thread_times of each run, as lists, with their medians."""
+    times = [thread_times(x) for x in runs]
+    if any(t is None for t in times):
+        return {}
+    out = {}
+    for key in times[0]:
+        out[key] = [t[key] for t in times]
+        out[key + "_median"] = r(med(out[key]), 3)
+    return out
 
 
 def summary_of_audit(audit: list, plain: list) -> dict:
@@ -410,6 +458,7 @@ def summary_of_audit(audit: list, plain: list) -> dict:
                                    sum(row["code_s"] for row in x["in_kernel"])) for x in audit],
         "extra_s": r(cells - base, 3),
         "kernel_cpu_s": [r(kernel_cpu_s(x), 2) for x in audit],
+        "threads": summary_of_threads(audit),
         "cpu_overhead": r(med([kernel_cpu_s(x) for x in audit]) / base_cpu - 1),
         "checkpoint_foreground_s_sum": [r(x, 3) for x in fg],
         "per_cell_checkpoint_s_last_run": rounded(checkpoint_costs(last)),
@@ -701,6 +750,12 @@ def report(result: dict):
                   f"({100 * a['overhead_with_shutdown']:.2f} % with kernel shutdown); "
                   f"target 2 %: {a['verdict']}; kernel CPU time +{100 * a['cpu_overhead']:.2f} %; "
                   f"store {a['store'].get('du_bytes', 0) / 1e9:.2f} GB")
+        for label, kind in (("plain", o["plain"]), ("audit, background commits on", o["audit_background_1"]),
+                            ("audit, background commits off", o["audit_background_0"])):
+            t = kind.get("threads")
+            if t:
+                print(f"  {label}: cells' thread CPU {t['main_cpu_s_median']} s, waiting for a CPU "
+                      f"{t['main_wait_s_median']} s; other threads' CPU {t['other_cpu_s_median']} s (medians)")
         if "audit_variant" in o:
             v, d = o["audit_variant"], o["variant_paired_difference_summary"]
             print(f"  audit, background commits on, with {v['env']}: {v['median_cells_s']} s -> "

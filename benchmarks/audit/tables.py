@@ -42,6 +42,25 @@ def print_per_cell_medians(plain: dict, a1: dict, a0: dict):
     print()
 
 
+def print_threads(o: dict):
+    """Where the kernels' CPU time went (runs from 2026-11-27 on record it)."""
+    kinds = (("plain ipykernel", o["plain"]), ("audit, background commits on", o["audit_background_1"]),
+             ("audit, background commits off", o["audit_background_0"]))
+    if not all(kind.get("threads") for _, kind in kinds):
+        return
+    print("Kernel threads over the cells, each run (s): the cells' thread's CPU time, its time "
+          "runnable but waiting for a CPU, and the other threads' CPU time (the audit's writer, "
+          "ipykernel's own).")
+    print()
+    print("| kernel | cells' thread CPU | waiting for a CPU | other threads' CPU |")
+    print("|---|---|---|---|")
+    for label, kind in kinds:
+        t = kind["threads"]
+        print(f"| {label} | " + " | ".join(f"{', '.join(map(str, t[key]))} (median {t[key + '_median']})"
+                                          for key in ("main_cpu_s", "main_wait_s", "other_cpu_s")) + " |")
+    print()
+
+
 def main(path):
     with open(path) as f:
         d = json.load(f)
@@ -73,6 +92,7 @@ def main(path):
             if "verdict" in a:
                 print(f"- {label}: {a['verdict']}")
         print()
+        print_threads(o)
         a1, a0 = o["audit_background_1"], o["audit_background_0"]
         pc = p["per_cell_code_s_last_run"]
         print("Per cell, last repetition (s): the cell's code time in the kernel, and the "
