@@ -263,11 +263,13 @@ class Bench:
         client.on_notebook_start = on_notebook_start
         client.on_cell_execute = on_cell_execute
         client.on_cell_executed = on_cell_executed
+        cpu0 = machine_cpu_s()
         t0 = time.perf_counter()
         try:
             client.execute(env=env)
         finally:
             t1 = time.perf_counter()
+            cpu1 = machine_cpu_s()
             try:
                 if km.has_kernel:
                     km.shutdown_kernel(now=False)
@@ -286,6 +288,9 @@ class Bench:
             "kernel_start_s": r(state["kernel_ready"] - t0, 3),
             "cells_s": r(cells[-1]["end"] - cells[0]["start"], 3),
             "shutdown_s": r(t2 - t1, 3),
+            # the whole machine's CPU time from the kernel's start to the last
+            # reply, by kind (/proc/stat): the VM's steal time among them
+            "machine_cpu_s": {k: r(cpu1[k] - cpu0[k], 2) for k in cpu0},
             "cell_wall_s": {c["id"]: r(c["end"] - c["start"]) for c in cells},
             "in_kernel": rows,
             "outputs": {c.id: "".join(o.get("text", "") for o in c.get("outputs", [])
@@ -405,6 +410,20 @@ def audit_runs(runs: list, background: str, variant: dict | None = None) -> list
     """The audit kernel's runs with these background commits and variant."""
     return [x for x in runs if x["kind"] == "audit" and x["background"] == background and
             x.get("variant") == variant]
+
+
+def machine_cpu_s() -> dict:
+    """Seconds of CPU time of the whole machine since boot, by kind
+    (/proc/stat's first line; steal is time the hypervisor ran something
+    else while this VM had work)."""
+    kinds = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    try:
+        with open("/proc/stat") as f:
+            ticks = f.readline().split()[1:1 + len(kinds)]
+    except OSError:
+        return {}
+    hz = os.sysconf("SC_CLK_TCK")
+    return {kind: int(t) / hz for kind, t in zip(kinds, ticks)}
 
 
 def thread_times(run: dict) -> dict | None:
