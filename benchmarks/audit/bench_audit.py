@@ -442,14 +442,18 @@ def thread_times(run: dict) -> dict | None:
 
 
 def summary_of_threads(runs: list) -> dict:
-    """thread_times of each run, as lists, with their medians."""
+    """thread_times of each run, and the machine's steal time over it, as
+    lists, with their medians."""
     times = [thread_times(x) for x in runs]
     if any(t is None for t in times):
         return {}
+    for t, x in zip(times, runs):
+        t["machine_steal_s"] = x.get("machine_cpu_s", {}).get("steal")
+        t["machine_system_s"] = x.get("machine_cpu_s", {}).get("system")
     out = {}
     for key in times[0]:
         out[key] = [t[key] for t in times]
-        out[key + "_median"] = r(med(out[key]), 3)
+        out[key + "_median"] = None if None in out[key] else r(med(out[key]), 3)
     return out
 
 

@@ -50,14 +50,20 @@ def print_threads(o: dict):
         return
     print("Kernel threads over the cells, each run (s): the cells' thread's CPU time, its time "
           "runnable but waiting for a CPU, and the other threads' CPU time (the audit's writer, "
-          "ipykernel's own).")
+          "ipykernel's own); from run 45 on, also the whole machine's system and steal time "
+          "(both vCPUs) from the kernel's start to the last reply.")
     print()
-    print("| kernel | cells' thread CPU | waiting for a CPU | other threads' CPU |")
-    print("|---|---|---|---|")
+    keys = ["main_cpu_s", "main_wait_s", "other_cpu_s"]
+    header = "| kernel | cells' thread CPU | waiting for a CPU | other threads' CPU |"
+    if o["plain"]["threads"].get("machine_steal_s_median") is not None:
+        keys += ["machine_system_s", "machine_steal_s"]  # recorded since run 45
+        header += " machine: system | machine: steal |"
+    print(header)
+    print("|---" * (len(keys) + 1) + "|")
     for label, kind in kinds:
         t = kind["threads"]
         print(f"| {label} | " + " | ".join(f"{', '.join(map(str, t[key]))} (median {t[key + '_median']})"
-                                          for key in ("main_cpu_s", "main_wait_s", "other_cpu_s")) + " |")
+                                          for key in keys) + " |")
     print()
 
 
