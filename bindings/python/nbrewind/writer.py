@@ -20,7 +20,6 @@ gigabytes to be written, unless MAX_LIGHT such jobs already wait.
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import traceback
@@ -172,7 +171,6 @@ class Writer:
             self._queue.join()
 
     def _loop(self):
-        lower_this_thread(os.environ.get("NBREWIND_WRITER_PRIORITY", "normal"))
         while True:
             job = self._queue.get()
             try:
@@ -317,24 +315,6 @@ class Writer:
                 if serialize.is_part_name(name):
                     self._parts.setdefault(serialize.part_owner(name), set()).add(name)
         return self._parts
-
-
-def lower_this_thread(priority: str):
-    """Run the calling thread (the background writer) below the user's
-    threads: "idle" (Linux SCHED_IDLE: it runs only on a CPU nothing else
-    wants, and a thread that wakes up is placed on its CPU first), a nice
-    value 1-19, or "normal" (unchanged).  One way only: without privileges
-    a thread cannot raise its priority again, so under a machine kept busy
-    by other programs the writer gets little CPU and a cell that waits for
-    the queue waits longer.  Best effort: where the system refuses, the
-    thread keeps its priority."""
-    try:
-        if priority == "idle":
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # this thread on Linux
-        elif priority != "normal":
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), max(1, min(19, int(priority))))
-    except (AttributeError, OSError, ValueError):
-        pass
 
 
 class BufferPool:
