@@ -119,9 +119,13 @@ test-nompi: deps
 # Each prints its runner's summary; a pytest run that collects nothing exits 5,
 # which fails the phase like any other non-zero status.
 
-# 4. The Python package's tests (tests/python) in the venv of `make python`.
+# 4. The Python package's tests (tests/python) in the venv of `make python`,
+#    spread over the CPUs by pytest-xdist (at most 4 workers: each test starts
+#    kernels, some a Dask cluster or MPI ranks).  On 2 cores this halves the
+#    phase (1176 s -> 678 s on the AMD EPYC VM of 2026-11-27).
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test-python: python
-	@$(VENV_PYTHON) -m pytest -q tests/python
+	@$(VENV_PYTHON) -m pytest -q -n $(PYTEST_WORKERS) tests/python
 
 test-r: build
 	@echo "make test: no R test suite yet"

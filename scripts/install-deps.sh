@@ -28,7 +28,7 @@ debian_packages=(
   nodejs npm
   # Python (Debian's /usr/bin/python3, never a PATH lookup)
   python3{,-dev,-venv,-setuptools,-pip,-wheel}
-  python3-pytest python3-numpy python3-h5py python3-mpi4py python3-dill
+  python3-pytest python3-pytest-xdist python3-numpy python3-h5py python3-mpi4py python3-dill
   python3-cloudpickle python3-pandas python3-hdf5plugin python3-tqdm
   python3-ipython python3-ipykernel python3-jupyter-client python3-nbformat python3-nbclient
   jupyter-core jupyter-client python3-distributed python3-dask
