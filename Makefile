@@ -121,8 +121,8 @@ test-nompi: deps
 
 # 4. The Python package's tests (tests/python) in the venv of `make python`,
 #    spread over the CPUs by pytest-xdist (at most 4 workers: each test starts
-#    kernels, some a Dask cluster or MPI ranks).  On 2 cores this halves the
-#    phase (1176 s -> 678 s on the AMD EPYC VM of 2026-11-27).
+#    kernels, some a Dask cluster or MPI ranks).  On 2 cores it took the phase
+#    from 1176 s to 678 s (two separate runs on the AMD EPYC VM of 2026-11-27).
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ $$n -gt 4 ] && n=4; echo $$n)
 test-python: python
 	@$(VENV_PYTHON) -m pytest -q -n $(PYTEST_WORKERS) tests/python
